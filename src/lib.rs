@@ -1,0 +1,39 @@
+//! # alarmgate
+//!
+//! The telephony heart of a social-alarm receiving centre: SIP calls from alarm
+//! units in, Contact ID alarms decoded, calls routed to operators, every event
+//! out to a bus.
+//!
+//! ## Module map
+//!
+//! Pure protocol cores (no sockets, no tasks, no clock reads; they take `now`):
+//!
+//! | module | role |
+//! |---|---|
+//! | [`sip`] | SIP messages ([`sip::message`]), stream framing, the RFC 3261 §17 transaction layer, dialogs, SDP offer/answer, digest auth |
+//! | [`call`] | the B2BUA call core: admission, INVITE/ACK/BYE/CANCEL/OPTIONS/UPDATE handling, per-call state and timers |
+//! | [`admission`] | trunk access lists (CIDR), call-rate and concurrency limits |
+//! | [`media`] | RTP packets, G.711 A-law/µ-law, tone generation, RFC 4733 telephone-events |
+//! | [`dsp`] | Goertzel DTMF and tone detection |
+//! | [`alarm`] | Ademco Contact ID messages and the receiver state machine |
+//!
+//! The thin async layer and the edges:
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | strict TOML config and dialplan, `alarmgate check` with line numbers |
+//! | [`runtime`] | tokio drivers: SIP transports (UDP/TCP/TLS), the SIP driver loop, per-call media tasks, shutdown |
+//! | [`telemetry`] | metric names, logging set-up, the HTTP listener (`/metrics`, `/healthz`, `/readyz`) |
+//! | [`cli`] | the command line |
+
+pub mod admission;
+pub mod alarm;
+pub mod call;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod dsp;
+pub mod media;
+pub mod runtime;
+pub mod sip;
+pub mod telemetry;

@@ -1,0 +1,3 @@
+//! tokio drivers around the pure cores.
+
+pub mod transport;
