@@ -10,3 +10,4 @@ pub mod message;
 pub mod sdp;
 pub mod transaction;
 pub mod types;
+pub mod validate;
