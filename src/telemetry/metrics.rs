@@ -1,0 +1,60 @@
+//! Metric names, in one place, with their descriptions.
+//!
+//! Names follow Prometheus conventions: `alarmgate_` prefix, `_total` for
+//! counters, base units in the name. Labels are low-cardinality (method,
+//! status code, reason): never a Call-ID or a number.
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+
+/// SIP requests received, by `method`.
+pub const SIP_REQUESTS_IN: &str = "alarmgate_sip_requests_received_total";
+/// SIP responses sent, by `method` (of the CSeq) and `code`.
+pub const SIP_RESPONSES_OUT: &str = "alarmgate_sip_responses_sent_total";
+/// SIP requests sent by us (BYE, OPTIONS keep-alives), by `method`.
+pub const SIP_REQUESTS_OUT: &str = "alarmgate_sip_requests_sent_total";
+/// SIP responses received for our requests, by `method` and `code`.
+pub const SIP_RESPONSES_IN: &str = "alarmgate_sip_responses_received_total";
+/// Datagrams or stream frames that could not be parsed, by `transport`.
+pub const SIP_PARSE_ERRORS: &str = "alarmgate_sip_parse_errors_total";
+/// Transactions alive now, by `kind` (server_invite, server_non_invite, client_invite, client_non_invite).
+pub const SIP_TRANSACTIONS: &str = "alarmgate_sip_transactions";
+/// Dialogs (calls past the 2xx) alive now.
+pub const SIP_DIALOGS: &str = "alarmgate_sip_dialogs";
+/// Calls alive now (from admission to hang-up).
+pub const CALLS_ACTIVE: &str = "alarmgate_calls_active";
+/// Calls admitted and answered, by `tenant`.
+pub const CALLS_ANSWERED: &str = "alarmgate_calls_answered_total";
+/// Calls ended, by `reason` (remote_bye, local_bye, cancelled, max_duration, no_ack, shutdown, media_failed).
+pub const CALLS_ENDED: &str = "alarmgate_calls_ended_total";
+/// Calls refused at admission, by `reason` (forbidden, overload_concurrency, overload_rate, draining, auth, unknown_did, codec, no_port).
+pub const ADMISSION_REFUSALS: &str = "alarmgate_admission_refusals_total";
+/// Call duration in seconds, observed at hang-up.
+pub const CALL_DURATION: &str = "alarmgate_call_duration_seconds";
+/// RTP packets received on call legs.
+pub const RTP_PACKETS_IN: &str = "alarmgate_rtp_packets_received_total";
+/// RTP packets sent on call legs.
+pub const RTP_PACKETS_OUT: &str = "alarmgate_rtp_packets_sent_total";
+/// 1 when the node accepts new calls, 0 when draining or not ready.
+pub const READY: &str = "alarmgate_ready";
+/// Build information; the value is always 1, `version` is a label.
+pub const BUILD_INFO: &str = "alarmgate_build_info";
+
+/// Registers descriptions for every metric, so `/metrics` documents itself.
+pub fn describe() {
+    describe_counter!(SIP_REQUESTS_IN, "SIP requests received, by method");
+    describe_counter!(SIP_RESPONSES_OUT, "SIP responses sent, by method and code");
+    describe_counter!(SIP_REQUESTS_OUT, "SIP requests sent by alarmgate, by method");
+    describe_counter!(SIP_RESPONSES_IN, "SIP responses received, by method and code");
+    describe_counter!(SIP_PARSE_ERRORS, "SIP messages that could not be parsed");
+    describe_gauge!(SIP_TRANSACTIONS, "SIP transactions alive, by kind");
+    describe_gauge!(SIP_DIALOGS, "SIP dialogs alive");
+    describe_gauge!(CALLS_ACTIVE, "Calls alive");
+    describe_counter!(CALLS_ANSWERED, "Calls answered, by tenant");
+    describe_counter!(CALLS_ENDED, "Calls ended, by reason");
+    describe_counter!(ADMISSION_REFUSALS, "Calls refused at admission, by reason");
+    describe_histogram!(CALL_DURATION, Unit::Seconds, "Call duration at hang-up");
+    describe_counter!(RTP_PACKETS_IN, "RTP packets received");
+    describe_counter!(RTP_PACKETS_OUT, "RTP packets sent");
+    describe_gauge!(READY, "1 when accepting calls");
+    describe_gauge!(BUILD_INFO, "Build information");
+}
