@@ -1,0 +1,381 @@
+//! Call admission: who may call in, and how many at once.
+//!
+//! A pure core. The call core asks [`Admission::admit`] once per new INVITE
+//! (not for re-INVITEs inside a dialog) and turns the [`AdmissionDecision`]
+//! into a SIP answer: go on, challenge with 401, 403, or 503 + Retry-After.
+//!
+//! ## Order of checks, and why
+//!
+//! 1. **Draining** (shutdown started): 503. Nothing else matters.
+//! 2. **Concurrency** (`active_calls >= max_concurrent`): 503. A counter
+//!    compare, cheaper than the access list, and it protects the box.
+//! 3. **Access list**: the source address is looked up in the trunks. A source
+//!    on no trunk when no devices are configured is refused with 403 *here*,
+//!    before the rate limit, so that scanners and strays never spend the
+//!    tokens that real alarm calls need.
+//! 4. **Rate limit** (token bucket): 503. Spent by trusted calls and by calls
+//!    that will be challenged (a challenged device comes back with a second
+//!    INVITE, which is admitted again; that is two tokens, on purpose: the
+//!    digest exchange costs us work too).
+//!
+//! ## Config keys
+//! `trunks[].allow`, `calls.max_concurrent`, `calls.max_per_second`,
+//! `calls.retry_after_s`, and whether `auth.devices` is empty; the config
+//! module builds [`AdmissionSettings`] from them.
+//!
+//! ## Metrics
+//! [`Admission::refusals`] counts refusals by reason for the telemetry layer.
+
+mod ipnet;
+mod rate;
+
+pub use ipnet::{IpNet, IpNetError};
+pub use rate::RateLimiter;
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// One trunk: a name and the networks it calls from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkAcl {
+    /// The trunk's name, as in `trunks[].name`.
+    pub name: String,
+    /// Source networks admitted without authentication.
+    pub allow: Vec<IpNet>,
+}
+
+/// The trusted-trunk access list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessList {
+    trunks: Vec<TrunkAcl>,
+}
+
+impl AccessList {
+    /// An access list over `trunks`; the first trunk that matches wins.
+    pub fn new(trunks: Vec<TrunkAcl>) -> Self {
+        Self { trunks }
+    }
+
+    /// The name of the first trunk whose networks contain `ip`.
+    pub fn trunk_for(&self, ip: IpAddr) -> Option<&str> {
+        self.trunks
+            .iter()
+            .find(|t| t.allow.iter().any(|net| net.contains(ip)))
+            .map(|t| t.name.as_str())
+    }
+
+    /// The trunks, in match order.
+    pub fn trunks(&self) -> &[TrunkAcl] {
+        &self.trunks
+    }
+}
+
+/// Everything [`Admission`] needs, as plain values (no TOML here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmissionSettings {
+    /// Trusted trunks.
+    pub access: AccessList,
+    /// True when digest-auth devices are configured, so that unknown sources
+    /// are challenged instead of refused.
+    pub devices_configured: bool,
+    /// Most calls at once; 0 means unlimited.
+    pub max_concurrent: usize,
+    /// New calls per second; 0 means unlimited.
+    pub max_per_second: u32,
+    /// Token bucket size; 0 is treated as 1.
+    pub burst: u32,
+    /// The Retry-After sent with every 503.
+    pub retry_after: Duration,
+}
+
+impl Default for AdmissionSettings {
+    fn default() -> Self {
+        Self {
+            access: AccessList::default(),
+            devices_configured: false,
+            max_concurrent: 2000,
+            max_per_second: 0,
+            burst: 1,
+            retry_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What to do with a new call. Every variant is an expected outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdmissionDecision {
+    /// From a trusted trunk: go on without authentication.
+    Trusted {
+        /// The trunk's name.
+        trunk: String,
+    },
+    /// Not on a trunk, but devices are configured: challenge with 401.
+    NeedsAuth,
+    /// Not on a trunk and no devices: answer 403.
+    Forbidden,
+    /// Draining, too many calls, or too fast: answer 503 with Retry-After.
+    Overloaded {
+        /// The Retry-After value.
+        retry_after: Duration,
+    },
+}
+
+/// Why calls were refused, counted since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefusalCounts {
+    /// 503 because the daemon is shutting down.
+    pub draining: u64,
+    /// 503 because `max_concurrent` calls were up.
+    pub concurrency: u64,
+    /// 503 because the call rate limit was hit.
+    pub rate: u64,
+    /// 403 because the source is on no trunk and no devices are configured.
+    pub forbidden: u64,
+}
+
+/// The admission core: access list, rate limit and concurrency limit.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    settings: AdmissionSettings,
+    limiter: RateLimiter,
+    refusals: RefusalCounts,
+}
+
+impl Admission {
+    /// An admission core with these settings and a full token bucket.
+    pub fn new(settings: AdmissionSettings) -> Self {
+        let limiter = RateLimiter::new(settings.max_per_second, settings.burst);
+        Self {
+            settings,
+            limiter,
+            refusals: RefusalCounts::default(),
+        }
+    }
+
+    /// Decides on a new call from `source` while `active_calls` are up.
+    /// See the module doc for the order of checks.
+    pub fn admit(
+        &mut self,
+        now: Instant,
+        source: IpAddr,
+        active_calls: usize,
+        draining: bool,
+    ) -> AdmissionDecision {
+        let overloaded = AdmissionDecision::Overloaded {
+            retry_after: self.settings.retry_after,
+        };
+        if draining {
+            self.refusals.draining += 1;
+            return overloaded;
+        }
+        let max = self.settings.max_concurrent;
+        if max > 0 && active_calls >= max {
+            self.refusals.concurrency += 1;
+            return overloaded;
+        }
+        let decision = self.classify(source);
+        if decision == AdmissionDecision::Forbidden {
+            self.refusals.forbidden += 1;
+            return decision;
+        }
+        if !self.limiter.try_acquire(now) {
+            self.refusals.rate += 1;
+            return overloaded;
+        }
+        decision
+    }
+
+    /// Trusted, NeedsAuth or Forbidden, from the access list alone.
+    fn classify(&self, source: IpAddr) -> AdmissionDecision {
+        match self.settings.access.trunk_for(source) {
+            Some(trunk) => AdmissionDecision::Trusted {
+                trunk: trunk.to_string(),
+            },
+            None if self.settings.devices_configured => AdmissionDecision::NeedsAuth,
+            None => AdmissionDecision::Forbidden,
+        }
+    }
+
+    /// Refusals so far, by reason.
+    pub fn refusals(&self) -> &RefusalCounts {
+        &self.refusals
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &AdmissionSettings {
+        &self.settings
+    }
+
+    /// For other modules' tests: one trunk `"test"` over `nets`, no devices,
+    /// the given limits, Retry-After 5 s.
+    ///
+    /// # Panics
+    /// On a malformed network in `nets` (test input, written by hand).
+    #[cfg(test)]
+    pub fn for_tests(nets: &[&str], max_concurrent: usize, max_per_second: u32) -> Self {
+        let allow = nets
+            .iter()
+            .map(|n| n.parse().expect("valid test network"))
+            .collect();
+        Self::new(AdmissionSettings {
+            access: AccessList::new(vec![TrunkAcl {
+                name: "test".to_string(),
+                allow,
+            }]),
+            devices_configured: false,
+            max_concurrent,
+            max_per_second,
+            burst: max_per_second.max(1),
+            retry_after: Duration::from_secs(5),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::epoch;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn settings(devices: bool) -> AdmissionSettings {
+        let trunk = |name: &str, nets: &[&str]| TrunkAcl {
+            name: name.to_string(),
+            allow: nets.iter().map(|n| n.parse().unwrap()).collect(),
+        };
+        AdmissionSettings {
+            access: AccessList::new(vec![
+                trunk("carrier", &["192.0.2.0/24", "2001:db8::/32"]),
+                trunk("loopback", &["127.0.0.0/8", "::1/128"]),
+            ]),
+            devices_configured: devices,
+            max_concurrent: 3,
+            max_per_second: 0,
+            burst: 1,
+            retry_after: Duration::from_secs(7),
+        }
+    }
+
+    const BUSY: AdmissionDecision = AdmissionDecision::Overloaded {
+        retry_after: Duration::from_secs(7),
+    };
+
+    fn trusted(name: &str) -> AdmissionDecision {
+        AdmissionDecision::Trusted {
+            trunk: name.to_string(),
+        }
+    }
+
+    #[test]
+    fn access_list_picks_trunk() {
+        let s = settings(false);
+        assert_eq!(s.access.trunk_for(ip("192.0.2.44")), Some("carrier"));
+        assert_eq!(s.access.trunk_for(ip("2001:db8:1::9")), Some("carrier"));
+        assert_eq!(s.access.trunk_for(ip("::ffff:127.0.0.1")), Some("loopback"));
+        assert_eq!(s.access.trunk_for(ip("198.51.100.1")), None);
+    }
+
+    #[test]
+    fn unknown_source_forbidden_or_challenged() {
+        let mut a = Admission::new(settings(false));
+        assert_eq!(
+            a.admit(epoch(), ip("198.51.100.1"), 0, false),
+            AdmissionDecision::Forbidden
+        );
+        assert_eq!(a.refusals().forbidden, 1);
+        let mut a = Admission::new(settings(true));
+        assert_eq!(
+            a.admit(epoch(), ip("198.51.100.1"), 0, false),
+            AdmissionDecision::NeedsAuth
+        );
+        assert_eq!(
+            a.admit(epoch(), ip("127.0.0.1"), 0, false),
+            trusted("loopback")
+        );
+        assert_eq!(*a.refusals(), RefusalCounts::default());
+    }
+
+    #[test]
+    fn concurrency_limit() {
+        let mut a = Admission::new(settings(false));
+        assert_eq!(
+            a.admit(epoch(), ip("192.0.2.1"), 2, false),
+            trusted("carrier")
+        );
+        assert_eq!(a.admit(epoch(), ip("192.0.2.1"), 3, false), BUSY);
+        assert_eq!(a.admit(epoch(), ip("192.0.2.1"), 4000, false), BUSY);
+        assert_eq!(a.refusals().concurrency, 2);
+    }
+
+    #[test]
+    fn for_tests_helper() {
+        let mut a = Admission::for_tests(&["127.0.0.0/8"], 1, 0);
+        assert_eq!(a.admit(epoch(), ip("127.0.0.1"), 0, false), trusted("test"));
+        assert_eq!(
+            a.admit(epoch(), ip("127.0.0.1"), 1, false),
+            AdmissionDecision::Overloaded {
+                retry_after: Duration::from_secs(5)
+            }
+        );
+        assert_eq!(
+            a.admit(epoch(), ip("10.0.0.1"), 0, false),
+            AdmissionDecision::Forbidden
+        );
+    }
+
+    #[test]
+    fn zero_max_concurrent_is_unlimited() {
+        let mut a = Admission::new(AdmissionSettings {
+            max_concurrent: 0,
+            ..settings(false)
+        });
+        assert_eq!(
+            a.admit(epoch(), ip("127.0.0.1"), 1_000_000, false),
+            trusted("loopback")
+        );
+    }
+
+    #[test]
+    fn draining_refuses_everyone() {
+        let mut a = Admission::new(settings(true));
+        assert_eq!(a.admit(epoch(), ip("127.0.0.1"), 0, true), BUSY);
+        assert_eq!(a.admit(epoch(), ip("198.51.100.1"), 0, true), BUSY);
+        assert_eq!(a.refusals().draining, 2);
+    }
+
+    #[test]
+    fn rate_limit_and_forbidden_sources_spend_no_tokens() {
+        let s = AdmissionSettings {
+            max_per_second: 2,
+            burst: 2,
+            max_concurrent: 0,
+            ..settings(false)
+        };
+        let mut a = Admission::new(s);
+        let t0 = epoch();
+        for _ in 0..10 {
+            assert_eq!(
+                a.admit(t0, ip("198.51.100.1"), 0, false),
+                AdmissionDecision::Forbidden
+            );
+        }
+        assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), trusted("carrier"));
+        assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), trusted("carrier"));
+        assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), BUSY);
+        assert_eq!(
+            a.admit(t0 + Duration::from_millis(500), ip("::1"), 0, false),
+            trusted("loopback")
+        );
+        assert_eq!(
+            *a.refusals(),
+            RefusalCounts {
+                draining: 0,
+                concurrency: 0,
+                rate: 1,
+                forbidden: 10
+            }
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! `[[trunks]]` and `[[tenants]]`: who may call, and on whose behalf we answer.
+//!
+//! A tenant is a municipality (or any customer) the centre answers for. It
+//! is selected by the called number (the Request-URI user). Operators,
+//! queues, classification and overflow rules will be added to [`Tenant`]
+//! as further keys.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::validate::Findings;
+use super::Problem;
+use crate::admission::{IpNet, TrunkAcl};
+
+/// One `[[trunks]]` entry: a carrier or gateway trusted by source address.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trunk {
+    /// Name used in logs, metrics and events. Required, unique.
+    pub name: String,
+    /// Source networks, as CIDR (`"192.0.2.0/24"`, `"2001:db8::/32"`) or
+    /// single addresses (`"192.0.2.7"` = /32). Calls from here are admitted
+    /// without authentication. Host bits must be clear. Required, not empty.
+    pub allow: Vec<IpNet>,
+}
+
+impl Trunk {
+    /// The admission core's view of this trunk.
+    pub fn acl(&self) -> TrunkAcl {
+        TrunkAcl {
+            name: self.name.clone(),
+            allow: self.allow.clone(),
+        }
+    }
+}
+
+/// An audio codec we offer and accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum Codec {
+    /// G.711 A-law, RTP payload type 8 (Europe).
+    #[serde(rename = "PCMA")]
+    Pcma,
+    /// G.711 µ-law, RTP payload type 0.
+    #[serde(rename = "PCMU")]
+    Pcmu,
+}
+
+impl Codec {
+    /// The SDP encoding name (`a=rtpmap:8 PCMA/8000`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pcma => "PCMA",
+            Codec::Pcmu => "PCMU",
+        }
+    }
+    /// The static RTP payload type (RFC 3551).
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcma => 8,
+            Codec::Pcmu => 0,
+        }
+    }
+}
+
+/// One `[[tenants]]` entry: a municipality the centre answers for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// Stable identifier in events and monthly extracts: lowercase letters,
+    /// digits and `-`. Required, unique.
+    pub id: String,
+    /// Display name, e.g. `"Aarhus Kommune"`. Required.
+    pub name: String,
+    /// Called numbers (the Request-URI user part) that select this tenant.
+    /// Visual separators `-`, `.`, `(`, `)` and spaces are ignored when
+    /// matching; a leading `+` is significant. Required, not empty, unique
+    /// across all tenants.
+    pub dids: Vec<String>,
+    /// Codecs in order of preference, from `"PCMA"` and `"PCMU"`.
+    /// Default `["PCMA", "PCMU"]`.
+    #[serde(default = "default_codecs")]
+    pub codecs: Vec<Codec>,
+}
+
+fn default_codecs() -> Vec<Codec> {
+    vec![Codec::Pcma, Codec::Pcmu]
+}
+
+/// A DID without visual separators: `+45 70-00.01 12` → `+4570000112`.
+pub fn normalise_did(did: &str) -> String {
+    did.chars()
+        .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+        .collect()
+}
+
+fn did_ok(normalised: &str) -> bool {
+    let digits = normalised.strip_prefix('+').unwrap_or(normalised);
+    !digits.is_empty()
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '#' | '_'))
+}
+
+fn id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Checks trunks: names present and unique, at least one network each.
+pub(crate) fn check_trunks(trunks: &[Trunk], out: &mut Findings) {
+    let mut seen = HashMap::new();
+    for (i, t) in trunks.iter().enumerate() {
+        if t.name.trim().is_empty() {
+            out.push(
+                format!("trunks[{i}].name"),
+                Problem::Invalid {
+                    value: "\"\"".into(),
+                    expected: "a name",
+                },
+            );
+        } else if let Some(first) = seen.insert(t.name.as_str(), i) {
+            let first = format!("trunks[{first}].name");
+            out.push(
+                format!("trunks[{i}].name"),
+                Problem::Duplicate {
+                    value: t.name.clone(),
+                    first,
+                },
+            );
+        }
+        if t.allow.is_empty() {
+            out.push(
+                format!("trunks[{i}].allow"),
+                Problem::Missing {
+                    because: "(at least one network)",
+                },
+            );
+        }
+    }
+}
+
+/// Checks tenants and builds the DID index (normalised DID → tenant index).
+pub(crate) fn check_tenants(tenants: &[Tenant], out: &mut Findings) -> HashMap<String, usize> {
+    let mut ids = HashMap::new();
+    let mut dids: HashMap<String, String> = HashMap::new();
+    let mut index = HashMap::new();
+    for (i, t) in tenants.iter().enumerate() {
+        let path = format!("tenants[{i}]");
+        check_tenant_fields(t, &path, out);
+        if let Some(first) = ids.insert(t.id.as_str(), i) {
+            let first = format!("tenants[{first}].id");
+            out.push(
+                format!("{path}.id"),
+                Problem::Duplicate {
+                    value: t.id.clone(),
+                    first,
+                },
+            );
+        }
+        for (j, did) in t.dids.iter().enumerate() {
+            let did_path = format!("{path}.dids[{j}]");
+            let key = normalise_did(did);
+            if !did_ok(&key) {
+                let expected =
+                    "a number (digits, optional leading +, separators - . ( ) and spaces)";
+                out.push(
+                    did_path,
+                    Problem::Invalid {
+                        value: format!("{did:?}"),
+                        expected,
+                    },
+                );
+            } else if let Some(first) = dids.get(&key) {
+                out.push(
+                    did_path,
+                    Problem::Duplicate {
+                        value: did.clone(),
+                        first: first.clone(),
+                    },
+                );
+            } else {
+                dids.insert(key.clone(), did_path);
+                index.insert(key, i);
+            }
+        }
+    }
+    index
+}
+
+fn check_tenant_fields(t: &Tenant, path: &str, out: &mut Findings) {
+    if !id_ok(&t.id) {
+        let expected = "lowercase letters, digits and `-` ([a-z0-9-]+)";
+        out.push(
+            format!("{path}.id"),
+            Problem::Invalid {
+                value: format!("{:?}", t.id),
+                expected,
+            },
+        );
+    }
+    if t.name.trim().is_empty() {
+        out.push(
+            format!("{path}.name"),
+            Problem::Invalid {
+                value: "\"\"".into(),
+                expected: "a display name",
+            },
+        );
+    }
+    if t.dids.is_empty() {
+        out.push(
+            format!("{path}.dids"),
+            Problem::Missing {
+                because: "(at least one called number)",
+            },
+        );
+    }
+    if t.codecs.is_empty() {
+        out.push(
+            format!("{path}.codecs"),
+            Problem::Missing {
+                because: "(at least one of PCMA, PCMU)",
+            },
+        );
+    }
+    if let Some(c) = t
+        .codecs
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| t.codecs[..i].contains(c).then_some(c))
+    {
+        let detail = format!("lists {} twice", c.name());
+        out.push(format!("{path}.codecs"), Problem::Conflict { detail });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(id: &str, dids: &[&str]) -> Tenant {
+        Tenant {
+            id: id.into(),
+            name: format!("{id} kommune"),
+            dids: dids.iter().map(|d| d.to_string()).collect(),
+            codecs: default_codecs(),
+        }
+    }
+
+    fn keys(out: &Findings) -> Vec<&str> {
+        out.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    #[test]
+    fn normalising_dids() {
+        assert_eq!(normalise_did("+45 70-00.01 (12)"), "+4570000112");
+        assert_eq!(normalise_did("112"), "112");
+    }
+
+    #[test]
+    fn duplicate_ids_and_dids() {
+        let tenants = [
+            tenant("a", &["112", "+45 1"]),
+            tenant("a", &["1-1-2", "451"]),
+            tenant("b", &["+451"]),
+        ];
+        let mut out = Findings::default();
+        let index = check_tenants(&tenants, &mut out);
+        assert_eq!(
+            keys(&out),
+            ["tenants[1].id", "tenants[1].dids[0]", "tenants[2].dids[0]"]
+        );
+        assert_eq!(index.get("451"), Some(&1));
+        assert_eq!(index.get("+451"), Some(&0));
+    }
+
+    #[test]
+    fn tenant_field_checks() {
+        let mut t = tenant("Bad_Id", &[]);
+        t.codecs = vec![];
+        let mut u = tenant("ok", &["--"]);
+        u.codecs = vec![Codec::Pcma, Codec::Pcma];
+        let mut out = Findings::default();
+        check_tenants(&[t, u], &mut out);
+        assert_eq!(
+            keys(&out),
+            [
+                "tenants[0].id",
+                "tenants[0].dids",
+                "tenants[0].codecs",
+                "tenants[1].codecs",
+                "tenants[1].dids[0]"
+            ]
+        );
+    }
+
+    #[test]
+    fn trunk_checks() {
+        let t = |name: &str, allow: &[&str]| Trunk {
+            name: name.into(),
+            allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
+        };
+        let mut out = Findings::default();
+        check_trunks(
+            &[t("a", &["10.0.0.0/8"]), t("a", &[]), t("", &["::1"])],
+            &mut out,
+        );
+        assert_eq!(
+            keys(&out),
+            ["trunks[1].name", "trunks[1].allow", "trunks[2].name"]
+        );
+        assert_eq!(t("a", &["10.0.0.0/8"]).acl().allow.len(), 1);
+    }
+
+    #[test]
+    fn codec_properties() {
+        assert_eq!(Codec::Pcma.payload_type(), 8);
+        assert_eq!(Codec::Pcmu.name(), "PCMU");
+    }
+}
