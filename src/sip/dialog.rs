@@ -12,7 +12,8 @@
 //! units are often behind carrier-grade NAT, and the flow is what reaches them
 //! (the idea of RFC 5626 without its registration machinery).
 
-use rsipstack::sip::{self as rsip, headers::make_header, Header, Headers, Method, Request};
+use super::message::rsip::{self, headers::make_header, Header, Headers, Method, Request};
+use super::message::{cseq_parts, header_value, split_commas, tag_param};
 use super::types::{Branch, CallId, Peer, Tag};
 use thiserror::Error;
 
@@ -79,19 +80,22 @@ pub struct Dialog {
 impl Dialog {
     /// Creates the dialog a UAS forms when it answers `invite` with `local_tag`.
     pub fn uas(invite: &Request, local_tag: Tag, peer: Peer) -> Result<Self, DialogError> {
-        let call_id = header(&invite.headers, "Call-ID").ok_or(DialogError::MissingHeader { name: "Call-ID" })?;
-        let from = header(&invite.headers, "From").ok_or(DialogError::MissingHeader { name: "From" })?;
-        let to = header(&invite.headers, "To").ok_or(DialogError::MissingHeader { name: "To" })?;
-        let cseq = header(&invite.headers, "CSeq").ok_or(DialogError::MissingHeader { name: "CSeq" })?;
-        let remote_seq = cseq_number(cseq).ok_or_else(|| DialogError::InvalidHeader { name: "CSeq", value: cseq.to_string() })?;
-        let remote_target = header(&invite.headers, "Contact")
+        let call_id = header_value(invite, "Call-ID").ok_or(DialogError::MissingHeader { name: "Call-ID" })?;
+        let from = header_value(invite, "From").ok_or(DialogError::MissingHeader { name: "From" })?;
+        let to = header_value(invite, "To").ok_or(DialogError::MissingHeader { name: "To" })?;
+        let cseq = header_value(invite, "CSeq").ok_or(DialogError::MissingHeader { name: "CSeq" })?;
+        let (remote_seq, _) =
+            cseq_parts(cseq).ok_or_else(|| DialogError::InvalidHeader { name: "CSeq", value: cseq.to_string() })?;
+        let remote_target = header_value(invite, "Contact")
             .and_then(contact_uri)
             .unwrap_or_else(|| invite.uri.to_string());
         let route_set = invite
             .headers
             .iter()
             .filter(|h| matches!(h, Header::RecordRoute(_)))
-            .flat_map(|h| split_list(h.value()))
+            .flat_map(|h| split_commas(h.value()))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
             .collect();
         Ok(Self {
             id: DialogId {
@@ -150,65 +154,19 @@ pub struct ViaSpec {
     pub sent_by: String,
 }
 
-/// The first header with this canonical name, as a string.
-pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers.iter().find(|h| h.name().eq_ignore_ascii_case(name)).map(|h| h.value())
-}
-
-/// The value of the `tag` parameter of a From/To value, if present.
-pub fn tag_param(value: &str) -> Option<&str> {
-    let after_uri = match value.rfind('>') {
-        Some(i) => value.get(i + 1..)?,
-        None => value,
-    };
-    after_uri
-        .split(';')
-        .skip(1)
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("tag"))
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
 /// The URI inside a Contact value (`"Name" <sip:a@b>;expires=3` → `sip:a@b`).
 fn contact_uri(value: &str) -> Option<String> {
-    let first = split_list(value).into_iter().next()?;
+    let first = split_commas(value).into_iter().next()?;
     match (first.find('<'), first.find('>')) {
         (Some(a), Some(b)) if b > a => first.get(a + 1..b).map(str::to_string),
         _ => first.split(';').next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
     }
 }
 
-/// The number in a CSeq value (`314159 INVITE` → 314159).
-pub fn cseq_number(value: &str) -> Option<u32> {
-    value.split_whitespace().next()?.parse().ok()
-}
-
-/// Splits a comma-separated header value, ignoring commas inside quotes and `<>`.
-fn split_list(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut quoted, mut angle, mut start) = (false, false, 0);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
-                out.push(value[start..i].trim().to_string());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(value[start..].trim().to_string());
-    out.retain(|s| !s.is_empty());
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsipstack::sip::SipMessage;
+    use crate::sip::message::rsip::SipMessage;
     use std::net::SocketAddr;
 
     const INVITE: &str = "INVITE sip:112@10.0.0.1 SIP/2.0\r\n\
@@ -263,14 +221,6 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(d.check_remote_cseq(8), CseqCheck::InOrder);
         assert_eq!(d.check_remote_cseq(8), CseqCheck::InOrder);
         assert_eq!(d.check_remote_cseq(5), CseqCheck::OutOfOrder);
-    }
-
-    #[test]
-    fn tag_param_ignores_uri_parameters() {
-        assert_eq!(tag_param("<sip:a@b;tag=x>"), None);
-        assert_eq!(tag_param("<sip:a@b;tag=x>;tag=y"), Some("y"));
-        assert_eq!(tag_param("sip:a@b;tag=z"), Some("z"));
-        assert_eq!(tag_param("<sip:a@b>;tag="), None);
     }
 
     #[test]
