@@ -49,7 +49,8 @@ impl DigestServer {
         }
     }
 
-    /// Bounds the replay map (default 65 536 nonces; see [`super::nonce`]).
+    /// Bounds the replay map (default 65 536 nonces). When it is full the
+    /// oldest entry goes and every nonce issued up to it turns stale.
     pub fn with_tracking_limit(mut self, limit: usize) -> Self {
         self.replay = ReplayGuard::new(limit);
         self
