@@ -1,1 +1,35 @@
-//! (being written)
+//! Media for one call leg, sans-IO: RTP (RFC 3550), the G.711 audio profile
+//! (RFC 3551, ITU-T G.711), RFC 4733 telephone-events, tones, reordering and
+//! RTCP receiver reports.
+//!
+//! Nothing here opens a socket or reads the clock: the runtime passes
+//! datagrams and `now` in and sends what [`session::RtpSession`] hands back.
+//!
+//! | file | role |
+//! |---|---|
+//! | [`rtp`] | checked packet view, header emit |
+//! | [`g711`] | A-law/µ-law tables and encoder, [`Codec`] |
+//! | [`tone`] | tone and DTMF generation, Contact ID handshake and kissoff |
+//! | [`telephone_event`] | RFC 4733 payload, event set, digit receiver |
+//! | [`event_sender`] | RFC 4733 packet sequence for a digit |
+//! | [`reorder`] | fixed-depth reorder buffer that reports gaps |
+//! | [`rtcp`] | RR + SDES building, SR/RR parsing |
+//! | [`rtcp_stats`] | receiver statistics: loss, jitter, LSR/DLSR |
+//! | [`receiver`] | incoming leg: latching, reorder, decode, digits |
+//! | [`sender`] | outgoing packet clock and audio sources |
+//! | [`session`] | one leg: latching, decode, events, transmit, stats |
+
+pub mod event_sender;
+pub mod g711;
+pub mod receiver;
+pub mod reorder;
+pub mod rtcp;
+pub mod rtcp_stats;
+pub mod rtp;
+pub mod sender;
+pub mod session;
+pub mod telephone_event;
+pub mod tone;
+
+pub use g711::Codec;
+pub use session::{MediaParams, RtpSession};
