@@ -1,1 +1,24 @@
-//! (being written)
+//! Ademco Contact ID (SIA DC-05): messages, event names, classification and
+//! the receiver state machine. Pure: no sockets, no clock reads.
+//!
+//! | file | role |
+//! |---|---|
+//! | [`types`] | field newtypes (`AccountNo`, `EventCode`, `Qualifier`, `GroupNo`, `ZoneNo`) |
+//! | [`contact_id`] | parse/encode the 16 DTMF digits, the mod-15 checksum |
+//! | [`event_codes`] | DC-05 event code names |
+//! | [`classify`] | rules from event code (+ qualifier) to [`classify::AlarmClass`] |
+//! | [`receiver`] | handshake → digits → storage → kissoff, in simulated time |
+//! | [`receiver_types`] | the receiver's config, events, timings, counters and voice policy |
+
+pub mod classify;
+pub mod contact_id;
+pub mod event_codes;
+pub mod receiver;
+pub mod receiver_types;
+pub mod types;
+
+pub use classify::{AlarmClass, Classifier};
+pub use contact_id::{ContactIdError, ContactIdMessage, MessageType};
+
+pub use receiver::{ContactIdReceiver, ReceiverConfig, ReceiverEvent, ReceiverState};
+pub use types::{AccountNo, EventCode, GroupNo, Qualifier, ZoneNo};
