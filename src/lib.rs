@@ -28,7 +28,6 @@
 
 pub mod admission;
 pub mod alarm;
-#[cfg(any())] // enabled once the SIP helpers land
 pub mod call;
 pub mod cli;
 pub mod clock;

@@ -1,0 +1,118 @@
+//! What the call core needs to know from the configuration, as plain values.
+//!
+//! The core never sees TOML: the runtime turns the validated config into a
+//! [`CoreConfig`] (quinn's `TransportConfig` habit), so tests build one in a
+//! line and the core stays independent of the file format.
+
+use crate::sip::sdp::Codec;
+use crate::sip::transaction::TimerConfig;
+use crate::sip::types::Transport;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// A tenant (a municipality) as the call core sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantPolicy {
+    /// The tenant id from the dialplan.
+    pub id: String,
+    /// Called numbers that select this tenant, already normalised.
+    pub dids: Vec<String>,
+    /// Codec preference order.
+    pub codecs: Vec<Codec>,
+}
+
+/// What an answered call hears while it waits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HoldAudio {
+    /// RTP with silence.
+    Silence,
+    /// A cadenced tone.
+    Tone {
+        /// Frequency in Hz.
+        frequency_hz: f32,
+        /// Level in dBm0.
+        level_dbm0: f32,
+        /// Tone on, in milliseconds.
+        on_ms: u32,
+        /// Tone off, in milliseconds.
+        off_ms: u32,
+    },
+}
+
+/// Everything the call core is configured with.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Server / User-Agent header value.
+    pub user_agent: String,
+    /// The address put in Contact and SDP.
+    pub advertise: IpAddr,
+    /// Bound SIP listeners, for Contact and Via.
+    pub listeners: Vec<(Transport, SocketAddr)>,
+    /// RFC 3261 timer base values.
+    pub timers: TimerConfig,
+    /// Tenants by DID.
+    pub tenants: Vec<TenantPolicy>,
+    /// Delay between 180 Ringing and 200 OK (zero: answer at once).
+    pub answer_delay: Duration,
+    /// Hang up calls older than this; `None` never cuts a call.
+    pub max_duration: Option<Duration>,
+    /// Session-Expires we answer with when the caller asks for session timers.
+    pub session_expires: Duration,
+    /// The smallest Session-Expires we accept (RFC 4028 Min-SE), else 422.
+    pub min_se: Duration,
+    /// Even RTP ports from this range, inclusive.
+    pub rtp_ports: (u16, u16),
+    /// RTP packet time in milliseconds.
+    pub ptime_ms: u32,
+    /// What a held call hears.
+    pub hold: HoldAudio,
+}
+
+impl CoreConfig {
+    /// The tenant whose DIDs contain `did`, exactly.
+    pub fn tenant_for(&self, did: &str) -> Option<&TenantPolicy> {
+        self.tenants
+            .iter()
+            .find(|t| t.dids.iter().any(|d| d == did))
+    }
+
+    /// The listener to name in Contact/Via for a transport (falls back to the first).
+    pub fn listener(&self, transport: Transport) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .or_else(|| self.listeners.first())
+            .map(|(_, a)| *a)
+    }
+
+    /// `host:port` for our Contact and Via on this transport, with the advertised address.
+    pub fn sent_by(&self, transport: Transport) -> String {
+        let port = self.listener(transport).map_or(5060, |a| a.port());
+        match self.advertise {
+            IpAddr::V4(ip) => format!("{ip}:{port}"),
+            IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+        }
+    }
+
+    /// A configuration for tests: one tenant `demo` on DIDs 112 and +4570000112.
+    pub fn for_tests() -> Self {
+        Self {
+            user_agent: "alarmgate-test".into(),
+            advertise: IpAddr::from([127, 0, 0, 1]),
+            listeners: vec![(Transport::Udp, SocketAddr::from(([127, 0, 0, 1], 5060)))],
+            timers: TimerConfig::default(),
+            tenants: vec![TenantPolicy {
+                id: "demo".into(),
+                dids: vec!["112".into(), "+4570000112".into()],
+                codecs: vec![Codec::Pcma, Codec::Pcmu],
+            }],
+            answer_delay: Duration::ZERO,
+            max_duration: None,
+            session_expires: Duration::from_secs(1800),
+            min_se: Duration::from_secs(90),
+            rtp_ports: (40000, 40010),
+            ptime_ms: 20,
+            hold: HoldAudio::Silence,
+        }
+    }
+}

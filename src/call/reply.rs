@@ -1,0 +1,89 @@
+//! Responses with alarmgate's headers: To tag, Contact, Allow, Supported, Server.
+
+use super::CallCore;
+use crate::sip::message::{self, Request, Response};
+use crate::sip::transaction::TxKey;
+use crate::sip::types::{Peer, Tag, Transport};
+use std::time::Instant;
+
+/// Methods we accept; the value of Allow.
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO";
+/// Option tags we support; the value of Supported.
+pub const SUPPORTED: &str = "timer";
+/// Bodies we accept; the value of Accept.
+pub const ACCEPT: &str = "application/sdp";
+
+impl CallCore {
+    /// Sends a response without a To tag beyond what the request had.
+    pub(crate) fn reply(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        req: &Request,
+        code: u16,
+        reason: Option<&str>,
+    ) {
+        let resp = self.response(req, code, reason, None);
+        self.send_response(now, key, resp);
+    }
+
+    /// Builds a response with our Server header and, if given, our To tag.
+    pub(crate) fn response(
+        &self,
+        req: &Request,
+        code: u16,
+        reason: Option<&str>,
+        tag: Option<&Tag>,
+    ) -> Response {
+        let mut resp = message::response_to(req, code, reason);
+        if let Some(tag) = tag {
+            message::set_to_tag(&mut resp, tag);
+        }
+        message::add_header(&mut resp, "Server", &self.config.user_agent);
+        resp
+    }
+
+    /// Hands a response to the server transaction.
+    pub(crate) fn send_response(&mut self, now: Instant, key: &TxKey, resp: Response) {
+        if let Err(err) = self.tl.respond(now, key, resp) {
+            tracing::debug!(%err, "response not sent: transaction gone");
+        }
+    }
+
+    /// 405 Method Not Allowed, with Allow.
+    pub(crate) fn reply_not_allowed(&mut self, now: Instant, key: &TxKey, req: &Request) {
+        let mut resp = self.response(req, 405, None, None);
+        message::add_header(&mut resp, "Allow", ALLOW);
+        self.send_response(now, key, resp);
+    }
+
+    /// 200 OK to OPTIONS (in or out of a dialog): what we can do.
+    pub(crate) fn reply_options(&mut self, now: Instant, key: &TxKey, req: &Request) {
+        let mut resp = self.response(req, 200, None, None);
+        if message::to_tag(req).is_none() {
+            let tag = Tag::new(self.token());
+            message::set_to_tag(&mut resp, &tag);
+        }
+        message::add_header(&mut resp, "Allow", ALLOW);
+        message::add_header(&mut resp, "Accept", ACCEPT);
+        message::add_header(&mut resp, "Supported", SUPPORTED);
+        message::add_header(&mut resp, "Accept-Encoding", "identity");
+        message::add_header(&mut resp, "Accept-Language", "en");
+        self.send_response(now, key, resp);
+    }
+
+    /// Our Contact header value for a dialog on `peer`'s transport.
+    pub(crate) fn contact(&self, user: &str, peer: &Peer) -> String {
+        let sent_by = self.config.sent_by(peer.transport);
+        let user = if user.is_empty() {
+            String::new()
+        } else {
+            format!("{user}@")
+        };
+        match peer.transport {
+            Transport::Udp => format!("<sip:{user}{sent_by}>"),
+            Transport::Tcp => format!("<sip:{user}{sent_by};transport=tcp>"),
+            Transport::Tls => format!("<sips:{user}{sent_by}>"),
+        }
+    }
+}
