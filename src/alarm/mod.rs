@@ -20,5 +20,7 @@ pub mod types;
 pub use classify::{AlarmClass, Classifier};
 pub use contact_id::{ContactIdError, ContactIdMessage, MessageType};
 
-pub use receiver::{ContactIdReceiver, ReceiverConfig, ReceiverEvent, ReceiverState};
+pub use receiver::{
+    ContactIdReceiver, ReceiverConfig, ReceiverConfigError, ReceiverEvent, ReceiverState,
+};
 pub use types::{AccountNo, EventCode, GroupNo, Qualifier, ZoneNo};

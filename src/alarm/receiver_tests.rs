@@ -556,3 +556,41 @@ fn detector_audio_end_to_end() {
     );
     assert!(start - tone_end_ms < 1250);
 }
+
+#[test]
+fn config_validation() {
+    assert_eq!(ReceiverConfig::default().validate(), Ok(()));
+    let late = ReceiverConfig {
+        storage_budget: ms(1300),
+        ..ReceiverConfig::default()
+    };
+    assert!(matches!(
+        late.validate(),
+        Err(ReceiverConfigError::StorageBudget { .. })
+    ));
+    let short = ReceiverConfig {
+        kissoff_duration: ms(300),
+        ..ReceiverConfig::default()
+    };
+    let err = short.validate().err();
+    assert!(matches!(
+        err,
+        Some(ReceiverConfigError::OutOfRange {
+            name: "kissoff_duration",
+            ..
+        })
+    ));
+    let delay = ReceiverConfig {
+        kissoff_delay: ms(950),
+        ..ReceiverConfig::default()
+    };
+    assert!(matches!(
+        delay.validate(),
+        Err(ReceiverConfigError::KissoffDelay { .. })
+    ));
+    let none = ReceiverConfig {
+        max_handshakes: 0,
+        ..ReceiverConfig::default()
+    };
+    assert_eq!(none.validate(), Err(ReceiverConfigError::NoHandshake));
+}

@@ -60,6 +60,81 @@ impl Default for ReceiverConfig {
     }
 }
 
+/// A [`ReceiverConfig`] value that would break the Contact ID exchange.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiverConfigError {
+    /// The unit accepts a kissoff only if it starts within 1.25 s of its last digit.
+    #[error("storage_budget {budget:?} leaves no room in the unit's 1.25 s kissoff window")]
+    StorageBudget {
+        /// The configured budget.
+        budget: Duration,
+    },
+    /// The kissoff could never start inside the storage budget.
+    #[error("kissoff_delay {delay:?} exceeds storage_budget {budget:?}")]
+    KissoffDelay {
+        /// The configured delay.
+        delay: Duration,
+        /// The configured budget.
+        budget: Duration,
+    },
+    /// A timer outside the range senders accept.
+    #[error("{name} is {value:?}; senders need {min:?}..={max:?}")]
+    OutOfRange {
+        /// The config key.
+        name: &'static str,
+        /// The configured value.
+        value: Duration,
+        /// Lowest workable value.
+        min: Duration,
+        /// Highest workable value.
+        max: Duration,
+    },
+    /// At least one handshake is needed.
+    #[error("max_handshakes must be at least 1")]
+    NoHandshake,
+}
+
+impl ReceiverConfig {
+    /// Checks the values against what senders accept (alarm-protocols.md §1.4):
+    /// handshake bursts 70-130 ms, kissoff 400-1500 ms, inter-digit timeout
+    /// 110-4000 ms (Asterisk's range), storage budget under 1.25 s.
+    pub fn validate(&self) -> Result<(), ReceiverConfigError> {
+        let ms = Duration::from_millis;
+        if self.storage_budget >= ms(1250) {
+            return Err(ReceiverConfigError::StorageBudget {
+                budget: self.storage_budget,
+            });
+        }
+        if self.kissoff_delay > self.storage_budget {
+            let (delay, budget) = (self.kissoff_delay, self.storage_budget);
+            return Err(ReceiverConfigError::KissoffDelay { delay, budget });
+        }
+        if self.max_handshakes == 0 {
+            return Err(ReceiverConfigError::NoHandshake);
+        }
+        let ranges = [
+            ("handshake_tone", self.handshake_tone, ms(70), ms(130)),
+            ("handshake_gap", self.handshake_gap, ms(70), ms(130)),
+            ("kissoff_duration", self.kissoff_duration, ms(400), ms(1500)),
+            (
+                "inter_digit_timeout",
+                self.inter_digit_timeout,
+                ms(110),
+                ms(4000),
+            ),
+        ];
+        match ranges.into_iter().find(|(_, v, lo, hi)| v < lo || v > hi) {
+            Some((name, value, min, max)) => Err(ReceiverConfigError::OutOfRange {
+                name,
+                value,
+                min,
+                max,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Where a digit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DigitSource {
