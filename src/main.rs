@@ -1,1 +1,96 @@
-fn main() {}
+//! alarmgate: the command-line entry point. Read it as a table of contents;
+//! the work is in the library (`src/lib.rs` has the module map).
+
+use alarmgate::cli::{CertsAction, Cli, Command, EXIT_CONFIG, EXIT_SOFTWARE};
+use alarmgate::config::{self, Config};
+use alarmgate::runtime::{daemon, transport::devcert};
+use alarmgate::telemetry::logging;
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run { config } => run(config),
+        Command::Check { file } => check(&file),
+        Command::Certs {
+            action: CertsAction::Dev { dir, hosts },
+        } => certs_dev(&dir, &hosts),
+        Command::HashPassword {
+            username,
+            realm,
+            password,
+        } => {
+            print!("{}", config::device_ha1_lines(&username, &realm, &password));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `alarmgate run`: config, logging, then the daemon until SIGTERM has drained it.
+fn run(path: Option<PathBuf>) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    logging::init(config.log_format(), &config.log.level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    match runtime.block_on(daemon::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+/// The configuration: the given file, else dialplans/default.toml, else the built-in copy.
+fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
+    let default = Path::new("dialplans/default.toml");
+    let result = match path {
+        Some(path) => config::load_file(&path),
+        None if default.exists() => config::load_file(default),
+        None => config::load_default(),
+    };
+    result.map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// `alarmgate check FILE`: every problem with file, line and key; exit 64 if any.
+fn check(file: &Path) -> ExitCode {
+    match config::load_file(file) {
+        Ok(_) => {
+            println!("{}: ok", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// `alarmgate certs dev`: a self-signed certificate for SIP over TLS in development.
+fn certs_dev(dir: &Path, hosts: &[String]) -> ExitCode {
+    match devcert::write_dev_cert(dir, hosts) {
+        Ok((cert, key)) => {
+            println!(
+                "certificate: {}\nkey:         {}",
+                cert.display(),
+                key.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("alarmgate: {message}");
+    ExitCode::from(EXIT_SOFTWARE)
+}

@@ -1,3 +1,11 @@
-//! tokio drivers around the pure cores.
+//! tokio drivers around the pure cores: the only async code.
+//!
+//! - [`daemon`]: start and stop order.
+//! - [`sip_driver`]: the loop that owns the call core.
+//! - [`transport`]: UDP, TCP and TLS sockets.
+//! - [`media`]: RTP legs, served by ticking workers.
 
+pub mod daemon;
+pub mod media;
+pub mod sip_driver;
 pub mod transport;

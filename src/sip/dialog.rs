@@ -80,12 +80,17 @@ pub struct Dialog {
 impl Dialog {
     /// Creates the dialog a UAS forms when it answers `invite` with `local_tag`.
     pub fn uas(invite: &Request, local_tag: Tag, peer: Peer) -> Result<Self, DialogError> {
-        let call_id = header_value(invite, "Call-ID").ok_or(DialogError::MissingHeader { name: "Call-ID" })?;
-        let from = header_value(invite, "From").ok_or(DialogError::MissingHeader { name: "From" })?;
+        let call_id = header_value(invite, "Call-ID")
+            .ok_or(DialogError::MissingHeader { name: "Call-ID" })?;
+        let from =
+            header_value(invite, "From").ok_or(DialogError::MissingHeader { name: "From" })?;
         let to = header_value(invite, "To").ok_or(DialogError::MissingHeader { name: "To" })?;
-        let cseq = header_value(invite, "CSeq").ok_or(DialogError::MissingHeader { name: "CSeq" })?;
-        let (remote_seq, _) =
-            cseq_parts(cseq).ok_or_else(|| DialogError::InvalidHeader { name: "CSeq", value: cseq.to_string() })?;
+        let cseq =
+            header_value(invite, "CSeq").ok_or(DialogError::MissingHeader { name: "CSeq" })?;
+        let (remote_seq, _) = cseq_parts(cseq).ok_or_else(|| DialogError::InvalidHeader {
+            name: "CSeq",
+            value: cseq.to_string(),
+        })?;
         let remote_target = header_value(invite, "Contact")
             .and_then(contact_uri)
             .unwrap_or_else(|| invite.uri.to_string());
@@ -131,7 +136,10 @@ impl Dialog {
         self.local_seq = self.local_seq.saturating_add(1);
         let uri = rsip::Uri::try_from(self.remote_target.as_str()).unwrap_or_default();
         let mut headers = Headers::default();
-        let via_value = format!("SIP/2.0/{} {};branch={};rport", via.transport, via.sent_by, branch);
+        let via_value = format!(
+            "SIP/2.0/{} {};branch={};rport",
+            via.transport, via.sent_by, branch
+        );
         headers.push(make_header("Via", via_value));
         headers.push(make_header("Max-Forwards", "70".into()));
         for route in &self.route_set {
@@ -141,7 +149,13 @@ impl Dialog {
         headers.push(make_header("To", self.remote_party.clone()));
         headers.push(make_header("Call-ID", self.id.call_id.to_string()));
         headers.push(make_header("CSeq", format!("{seq} {method}")));
-        Request { method, uri, version: rsip::Version::V2, headers, body: Vec::new() }
+        Request {
+            method,
+            uri,
+            version: rsip::Version::V2,
+            headers,
+            body: Vec::new(),
+        }
     }
 }
 
@@ -159,7 +173,11 @@ fn contact_uri(value: &str) -> Option<String> {
     let first = split_commas(value).into_iter().next()?;
     match (first.find('<'), first.find('>')) {
         (Some(a), Some(b)) if b > a => first.get(a + 1..b).map(str::to_string),
-        _ => first.split(';').next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        _ => first
+            .split(';')
+            .next()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
     }
 }
 
@@ -196,17 +214,27 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(d.id.call_id.as_str(), "c1@10.0.0.5");
         assert_eq!(d.id.remote_tag.as_ref().unwrap().as_str(), "abc");
         assert_eq!(d.remote_target, "sip:unit42@192.168.1.9:5062;transport=udp");
-        assert_eq!(d.route_set, vec!["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]);
+        assert_eq!(
+            d.route_set,
+            vec!["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+        );
     }
 
     #[test]
     fn bye_has_swapped_parties_next_cseq_and_routes() {
         let mut d = Dialog::uas(&invite(), Tag::new("ours"), peer()).unwrap();
-        let via = ViaSpec { transport: "UDP", sent_by: "10.0.0.1:5060".into() };
+        let via = ViaSpec {
+            transport: "UDP",
+            sent_by: "10.0.0.1:5060".into(),
+        };
         let bye = d.request(Method::Bye, &via, &Branch::new("z9hG4bKb1"));
         let text = bye.to_string();
         // rsip prints URI parameter values in its own case; the parameter is case-insensitive.
-        assert!(text.to_ascii_lowercase().starts_with("bye sip:unit42@192.168.1.9:5062;transport=udp sip/2.0"), "{text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .starts_with("bye sip:unit42@192.168.1.9:5062;transport=udp sip/2.0"),
+            "{text}"
+        );
         assert!(text.contains("From: <sip:112@10.0.0.1>;tag=ours"));
         assert!(text.contains("To: \"Unit, 42\" <sip:unit42@10.0.0.5>;tag=abc"));
         assert!(text.contains("CSeq: 1 BYE"));

@@ -105,7 +105,11 @@ pub struct Peer {
 impl Peer {
     /// A UDP peer.
     pub fn udp(addr: SocketAddr) -> Self {
-        Self { transport: Transport::Udp, addr, conn: None }
+        Self {
+            transport: Transport::Udp,
+            addr,
+            conn: None,
+        }
     }
 }
 

@@ -64,7 +64,9 @@ pub async fn bind(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| HttpError::Bind { addr, source })?;
-    let bound = listener.local_addr().map_err(|source| HttpError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| HttpError::Bind { addr, source })?;
     let upkeep = prometheus.clone();
     let app = Router::new()
         .route("/metrics", get(metrics_handler))
@@ -79,7 +81,9 @@ pub async fn bind(
                 upkeep.run_upkeep();
             }
         });
-        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         upkeep_task.abort();
         if let Err(e) = result {
             tracing::error!(error = %e, "HTTP listener failed");

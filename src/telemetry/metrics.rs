@@ -43,8 +43,14 @@ pub const BUILD_INFO: &str = "alarmgate_build_info";
 pub fn describe() {
     describe_counter!(SIP_REQUESTS_IN, "SIP requests received, by method");
     describe_counter!(SIP_RESPONSES_OUT, "SIP responses sent, by method and code");
-    describe_counter!(SIP_REQUESTS_OUT, "SIP requests sent by alarmgate, by method");
-    describe_counter!(SIP_RESPONSES_IN, "SIP responses received, by method and code");
+    describe_counter!(
+        SIP_REQUESTS_OUT,
+        "SIP requests sent by alarmgate, by method"
+    );
+    describe_counter!(
+        SIP_RESPONSES_IN,
+        "SIP responses received, by method and code"
+    );
     describe_counter!(SIP_PARSE_ERRORS, "SIP messages that could not be parsed");
     describe_gauge!(SIP_TRANSACTIONS, "SIP transactions alive, by kind");
     describe_gauge!(SIP_DIALOGS, "SIP dialogs alive");

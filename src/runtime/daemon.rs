@@ -1,0 +1,246 @@
+//! The daemon: builds every part from the configuration, runs them, and
+//! drains them on SIGTERM.
+//!
+//! Start order: metrics recorder, SIP transports (so the bound ports are
+//! known), the call core, media workers, the SIP driver, the HTTP listener;
+//! then the node reports ready. Stop order on SIGTERM or SIGINT: not ready,
+//! refuse new calls (503), let calls run for `calls.shutdown_grace_s`, hang up
+//! what is left, close the transports.
+
+use super::media::MediaHandle;
+use super::sip_driver::{self, Control};
+use super::transport::{self, ListenerSpec, TransportLimits, Transports};
+use crate::admission::Admission;
+use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
+use crate::config::{self, Config, HoldKind};
+use crate::sip::digest::DigestServer;
+use crate::sip::sdp::Codec;
+use crate::sip::transaction::TimerConfig;
+use crate::sip::types::Transport;
+use crate::telemetry::{health::Health, http};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+/// Why the daemon could not run.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The HTTP listener failed to start.
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    /// A SIP listener failed to start (address in use, bad certificate...).
+    #[error("SIP transport: {0}")]
+    Transport(#[from] transport::TransportError),
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Runs the daemon until it is told to stop and has drained.
+pub async fn run(config: Config) -> Result<(), RunError> {
+    let prometheus = http::install_recorder()?;
+    let health = Health::new();
+    let (events_tx, events_rx) = mpsc::channel(8192);
+    let transports = Transports::start(
+        &listener_specs(&config)?,
+        events_tx,
+        TransportLimits::default(),
+    )
+    .await?;
+    let bound = transports.local_addrs();
+    let core_config = core_config(&config, &bound);
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let media = MediaHandle::start(media_bind_ip(&core_config), 2, control_tx.clone());
+    let core = CallCore::new(
+        core_config,
+        admission(&config),
+        device_auth(&config),
+        seed(),
+    );
+    let driver = tokio::spawn(sip_driver::run(
+        core,
+        events_rx,
+        transports.sender(),
+        media,
+        control_rx,
+    ));
+    let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
+    let (http_addr, http_serve) =
+        http::bind(config.http.listen, prometheus, health.clone(), async {
+            let _ = http_stop_rx.await;
+        })
+        .await?;
+    let http_task = tokio::spawn(http_serve);
+    health.set_serving(true);
+    for (transport, addr) in &bound {
+        tracing::info!(%transport, %addr, "SIP listening");
+    }
+    tracing::info!(addr = %http_addr, node = %config.node.name, "HTTP listening; ready");
+    wait_for_stop_signal().await.map_err(RunError::Signals)?;
+    drain(&health, &control_tx, driver, config.calls.shutdown_grace()).await;
+    transports.shutdown().await;
+    let _ = http_stop_tx.send(());
+    let _ = http_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Not ready, refuse new calls, wait for the calls to end (or the grace to run out).
+async fn drain(
+    health: &Health,
+    control: &mpsc::Sender<Control>,
+    driver: tokio::task::JoinHandle<()>,
+    grace: Duration,
+) {
+    tracing::info!(grace_s = grace.as_secs(), "draining: new calls get 503");
+    health.set_draining();
+    let _ = control.send(Control::Drain { grace }).await;
+    // The core hangs up what is left at the end of the grace; BYEs then get up to 32 s.
+    if tokio::time::timeout(grace + Duration::from_secs(35), driver)
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain did not complete in time; stopping anyway");
+    }
+}
+
+async fn wait_for_stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    Ok(())
+}
+
+fn listener_specs(config: &Config) -> Result<Vec<ListenerSpec>, RunError> {
+    let mut specs = Vec::new();
+    for listen in &config.sip.listen {
+        let tls = match listen.tls_paths() {
+            Some(paths) => Some(transport::load_tls_config(&paths.cert, &paths.key)?),
+            None => None,
+        };
+        specs.push(ListenerSpec {
+            transport: listen.transport.into(),
+            addr: listen.addr,
+            tls,
+        });
+    }
+    Ok(specs)
+}
+
+/// The call core's view of the configuration, with the ports actually bound.
+pub fn core_config(config: &Config, bound: &[(Transport, SocketAddr)]) -> CoreConfig {
+    let advertise = config
+        .sip
+        .advertise
+        .unwrap_or_else(|| default_advertise(bound));
+    CoreConfig {
+        user_agent: config.sip.user_agent.clone(),
+        advertise,
+        listeners: bound.to_vec(),
+        timers: TimerConfig {
+            t1: config.sip.timers.t1(),
+            t2: config.sip.timers.t2(),
+            t4: config.sip.timers.t4(),
+        },
+        tenants: config.tenants.iter().map(tenant_policy).collect(),
+        answer_delay: config.calls.answer_delay(),
+        max_duration: config.calls.max_duration(),
+        session_expires: config.calls.session_expires(),
+        min_se: config.calls.min_se(),
+        rtp_ports: (config.media.rtp_port_min, config.media.rtp_port_max),
+        ptime_ms: 20,
+        hold: hold_audio(config),
+    }
+}
+
+fn tenant_policy(tenant: &config::Tenant) -> TenantPolicy {
+    TenantPolicy {
+        id: tenant.id.clone(),
+        dids: tenant
+            .dids
+            .iter()
+            .map(|d| config::normalise_did(d))
+            .collect(),
+        codecs: tenant
+            .codecs
+            .iter()
+            .map(|c| match c {
+                config::Codec::Pcma => Codec::Pcma,
+                config::Codec::Pcmu => Codec::Pcmu,
+            })
+            .collect(),
+    }
+}
+
+fn hold_audio(config: &Config) -> HoldAudio {
+    match config.media.hold {
+        HoldKind::Silence => HoldAudio::Silence,
+        HoldKind::Tone => HoldAudio::Tone {
+            frequency_hz: config.media.hold_tone.frequency_hz as f32,
+            level_dbm0: config.media.hold_tone.level_dbm0 as f32,
+            on_ms: config.media.hold_tone.on_ms as u32,
+            off_ms: config.media.hold_tone.off_ms as u32,
+        },
+    }
+}
+
+/// Without `sip.advertise`: the first specific listening address, else loopback.
+fn default_advertise(bound: &[(Transport, SocketAddr)]) -> IpAddr {
+    let specific = bound
+        .iter()
+        .map(|(_, a)| a.ip())
+        .find(|ip| !ip.is_unspecified());
+    specific.unwrap_or_else(|| {
+        tracing::warn!(
+            "sip.advertise is not set and SIP listens on all addresses: advertising 127.0.0.1"
+        );
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    })
+}
+
+/// RTP sockets bind on the advertised address when it is local, else on all.
+fn media_bind_ip(core: &CoreConfig) -> IpAddr {
+    if core.advertise.is_loopback() {
+        core.advertise
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
+fn admission(config: &Config) -> Admission {
+    Admission::from_config(config)
+}
+
+fn device_auth(config: &Config) -> Option<DeviceAuth> {
+    if config.auth.devices.is_empty() {
+        return None;
+    }
+    let devices: HashMap<_, _> = config
+        .auth
+        .devices
+        .iter()
+        .map(|d| {
+            (
+                d.username.clone(),
+                (d.ha1_md5.clone(), d.ha1_sha256.clone()),
+            )
+        })
+        .collect();
+    let server = DigestServer::new(config.auth.realm.clone(), secret(), config.auth.nonce_ttl());
+    Some(DeviceAuth { server, devices })
+}
+
+/// 32 random bytes for the nonce key: nonces do not survive a restart, by design.
+fn secret() -> [u8; 32] {
+    rand::random()
+}
+
+fn seed() -> u64 {
+    rand::random()
+}

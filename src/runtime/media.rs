@@ -1,0 +1,218 @@
+//! The media engine: RTP sockets of all calls, served by a few ticking workers.
+//!
+//! A task per call waking every 20 ms would cost 50 wake-ups per second per
+//! call; instead each worker owns a share of the calls and wakes once per
+//! packet time for all of them. Sockets are non-blocking std sockets polled on
+//! the tick, so no reactor registration is paid per call either.
+//!
+//! Each leg is an [`RtpSession`] (the pure core in [`crate::media`]): it
+//! latches onto the far end's source address (symmetric RTP, through NAT),
+//! decodes G.711, collects RFC 4733 digits, sends RTCP receiver reports, and
+//! plays the hold audio (silence, or the configured cadenced tone).
+
+use super::sip_driver::Control;
+use crate::call::{CallEvent, CallHandle, HoldAudio};
+use crate::clock;
+use crate::media::receiver::EventParams;
+use crate::media::sender::Seeds;
+use crate::media::telephone_event::EventSet;
+use crate::media::tone::{Component, ToneGenerator, ToneSpec};
+use crate::media::{Codec, MediaParams, RtpSession};
+use crate::sip::sdp::{self, NegotiatedMedia};
+use crate::telemetry::metrics as m;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The packet time the workers tick at.
+const TICK: Duration = Duration::from_millis(20);
+
+/// Sends call events to the worker that owns the call.
+#[derive(Debug, Clone)]
+pub struct MediaHandle {
+    workers: Vec<mpsc::UnboundedSender<CallEvent>>,
+}
+
+impl MediaHandle {
+    /// Starts `workers` media workers binding RTP sockets on `bind_ip`.
+    pub fn start(bind_ip: IpAddr, workers: usize, control: mpsc::Sender<Control>) -> Self {
+        let workers = (0..workers.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(worker(bind_ip, rx, control.clone()));
+                tx
+            })
+            .collect();
+        Self { workers }
+    }
+
+    /// Routes a call event to its worker; events other than media ones are ignored.
+    pub fn apply(&self, event: CallEvent) {
+        let call = match &event {
+            CallEvent::MediaStart { call, .. }
+            | CallEvent::MediaUpdate { call, .. }
+            | CallEvent::MediaStop { call } => *call,
+            CallEvent::Ended { .. } => return,
+        };
+        let index = (call.0 % self.workers.len() as u64) as usize;
+        if let Some(worker) = self.workers.get(index) {
+            let _ = worker.send(event);
+        }
+    }
+}
+
+/// One call's RTP leg.
+struct Leg {
+    socket: UdpSocket,
+    session: RtpSession,
+    sending: bool,
+}
+
+async fn worker(
+    bind_ip: IpAddr,
+    mut events: mpsc::UnboundedReceiver<CallEvent>,
+    control: mpsc::Sender<Control>,
+) {
+    let mut legs: HashMap<CallHandle, Leg> = HashMap::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut buf = vec![0u8; 2048];
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => apply(&mut legs, bind_ip, event, &control).await,
+                None => break,
+            },
+            _ = tick.tick() => {
+                let now = clock::now();
+                for leg in legs.values_mut() {
+                    leg.service(now, &mut buf);
+                }
+            }
+        }
+    }
+}
+
+async fn apply(
+    legs: &mut HashMap<CallHandle, Leg>,
+    bind_ip: IpAddr,
+    event: CallEvent,
+    control: &mpsc::Sender<Control>,
+) {
+    match event {
+        CallEvent::MediaStart {
+            call,
+            local_port,
+            media,
+            hold,
+            ..
+        } => match Leg::open(bind_ip, local_port, &media, hold, call) {
+            Ok(leg) => {
+                legs.insert(call, leg);
+            }
+            Err(err) => {
+                tracing::warn!(%err, port = local_port, "cannot open RTP leg");
+                let _ = control.send(Control::MediaFailed(call)).await;
+            }
+        },
+        CallEvent::MediaUpdate { call, media } => {
+            if let Some(leg) = legs.get_mut(&call) {
+                leg.sending = media.direction.sends();
+            }
+        }
+        CallEvent::MediaStop { call } => {
+            if let Some(leg) = legs.remove(&call) {
+                leg.report();
+            }
+        }
+        CallEvent::Ended { .. } => {}
+    }
+}
+
+impl Leg {
+    fn open(
+        ip: IpAddr,
+        port: u16,
+        media: &NegotiatedMedia,
+        hold: HoldAudio,
+        call: CallHandle,
+    ) -> std::io::Result<Self> {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, port))?;
+        socket.set_nonblocking(true)?;
+        let seed = call.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(port);
+        let seeds = Seeds {
+            ssrc: seed as u32,
+            sequence_number: (seed >> 32) as u16,
+            timestamp: (seed >> 40) as u32,
+        };
+        let mut session = RtpSession::new(clock::now(), media_params(media), seeds, "alarmgate")
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        if let HoldAudio::Tone {
+            frequency_hz,
+            level_dbm0,
+            on_ms,
+            off_ms,
+        } = hold
+        {
+            let tone = Component {
+                freq_hz: frequency_hz,
+                level_dbm0,
+            };
+            let spec = ToneSpec::cadence(vec![tone], on_ms, off_ms);
+            session.set_source(Box::new(ToneGenerator::new(spec)));
+        }
+        Ok(Self {
+            socket,
+            session,
+            sending: media.direction.sends(),
+        })
+    }
+
+    /// Reads every waiting datagram, then sends what is due.
+    fn service(&mut self, now: std::time::Instant, buf: &mut [u8]) {
+        while let Ok((n, from)) = self.socket.recv_from(buf) {
+            let _ = self
+                .session
+                .handle_packet(now, from, buf.get(..n).unwrap_or_default());
+        }
+        self.session.handle_timeout(now);
+        // Decoded audio feeds the alarm detectors once they are attached; until
+        // then it is drained so the buffers stay bounded.
+        while self.session.poll_audio().is_some() {}
+        while let Some(digit) = self.session.poll_event() {
+            tracing::debug!(digit = ?digit.digit, event = digit.event, "RFC 4733 digit");
+        }
+        while let Some(t) = self.session.poll_transmit(now) {
+            if self.sending {
+                let _ = self.socket.send_to(&t.bytes, t.destination);
+            }
+        }
+    }
+
+    fn report(&self) {
+        let stats = self.session.stats();
+        metrics::counter!(m::RTP_PACKETS_IN).increment(stats.packets_received);
+        metrics::counter!(m::RTP_PACKETS_OUT).increment(stats.packets_sent);
+    }
+}
+
+/// The media core's parameters from the negotiated SDP.
+fn media_params(media: &NegotiatedMedia) -> MediaParams {
+    let codec = match media.codec {
+        sdp::Codec::Pcma => Codec::Pcma,
+        sdp::Codec::Pcmu => Codec::Pcmu,
+    };
+    let events = EventSet::parse(sdp::DEFAULT_EVENT_RANGE).unwrap_or_default();
+    MediaParams {
+        codec,
+        payload_type: media.payload_type,
+        telephone_event: media.telephone_event_pt.map(|payload_type| EventParams {
+            payload_type,
+            events,
+        }),
+        ptime_ms: media.ptime_ms,
+        remote: media.remote,
+        rtcp_mux: false,
+    }
+}
