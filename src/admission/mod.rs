@@ -115,9 +115,33 @@ pub enum AdmissionDecision {
     Forbidden,
     /// Draining, too many calls, or too fast: answer 503 with Retry-After.
     Overloaded {
+        /// Which limit refused the call.
+        reason: OverloadReason,
         /// The Retry-After value.
         retry_after: Duration,
     },
+}
+
+/// Which limit refused a call with 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverloadReason {
+    /// The node is shutting down.
+    Draining,
+    /// `calls.max_concurrent` calls were up.
+    Concurrency,
+    /// The call rate limit was hit.
+    Rate,
+}
+
+impl OverloadReason {
+    /// The metric label (`alarmgate_admission_refusals_total{reason=...}`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverloadReason::Draining => "draining",
+            OverloadReason::Concurrency => "overload_concurrency",
+            OverloadReason::Rate => "overload_rate",
+        }
+    }
 }
 
 /// Why calls were refused, counted since start.
@@ -161,17 +185,19 @@ impl Admission {
         active_calls: usize,
         draining: bool,
     ) -> AdmissionDecision {
-        let overloaded = AdmissionDecision::Overloaded {
-            retry_after: self.settings.retry_after,
+        let retry_after = self.settings.retry_after;
+        let overloaded = |reason| AdmissionDecision::Overloaded {
+            reason,
+            retry_after,
         };
         if draining {
             self.refusals.draining += 1;
-            return overloaded;
+            return overloaded(OverloadReason::Draining);
         }
         let max = self.settings.max_concurrent;
         if max > 0 && active_calls >= max {
             self.refusals.concurrency += 1;
-            return overloaded;
+            return overloaded(OverloadReason::Concurrency);
         }
         let decision = self.classify(source);
         if decision == AdmissionDecision::Forbidden {
@@ -180,7 +206,7 @@ impl Admission {
         }
         if !self.limiter.try_acquire(now) {
             self.refusals.rate += 1;
-            return overloaded;
+            return overloaded(OverloadReason::Rate);
         }
         decision
     }
@@ -259,6 +285,7 @@ mod tests {
     }
 
     const BUSY: AdmissionDecision = AdmissionDecision::Overloaded {
+        reason: OverloadReason::Concurrency,
         retry_after: Duration::from_secs(7),
     };
 
@@ -316,6 +343,7 @@ mod tests {
         assert_eq!(
             a.admit(epoch(), ip("127.0.0.1"), 1, false),
             AdmissionDecision::Overloaded {
+                reason: OverloadReason::Concurrency,
                 retry_after: Duration::from_secs(5)
             }
         );
@@ -340,8 +368,12 @@ mod tests {
     #[test]
     fn draining_refuses_everyone() {
         let mut a = Admission::new(settings(true));
-        assert_eq!(a.admit(epoch(), ip("127.0.0.1"), 0, true), BUSY);
-        assert_eq!(a.admit(epoch(), ip("198.51.100.1"), 0, true), BUSY);
+        let draining = AdmissionDecision::Overloaded {
+            reason: OverloadReason::Draining,
+            retry_after: Duration::from_secs(7),
+        };
+        assert_eq!(a.admit(epoch(), ip("127.0.0.1"), 0, true), draining);
+        assert_eq!(a.admit(epoch(), ip("198.51.100.1"), 0, true), draining);
         assert_eq!(a.refusals().draining, 2);
     }
 
@@ -363,7 +395,11 @@ mod tests {
         }
         assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), trusted("carrier"));
         assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), trusted("carrier"));
-        assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), BUSY);
+        let too_fast = AdmissionDecision::Overloaded {
+            reason: OverloadReason::Rate,
+            retry_after: Duration::from_secs(7),
+        };
+        assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), too_fast);
         assert_eq!(
             a.admit(t0 + Duration::from_millis(500), ip("::1"), 0, false),
             trusted("loopback")

@@ -64,14 +64,17 @@ impl CallCore {
                 self.refuse(now, key, req, 403, "forbidden");
                 return None;
             }
-            AdmissionDecision::Overloaded { retry_after } => {
+            AdmissionDecision::Overloaded {
+                reason,
+                retry_after,
+            } => {
                 let mut resp = self.response(req, 503, Some("Service Unavailable"), None);
                 message::add_header(
                     &mut resp,
                     "Retry-After",
                     &retry_after.as_secs().max(1).to_string(),
                 );
-                metrics::counter!(m::ADMISSION_REFUSALS, "reason" => if draining { "draining" } else { "overload" }).increment(1);
+                metrics::counter!(m::ADMISSION_REFUSALS, "reason" => reason.as_str()).increment(1);
                 self.send_response(now, key, resp);
                 return None;
             }
