@@ -168,6 +168,25 @@ pub fn free_udp_block(len: u16) -> u16 {
     panic!("no block of {len} free UDP ports");
 }
 
+/// True once something on this host has bound loopback `port` (UDP) or
+/// listens on it (TCP), read from /proc/net so that probing disturbs nothing.
+pub fn port_bound(port: u16, tcp: bool) -> bool {
+    let table = if tcp {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/udp"
+    };
+    let hex = format!(":{port:04X}");
+    fs::read_to_string(table).is_ok_and(|t| {
+        t.lines().skip(1).any(|l| {
+            let mut f = l.split_whitespace();
+            let local = f.nth(1).unwrap_or("");
+            let state = f.nth(1).unwrap_or("");
+            local.ends_with(&hex) && (!tcp || state == "0A")
+        })
+    })
+}
+
 /// A per-test directory under the temp dir; removed on drop unless
 /// `ALARMGATE_KEEP_TMP=1` or the test is failing.
 pub struct TestDir {

@@ -5,7 +5,8 @@
 //! the peer script is broken, not the daemon.
 
 use crate::harness::{
-    free_port, free_udp_block, need_pjsua2, need_sipp, pj_call, Sipp, SippRun, TestDir,
+    free_port, free_udp_block, need_pjsua2, need_sipp, pj_call, poll_until, port_bound, Sipp,
+    SippRun, TestDir,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -37,7 +38,10 @@ fn pair(
     let dir = TestDir::new(test);
     let (port, server) = standin(&dir.path, uas, calls, uas_extra);
     let client = uac(Sipp::new(uac_file, port, &dir.path).calls(calls));
-    // the stand-in may not be listening yet: a first INVITE lost is retransmitted, so no wait is needed
+    assert!(
+        poll_until(Duration::from_secs(10), || port_bound(port, client.tcp)),
+        "stand-in {uas} never bound port {port}"
+    );
     client.run().assert_ok(calls);
     let srv = server.wait();
     assert_eq!(
@@ -71,11 +75,7 @@ fn standin_basic_tcp() {
     let dir = TestDir::new("standin_basic_tcp");
     let (port, server) = standin(&dir.path, "uas_answer.xml", 1, &["-t", "t1"]);
     assert!(
-        crate::harness::poll_until(Duration::from_secs(10), || std::net::TcpStream::connect((
-            "127.0.0.1",
-            port
-        ))
-        .is_ok()),
+        poll_until(Duration::from_secs(10), || port_bound(port, true)),
         "TCP stand-in never listened"
     );
     Sipp::new("uac_basic.xml", port, &dir.path)
@@ -201,7 +201,10 @@ fn standin_pj_call() {
     .collect();
     let answerer = std::thread::spawn(move || pj_call(&d, &answer_args, Duration::from_secs(40)));
     let uri = format!("sip:112@127.0.0.1:{srv_port}");
-    // the answerer may still be starting: pjsip retransmits the INVITE
+    assert!(
+        poll_until(Duration::from_secs(20), || port_bound(srv_port, false)),
+        "pjsua2 answerer never bound port {srv_port}"
+    );
     let args: Vec<String> = [
         "call",
         "--uri",

@@ -10,10 +10,14 @@
 //!
 //! Wire rules, applied to every vector alike:
 //! - Bare LF line ends become CRLF (the RFC 4475 copies are stored with LF).
-//! - Over UDP the top Via's sent-by is pointed at our socket (an IPv4 literal
-//!   becomes 127.0.0.1, a non-loopback IPv6 literal [::1], the port ours), so
-//!   the answer comes back to us and nothing leaves loopback; every other byte
-//!   is sent as stored. A Via we cannot rewrite (folded) is served on 5060.
+//! - The top Via's sent-by is pointed at our socket (an IPv4 literal becomes
+//!   127.0.0.1, a non-loopback IPv6 literal [::1], the port that of our UDP
+//!   socket or TCP connection): over UDP the answer comes back to us and
+//!   nothing leaves loopback, and since many RFC 4475 messages share a branch,
+//!   a distinct sent-by keeps each one its own transaction (RFC 3261 17.2.3
+//!   matches on branch, sent-by and method). Every other byte is sent as
+//!   stored. A Via we cannot rewrite (folded) is sent as is; over UDP its
+//!   answer is awaited on 127.0.0.1:5060 too.
 //! - Over TCP a message whose framing is broken (no empty line, or not exactly
 //!   one Content-Length equal to the body) may also be dropped: a stream
 //!   receiver cannot know where such a message ends.
@@ -321,7 +325,9 @@ fn send_udp(daemon_port: u16, msg: &[u8], want: &[Outcome]) -> Vec<u16> {
 fn send_tcp(daemon_port: u16, msg: &[u8], want: &[Outcome]) -> Vec<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", daemon_port)).expect("tcp connect");
     let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
-    if let Err(e) = s.write_all(msg) {
+    let port = s.local_addr().expect("addr").port();
+    let payload = rewrite_via(msg, port).unwrap_or_else(|| msg.to_vec());
+    if let Err(e) = s.write_all(&payload) {
         // the daemon may close on a message it refuses before reading it all
         eprintln!("interop: tcp write: {e}");
     }
