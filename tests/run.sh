@@ -11,7 +11,8 @@
 # 2. cargo fmt --check; cargo clippy --all-targets -D warnings;
 #    cargo test --all-targets (unit tests, tests/interop with SIPp and pjsua2
 #    against the daemon, benches as tests) and cargo test --doc.
-#    ALARMGATE_REQUIRE_PEERS=1: an interop test whose peer is missing FAILS.
+#    ALARMGATE_REQUIRE_PEERS=1: an interop test whose peer is missing FAILS;
+#    ALARMGATE_REQUIRE_DAEMON=1: so does a daemon that exits 0 without serving.
 #    At most 2 tests run at once (--test-threads=2: 2-core CI, one daemon each).
 # 3. Removes its temp dir and any process it started (trap), prints one
 #    summary line, exits non-zero if any step failed.
@@ -151,6 +152,8 @@ install_all() {
 # ---------------------------------------------------------------- the steps
 step "install test dependencies" install_all
 export ALARMGATE_REQUIRE_PEERS=1
+# the daemon serves since the runtime landed: `run` exiting 0 unready is a failure
+export ALARMGATE_REQUIRE_DAEMON=1
 export ALARMGATE_PYTHON=$ROOT/.venv/bin/python
 
 step "cargo fmt --check" cargo fmt --all -- --check
