@@ -162,16 +162,21 @@ step "cargo test --all-targets" cargo test --all-targets -- --test-threads=2 "$@
 step "cargo test --doc" cargo test --doc -- --test-threads=2
 
 # ---------------------------------------------------------------- summary
-SKIPS=$(sort -u "$ALARMGATE_SKIP_LOG" | grep -c . || true)
-if [ "$SKIPS" -gt 0 ]; then
-  say "skipped interop tests ($SKIPS)"
-  sort -u "$ALARMGATE_SKIP_LOG"
+# the SKIP log holds skipped tests and KNOWN DEVIATIONs (torture vectors whose
+# expectation the daemon does not meet yet, see tests/interop/torture.rs)
+NOTES=$(sort -u "$ALARMGATE_SKIP_LOG")
+KNOWN=$(grep -c 'KNOWN DEVIATION' <<<"$NOTES" || true)
+SKIPS=$(grep -v 'KNOWN DEVIATION' <<<"$NOTES" | grep -c . || true)
+if [ -n "$NOTES" ]; then
+  say "skipped interop tests ($SKIPS) and known deviations ($KNOWN)"
+  echo "$NOTES"
 fi
 ELAPSED=$(($(date +%s) - START))
 DUR="$((ELAPSED / 60))m$((ELAPSED % 60))s"
+TALLY="$SKIPS interop tests skipped, $KNOWN known deviations"
 if [ ${#FAILED[@]} = 0 ]; then
-  echo "run.sh: PASS in $DUR ($SKIPS interop tests skipped)"
+  echo "run.sh: PASS in $DUR ($TALLY)"
   exit 0
 fi
-echo "run.sh: FAIL in $DUR: $(IFS=';'; echo "${FAILED[*]}") ($SKIPS interop tests skipped)"
+echo "run.sh: FAIL in $DUR: $(IFS=';'; echo "${FAILED[*]}") ($TALLY)"
 exit 1
