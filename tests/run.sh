@@ -6,7 +6,7 @@
 #   bash tests/run.sh
 #
 # 1. Installs what is missing (never what is there): Debian packages (sipp from
-#    sip-tester, python3-venv) with one `apt-get update` first if anything is
+#    sip-tester, python3-venv, procps) with one `apt-get update` first if anything is
 #    missing, and a Python venv at .venv with pjsua2-python. Root or sudo -n.
 # 2. cargo fmt --check; cargo clippy --all-targets -D warnings;
 #    cargo test --all-targets (unit tests, tests/interop with SIPp and pjsua2
@@ -37,6 +37,7 @@ export DEBIAN_FRONTEND=noninteractive
 APT_NEEDS=(
   "sipp:sip-tester"
   "/usr/lib/python3*/ensurepip/__init__.py:python3-venv"
+  "/bin/kill:procps" # ps for the cleanup trap, kill(1) for the SIGTERM drain test
   # "/usr/include/spandsp.h:libspandsp-dev"
 )
 # PyPI packages for .venv: "import-name:requirement".
