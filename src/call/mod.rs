@@ -102,7 +102,10 @@ impl CallCore {
             Ok(SipMessage::Request(req)) => {
                 metrics::counter!(m::SIP_REQUESTS_IN, "method" => method_label(&req.method))
                     .increment(1);
-                self.tl.handle_request(now, peer, req);
+                match validate::validate_request(&req) {
+                    Ok(()) => self.tl.handle_request(now, peer, req),
+                    Err(rejection) => self.reject_invalid(peer, &req, rejection),
+                }
             }
             Ok(SipMessage::Response(resp)) => self.tl.handle_response(now, peer, resp),
             Err(err) => self.reject_unparseable(peer, bytes, &err),
@@ -207,10 +210,6 @@ impl CallCore {
     }
 
     fn on_request(&mut self, now: Instant, key: TxKey, peer: Peer, req: message::Request) {
-        if let Err(rejection) = validate::validate_request(&req) {
-            let resp = rejection.to_response(&req);
-            return self.send_response(now, &key, resp);
-        }
         if message::to_tag(&req).is_some() {
             self.on_in_dialog(now, key, peer, req);
             return;
@@ -240,6 +239,29 @@ impl CallCore {
         }
     }
 
+    /// A request that fails validation is answered statelessly, before the
+    /// transaction layer: a broken Via or version may leave it no key to file
+    /// the request under. A retransmission simply gets the same answer. ACKs
+    /// are never answered (RFC 3261 §17.1.1.3).
+    fn reject_invalid(
+        &mut self,
+        peer: Peer,
+        req: &message::Request,
+        rejection: validate::Rejection,
+    ) {
+        tracing::debug!(code = rejection.code, reason = %rejection.reason, from = %peer.addr, "request rejected");
+        if req.method == Method::Ack {
+            return;
+        }
+        let mut resp = rejection.to_response(req);
+        if message::to_tag(req).is_none() {
+            message::set_to_tag(&mut resp, &stateless_tag(req));
+        }
+        let target = message::response_target(req, peer);
+        let data = message::serialize(&SipMessage::Response(resp));
+        self.raw_out.push_back(Transmit { peer: target, data });
+    }
+
     fn new_handle(&mut self) -> CallHandle {
         let h = CallHandle(self.next_handle);
         self.next_handle += 1;
@@ -259,6 +281,16 @@ impl CallCore {
         metrics::gauge!(m::CALLS_ACTIVE).set(self.calls.len() as f64);
         metrics::gauge!(m::SIP_DIALOGS).set(self.by_dialog.len() as f64);
     }
+}
+
+/// A To tag for a stateless answer, the same for every retransmission of the
+/// request (derived from its Call-ID and CSeq), so the far end sees one answer.
+fn stateless_tag(req: &message::Request) -> Tag {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    message::header_value(req, "Call-ID").hash(&mut h);
+    message::header_value(req, "CSeq").hash(&mut h);
+    Tag::new(format!("sl{:012x}", h.finish() & 0xffff_ffff_ffff))
 }
 
 /// The method as a metric label (the parser knows only these methods).

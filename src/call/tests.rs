@@ -533,3 +533,30 @@ fn garbage_never_panics_and_gets_no_call() {
     }
     assert_eq!(c.active_calls(), 0);
 }
+
+#[test]
+fn requests_the_transaction_layer_cannot_key_get_a_stateless_answer() {
+    let mut c = core();
+    let bad_version =
+        invite("112", "c20", "z9hG4bKi20", OFFER, "").replacen("SIP/2.0\r\n", "SIP/7.0\r\n", 1);
+    c.handle_message(epoch(), peer(UNIT), bad_version.as_bytes());
+    let out = sent(&mut c);
+    assert_eq!(first_lines(&out), vec!["SIP/2.0 505 Version Not Supported"]);
+    assert!(
+        out[0].contains(";tag=sl"),
+        "a To tag even when stateless: {}",
+        out[0]
+    );
+    // A retransmission gets the same answer, with the same tag.
+    c.handle_message(epoch(), peer(UNIT), bad_version.as_bytes());
+    assert_eq!(to_tag_of(&sent(&mut c)[0]), to_tag_of(&out[0]));
+    let bad_via = invite("112", "c21", "z9hG4bKi21", OFFER, "").replace(
+        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKi21;rport",
+        "Via: 192.0.2.15;;,;,,",
+    );
+    c.handle_message(epoch(), peer(UNIT), bad_via.as_bytes());
+    let out = sent(&mut c);
+    assert_eq!(first_lines(&out).len(), 1);
+    assert!(out[0].starts_with("SIP/2.0 400"), "{}", out[0]);
+    assert_eq!(c.active_calls(), 0);
+}

@@ -86,6 +86,16 @@ impl MessageError {
 
 /// Parses one SIP message (a datagram, or one framed stream message).
 pub fn parse(bytes: &[u8]) -> Result<SipMessage, MessageError> {
+    let upper;
+    let bytes = match lowercase_version_at(bytes) {
+        // ABNF literals are case-insensitive (RFC 3261 §25, RFC 5234 §2.3):
+        // `sip/2.0` is SIP/2.0, which the parser only takes in upper case.
+        Some(range) => {
+            upper = uppercase_range(bytes, range);
+            &upper[..]
+        }
+        None => bytes,
+    };
     let mut msg = rsip::SipMessage::try_from(bytes).map_err(|e| MessageError::Unparseable {
         reason: e.to_string(),
     })?;
@@ -110,6 +120,27 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage, MessageError> {
         })?;
     }
     Ok(msg)
+}
+
+/// Where `SIP/2.0` stands in other than upper case on the first line (at its
+/// end for a request, at its start for a response), if it does.
+fn lowercase_version_at(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
+    const VERSION: &[u8] = b"SIP/2.0";
+    let line = first_line(bytes);
+    let n = VERSION.len();
+    let candidates = [0, line.len().saturating_sub(n)];
+    candidates.into_iter().find_map(|start| {
+        let found = line.get(start..start + n)?;
+        (found != VERSION && found.eq_ignore_ascii_case(VERSION)).then_some(start..start + n)
+    })
+}
+
+fn uppercase_range(bytes: &[u8], range: std::ops::Range<usize>) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    if let Some(part) = out.get_mut(range) {
+        part.make_ascii_uppercase();
+    }
+    out
 }
 
 /// The octets after the first empty line.
@@ -348,5 +379,27 @@ mod tests {
         assert!(best_effort_400(text.as_bytes())
             .unwrap()
             .starts_with(b"SIP/2.0 400 "));
+    }
+
+    #[test]
+    fn version_is_case_insensitive() {
+        let lower = INVITE.replacen("SIP/2.0\r\n", "sip/2.0\r\n", 1);
+        assert!(lower.starts_with("INVITE sip:+45-1234(56)@alarm.example sip/2.0\r\n"));
+        assert_eq!(call_id(&req(&lower)).unwrap().as_str(), "abc@192.0.2.7");
+        let response = "sip/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nCall-ID: x\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
+        assert!(matches!(
+            parse(response.as_bytes()),
+            Ok(SipMessage::Response(_))
+        ));
+    }
+
+    #[test]
+    fn method_names_are_case_sensitive() {
+        let lower = "options sip:112@alarm.example SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK-o\r\n\
+            From: <sip:u@192.0.2.7>;tag=1\r\nTo: <sip:112@alarm.example>\r\nCall-ID: lc1\r\n\
+            CSeq: 1 options\r\nContent-Length: 0\r\n\r\n";
+        assert!(parse(lower.as_bytes()).is_err());
+        let answer = best_effort_400(lower.as_bytes()).unwrap();
+        assert!(answer.starts_with(b"SIP/2.0 501 "), "{answer:?}");
     }
 }

@@ -67,6 +67,7 @@ pub fn validate_request(req: &Request) -> Result<(), Rejection> {
         return Err(Rejection::new(505, "Version Not Supported"));
     }
     check_mandatory(req)?;
+    check_call_id(req)?;
     check_vias(req)?;
     check_cseq(req)?;
     check_addresses(req)?;
@@ -85,6 +86,17 @@ pub fn validate_request(req: &Request) -> Result<(), Rejection> {
 
 fn bad(reason: impl Into<String>) -> Rejection {
     Rejection::new(400, reason)
+}
+
+/// A Call-ID is `word [ "@" word ]` (RFC 3261 §25.1): visible ASCII only, so
+/// control bytes such as NUL, which would cut the identifier short in logs,
+/// databases and the bus, are refused.
+fn check_call_id(req: &Request) -> Result<(), Rejection> {
+    let value = header_value(req, "Call-ID").unwrap_or_default().trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("Invalid Call-ID Header"));
+    }
+    Ok(())
 }
 
 /// Via at least once; From, To, Call-ID, CSeq exactly once; single-value
@@ -306,5 +318,15 @@ mod tests {
         let resp = validate_request(&r).unwrap_err().to_response(&r);
         assert_eq!(resp.status_code.code(), 420);
         assert_eq!(message::header_value(&resp, "Unsupported"), Some("100rel"));
+    }
+
+    #[test]
+    fn call_id_with_control_bytes_is_400() {
+        let mut r = req("", "INVITE");
+        r.headers
+            .retain(|h| !h.name().eq_ignore_ascii_case("Call-ID"));
+        r.headers
+            .push(rsip::headers::make_header("Call-ID", "c1\0x".into()));
+        assert_eq!(code(&r), Some(400));
     }
 }

@@ -34,6 +34,11 @@ pub(super) fn check_request_line(line: &[u8]) -> Result<(), MessageError> {
     if uri.contains(['<', '>']) {
         return Err(bad("Request-URI enclosed in <>"));
     }
+    if !is_known_method(method) {
+        // Methods are case-sensitive (RFC 3261 §7.1): `options` is not OPTIONS,
+        // although the parser would take it as such.
+        return Err(bad("unknown method"));
+    }
     let lower = uri.to_ascii_lowercase();
     let after_at = uri.rsplit('@').next().unwrap_or(uri);
     if (lower.starts_with("sip:") || lower.starts_with("sips:")) && after_at.contains('?') {
@@ -43,6 +48,14 @@ pub(super) fn check_request_line(line: &[u8]) -> Result<(), MessageError> {
         return Err(bad("no SIP version"));
     }
     Ok(())
+}
+
+/// True for the methods we know, spelled exactly as RFC 3261 and its
+/// extensions define them (upper case).
+fn is_known_method(token: &str) -> bool {
+    token
+        .parse::<rsip::Method>()
+        .is_ok_and(|m| m.to_string() == token)
 }
 
 /// Parses `bytes`; when that fails, [`salvage_response`] for the error.
@@ -81,7 +94,7 @@ pub fn salvage_response(bytes: &[u8], err: &MessageError) -> Option<Bytes> {
     if echo.vias.is_empty() {
         return None;
     }
-    let unknown_method = method.parse::<rsip::Method>().is_err();
+    let unknown_method = !is_known_method(method);
     let cseq_method = cseq.split_whitespace().nth(1);
     let (code, reason) = if unknown_method && cseq_method == Some(method) {
         (501, "Not Implemented".to_string())
