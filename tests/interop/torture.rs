@@ -459,7 +459,7 @@ fn replay(test: &str, tcp: bool) {
                 ),
             ),
             (Some(_), true) => eprintln!(
-                "interop: {test}: {} now meets its expectation: remove `known` from expect.toml",
+                "interop: {test}: {} now meets its expectation: remove its `known` note (expect.toml or tests/interop/known_deviations.toml)",
                 v.id
             ),
         }
