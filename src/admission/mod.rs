@@ -255,6 +255,14 @@ impl Admission {
             retry_after: Duration::from_secs(5),
         })
     }
+
+    /// Test helper: trunks on `nets`, digest-authenticated devices allowed.
+    #[cfg(test)]
+    pub fn for_tests_with_devices(nets: &[&str]) -> Self {
+        let mut a = Self::for_tests(nets, 100, 0);
+        a.settings.devices_configured = true;
+        a
+    }
 }
 
 #[cfg(test)]

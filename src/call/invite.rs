@@ -160,7 +160,7 @@ impl CallCore {
     fn challenge(&mut self, now: Instant, key: &TxKey, req: &Request, stale: bool) -> bool {
         let mut resp = self.response(req, 401, None, None);
         if let Some(auth) = self.auth.as_mut() {
-            for alg in [Algorithm::Sha256, Algorithm::Md5] {
+            for alg in auth.algorithms.clone() {
                 let value = auth.server.challenge(now, alg, stale);
                 message::add_header(&mut resp, "WWW-Authenticate", &value);
             }

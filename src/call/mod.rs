@@ -47,6 +47,8 @@ pub struct DeviceAuth {
     pub server: DigestServer,
     /// Username → (HA1 for MD5, HA1 for SHA-256), hex.
     pub devices: HashMap<String, (Option<String>, Option<String>)>,
+    /// The challenges of a 401, in order of preference.
+    pub algorithms: Vec<crate::sip::digest::Algorithm>,
 }
 
 /// The user-agent server core. See the module documentation for the calling order.
@@ -285,7 +287,7 @@ impl CallCore {
 
 /// A To tag for a stateless answer, the same for every retransmission of the
 /// request (derived from its Call-ID and CSeq), so the far end sees one answer.
-fn stateless_tag(req: &message::Request) -> Tag {
+pub(crate) fn stateless_tag(req: &message::Request) -> Tag {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     message::header_value(req, "Call-ID").hash(&mut h);

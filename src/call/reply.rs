@@ -27,7 +27,8 @@ impl CallCore {
         self.send_response(now, key, resp);
     }
 
-    /// Builds a response with our Server header and, if given, our To tag.
+    /// Builds a response with our Server header and a To tag: `tag` when
+    /// given, else for a final response a tag derived from the request.
     pub(crate) fn response(
         &self,
         req: &Request,
@@ -36,8 +37,14 @@ impl CallCore {
         tag: Option<&Tag>,
     ) -> Response {
         let mut resp = message::response_to(req, code, reason);
-        if let Some(tag) = tag {
-            message::set_to_tag(&mut resp, tag);
+        match tag {
+            Some(tag) => message::set_to_tag(&mut resp, tag),
+            // A final response carries a To tag (RFC 3261 §8.2.6.2); one that
+            // makes no dialog gets a tag derived from Call-ID and CSeq.
+            None if code >= 200 && message::to_tag(req).is_none() => {
+                message::set_to_tag(&mut resp, &super::stateless_tag(req));
+            }
+            None => {}
         }
         message::add_header(&mut resp, "Server", &self.config.user_agent);
         resp

@@ -13,6 +13,19 @@ fn core_with(config: CoreConfig) -> CallCore {
     CallCore::new(config, admission, None, 42)
 }
 
+fn core_with_devices(algorithms: Vec<crate::sip::digest::Algorithm>) -> CallCore {
+    use crate::sip::digest::{ha1, Algorithm, DigestServer};
+    let admission = Admission::for_tests_with_devices(&["192.0.2.0/24"]);
+    let md5 = ha1(Algorithm::Md5, "unit-9", "alarmgate", "s3cret");
+    let sha = ha1(Algorithm::Sha256, "unit-9", "alarmgate", "s3cret");
+    let auth = DeviceAuth {
+        server: DigestServer::new("alarmgate".into(), [7; 32], Duration::from_secs(300)),
+        devices: [("unit-9".to_string(), (Some(md5), Some(sha)))].into(),
+        algorithms,
+    };
+    CallCore::new(CoreConfig::for_tests(), admission, Some(auth), 42)
+}
+
 fn core() -> CallCore {
     core_with(CoreConfig::for_tests())
 }
@@ -559,4 +572,72 @@ fn requests_the_transaction_layer_cannot_key_get_a_stateless_answer() {
     assert_eq!(first_lines(&out).len(), 1);
     assert!(out[0].starts_with("SIP/2.0 400"), "{}", out[0]);
     assert_eq!(c.active_calls(), 0);
+}
+
+#[test]
+fn device_outside_the_trunks_is_challenged_then_admitted() {
+    use crate::sip::digest::{respond, Algorithm};
+    let mut c = core_with_devices(vec![Algorithm::Md5, Algorithm::Sha256]);
+    c.handle_message(
+        epoch(),
+        peer(UNIT),
+        invite("112", "c30", "z9hG4bKa30", OFFER, "").as_bytes(),
+    );
+    let out = sent(&mut c);
+    let challenge = out
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 401"))
+        .expect("401");
+    let headers: Vec<&str> = challenge
+        .lines()
+        .filter(|l| l.starts_with("WWW-Authenticate:"))
+        .collect();
+    assert_eq!(headers.len(), 2);
+    assert!(
+        headers[0].contains("algorithm=MD5"),
+        "configured order: {challenge}"
+    );
+    let value = headers[0].trim_start_matches("WWW-Authenticate:").trim();
+    let authorization = respond(
+        value,
+        "INVITE",
+        "sip:112@127.0.0.1",
+        "unit-9",
+        "s3cret",
+        "c0ffee",
+        1,
+    )
+    .unwrap();
+    let retry = invite(
+        "112",
+        "c30",
+        "z9hG4bKb30",
+        OFFER,
+        &format!("Authorization: {authorization}\r\n"),
+    )
+    .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE");
+    c.handle_message(epoch(), peer(UNIT), retry.as_bytes());
+    assert!(first_lines(&sent(&mut c)).contains(&"SIP/2.0 200 OK".to_string()));
+    let wrong = respond(
+        value,
+        "INVITE",
+        "sip:112@127.0.0.1",
+        "unit-9",
+        "guess",
+        "c0ffee",
+        1,
+    )
+    .unwrap();
+    let bad = invite(
+        "112",
+        "c31",
+        "z9hG4bKc31",
+        OFFER,
+        &format!("Authorization: {wrong}\r\n"),
+    );
+    c.handle_message(epoch(), peer(UNIT), bad.as_bytes());
+    assert!(first_lines(&sent(&mut c))
+        .iter()
+        .any(|l| l.starts_with("SIP/2.0 403")));
+    assert_eq!(c.active_calls(), 1);
 }

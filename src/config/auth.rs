@@ -27,6 +27,12 @@ pub struct AuthConfig {
     /// How long a nonce we issued stays valid, in seconds; a device using an
     /// older one is challenged again with `stale=true`. Default 300.
     pub nonce_ttl_s: u64,
+    /// The challenges a 401 carries, in order of preference: `"SHA-256"`,
+    /// `"MD5"`. RFC 7616 clients take the first they support, but some older
+    /// units (and SIPp) read only the first challenge and only know MD5: put
+    /// `"MD5"` first, or alone, for such a fleet. Empty means the default,
+    /// `["SHA-256", "MD5"]`.
+    pub algorithms: Vec<ChallengeAlgorithm>,
     /// `[[auth.devices]]`: units allowed to call in with digest credentials.
     /// When empty, calls from sources on no trunk are refused with 403.
     /// Default: none.
@@ -38,12 +44,37 @@ impl Default for AuthConfig {
         Self {
             realm: DEFAULT_REALM.to_string(),
             nonce_ttl_s: 300,
+            algorithms: default_algorithms(),
             devices: Vec::new(),
         }
     }
 }
 
+/// A digest algorithm we challenge with (RFC 8760 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ChallengeAlgorithm {
+    /// `SHA-256`.
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    /// `MD5`.
+    #[serde(rename = "MD5")]
+    Md5,
+}
+
+fn default_algorithms() -> Vec<ChallengeAlgorithm> {
+    vec![ChallengeAlgorithm::Sha256, ChallengeAlgorithm::Md5]
+}
+
 impl AuthConfig {
+    /// The challenge order in force (the default when the list is empty).
+    pub fn challenge_order(&self) -> Vec<ChallengeAlgorithm> {
+        if self.algorithms.is_empty() {
+            default_algorithms()
+        } else {
+            self.algorithms.clone()
+        }
+    }
+
     /// Nonce lifetime.
     pub fn nonce_ttl(&self) -> Duration {
         Duration::from_secs(self.nonce_ttl_s)

@@ -30,7 +30,7 @@ mod routing;
 mod sip;
 mod validate;
 
-pub use auth::{device_ha1_lines, AuthConfig, Device, DEFAULT_REALM};
+pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
 pub use calls::{CallsConfig, MAX_ANSWER_DELAY_MS, RFC4028_MIN_SE_S};
 pub use error::{ConfigError, ConfigErrors, Problem};
 pub use general::{

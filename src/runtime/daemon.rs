@@ -13,7 +13,7 @@ use super::transport::{self, ListenerSpec, TransportLimits, Transports};
 use crate::admission::Admission;
 use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
 use crate::config::{self, Config, HoldKind};
-use crate::sip::digest::DigestServer;
+use crate::sip::digest::{Algorithm, DigestServer};
 use crate::sip::sdp::Codec;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::types::Transport;
@@ -233,7 +233,20 @@ fn device_auth(config: &Config) -> Option<DeviceAuth> {
         })
         .collect();
     let server = DigestServer::new(config.auth.realm.clone(), secret(), config.auth.nonce_ttl());
-    Some(DeviceAuth { server, devices })
+    let algorithms = config
+        .auth
+        .challenge_order()
+        .into_iter()
+        .map(|a| match a {
+            config::ChallengeAlgorithm::Sha256 => Algorithm::Sha256,
+            config::ChallengeAlgorithm::Md5 => Algorithm::Md5,
+        })
+        .collect();
+    Some(DeviceAuth {
+        server,
+        devices,
+        algorithms,
+    })
 }
 
 /// 32 random bytes for the nonce key: nonces do not survive a restart, by design.

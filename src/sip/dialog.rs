@@ -1,7 +1,7 @@
 //! Dialogs (RFC 3261 §12): the state two user agents share after a 2xx.
 //!
 //! A [`Dialog`] is created on the UAS side from an INVITE and the local tag
-//! we chose (§12.1.1). It remembers what in-dialog requests need: the remote
+//! we chose (§12.1.1), or on the UAC side from our INVITE and its 2xx (§12.1.2). It remembers what in-dialog requests need: the remote
 //! target (Contact), the route set (Record-Route), both CSeq spaces, and the
 //! From/To values with their tags. [`Dialog::request`] builds a request
 //! inside the dialog (§12.2.1.1) such as our BYE or a session refresh;
@@ -12,7 +12,9 @@
 //! units are often behind carrier-grade NAT, and the flow is what reaches them
 //! (the idea of RFC 5626 without its registration machinery).
 
-use super::message::rsip::{self, headers::make_header, Header, Headers, Method, Request};
+use super::message::rsip::{
+    self, headers::make_header, Header, Headers, Method, Request, Response,
+};
 use super::message::{cseq_parts, header_value, split_commas, tag_param};
 use super::types::{Branch, CallId, Peer, Tag};
 use thiserror::Error;
@@ -94,14 +96,7 @@ impl Dialog {
         let remote_target = header_value(invite, "Contact")
             .and_then(contact_uri)
             .unwrap_or_else(|| invite.uri.to_string());
-        let route_set = invite
-            .headers
-            .iter()
-            .filter(|h| matches!(h, Header::RecordRoute(_)))
-            .flat_map(|h| split_commas(h.value()))
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-            .collect();
+        let route_set = record_routes(&invite.headers);
         Ok(Self {
             id: DialogId {
                 call_id: CallId::new(call_id.trim()),
@@ -116,6 +111,55 @@ impl Dialog {
             remote_seq,
             peer,
         })
+    }
+
+    /// Creates the dialog a UAC forms from its INVITE and the 2xx that answered
+    /// it (§12.1.2): the route set is the 2xx's Record-Route in reverse, the
+    /// remote target its Contact, the remote tag its To tag; our CSeq space
+    /// continues after the INVITE's.
+    pub fn uac(invite: &Request, ok: &Response, peer: Peer) -> Result<Self, DialogError> {
+        let call_id = header_value(invite, "Call-ID")
+            .ok_or(DialogError::MissingHeader { name: "Call-ID" })?;
+        let from =
+            header_value(invite, "From").ok_or(DialogError::MissingHeader { name: "From" })?;
+        let to = header_value(ok, "To").ok_or(DialogError::MissingHeader { name: "To" })?;
+        let local_tag = tag_param(from).ok_or_else(|| DialogError::InvalidHeader {
+            name: "From",
+            value: from.to_string(),
+        })?;
+        let cseq =
+            header_value(invite, "CSeq").ok_or(DialogError::MissingHeader { name: "CSeq" })?;
+        let (invite_seq, _) = cseq_parts(cseq).ok_or_else(|| DialogError::InvalidHeader {
+            name: "CSeq",
+            value: cseq.to_string(),
+        })?;
+        let remote_target = header_value(ok, "Contact")
+            .and_then(contact_uri)
+            .unwrap_or_else(|| invite.uri.to_string());
+        let mut route_set = record_routes(&ok.headers);
+        route_set.reverse();
+        Ok(Self {
+            id: DialogId {
+                call_id: CallId::new(call_id.trim()),
+                local_tag: Tag::new(local_tag),
+                remote_tag: tag_param(to).map(Tag::new),
+            },
+            local_party: from.trim().to_string(),
+            remote_party: to.trim().to_string(),
+            remote_target,
+            route_set,
+            local_seq: invite_seq.saturating_add(1),
+            remote_seq: 0,
+            peer,
+        })
+    }
+
+    /// The ACK for a 2xx to our INVITE (§13.2.2.4): same CSeq number as the
+    /// INVITE, method ACK, a new branch; it is sent without a transaction.
+    pub fn ack(&self, invite_seq: u32, via: &ViaSpec, branch: &Branch) -> Request {
+        let mut copy = self.clone();
+        copy.local_seq = invite_seq;
+        copy.request(Method::Ack, via, branch)
     }
 
     /// Applies §12.2.2 to the CSeq number of a request from the far end.
@@ -166,6 +210,17 @@ pub struct ViaSpec {
     pub transport: &'static str,
     /// `host:port` of our listener.
     pub sent_by: String,
+}
+
+/// Every Record-Route value, in order, comma-joined lines split.
+fn record_routes(headers: &Headers) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|h| matches!(h, Header::RecordRoute(_)))
+        .flat_map(|h| split_commas(h.value()))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The URI inside a Contact value (`"Name" <sip:a@b>;expires=3` → `sip:a@b`).
@@ -259,5 +314,57 @@ Content-Length: 0\r\n\r\n";
             Dialog::uas(&r, Tag::new("t"), peer()).unwrap_err(),
             DialogError::MissingHeader { name: "Call-ID" }
         );
+    }
+
+    const OK: &str = "SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKout\r\n\
+Record-Route: <sip:p2.example.com;lr>\r\n\
+Record-Route: <sip:p1.example.com;lr>\r\n\
+From: <sip:alarmgate@10.0.0.1>;tag=mine\r\n\
+To: <sip:op1@10.0.0.9>;tag=theirs\r\n\
+Call-ID: out1@10.0.0.1\r\n\
+CSeq: 41 INVITE\r\n\
+Contact: <sip:op1@10.0.0.9:5080>\r\n\
+Content-Length: 0\r\n\r\n";
+
+    const OUT_INVITE: &str = "INVITE sip:op1@10.0.0.9 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKout\r\n\
+From: <sip:alarmgate@10.0.0.1>;tag=mine\r\n\
+To: <sip:op1@10.0.0.9>\r\n\
+Call-ID: out1@10.0.0.1\r\n\
+CSeq: 41 INVITE\r\n\
+Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn uac_dialog_from_our_invite_and_its_2xx() {
+        let invite = match SipMessage::try_from(OUT_INVITE.as_bytes()).unwrap() {
+            SipMessage::Request(r) => r,
+            SipMessage::Response(_) => unreachable!(),
+        };
+        let ok = match SipMessage::try_from(OK.as_bytes()).unwrap() {
+            SipMessage::Response(r) => r,
+            SipMessage::Request(_) => unreachable!(),
+        };
+        let mut d = Dialog::uac(&invite, &ok, peer()).unwrap();
+        assert_eq!(d.id.local_tag.as_str(), "mine");
+        assert_eq!(d.id.remote_tag.as_ref().unwrap().as_str(), "theirs");
+        assert_eq!(d.remote_target, "sip:op1@10.0.0.9:5080");
+        // §12.1.2: the UAC's route set is the Record-Route in reverse order.
+        assert_eq!(
+            d.route_set,
+            vec!["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+        );
+        let via = ViaSpec {
+            transport: "UDP",
+            sent_by: "10.0.0.1:5060".into(),
+        };
+        let ack = d.ack(41, &via, &Branch::new("z9hG4bKack")).to_string();
+        assert!(ack.contains("CSeq: 41 ACK"), "{ack}");
+        assert!(ack.contains("To: <sip:op1@10.0.0.9>;tag=theirs"));
+        let bye = d
+            .request(Method::Bye, &via, &Branch::new("z9hG4bKbye"))
+            .to_string();
+        assert!(bye.contains("CSeq: 42 BYE"), "{bye}");
+        assert!(bye.contains("From: <sip:alarmgate@10.0.0.1>;tag=mine"));
     }
 }

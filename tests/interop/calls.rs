@@ -154,6 +154,46 @@ fn unknown_did_404() {
     assert_metric_at_least(&d, m::ADMISSION_REFUSALS, &[("reason", "unknown_did")], 2.0);
 }
 
+/// An IP unit on no trusted trunk: 401 with an MD5 challenge first, the
+/// INVITE again with SIPp's digest answer, then a normal call; a wrong
+/// password gets 403 and no call.
+#[test]
+fn digest_authenticated_device_call() {
+    let cfg = Config {
+        auth_device: Some(("unit-9".into(), "s3cret".into())),
+        ..Config::default()
+    };
+    let Some(d) = daemon("digest_authenticated_device_call", cfg) else {
+        return;
+    };
+    d.sipp("uac_auth.xml")
+        .arg("-au")
+        .arg("unit-9")
+        .arg("-ap")
+        .arg("s3cret")
+        .run()
+        .assert_ok(1);
+    assert_metric_at_least(&d, m::CALLS_ANSWERED, &[("tenant", "demo")], 1.0);
+    assert_metric_at_least(
+        &d,
+        m::ADMISSION_REFUSALS,
+        &[("reason", "auth_challenge")],
+        1.0,
+    );
+    let wrong = d
+        .sipp("uac_auth.xml")
+        .arg("-au")
+        .arg("unit-9")
+        .arg("-ap")
+        .arg("guess")
+        .run();
+    assert!(
+        wrong.successful == 0 && wrong.failed == 1,
+        "a wrong password must not give a call: {wrong:?}"
+    );
+    assert_metric_at_least(&d, m::ADMISSION_REFUSALS, &[("reason", "auth")], 1.0);
+}
+
 /// `max_concurrent = 1`: while one call is up, a second INVITE gets 503 with
 /// Retry-After; the first call then ends normally.
 #[test]

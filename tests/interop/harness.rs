@@ -227,6 +227,9 @@ pub struct Config {
     pub shutdown_grace_s: u64,
     /// `[calls] answer_delay_ms`; written only when set.
     pub answer_delay_ms: Option<u64>,
+    /// A digest-authenticated device (username, password): loopback is then
+    /// on no trunk, so calls from the tests must authenticate (MD5 first).
+    pub auth_device: Option<(String, String)>,
 }
 
 impl Default for Config {
@@ -236,6 +239,7 @@ impl Default for Config {
             max_concurrent: 2000,
             shutdown_grace_s: 5,
             answer_delay_ms: None,
+            auth_device: None,
         }
     }
 }
@@ -246,6 +250,16 @@ impl Config {
             .answer_delay_ms
             .map(|d| format!("answer_delay_ms = {d}\n"))
             .unwrap_or_default();
+        let (trunk, auth) = match &self.auth_device {
+            None => (r#"["127.0.0.0/8", "::1/128"]"#.to_string(), String::new()),
+            Some((user, password)) => (
+                r#"["192.0.2.0/24"]"#.to_string(),
+                format!(
+                    "[auth]\nrealm = \"alarmgate\"\nalgorithms = [\"MD5\", \"SHA-256\"]\n[[auth.devices]]\nusername = \"{user}\"\n{}",
+                    alarmgate::config::device_ha1_lines(user, "alarmgate", password)
+                ),
+            ),
+        };
         format!(
             r#"# written by tests/interop/harness.rs
 [node]
@@ -282,9 +296,10 @@ max_per_second = 0
 retry_after_s = 5
 shutdown_grace_s = {shutdown_grace_s}
 {delay}
+{auth}
 [[trunks]]
 name = "loopback"
-allow = ["127.0.0.0/8", "::1/128"]
+allow = {trunk}
 
 [[tenants]]
 id = "demo"
