@@ -62,7 +62,7 @@ impl CallCore {
         let peer = call.dialog.peer;
         let via = ViaSpec {
             transport: peer.transport.via_token(),
-            sent_by: self.config.sent_by(peer.transport),
+            sent_by: self.config.sent_by(&peer),
         };
         let bye = call.dialog.request(Method::Bye, &via, &branch);
         call.span

@@ -96,7 +96,10 @@ impl CallCore {
         let Some(call) = self.calls.get_mut(&handle) else {
             return;
         };
-        let (port, version) = (call.local_port, call.sdp_session.1 + 1);
+        let (local, version) = (
+            (call.dialog.peer.addr, call.local_port),
+            call.sdp_session.1 + 1,
+        );
         call.sdp_session.1 = version;
         if let Some(value) = message::header_value(req, "Session-Expires") {
             call.session_expires = value.split(';').next().and_then(|v| v.trim().parse().ok());
@@ -104,7 +107,7 @@ impl CallCore {
         let answer = if req.body.is_empty() && req.method == Method::Update {
             None
         } else {
-            match self.answer_sdp(req, &policy, port, version) {
+            match self.answer_sdp(req, &policy, local, version) {
                 Ok(a) => Some(a),
                 Err(code) => return self.reply(now, key, req, code, None),
             }

@@ -18,6 +18,7 @@ use crate::sip::sdp::{self, AnswerOutcome, LocalMedia, MediaPolicy};
 use crate::sip::transaction::TxKey;
 use crate::sip::types::{Peer, Tag};
 use crate::telemetry::metrics as m;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// What the answer to an INVITE carries, worked out before the call exists.
@@ -37,7 +38,7 @@ impl CallCore {
             self.refuse(now, &key, &req, 503, "no_port");
             return;
         };
-        match self.answer_sdp(&req, &accepted.policy, port, 1) {
+        match self.answer_sdp(&req, &accepted.policy, (peer.addr, port), 1) {
             Ok(answer) => self.create_call(now, key, peer, req, accepted, port, answer),
             Err(code) => {
                 self.ports.release(port);
@@ -182,11 +183,11 @@ impl CallCore {
         &self,
         req: &Request,
         policy: &MediaPolicy,
-        port: u16,
+        (peer, port): (SocketAddr, u16),
         version: u64,
     ) -> Result<SdpAnswer, u16> {
         let local = LocalMedia {
-            addr: self.config.advertise,
+            addr: self.config.advertise_for(peer),
             port,
             session_id: u64::from(port) << 16 | (version & 0xffff),
             session_version: version,
@@ -277,11 +278,15 @@ impl CallCore {
             return;
         };
         let policy = self.policy_of(handle);
-        let Some(port) = self.calls.get(&handle).map(|c| c.local_port) else {
+        let Some(local) = self
+            .calls
+            .get(&handle)
+            .map(|c| (c.dialog.peer.addr, c.local_port))
+        else {
             return;
         };
         let supports = header_has_token(&invite, "Supported", "timer");
-        match self.answer_sdp(&invite, &policy, port, 1) {
+        match self.answer_sdp(&invite, &policy, local, 1) {
             Ok(answer) => self.send_answer(now, handle, &invite_tx, &invite, &answer, supports),
             Err(code) => self.reply(now, &invite_tx, &invite, code, None),
         }

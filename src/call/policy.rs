@@ -6,7 +6,7 @@
 
 use crate::sip::sdp::Codec;
 use crate::sip::transaction::TimerConfig;
-use crate::sip::types::Transport;
+use crate::sip::types::{Peer, Transport};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ pub struct CoreConfig {
     pub user_agent: String,
     /// The address put in Contact and SDP.
     pub advertise: IpAddr,
+    /// The address put in Contact and SDP for peers that reach us over IPv6
+    /// (the first specific IPv6 listener); `None` uses `advertise`.
+    pub advertise_v6: Option<IpAddr>,
     /// Bound SIP listeners, for Contact and Via.
     pub listeners: Vec<(Transport, SocketAddr)>,
     /// RFC 3261 timer base values.
@@ -85,13 +88,26 @@ impl CoreConfig {
             .map(|(_, a)| *a)
     }
 
-    /// `host:port` for our Contact and Via on this transport, with the advertised address.
-    pub fn sent_by(&self, transport: Transport) -> String {
-        let port = self.listener(transport).map_or(5060, |a| a.port());
-        match self.advertise {
-            IpAddr::V4(ip) => format!("{ip}:{port}"),
-            IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+    /// The address to advertise to this peer: IPv6 peers get the IPv6 one.
+    pub fn advertise_for(&self, peer: SocketAddr) -> IpAddr {
+        match (peer, self.advertise_v6) {
+            (SocketAddr::V6(v6), Some(ip)) if v6.ip().to_ipv4_mapped().is_none() => ip,
+            _ => self.advertise,
         }
+    }
+
+    /// `host:port` for our Contact and Via towards `peer`: the advertised
+    /// address of its family, the port of the listener it uses.
+    pub fn sent_by(&self, peer: &Peer) -> String {
+        let ip = self.advertise_for(peer.addr);
+        let port = self
+            .listeners
+            .iter()
+            .find(|(t, a)| *t == peer.transport && a.is_ipv6() == ip.is_ipv6())
+            .map(|(_, a)| a.port())
+            .or_else(|| self.listener(peer.transport).map(|a| a.port()))
+            .unwrap_or(5060);
+        SocketAddr::new(ip, port).to_string()
     }
 
     /// A configuration for tests: one tenant `demo` on DIDs 112 and +4570000112.
@@ -99,6 +115,7 @@ impl CoreConfig {
         Self {
             user_agent: "alarmgate-test".into(),
             advertise: IpAddr::from([127, 0, 0, 1]),
+            advertise_v6: None,
             listeners: vec![(Transport::Udp, SocketAddr::from(([127, 0, 0, 1], 5060)))],
             timers: TimerConfig::default(),
             tenants: vec![TenantPolicy {

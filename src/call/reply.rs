@@ -81,7 +81,7 @@ impl CallCore {
 
     /// Our Contact header value for a dialog on `peer`'s transport.
     pub(crate) fn contact(&self, user: &str, peer: &Peer) -> String {
-        let sent_by = self.config.sent_by(peer.transport);
+        let sent_by = self.config.sent_by(peer);
         let user = if user.is_empty() {
             String::new()
         } else {

@@ -142,6 +142,10 @@ pub fn core_config(config: &Config, bound: &[(Transport, SocketAddr)]) -> CoreCo
     CoreConfig {
         user_agent: config.sip.user_agent.clone(),
         advertise,
+        advertise_v6: bound
+            .iter()
+            .map(|(_, a)| a.ip())
+            .find(|ip| ip.is_ipv6() && !ip.is_unspecified()),
         listeners: bound.to_vec(),
         timers: TimerConfig {
             t1: config.sip.timers.t1(),
@@ -204,9 +208,13 @@ fn default_advertise(bound: &[(Transport, SocketAddr)]) -> IpAddr {
     })
 }
 
-/// RTP sockets bind on the advertised address when it is local, else on all.
+/// RTP sockets bind on the advertised address when it is local, else on all
+/// addresses; with any IPv6 listener, on all addresses of both families
+/// (a dual-stack `[::]` socket), so IPv6 units get media too.
 fn media_bind_ip(core: &CoreConfig) -> IpAddr {
-    if core.advertise.is_loopback() {
+    if core.listeners.iter().any(|(_, a)| a.is_ipv6()) {
+        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+    } else if core.advertise.is_loopback() {
         core.advertise
     } else {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)

@@ -65,6 +65,8 @@ impl MediaHandle {
 /// One call's RTP leg.
 struct Leg {
     socket: UdpSocket,
+    /// The socket is IPv6 (dual-stack): IPv4 destinations are mapped.
+    v6_socket: bool,
     session: RtpSession,
     sending: bool,
 }
@@ -163,6 +165,7 @@ impl Leg {
             session.set_source(Box::new(ToneGenerator::new(spec)));
         }
         Ok(Self {
+            v6_socket: ip.is_ipv6(),
             socket,
             session,
             sending: media.direction.sends(),
@@ -185,8 +188,18 @@ impl Leg {
         }
         while let Some(t) = self.session.poll_transmit(now) {
             if self.sending {
-                let _ = self.socket.send_to(&t.bytes, t.destination);
+                let _ = self.socket.send_to(&t.bytes, self.reachable(t.destination));
             }
+        }
+    }
+
+    /// A dual-stack socket reaches IPv4 peers through IPv4-mapped addresses.
+    fn reachable(&self, dest: SocketAddr) -> SocketAddr {
+        match (self.v6_socket, dest) {
+            (true, SocketAddr::V4(v4)) => {
+                SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+            }
+            _ => dest,
         }
     }
 

@@ -154,6 +154,21 @@ fn unknown_did_404() {
     assert_metric_at_least(&d, m::ADMISSION_REFUSALS, &[("reason", "unknown_did")], 2.0);
 }
 
+/// SIP over IPv6: an INVITE to [::1] is answered with an IPv6 Contact and
+/// an `IN IP6` SDP address (the RTP socket is dual-stack), then BYE.
+#[test]
+fn basic_call_ipv6() {
+    let cfg = Config {
+        ipv6: true,
+        ..Config::default()
+    };
+    let Some(d) = daemon("basic_call_ipv6", cfg) else {
+        return;
+    };
+    d.sipp("uac_ipv6.xml").ipv6().calls(2).run().assert_ok(2);
+    assert_metric_at_least(&d, m::CALLS_ENDED, &[("reason", "remote_bye")], 2.0);
+}
+
 /// An IP unit on no trusted trunk: 401 with an MD5 challenge first, the
 /// INVITE again with SIPp's digest answer, then a normal call; a wrong
 /// password gets 403 and no call.

@@ -230,6 +230,10 @@ pub struct Config {
     /// A digest-authenticated device (username, password): loopback is then
     /// on no trunk, so calls from the tests must authenticate (MD5 first).
     pub auth_device: Option<(String, String)>,
+    /// Also listen for SIP over TLS (a dev certificate made with `alarmgate certs dev`).
+    pub tls: bool,
+    /// Also listen for SIP over UDP on [::1], same port.
+    pub ipv6: bool,
 }
 
 impl Default for Config {
@@ -240,12 +244,21 @@ impl Default for Config {
             shutdown_grace_s: 5,
             answer_delay_ms: None,
             auth_device: None,
+            tls: false,
+            ipv6: false,
         }
     }
 }
 
 impl Config {
-    pub fn render(&self, sip_port: u16, http_port: u16, rtp_min: u16, rtp_max: u16) -> String {
+    pub fn render(
+        &self,
+        sip_port: u16,
+        http_port: u16,
+        rtp: (u16, u16),
+        extra_listeners: &str,
+    ) -> String {
+        let (rtp_min, rtp_max) = rtp;
         let delay = self
             .answer_delay_ms
             .map(|d| format!("answer_delay_ms = {d}\n"))
@@ -283,6 +296,7 @@ addr = "127.0.0.1:{sip_port}"
 [[sip.listen]]
 transport = "tcp"
 addr = "127.0.0.1:{sip_port}"
+{extra_listeners}
 
 [media]
 rtp_port_min = {rtp_min}
@@ -367,10 +381,41 @@ pub fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64
 
 // ---------------------------------------------------------------- the daemon
 
+/// `[[sip.listen]]` entries for TLS (certificate made by `alarmgate certs dev`
+/// into `dir`) and IPv6, as the config asks; the TLS port if any.
+fn extra_listeners(cfg: &Config, sip_port: u16, dir: &Path) -> (Option<u16>, String) {
+    let mut extra = String::new();
+    let mut tls_port = None;
+    if cfg.tls {
+        let status = Command::new(env!("CARGO_BIN_EXE_alarmgate"))
+            .args(["certs", "dev", "--dir"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run alarmgate certs dev");
+        assert!(status.success(), "alarmgate certs dev failed");
+        let port = free_port();
+        tls_port = Some(port);
+        extra.push_str(&format!(
+            "[[sip.listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{port}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+            dir.join("dev-cert.pem").display(),
+            dir.join("dev-key.pem").display()
+        ));
+    }
+    if cfg.ipv6 {
+        extra.push_str(&format!(
+            "[[sip.listen]]\ntransport = \"udp\"\naddr = \"[::1]:{sip_port}\"\n"
+        ));
+    }
+    (tls_port, extra)
+}
+
 /// A running alarmgate. Killed on drop; on a failing test its log is printed.
 pub struct Daemon {
     pub name: String,
     pub sip_port: u16,
+    /// The TLS listener's port, when `Config::tls`.
+    pub tls_port: Option<u16>,
     pub http_port: u16,
     pub log: PathBuf,
     child: Child,
@@ -387,10 +432,11 @@ impl Daemon {
         let dir = TestDir::new(test);
         let (sip_port, http_port) = (free_port(), free_port());
         let rtp_min = free_udp_block(200);
+        let (tls_port, extra) = extra_listeners(cfg, sip_port, &dir.path);
         let config = dir.path.join("alarmgate.toml");
         fs::write(
             &config,
-            cfg.render(sip_port, http_port, rtp_min, rtp_min + 199),
+            cfg.render(sip_port, http_port, (rtp_min, rtp_min + 199), &extra),
         )
         .expect("write config");
         let log = dir.path.join("daemon.log");
@@ -410,6 +456,7 @@ impl Daemon {
         let mut d = Daemon {
             name: test.to_string(),
             sip_port,
+            tls_port,
             http_port,
             log,
             child,
@@ -542,6 +589,8 @@ pub struct Sipp {
     pub port: u16,
     pub service: String,
     pub tcp: bool,
+    /// Call over IPv6 loopback ([::1]) instead of 127.0.0.1.
+    pub ipv6: bool,
     pub calls: u32,
     pub rate: u32,
     pub limit: u32,
@@ -589,6 +638,7 @@ impl Sipp {
             port,
             service: "112".into(),
             tcp: false,
+            ipv6: false,
             calls: 1,
             rate: 10,
             limit: 1,
@@ -604,6 +654,10 @@ impl Sipp {
     }
     pub fn tcp(mut self) -> Self {
         self.tcp = true;
+        self
+    }
+    pub fn ipv6(mut self) -> Self {
+        self.ipv6 = true;
         self
     }
     pub fn calls(mut self, n: u32) -> Self {
@@ -653,8 +707,10 @@ impl Sipp {
         let local = if uas { self.port } else { free_port() };
         let media = free_udp_block(4);
         let mut cmd = Command::new("sipp");
+        let ip = if self.ipv6 { "::1" } else { "127.0.0.1" };
         if !uas {
-            cmd.arg(format!("127.0.0.1:{}", self.port));
+            let host = if self.ipv6 { "[::1]" } else { "127.0.0.1" };
+            cmd.arg(format!("{host}:{}", self.port));
             cmd.args([
                 "-s",
                 &self.service,
@@ -669,7 +725,7 @@ impl Sipp {
             .arg(&self.scenario)
             .args([
                 "-i",
-                "127.0.0.1",
+                ip,
                 "-p",
                 &local.to_string(),
                 "-mp",

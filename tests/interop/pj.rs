@@ -100,3 +100,48 @@ fn pjsua2_call_ended_by_daemon() {
         d.metrics()
     );
 }
+
+/// pjsua2 over SIP/TLS (TLS 1.2, our dev certificate from `alarmgate certs
+/// dev`): the call connects, G.711 media flows, and it ends cleanly.
+#[test]
+fn pjsua2_call_over_tls() {
+    let cfg = Config {
+        tls: true,
+        ..Config::default()
+    };
+    let Some(d) = daemon("pjsua2_call_over_tls", cfg) else {
+        return;
+    };
+    let tls_port = d.tls_port.expect("TLS listener");
+    let uri = format!("sip:112@127.0.0.1:{tls_port};transport=tls");
+    let (port, rtp) = (free_port().to_string(), free_udp_block(20).to_string());
+    let a = args(&[
+        "call",
+        "--transport",
+        "tls",
+        "--uri",
+        &uri,
+        "--local-port",
+        &port,
+        "--rtp-port",
+        &rtp,
+        "--hold",
+        "2",
+    ]);
+    let (code, json, out) = pj_call(&d.dir.path, &a, Duration::from_secs(40));
+    assert_eq!(code, Some(0), "pj_call.py over TLS failed: {json}\n{out}");
+    assert!(
+        json["rx_packets"].as_u64().unwrap_or(0) >= 50,
+        "little media: {json}"
+    );
+    assert_eq!(
+        json["disconnected_cleanly"],
+        serde_json::Value::Bool(true),
+        "{json}"
+    );
+    let log = std::fs::read_to_string(&d.log).unwrap_or_default();
+    assert!(
+        log.contains("transport=TLS"),
+        "the call did not arrive over TLS:\n{log}"
+    );
+}
