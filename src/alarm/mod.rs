@@ -9,10 +9,14 @@
 //! | [`classify`] | rules from event code (+ qualifier) to [`classify::AlarmClass`] |
 //! | [`receiver`] | handshake → digits → storage → kissoff, in simulated time |
 //! | [`receiver_types`] | the receiver's config, events, timings, counters and voice policy |
+//! | [`pipeline`] | one call's decoding: DTMF detector + RFC 4733 + receiver + our tones, for the media worker |
+//! | [`pipeline_types`] | the pipeline's config, actions and per-message forensics |
 
 pub mod classify;
 pub mod contact_id;
 pub mod event_codes;
+pub mod pipeline;
+pub mod pipeline_types;
 pub mod receiver;
 pub mod receiver_types;
 pub mod types;
@@ -20,6 +24,7 @@ pub mod types;
 pub use classify::{AlarmClass, Classifier};
 pub use contact_id::{ContactIdError, ContactIdMessage, MessageType};
 
+pub use pipeline::{AlarmPipeline, MessageForensics, PipelineAction, PipelineConfig};
 pub use receiver::{
     ContactIdReceiver, ReceiverConfig, ReceiverConfigError, ReceiverEvent, ReceiverState,
 };
