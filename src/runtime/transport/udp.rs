@@ -50,11 +50,30 @@ impl UdpOut {
     }
 }
 
-/// Binds one UDP listener. IPV6_V6ONLY keeps the OS default (socket2 is not
-/// a dependency), so on Linux `[::]` is dual-stack unless
+/// Kernel buffer asked for in each direction of a UDP listener. Linux's
+/// default (`net.core.rmem_default`, about 208 KiB) holds only ~100
+/// datagrams of SIP once per-packet overhead is counted: at a few thousand
+/// messages per second a 20 ms scheduling hiccup overflows it, the kernel
+/// drops INVITEs and ACKs, and peers retransmit. The kernel caps the request
+/// at `net.core.rmem_max`/`wmem_max`; raise those to get the full size.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Binds one UDP listener with [`SOCKET_BUFFER`]-sized kernel buffers.
+/// IPV6_V6ONLY keeps the OS default, so on Linux `[::]` is dual-stack unless
 /// `net.ipv6.bindv6only=1`.
 pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<Arc<UdpSocket>> {
-    Ok(Arc::new(UdpSocket::bind(addr).await?))
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer is no reason to refuse to start.
+    if let Err(e) = socket.set_recv_buffer_size(SOCKET_BUFFER) {
+        tracing::warn!(%addr, error = %e, "cannot enlarge the UDP receive buffer");
+    }
+    if let Err(e) = socket.set_send_buffer_size(SOCKET_BUFFER) {
+        tracing::warn!(%addr, error = %e, "cannot enlarge the UDP send buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(Arc::new(UdpSocket::from_std(socket.into())?))
 }
 
 /// The tasks of one UDP listener.
