@@ -23,6 +23,7 @@
 //! |---|---|
 //! | [`config`] | strict TOML config and dialplan, `alarmgate check` with line numbers |
 //! | [`runtime`] | tokio drivers: SIP transports (UDP/TCP/TLS), the SIP driver loop, per-call media tasks, shutdown |
+//! | [`journal`] | the durable local alarm journal: CRC-checked records in segment files, group-commit `fdatasync` before kissoff, crash recovery, reading from a sequence number |
 //! | [`telemetry`] | metric names, logging set-up, the HTTP listener (`/metrics`, `/healthz`, `/readyz`) |
 //! | [`cli`] | the command line |
 //! | [`simulate`] | the alarm-unit simulator (`alarmgate simulate device`): a sans-IO unit core, its UDP driver, load runs |
@@ -34,6 +35,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dsp;
+pub mod journal;
 pub mod media;
 pub mod runtime;
 pub mod simulate;
