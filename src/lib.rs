@@ -21,6 +21,7 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | [`events`] | CloudEvents records (`alarmgate.alarm.received`), UUIDv7 ids, RFC 3339 times |
 //! | [`config`] | strict TOML config and dialplan, `alarmgate check` with line numbers |
 //! | [`runtime`] | tokio drivers: SIP transports (UDP/TCP/TLS), the SIP driver loop, per-call media tasks, shutdown |
 //! | [`journal`] | the durable local alarm journal: CRC-checked records in segment files, group-commit `fdatasync` before kissoff, crash recovery, reading from a sequence number |
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dsp;
+pub mod events;
 pub mod journal;
 pub mod media;
 pub mod runtime;

@@ -238,6 +238,7 @@ impl CallCore {
         let call = Call {
             handle,
             tenant: acc.tenant,
+            caller: calling_number(&req),
             dialog,
             state: CallState::Answered,
             local_port: port,
@@ -366,6 +367,7 @@ impl CallCore {
             call: handle,
             call_id: call.call_id().clone(),
             tenant: call.tenant.clone(),
+            caller: call.caller.clone(),
             local_port: call.local_port,
             media,
             hold,
@@ -378,6 +380,21 @@ impl CallCore {
 pub(crate) struct SdpAnswer {
     pub(crate) media: Option<sdp::NegotiatedMedia>,
     pub(crate) text: String,
+}
+
+/// The user part of the From URI (`sip:4512345678@...` or `tel:+45...`).
+fn calling_number(req: &Request) -> String {
+    let from = message::header_value(req, "From").unwrap_or_default();
+    let uri = match (from.find('<'), from.find('>')) {
+        (Some(a), Some(b)) if b > a => &from[a + 1..b],
+        _ => from.split(';').next().unwrap_or_default(),
+    };
+    let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
+    let user = rest.split(['@', ';']).next().unwrap_or_default();
+    user.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect()
 }
 
 /// True when a comma-separated header (any of its instances) lists `token`.

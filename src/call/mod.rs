@@ -130,6 +130,13 @@ impl CallCore {
         self.process_tl_events(now);
     }
 
+    /// The alarm pipeline settled `call` (technical/test alarms, all stored
+    /// and acknowledged): hang up with BYE.
+    pub fn settle(&mut self, now: Instant, call: CallHandle) {
+        self.hang_up(now, call, EndReason::Settled);
+        self.process_tl_events(now);
+    }
+
     /// The driver could not open the media socket of `call`: hang up.
     pub fn media_failed(&mut self, now: Instant, call: CallHandle) {
         self.hang_up(now, call, EndReason::MediaFailed);

@@ -50,6 +50,9 @@ pub enum EndReason {
     Shutdown,
     /// The media socket could not be opened.
     MediaFailed,
+    /// Every alarm of the call was technical or test, acknowledged and stored:
+    /// the gateway settled it and hung up.
+    Settled,
 }
 
 impl EndReason {
@@ -62,6 +65,7 @@ impl EndReason {
             EndReason::NoAck => "no_ack",
             EndReason::Shutdown => "shutdown",
             EndReason::MediaFailed => "media_failed",
+            EndReason::Settled => "settled",
         }
     }
 }
@@ -77,6 +81,8 @@ pub enum CallEvent {
         call_id: CallId,
         /// The tenant that owns the call.
         tenant: String,
+        /// The calling number (the From URI's user part), for alarm records.
+        caller: String,
         /// Our RTP port.
         local_port: u16,
         /// Codec, payload types, the far end's address, direction.
@@ -116,6 +122,8 @@ pub struct Call {
     pub handle: CallHandle,
     /// The tenant.
     pub tenant: String,
+    /// The calling number (From user part).
+    pub caller: String,
     /// The dialog (tags, CSeq, route set, the flow back).
     pub dialog: Dialog,
     /// Where the call is.

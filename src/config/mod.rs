@@ -19,6 +19,7 @@
 //! | `routing.rs` | `[[trunks]]`, `[[tenants]]` |
 //! | `load.rs`, `locate.rs`, `validate.rs`, `error.rs` | parsing, positions, checks, errors |
 
+mod alarm;
 mod auth;
 mod calls;
 mod error;
@@ -30,6 +31,7 @@ mod routing;
 mod sip;
 mod validate;
 
+pub use alarm::AlarmConfig;
 pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
 pub use calls::{CallsConfig, MAX_ANSWER_DELAY_MS, RFC4028_MIN_SE_S};
 pub use error::{ConfigError, ConfigErrors, Problem};
@@ -79,6 +81,8 @@ pub struct Config {
     pub calls: CallsConfig,
     /// `[auth]`: digest authentication for devices on no trunk.
     pub auth: AuthConfig,
+    /// `[alarm]`: the Contact ID receiver and the alarm journal.
+    pub alarm: AlarmConfig,
     /// `[[trunks]]`: sources trusted without authentication, first match wins.
     pub trunks: Vec<Trunk>,
     /// `[[tenants]]`: the municipalities we answer for, selected by DID.

@@ -81,6 +81,14 @@ pub struct Tenant {
     /// Default `["PCMA", "PCMU"]`.
     #[serde(default = "default_codecs")]
     pub codecs: Vec<Codec>,
+    /// `[[tenants.classify]]`: rules that override the built-in alarm
+    /// classification for this tenant, first match wins, e.g.
+    /// `codes = { range = { from = "100", to = "102" } }`, `qualifier = "3"`,
+    /// `class = "technical"` (classes: voice, technical, test, cancel).
+    /// Default: none (the built-in rules: 1xx alarms voice, 3xx technical,
+    /// 601-608 test, 406 cancel, unknown codes voice).
+    #[serde(default)]
+    pub classify: Vec<crate::alarm::classify::ClassRule>,
 }
 
 fn default_codecs() -> Vec<Codec> {
@@ -247,6 +255,7 @@ mod tests {
             name: format!("{id} kommune"),
             dids: dids.iter().map(|d| d.to_string()).collect(),
             codecs: default_codecs(),
+            classify: Vec::new(),
         }
     }
 

@@ -7,12 +7,16 @@
 //! refuse new calls (503), let calls run for `calls.shutdown_grace_s`, hang up
 //! what is left, close the transports.
 
+use super::alarm_leg::AlarmContextShared;
 use super::media::MediaHandle;
 use super::sip_driver::{self, Control};
 use super::transport::{self, ListenerSpec, TransportLimits, Transports};
 use crate::admission::Admission;
+use crate::alarm::classify::Classifier;
+use crate::alarm::pipeline::PipelineConfig;
 use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
 use crate::config::{self, Config, HoldKind};
+use crate::journal::{Journal, JournalConfig};
 use crate::sip::digest::{Algorithm, DigestServer};
 use crate::sip::sdp::Codec;
 use crate::sip::transaction::TimerConfig;
@@ -20,6 +24,7 @@ use crate::sip::types::Transport;
 use crate::telemetry::{health::Health, http};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +38,9 @@ pub enum RunError {
     /// A SIP listener failed to start (address in use, bad certificate...).
     #[error("SIP transport: {0}")]
     Transport(#[from] transport::TransportError),
+    /// The alarm journal could not be opened (or recovered).
+    #[error("alarm journal: {0}")]
+    Journal(#[from] crate::journal::JournalError),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -52,7 +60,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let bound = transports.local_addrs();
     let core_config = core_config(&config, &bound);
     let (control_tx, control_rx) = mpsc::channel(64);
-    let media = MediaHandle::start(media_bind_ip(&core_config), 2, control_tx.clone());
+    let alarm = alarm_context(&config, &health)?;
+    let media = MediaHandle::start(media_bind_ip(&core_config), 2, control_tx.clone(), alarm);
     let core = CallCore::new(
         core_config,
         admission(&config),
@@ -219,6 +228,41 @@ fn media_bind_ip(core: &CoreConfig) -> IpAddr {
     } else {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     }
+}
+
+/// The journal and per-tenant classifiers for the Contact ID receiver, when
+/// `alarm.contact_id` is on. Readiness follows the journal's health.
+fn alarm_context(config: &Config, health: &Health) -> Result<Option<AlarmContextShared>, RunError> {
+    if !config.alarm.contact_id {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&config.alarm.journal_dir).map_err(|source| {
+        crate::journal::JournalError::Io {
+            op: "create directory",
+            path: config.alarm.journal_dir.clone(),
+            source: std::sync::Arc::new(source),
+        }
+    })?;
+    let journal = Journal::open(JournalConfig::new(config.alarm.journal_dir.clone()))?;
+    health.attach_journal(journal.health_flag());
+    tracing::info!(dir = %config.alarm.journal_dir.display(), next_seq = journal.last_durable_seq() + 1, "alarm journal open");
+    let classifiers = config
+        .tenants
+        .iter()
+        .map(|t| {
+            (
+                t.id.clone(),
+                Classifier::default().with_overrides(t.classify.clone()),
+            )
+        })
+        .collect();
+    Ok(Some(AlarmContextShared {
+        journal,
+        classifiers: Arc::new(classifiers),
+        config: PipelineConfig::default(),
+        settle_technical: config.alarm.settle_technical,
+        node: Arc::from(config.node.name.as_str()),
+    }))
 }
 
 fn admission(config: &Config) -> Admission {

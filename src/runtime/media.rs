@@ -10,6 +10,7 @@
 //! decodes G.711, collects RFC 4733 digits, sends RTCP receiver reports, and
 //! plays the hold audio (silence, or the configured cadenced tone).
 
+use super::alarm_leg::{AlarmContextShared, AlarmLeg, Stored, WorkerInput};
 use super::sip_driver::Control;
 use crate::call::{CallEvent, CallHandle, HoldAudio};
 use crate::clock;
@@ -31,16 +32,29 @@ const TICK: Duration = Duration::from_millis(20);
 /// Sends call events to the worker that owns the call.
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
-    workers: Vec<mpsc::UnboundedSender<CallEvent>>,
+    workers: Vec<mpsc::UnboundedSender<WorkerInput>>,
 }
 
 impl MediaHandle {
-    /// Starts `workers` media workers binding RTP sockets on `bind_ip`.
-    pub fn start(bind_ip: IpAddr, workers: usize, control: mpsc::Sender<Control>) -> Self {
+    /// Starts `workers` media workers binding RTP sockets on `bind_ip`; with
+    /// `alarm`, every answered call runs the Contact ID pipeline.
+    pub fn start(
+        bind_ip: IpAddr,
+        workers: usize,
+        control: mpsc::Sender<Control>,
+        alarm: Option<AlarmContextShared>,
+    ) -> Self {
         let workers = (0..workers.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(worker(bind_ip, rx, control.clone()));
+                let worker = Worker {
+                    legs: HashMap::new(),
+                    bind_ip,
+                    control: control.clone(),
+                    alarm: alarm.clone(),
+                    inbox: tx.clone(),
+                };
+                tokio::spawn(worker.run(rx));
                 tx
             })
             .collect();
@@ -57,7 +71,7 @@ impl MediaHandle {
         };
         let index = (call.0 % self.workers.len() as u64) as usize;
         if let Some(worker) = self.workers.get(index) {
-            let _ = worker.send(event);
+            let _ = worker.send(WorkerInput::Call(event));
         }
     }
 }
@@ -69,66 +83,120 @@ struct Leg {
     v6_socket: bool,
     session: RtpSession,
     sending: bool,
+    /// The Contact ID side, when alarms are decoded.
+    alarm: Option<AlarmLeg>,
 }
 
-async fn worker(
+/// A worker: a share of the calls, one tick per packet time for all of them.
+struct Worker {
+    legs: HashMap<CallHandle, Leg>,
     bind_ip: IpAddr,
-    mut events: mpsc::UnboundedReceiver<CallEvent>,
     control: mpsc::Sender<Control>,
-) {
-    let mut legs: HashMap<CallHandle, Leg> = HashMap::new();
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut buf = vec![0u8; 2048];
-    loop {
-        tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => apply(&mut legs, bind_ip, event, &control).await,
-                None => break,
+    alarm: Option<AlarmContextShared>,
+    /// Its own inbox, for journal callbacks.
+    inbox: mpsc::UnboundedSender<WorkerInput>,
+}
+
+impl Worker {
+    async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<WorkerInput>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut buf = vec![0u8; 2048];
+        loop {
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(WorkerInput::Call(event)) => self.apply(event).await,
+                    Some(WorkerInput::Stored(stored)) => self.stored(stored),
+                    None => break,
+                },
+                _ = tick.tick() => self.tick(&mut buf),
+            }
+        }
+    }
+
+    fn tick(&mut self, buf: &mut [u8]) {
+        let now = clock::now();
+        for leg in self.legs.values_mut() {
+            leg.receive(now, buf);
+            if let (Some(alarm), Some(shared)) = (leg.alarm.as_mut(), self.alarm.as_ref()) {
+                alarm.feed(now, &mut leg.session);
+                alarm.act(shared, &mut leg.session, &self.inbox, &self.control);
+            }
+            leg.send(now);
+        }
+    }
+
+    fn stored(&mut self, stored: Stored) {
+        let now = clock::now();
+        let (Some(leg), Some(shared)) = (self.legs.get_mut(&stored.call), self.alarm.as_ref())
+        else {
+            return;
+        };
+        if let Some(alarm) = leg.alarm.as_mut() {
+            alarm.stored(now, stored.seq, stored.ok);
+            alarm.act(shared, &mut leg.session, &self.inbox, &self.control);
+        }
+    }
+
+    async fn apply(&mut self, event: CallEvent) {
+        match event {
+            CallEvent::MediaStart {
+                call,
+                call_id,
+                tenant,
+                caller,
+                local_port,
+                media,
+                hold,
+            } => match Leg::open(self.bind_ip, local_port, &media, hold, call) {
+                Ok(mut leg) => {
+                    if let Some(shared) = &self.alarm {
+                        let ids = (call_id.as_str(), tenant.as_str(), caller.as_str());
+                        let alarm = AlarmLeg::new(shared, call, ids, clock::now(), hold_spec(hold));
+                        leg.session.stop_source();
+                        leg.alarm = Some(alarm);
+                    }
+                    self.legs.insert(call, leg);
+                }
+                Err(err) => {
+                    tracing::warn!(%err, port = local_port, "cannot open RTP leg");
+                    let _ = self.control.send(Control::MediaFailed(call)).await;
+                }
             },
-            _ = tick.tick() => {
-                let now = clock::now();
-                for leg in legs.values_mut() {
-                    leg.service(now, &mut buf);
+            CallEvent::MediaUpdate { call, media } => {
+                if let Some(leg) = self.legs.get_mut(&call) {
+                    leg.sending = media.direction.sends();
                 }
             }
+            CallEvent::MediaStop { call } => {
+                if let Some(mut leg) = self.legs.remove(&call) {
+                    if let Some(alarm) = leg.alarm.as_mut() {
+                        alarm.hangup(clock::now());
+                    }
+                    leg.report();
+                }
+            }
+            CallEvent::Ended { .. } => {}
         }
     }
 }
 
-async fn apply(
-    legs: &mut HashMap<CallHandle, Leg>,
-    bind_ip: IpAddr,
-    event: CallEvent,
-    control: &mpsc::Sender<Control>,
-) {
-    match event {
-        CallEvent::MediaStart {
-            call,
-            local_port,
-            media,
-            hold,
-            ..
-        } => match Leg::open(bind_ip, local_port, &media, hold, call) {
-            Ok(leg) => {
-                legs.insert(call, leg);
-            }
-            Err(err) => {
-                tracing::warn!(%err, port = local_port, "cannot open RTP leg");
-                let _ = control.send(Control::MediaFailed(call)).await;
-            }
-        },
-        CallEvent::MediaUpdate { call, media } => {
-            if let Some(leg) = legs.get_mut(&call) {
-                leg.sending = media.direction.sends();
-            }
+/// The hold tone's spec, when the hold audio is a tone.
+fn hold_spec(hold: HoldAudio) -> Option<ToneSpec> {
+    match hold {
+        HoldAudio::Silence => None,
+        HoldAudio::Tone {
+            frequency_hz,
+            level_dbm0,
+            on_ms,
+            off_ms,
+        } => {
+            let tone = Component {
+                freq_hz: frequency_hz,
+                level_dbm0,
+            };
+            Some(ToneSpec::cadence(vec![tone], on_ms, off_ms))
         }
-        CallEvent::MediaStop { call } => {
-            if let Some(leg) = legs.remove(&call) {
-                leg.report();
-            }
-        }
-        CallEvent::Ended { .. } => {}
     }
 }
 
@@ -150,18 +218,7 @@ impl Leg {
         };
         let mut session = RtpSession::new(clock::now(), media_params(media), seeds, "alarmgate")
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        if let HoldAudio::Tone {
-            frequency_hz,
-            level_dbm0,
-            on_ms,
-            off_ms,
-        } = hold
-        {
-            let tone = Component {
-                freq_hz: frequency_hz,
-                level_dbm0,
-            };
-            let spec = ToneSpec::cadence(vec![tone], on_ms, off_ms);
+        if let Some(spec) = hold_spec(hold) {
             session.set_source(Box::new(ToneGenerator::new(spec)));
         }
         Ok(Self {
@@ -169,23 +226,27 @@ impl Leg {
             socket,
             session,
             sending: media.direction.sends(),
+            alarm: None,
         })
     }
 
-    /// Reads every waiting datagram, then sends what is due.
-    fn service(&mut self, now: std::time::Instant, buf: &mut [u8]) {
+    /// Reads every waiting datagram into the session.
+    fn receive(&mut self, now: std::time::Instant, buf: &mut [u8]) {
         while let Ok((n, from)) = self.socket.recv_from(buf) {
             let _ = self
                 .session
                 .handle_packet(now, from, buf.get(..n).unwrap_or_default());
         }
         self.session.handle_timeout(now);
-        // Decoded audio feeds the alarm detectors once they are attached; until
-        // then it is drained so the buffers stay bounded.
-        while self.session.poll_audio().is_some() {}
-        while let Some(digit) = self.session.poll_event() {
-            tracing::debug!(digit = ?digit.digit, event = digit.event, "RFC 4733 digit");
+        if self.alarm.is_none() {
+            // Nothing listens to the audio: drain it so the buffers stay bounded.
+            while self.session.poll_audio().is_some() {}
+            while self.session.poll_event().is_some() {}
         }
+    }
+
+    /// Sends what is due.
+    fn send(&mut self, now: std::time::Instant) {
         while let Some(t) = self.session.poll_transmit(now) {
             if self.sending {
                 let _ = self.socket.send_to(&t.bytes, self.reachable(t.destination));

@@ -5,6 +5,7 @@
 //! - [`transport`]: UDP, TCP and TLS sockets.
 //! - [`media`]: RTP legs, served by ticking workers.
 
+pub mod alarm_leg;
 pub mod daemon;
 pub mod media;
 pub mod sip_driver;

@@ -24,6 +24,8 @@ pub enum Control {
     },
     /// The media engine could not open the socket of a call.
     MediaFailed(CallHandle),
+    /// The alarm pipeline settled a call: hang up.
+    Settle(CallHandle),
 }
 
 /// How many transport events are handled before transmits are flushed.
@@ -74,6 +76,7 @@ fn apply_control(core: &mut CallCore, cmd: Control) {
     match cmd {
         Control::Drain { grace } => core.begin_drain(now, grace),
         Control::MediaFailed(call) => core.media_failed(now, call),
+        Control::Settle(call) => core.settle(now, call),
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Health {
 struct Flags {
     serving: AtomicBool,
     draining: AtomicBool,
+    /// The journal's own health flag, once one is attached.
+    journal: std::sync::OnceLock<Arc<AtomicBool>>,
 }
 
 impl Health {
@@ -33,21 +35,40 @@ impl Health {
         self.inner.draining.store(true, Ordering::Release);
         self.publish();
     }
+    /// Makes readiness follow the journal: a journal that cannot write means
+    /// no alarm can be acknowledged, so the node must not take calls.
+    pub fn attach_journal(&self, healthy: Arc<AtomicBool>) {
+        let _ = self.inner.journal.set(healthy);
+    }
+
+    fn journal_ok(&self) -> bool {
+        self.inner
+            .journal
+            .get()
+            .is_none_or(|f| f.load(Ordering::Acquire))
+    }
+
     /// True when the node should receive new calls.
     pub fn is_ready(&self) -> bool {
-        self.inner.serving.load(Ordering::Acquire) && !self.inner.draining.load(Ordering::Acquire)
+        self.inner.serving.load(Ordering::Acquire)
+            && !self.inner.draining.load(Ordering::Acquire)
+            && self.journal_ok()
     }
     /// Why the node is not ready, for the `/readyz` body.
     pub fn reason(&self) -> &'static str {
         if self.inner.draining.load(Ordering::Acquire) {
             "draining"
+        } else if !self.journal_ok() {
+            "journal cannot write"
         } else if !self.inner.serving.load(Ordering::Acquire) {
             "starting"
         } else {
             "ready"
         }
     }
-    fn publish(&self) {
+    /// Sets the `alarmgate_ready` gauge from the flags (also called before
+    /// each scrape, since the journal flag changes on its own).
+    pub fn publish(&self) {
         let v = if self.is_ready() { 1.0 } else { 0.0 };
         metrics::gauge!(super::metrics::READY).set(v);
     }
@@ -67,5 +88,17 @@ mod tests {
         h.set_draining();
         assert!(!h.is_ready());
         assert_eq!(h.reason(), "draining");
+    }
+
+    #[test]
+    fn a_failed_journal_makes_the_node_not_ready() {
+        let h = Health::new();
+        h.set_serving(true);
+        let flag = Arc::new(AtomicBool::new(true));
+        h.attach_journal(flag.clone());
+        assert!(h.is_ready());
+        flag.store(false, Ordering::Release);
+        assert!(!h.is_ready());
+        assert_eq!(h.reason(), "journal cannot write");
     }
 }

@@ -93,6 +93,7 @@ pub async fn bind(
 }
 
 async fn metrics_handler(State(state): State<AppState>) -> String {
+    state.health.publish();
     state.prometheus.render()
 }
 

@@ -34,6 +34,18 @@ pub const CALL_DURATION: &str = "alarmgate_call_duration_seconds";
 pub const RTP_PACKETS_IN: &str = "alarmgate_rtp_packets_received_total";
 /// RTP packets sent on call legs.
 pub const RTP_PACKETS_OUT: &str = "alarmgate_rtp_packets_sent_total";
+/// Contact ID messages decoded with a good checksum, by `class` (voice, technical, test, cancel).
+pub const ALARMS_DECODED: &str = "alarmgate_alarms_decoded_total";
+/// Kissoffs sent: messages stored on disk and acknowledged to the unit.
+pub const ALARMS_ACKNOWLEDGED: &str = "alarmgate_alarms_acknowledged_total";
+/// Messages that could not be stored: no kissoff, the unit repeats.
+pub const ALARMS_STORE_FAILED: &str = "alarmgate_alarms_store_failed_total";
+/// Kissoffs withheld because storage took too long for the unit's window.
+pub const ALARMS_WITHHELD: &str = "alarmgate_alarms_kissoff_withheld_total";
+/// Messages rejected (checksum, malformed, partial): the unit repeats.
+pub const ALARMS_REJECTED: &str = "alarmgate_alarms_rejected_total";
+/// Last digit to kissoff start, seconds (the unit gives up after 1.25 s).
+pub const KISSOFF_DELAY: &str = "alarmgate_kissoff_delay_seconds";
 /// 1 when the node accepts new calls, 0 when draining or not ready.
 pub const READY: &str = "alarmgate_ready";
 /// Build information; the value is always 1, `version` is a label.
@@ -61,6 +73,24 @@ pub fn describe() {
     describe_histogram!(CALL_DURATION, Unit::Seconds, "Call duration at hang-up");
     describe_counter!(RTP_PACKETS_IN, "RTP packets received");
     describe_counter!(RTP_PACKETS_OUT, "RTP packets sent");
+    describe_counter!(ALARMS_DECODED, "Contact ID messages decoded, by class");
+    describe_counter!(
+        ALARMS_ACKNOWLEDGED,
+        "Alarms stored and acknowledged with a kissoff"
+    );
+    describe_counter!(
+        ALARMS_STORE_FAILED,
+        "Alarms that could not be stored (no kissoff)"
+    );
+    describe_counter!(
+        ALARMS_WITHHELD,
+        "Kissoffs withheld: storage too slow for the unit's window"
+    );
+    describe_counter!(
+        ALARMS_REJECTED,
+        "Contact ID messages rejected (checksum, format)"
+    );
+    describe_histogram!(KISSOFF_DELAY, Unit::Seconds, "Last digit to kissoff start");
     describe_gauge!(READY, "1 when accepting calls");
     describe_gauge!(BUILD_INFO, "Build information");
 }

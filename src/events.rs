@@ -1,0 +1,236 @@
+//! Event records as the rest of the centre will read them: CloudEvents 1.0
+//! in JSON (`specversion`, `id`, `source`, `type`, `time`, `subject`, `data`).
+//!
+//! Today the only event written is `alarmgate.alarm.received`, appended to the
+//! journal before the kissoff. The bus issue adds the other types and a
+//! versioned JSON Schema; the envelope here is the one they share.
+//!
+//! Ids are UUIDv7 (RFC 9562): 48 bits of Unix milliseconds first, so ids sort
+//! by time, then random bits. Times are RFC 3339 UTC with milliseconds.
+
+use crate::alarm::classify::AlarmClass;
+use crate::alarm::contact_id::ContactIdMessage;
+use crate::alarm::pipeline::MessageForensics;
+use serde_json::{json, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The CloudEvents `type` of a decoded and stored alarm.
+pub const ALARM_RECEIVED: &str = "alarmgate.alarm.received";
+
+/// What an alarm record says, besides the message itself.
+#[derive(Debug, Clone)]
+pub struct AlarmContext<'a> {
+    /// This node's name (`node.name`): the event `source`.
+    pub node: &'a str,
+    /// The call's Call-ID: the event `subject`.
+    pub call_id: &'a str,
+    /// The tenant (municipality) id.
+    pub tenant: &'a str,
+    /// The calling number (From user part), as received.
+    pub calling_number: &'a str,
+    /// The wall-clock time of decoding.
+    pub time: SystemTime,
+    /// 80 random bits for the id.
+    pub random: u128,
+}
+
+/// The JSON bytes of an `alarmgate.alarm.received` event.
+pub fn alarm_received(
+    ctx: &AlarmContext<'_>,
+    message: &ContactIdMessage,
+    raw: &str,
+    class: AlarmClass,
+    forensics: &MessageForensics,
+) -> Vec<u8> {
+    let data = json!({
+        "tenant": ctx.tenant,
+        "calling_number": ctx.calling_number,
+        "protocol": "contact_id",
+        "raw": raw,
+        "account": message.account.to_string(),
+        "qualifier": message.qualifier.to_string(),
+        "qualifier_name": message.qualifier.name(),
+        "event_code": message.event.to_string(),
+        "event_name": message.event.name(),
+        "group": message.group.to_string(),
+        "zone": message.zone.to_string(),
+        "classification": class_name(class),
+        "forensics": forensics_json(forensics),
+    });
+    envelope(ctx, ALARM_RECEIVED, data)
+}
+
+/// Forensics as JSON: durations in milliseconds, per-digit source and levels.
+fn forensics_json(f: &MessageForensics) -> Value {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let digits: Vec<Value> = f
+        .digits
+        .iter()
+        .map(|d| {
+            json!({
+                "digit": d.digit.to_string(),
+                "source": format!("{:?}", d.source),
+                "offset_ms": ms(d.offset),
+                "duration_ms": d.duration_ms,
+                "level_dbm0": d.level_dbm0,
+                "twist_db": d.twist_db,
+                "snr_db": d.snr_db,
+            })
+        })
+        .collect();
+    json!({
+        "handshake_to_first_digit_ms": f.handshake_to_first_digit.map(ms),
+        "message_duration_ms": ms(f.message_duration),
+        "level_dbm0_min_max": f.level_dbm0.map(|(a, b)| [a, b]),
+        "twist_db_min_max": f.twist_db.map(|(a, b)| [a, b]),
+        "snr_db_min": f.snr_db,
+        "packets_lost": f.packets_lost,
+        "retries": f.retries,
+        "checksum_failures": f.checksum_failures,
+        "digits": digits,
+    })
+}
+
+fn envelope(ctx: &AlarmContext<'_>, kind: &str, data: Value) -> Vec<u8> {
+    let since_epoch = ctx
+        .time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let event = json!({
+        "specversion": "1.0",
+        "id": uuid_v7(since_epoch.as_millis() as u64, ctx.random),
+        "source": format!("alarmgate/{}", ctx.node),
+        "type": kind,
+        "time": rfc3339(since_epoch),
+        "subject": ctx.call_id,
+        "datacontenttype": "application/json",
+        "data": data,
+    });
+    serde_json::to_vec(&event).unwrap_or_default()
+}
+
+fn class_name(class: AlarmClass) -> &'static str {
+    match class {
+        AlarmClass::Voice => "voice",
+        AlarmClass::Technical => "technical",
+        AlarmClass::Test => "test",
+        AlarmClass::Cancel => "cancel",
+    }
+}
+
+/// A UUIDv7 string: `unix_ms` in the top 48 bits, version 7, variant 10,
+/// the rest from `random`.
+pub fn uuid_v7(unix_ms: u64, random: u128) -> String {
+    let mut v: u128 = u128::from(unix_ms & 0xffff_ffff_ffff) << 80;
+    v |= 0x7 << 76; // version
+    v |= (random & 0x0fff) << 64; // rand_a, 12 bits
+    v |= 0b10 << 62; // variant
+    v |= (random >> 12) & ((1u128 << 62) - 1); // rand_b, 62 bits
+    let h = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// RFC 3339 UTC with milliseconds, from a duration since the Unix epoch.
+pub fn rfc3339(since_epoch: Duration) -> String {
+    let secs = since_epoch.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(Duration::from_millis(951_782_400_123)),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            rfc3339(Duration::from_secs(1_795_339_246)),
+            "2026-11-22T09:20:46.000Z"
+        );
+    }
+
+    #[test]
+    fn uuid_v7_layout_and_order() {
+        let a = uuid_v7(1_795_339_246_000, u128::MAX);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "7", "version nibble: {a}");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "variant: {a}");
+        assert!(a.starts_with("01a2"), "time first: {a}");
+        assert!(uuid_v7(1, 0) < uuid_v7(2, 0));
+    }
+
+    #[test]
+    fn alarm_record_is_a_cloudevent_with_decoded_fields() {
+        let message = crate::alarm::contact_id::parse("1234181602000002").unwrap();
+        let ctx = AlarmContext {
+            node: "n1",
+            call_id: "c1@unit",
+            tenant: "demo",
+            calling_number: "4512345678",
+            time: UNIX_EPOCH + Duration::from_secs(1_795_339_246),
+            random: 42,
+        };
+        let forensics = MessageForensics {
+            handshake_to_first_digit: Some(Duration::from_millis(270)),
+            message_duration: Duration::from_millis(1700),
+            digits: Vec::new(),
+            level_dbm0: Some((-12.0, -10.5)),
+            twist_db: None,
+            snr_db: None,
+            packets_lost: 1,
+            retries: 0,
+            checksum_failures: 0,
+        };
+        let bytes = alarm_received(
+            &ctx,
+            &message,
+            "1234181602000002",
+            AlarmClass::Test,
+            &forensics,
+        );
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["specversion"], "1.0");
+        assert_eq!(v["type"], ALARM_RECEIVED);
+        assert_eq!(v["source"], "alarmgate/n1");
+        assert_eq!(v["subject"], "c1@unit");
+        assert_eq!(v["time"], "2026-11-22T09:20:46.000Z");
+        assert_eq!(v["data"]["event_code"], "602");
+        assert_eq!(v["data"]["account"], "1234");
+        assert_eq!(v["data"]["classification"], "test");
+        assert_eq!(v["data"]["tenant"], "demo");
+        assert_eq!(v["data"]["forensics"]["packets_lost"], 1);
+        assert_eq!(v["data"]["forensics"]["handshake_to_first_digit_ms"], 270.0);
+    }
+}

@@ -1,0 +1,260 @@
+//! One call's alarm decoding, as the media worker drives it: the pure
+//! [`AlarmPipeline`] on one side, the RTP session, the journal and the SIP
+//! driver on the other.
+//!
+//! The order that keeps the promise "acknowledged means stored": the
+//! pipeline asks to store a decoded message; the record goes to the journal,
+//! whose writer thread syncs it to disk and only then calls back into this
+//! worker; only `confirm_stored` lets the pipeline start the kissoff. A
+//! journal error calls `storage_failed` instead: no kissoff, the unit
+//! repeats, and the journal's health flag turns `/readyz` to 503.
+
+use super::sip_driver::Control;
+use crate::alarm::classify::{AlarmClass, Classifier};
+use crate::alarm::pipeline::{AlarmPipeline, PipelineAction, PipelineConfig};
+use crate::call::CallHandle;
+use crate::clock;
+use crate::events::{self, AlarmContext};
+use crate::journal::JournalHandle;
+use crate::media::tone::{ToneGenerator, ToneSpec};
+use crate::media::RtpSession;
+use crate::telemetry::metrics as m;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// What every alarm leg of the node shares.
+#[derive(Clone)]
+pub struct AlarmContextShared {
+    /// Where decoded alarms are made durable.
+    pub journal: JournalHandle,
+    /// Per-tenant classification (built-in rules plus the tenant's overrides).
+    pub classifiers: Arc<HashMap<String, Classifier>>,
+    /// Timings and detector thresholds.
+    pub config: PipelineConfig,
+    /// Hang up calls whose alarms were all technical/test once settled.
+    pub settle_technical: bool,
+    /// This node's name, the events' source.
+    pub node: Arc<str>,
+}
+
+/// A journal result coming back to the worker that owns the call.
+#[derive(Debug)]
+pub struct Stored {
+    /// The call.
+    pub call: CallHandle,
+    /// The pipeline's message sequence number.
+    pub seq: u64,
+    /// True when the record is durable.
+    pub ok: bool,
+}
+
+/// The alarm side of one leg.
+pub struct AlarmLeg {
+    call: CallHandle,
+    call_id: String,
+    tenant: String,
+    caller: String,
+    pipeline: AlarmPipeline,
+    voice: bool,
+    /// What the caller hears while waiting for a person, if not silence.
+    hold: Option<ToneSpec>,
+}
+
+impl AlarmLeg {
+    /// A pipeline for a call answered at `answered_at`.
+    pub fn new(
+        shared: &AlarmContextShared,
+        call: CallHandle,
+        ids: (&str, &str, &str),
+        answered_at: Instant,
+        hold: Option<ToneSpec>,
+    ) -> Self {
+        let (call_id, tenant, caller) = ids;
+        let classifier = shared.classifiers.get(tenant).cloned().unwrap_or_default();
+        Self {
+            call,
+            call_id: call_id.to_string(),
+            tenant: tenant.to_string(),
+            caller: caller.to_string(),
+            pipeline: AlarmPipeline::new(answered_at, shared.config, classifier),
+            voice: false,
+            hold,
+        }
+    }
+
+    /// Feeds what the RTP session decoded since the last tick.
+    pub fn feed(&mut self, now: Instant, session: &mut RtpSession) {
+        while let Some(frame) = session.poll_audio() {
+            self.pipeline.handle_frame(now, &frame);
+        }
+        while let Some(event) = session.poll_event() {
+            self.pipeline.handle_telephone_event(now, &event);
+        }
+        if self.pipeline.poll_timeout().is_some_and(|t| t <= now) {
+            self.pipeline.handle_timeout(now);
+        }
+    }
+
+    /// A journal answer for one of this call's messages.
+    pub fn stored(&mut self, now: Instant, seq: u64, ok: bool) {
+        if ok {
+            self.pipeline.confirm_stored(now, seq);
+        } else {
+            metrics::counter!(m::ALARMS_STORE_FAILED).increment(1);
+            self.pipeline.storage_failed(now, seq);
+        }
+    }
+
+    /// Carries out what the pipeline asks for.
+    pub fn act(
+        &mut self,
+        shared: &AlarmContextShared,
+        session: &mut RtpSession,
+        worker: &mpsc::UnboundedSender<WorkerInput>,
+        control: &mpsc::Sender<Control>,
+    ) {
+        while let Some(action) = self.pipeline.poll_action() {
+            self.act_one(shared, session, worker, control, action);
+        }
+    }
+
+    fn act_one(
+        &mut self,
+        shared: &AlarmContextShared,
+        session: &mut RtpSession,
+        worker: &mpsc::UnboundedSender<WorkerInput>,
+        control: &mpsc::Sender<Control>,
+        action: PipelineAction,
+    ) {
+        let call_id = self.call_id.as_str();
+        match action {
+            PipelineAction::PlayTone(spec) => {
+                session.set_source(Box::new(ToneGenerator::new(spec)))
+            }
+            PipelineAction::StopTone => self.hold_or_silence(session),
+            PipelineAction::Store {
+                seq,
+                message,
+                raw,
+                class,
+                forensics,
+            } => {
+                tracing::info!(%call_id, %raw, event = %message.event, account = %message.account, class = ?class, "alarm decoded; storing");
+                metrics::counter!(m::ALARMS_DECODED, "class" => class_label(class)).increment(1);
+                let record = events::alarm_received(
+                    &self.context(shared),
+                    &message,
+                    &raw,
+                    class,
+                    &forensics,
+                );
+                self.store(shared, worker, seq, record);
+            }
+            PipelineAction::Acknowledged {
+                seq,
+                duplicate,
+                after_last_digit,
+            } => {
+                tracing::info!(%call_id, seq, duplicate, kissoff_after_ms = after_last_digit.as_millis() as u64, "alarm acknowledged (kissoff)");
+                metrics::counter!(m::ALARMS_ACKNOWLEDGED).increment(1);
+                metrics::histogram!(m::KISSOFF_DELAY).record(after_last_digit.as_secs_f64());
+            }
+            PipelineAction::Withheld { seq, reason } => {
+                tracing::warn!(%call_id, seq, ?reason, "kissoff withheld: not stored in time");
+                metrics::counter!(m::ALARMS_WITHHELD).increment(1);
+            }
+            PipelineAction::Rejected { raw, reason } => {
+                tracing::info!(%call_id, %raw, ?reason, "message rejected; the unit will repeat");
+                metrics::counter!(m::ALARMS_REJECTED).increment(1);
+            }
+            PipelineAction::SwitchToVoice { reason } => {
+                tracing::info!(%call_id, ?reason, "alarm needs a person: call stays up for an operator");
+                self.voice = true;
+                if !session.is_playing() {
+                    self.hold_or_silence(session);
+                }
+            }
+            PipelineAction::Settle { reason } => {
+                tracing::info!(%call_id, ?reason, "alarms settled by the gateway");
+                if shared.settle_technical && !self.voice {
+                    let _ = control.try_send(Control::Settle(self.call));
+                }
+            }
+            PipelineAction::GaveUp { reason } => {
+                // A caller without a decodable alarm is a voice call of its
+                // tenant: keep it up for a person, never drop it.
+                tracing::warn!(%call_id, ?reason, "no alarm decoded: handled as a voice call");
+                self.voice = true;
+                self.hold_or_silence(session);
+            }
+            PipelineAction::ListeningEnded => {}
+        }
+    }
+
+    /// After our tones: the hold tone once the call waits for a person, else silence.
+    fn hold_or_silence(&self, session: &mut RtpSession) {
+        match (&self.hold, self.voice) {
+            (Some(spec), true) => session.set_source(Box::new(ToneGenerator::new(spec.clone()))),
+            _ => session.stop_source(),
+        }
+    }
+
+    fn store(
+        &self,
+        shared: &AlarmContextShared,
+        worker: &mpsc::UnboundedSender<WorkerInput>,
+        seq: u64,
+        record: Vec<u8>,
+    ) {
+        let (call, worker) = (self.call, worker.clone());
+        shared.journal.append_with(
+            record,
+            Box::new(move |result| {
+                if let Err(err) = &result {
+                    tracing::error!(%err, "journal append failed: no kissoff");
+                }
+                let _ = worker.send(WorkerInput::Stored(Stored {
+                    call,
+                    seq,
+                    ok: result.is_ok(),
+                }));
+            }),
+        );
+    }
+
+    fn context<'a>(&'a self, shared: &'a AlarmContextShared) -> AlarmContext<'a> {
+        AlarmContext {
+            node: &shared.node,
+            call_id: &self.call_id,
+            tenant: &self.tenant,
+            calling_number: &self.caller,
+            time: clock::wall(),
+            random: rand::random(),
+        }
+    }
+
+    /// The call hung up: let the pipeline account for it.
+    pub fn hangup(&mut self, now: Instant) {
+        self.pipeline.handle_hangup(now);
+    }
+}
+
+/// What a media worker receives.
+#[derive(Debug)]
+pub enum WorkerInput {
+    /// A media event from the call core.
+    Call(crate::call::CallEvent),
+    /// A journal answer.
+    Stored(Stored),
+}
+
+fn class_label(class: AlarmClass) -> &'static str {
+    match class {
+        AlarmClass::Voice => "voice",
+        AlarmClass::Technical => "technical",
+        AlarmClass::Test => "test",
+        AlarmClass::Cancel => "cancel",
+    }
+}
