@@ -1,4 +1,5 @@
-//! The command line: `alarmgate run`, `check`, `certs dev`, `hash-password`.
+//! The command line: `alarmgate run`, `check`, `certs dev`, `simulate device`,
+//! `hash-password`.
 //!
 //! Exit codes follow sysexits: 0 success, 64 (`EX_USAGE`) for an invalid
 //! configuration, 70 (`EX_SOFTWARE`) when the daemon fails at run time.
@@ -41,6 +42,12 @@ pub enum Command {
         #[command(subcommand)]
         action: CertsAction,
     },
+    /// Simulators for commissioning lines and testing.
+    Simulate {
+        /// What to simulate.
+        #[command(subcommand)]
+        what: SimulateWhat,
+    },
     /// Print the `ha1_md5`/`ha1_sha256` lines for a device's `[[auth.devices]]` entry.
     HashPassword {
         /// The device's SIP username.
@@ -53,6 +60,14 @@ pub enum Command {
         #[arg(long, env = "ALARMGATE_PASSWORD", hide_env_values = true)]
         password: String,
     },
+}
+
+/// Simulator subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SimulateWhat {
+    /// An alarm unit: dial, wait for the handshake, send Contact ID, check the
+    /// kissoff, retry as a real unit does; report timings (exit 1 if any call failed).
+    Device(crate::simulate::DeviceArgs),
 }
 
 /// Certificate subcommands.
@@ -77,6 +92,31 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_simulate_device_with_impairments() {
+        let cli = Cli::try_parse_from([
+            "alarmgate",
+            "simulate",
+            "device",
+            "sip:112@127.0.0.1:5060",
+            "--loss",
+            "3",
+            "--snr-db",
+            "20",
+            "--level-dbm0",
+            "-25",
+            "--dtmf",
+            "rfc4733",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Simulate {
+                what: SimulateWhat::Device(_)
+            }
+        ));
     }
 
     #[test]

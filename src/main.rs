@@ -1,7 +1,7 @@
 //! alarmgate: the command-line entry point. Read it as a table of contents;
 //! the work is in the library (`src/lib.rs` has the module map).
 
-use alarmgate::cli::{CertsAction, Cli, Command, EXIT_CONFIG, EXIT_SOFTWARE};
+use alarmgate::cli::{CertsAction, Cli, Command, SimulateWhat, EXIT_CONFIG, EXIT_SOFTWARE};
 use alarmgate::config::{self, Config};
 use alarmgate::runtime::{daemon, transport::devcert};
 use alarmgate::telemetry::logging;
@@ -16,6 +16,9 @@ fn main() -> ExitCode {
         Command::Certs {
             action: CertsAction::Dev { dir, hosts },
         } => certs_dev(&dir, &hosts),
+        Command::Simulate {
+            what: SimulateWhat::Device(args),
+        } => simulate_device(args),
         Command::HashPassword {
             username,
             realm,
@@ -85,6 +88,38 @@ fn certs_dev(dir: &Path, hosts: &[String]) -> ExitCode {
                 key.display()
             );
             ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+/// `alarmgate simulate device`: an alarm unit for commissioning lines; exit 1
+/// when any call did not get every message acknowledged.
+fn simulate_device(args: alarmgate::simulate::DeviceArgs) -> ExitCode {
+    logging::init(logging::LogFormat::Human, "warn");
+    let json = args.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    match runtime.block_on(alarmgate::simulate::run_device(args)) {
+        Ok(report) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                println!("{report}");
+            }
+            if report.all_succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(err) => fail(&err.to_string()),
     }
