@@ -1,7 +1,9 @@
 //! Transaction keys (RFC 3261 §17.1.3, §17.2.3) and the dialog-level index
 //! used for merged requests (§8.2.2.2) and ACKs for 2xx (§13.3.1.4).
 //!
-//! A branch starting with the magic cookie `z9hG4bK` is the key. Without it
+//! A branch starting with the magic cookie `z9hG4bK`, with the top Via's
+//! sent-by, is the key of a server transaction (the branch alone of a client
+//! transaction, since we chose it). Without the cookie
 //! (RFC 2543 peers, RFC 4475 §3.2.1) the key is built from the Request-URI,
 //! From tag, Call-ID, CSeq number and top Via value, which an INVITE, its ACK
 //! for a non-2xx and its CANCEL share (§17.2.3).
@@ -60,7 +62,12 @@ pub fn server_key(req: &Request) -> Result<TxKey, MessageError> {
         m => m,
     };
     let branch = match via.branch {
-        Some(b) if b.as_str().starts_with(MAGIC_COOKIE) => b,
+        // §17.2.3: the branch, the sent-by and the method identify a server
+        // transaction; two clients that pick the same branch stay apart.
+        Some(b) if b.as_str().starts_with(MAGIC_COOKIE) => {
+            let host = via.host.to_ascii_lowercase();
+            Branch::new(format!("{b}|{host}:{}", via.port.unwrap_or(0)))
+        }
         _ => rfc2543_branch(req)?,
     };
     Ok(TxKey {
@@ -155,6 +162,23 @@ mod tests {
         assert_eq!(server_key(&req("ACK", ";branch=z9hG4bK1")).unwrap(), invite);
         let cancel = server_key(&req("CANCEL", ";branch=z9hG4bK1")).unwrap();
         assert_eq!(cancel, invite.with_method(Method::Cancel));
+    }
+
+    #[test]
+    fn same_branch_from_another_sent_by_is_another_transaction() {
+        let a = server_key(&req("INVITE", ";branch=z9hG4bK1")).unwrap();
+        let text = "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP other:5062;branch=z9hG4bK1\r\n\
+                    From: <sip:x@y>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 4 INVITE\r\n\r\n";
+        let SipMessage::Request(other) = parse(text.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_ne!(server_key(&other).unwrap(), a);
+        // Host case does not matter (RFC 3261 §19.1.4).
+        let upper = text.replace("other:5062", "OTHER:5062");
+        let SipMessage::Request(upper) = parse(upper.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(server_key(&upper).unwrap(), server_key(&other).unwrap());
     }
 
     #[test]
