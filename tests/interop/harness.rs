@@ -234,6 +234,8 @@ pub struct Config {
     pub tls: bool,
     /// Also listen for SIP over UDP on [::1], same port.
     pub ipv6: bool,
+    /// TOML appended to the rendered config as it is (whole tables only).
+    pub extra: String,
 }
 
 impl Default for Config {
@@ -246,6 +248,7 @@ impl Default for Config {
             auth_device: None,
             tls: false,
             ipv6: false,
+            extra: String::new(),
         }
     }
 }
@@ -320,7 +323,10 @@ id = "demo"
 name = "Demo Kommune"
 dids = ["112", "+4570000112"]
 codecs = ["PCMA", "PCMU"]
+
+{extra}
 "#,
+            extra = self.extra,
             max_duration_s = self.max_duration_s,
             max_concurrent = self.max_concurrent,
             shutdown_grace_s = self.shutdown_grace_s,
