@@ -50,6 +50,13 @@ impl CallCore {
 
     /// Limits, access list, authentication, tenant, session timer. `None` when refused.
     fn admit(&mut self, now: Instant, key: &TxKey, peer: &Peer, req: &Request) -> Option<Accepted> {
+        if !self.storage_ok {
+            let mut resp = self.response(req, 503, Some("Alarm Storage Unavailable"), None);
+            message::add_header(&mut resp, "Retry-After", "30");
+            metrics::counter!(m::ADMISSION_REFUSALS, "reason" => "storage").increment(1);
+            self.send_response(now, key, resp);
+            return None;
+        }
         let draining = self.draining.is_some();
         match self
             .admission

@@ -68,6 +68,7 @@ pub struct CallCore {
     rng: u64,
     draining: Option<Instant>,
     raw_out: VecDeque<Transmit>,
+    storage_ok: bool,
 }
 
 impl CallCore {
@@ -95,6 +96,7 @@ impl CallCore {
             rng: seed | 1,
             draining: None,
             raw_out: VecDeque::new(),
+            storage_ok: true,
         }
     }
 
@@ -160,6 +162,16 @@ impl CallCore {
         for call in handles {
             self.timers.arm(deadline, call, timers::CallTimer::Drain);
         }
+    }
+
+    /// Whether alarms can be stored now. While they cannot, new calls get 503
+    /// with Retry-After, so a unit fails over to its backup receiver at once
+    /// instead of sending alarms that could never be acknowledged.
+    pub fn set_storage_ok(&mut self, ok: bool) {
+        if ok != self.storage_ok {
+            tracing::warn!(storage_ok = ok, "alarm storage state changed");
+        }
+        self.storage_ok = ok;
     }
 
     /// True when draining and no call is left.

@@ -641,3 +641,28 @@ fn device_outside_the_trunks_is_challenged_then_admitted() {
         .any(|l| l.starts_with("SIP/2.0 403")));
     assert_eq!(c.active_calls(), 1);
 }
+
+#[test]
+fn no_storage_means_503_so_the_unit_fails_over() {
+    let mut c = core();
+    c.set_storage_ok(false);
+    c.handle_message(
+        epoch(),
+        peer(UNIT),
+        invite("112", "c40", "z9hG4bKs40", OFFER, "").as_bytes(),
+    );
+    let out = sent(&mut c);
+    let refusal = out
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 503"))
+        .expect("503");
+    assert!(refusal.contains("Retry-After: 30"), "{refusal}");
+    assert_eq!(c.active_calls(), 0);
+    c.set_storage_ok(true);
+    c.handle_message(
+        epoch(),
+        peer(UNIT),
+        invite("112", "c41", "z9hG4bKs41", OFFER, "").as_bytes(),
+    );
+    assert!(first_lines(&sent(&mut c)).contains(&"SIP/2.0 200 OK".to_string()));
+}

@@ -74,6 +74,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         transports.sender(),
         media,
         control_rx,
+        health.clone(),
     ));
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
     let (http_addr, http_serve) =

@@ -10,6 +10,7 @@ use super::media::MediaHandle;
 use super::transport::{TransportEvent, TransportSender};
 use crate::call::{CallCore, CallEvent, CallHandle};
 use crate::clock;
+use crate::telemetry::health::Health;
 use crate::telemetry::metrics as m;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -38,8 +39,10 @@ pub async fn run(
     sender: TransportSender,
     media: MediaHandle,
     mut control: mpsc::Receiver<Control>,
+    health: Health,
 ) {
     loop {
+        core.set_storage_ok(health.journal_ok());
         let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             biased;

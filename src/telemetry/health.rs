@@ -41,7 +41,8 @@ impl Health {
         let _ = self.inner.journal.set(healthy);
     }
 
-    fn journal_ok(&self) -> bool {
+    /// False once an attached journal has failed to write.
+    pub fn journal_ok(&self) -> bool {
         self.inner
             .journal
             .get()

@@ -26,4 +26,5 @@ mod calls;
 mod harness;
 mod pj;
 mod standin;
+mod storage;
 mod torture;
