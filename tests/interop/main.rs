@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`harness`] | the machinery: ports, config, daemon process, SIPp and pjsua2 runners |
 //! | [`calls`] | SIP behaviour against SIPp: calls over UDP/TCP, retransmissions, CANCEL, BYE from server, OPTIONS, 404, 503, SIGTERM drain, a bounded load smoke |
+//! | [`impairments`] | Contact ID through noise, level, twist, frequency offset, loss and jitter (the simulator against one daemon): what must pass first time, what may need the unit's retries |
 //! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean |
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
@@ -24,6 +25,7 @@
 
 mod calls;
 mod harness;
+mod impairments;
 mod pj;
 mod standin;
 mod storage;
