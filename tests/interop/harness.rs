@@ -236,6 +236,40 @@ pub struct Config {
     pub ipv6: bool,
     /// TOML appended to the rendered config as it is (whole tables only).
     pub extra: String,
+    /// An `[alarm]` table (None: none is written, and the daemon's default
+    /// `var/journal` lands in the test dir, its working directory). Leave it
+    /// None when `extra` carries its own `[alarm]`.
+    pub alarm: Option<AlarmOpts>,
+}
+
+/// `[alarm]` as the tests write it; the journal is always `<test dir>/journal`
+/// ([`Daemon::journal_dir`]).
+#[derive(Debug, Clone)]
+pub struct AlarmOpts {
+    /// `contact_id`: run the Contact ID receiver on every answered call.
+    pub contact_id: bool,
+    /// `settle_technical`: hang up calls whose alarms were all technical/test.
+    pub settle_technical: bool,
+}
+
+impl Default for AlarmOpts {
+    fn default() -> Self {
+        Self {
+            contact_id: true,
+            settle_technical: true,
+        }
+    }
+}
+
+impl AlarmOpts {
+    fn render(&self, journal_dir: &Path) -> String {
+        format!(
+            "[alarm]\ncontact_id = {}\nsettle_technical = {}\njournal_dir = \"{}\"\n",
+            self.contact_id,
+            self.settle_technical,
+            journal_dir.display()
+        )
+    }
 }
 
 impl Default for Config {
@@ -249,6 +283,7 @@ impl Default for Config {
             tls: false,
             ipv6: false,
             extra: String::new(),
+            alarm: None,
         }
     }
 }
@@ -424,6 +459,8 @@ pub struct Daemon {
     pub tls_port: Option<u16>,
     pub http_port: u16,
     pub log: PathBuf,
+    /// Where the daemon's journal is (with [`Config::alarm`], `<test dir>/journal`).
+    pub journal_dir: PathBuf,
     child: Child,
     exited: Option<ExitStatus>,
     pub dir: TestDir,
@@ -438,7 +475,15 @@ impl Daemon {
         let dir = TestDir::new(test);
         let (sip_port, http_port) = (free_port(), free_port());
         let rtp_min = free_udp_block(200);
-        let (tls_port, extra) = extra_listeners(cfg, sip_port, &dir.path);
+        let (tls_port, mut extra) = extra_listeners(cfg, sip_port, &dir.path);
+        let journal_dir = match &cfg.alarm {
+            Some(alarm) => {
+                let j = dir.path.join("journal");
+                extra.push_str(&alarm.render(&j));
+                j
+            }
+            None => dir.path.join("var/journal"),
+        };
         let config = dir.path.join("alarmgate.toml");
         fs::write(
             &config,
@@ -465,6 +510,7 @@ impl Daemon {
             tls_port,
             http_port,
             log,
+            journal_dir,
             child,
             exited: None,
             dir,
@@ -857,6 +903,140 @@ pub fn pj_call(
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or(serde_json::Value::Null);
     (status.and_then(|s| s.code()), json, text)
+}
+
+// ---------------------------------------------------------------- Python peers (pjsua2 + spandsp)
+
+/// True when Debian's libspandsp (the Contact ID oracle, `libspandsp-dev`)
+/// loads from the pjsua2 Python through `tests/peers/spandsp_cid.py`;
+/// otherwise a SKIP (or a failure under `ALARMGATE_REQUIRE_PEERS=1`).
+pub fn need_spandsp(test: &str) -> bool {
+    if !need_pjsua2(test) {
+        return false;
+    }
+    static HAVE: OnceLock<bool> = OnceLock::new();
+    let have = *HAVE.get_or_init(|| {
+        let py = python().expect("checked by need_pjsua2");
+        Command::new(py)
+            .args(["-c", "import spandsp_cid"])
+            .env("PYTHONPATH", repo().join("tests/peers"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if have {
+        return true;
+    }
+    assert!(
+        !env_on("ALARMGATE_REQUIRE_PEERS"),
+        "{test}: libspandsp does not load and ALARMGATE_REQUIRE_PEERS=1 (apt-get install libspandsp-dev)"
+    );
+    skip(
+        test,
+        "libspandsp not installed (apt-get install libspandsp-dev, or run tests/run.sh)",
+    );
+    false
+}
+
+/// A `tests/peers/*.py` script running in the background (killed on drop).
+pub struct PyPeer {
+    child: Child,
+    out: PathBuf,
+    deadline: Instant,
+}
+
+/// What a Python peer said: its exit code, its last JSON line, all its output.
+#[derive(Debug)]
+pub struct PeerResult {
+    pub code: Option<i32>,
+    pub json: serde_json::Value,
+    pub output: String,
+}
+
+impl PyPeer {
+    /// Starts `tests/peers/<script>` with `args` in `dir` (output in a file
+    /// there); it is killed if still running `timeout` from now when waited for.
+    pub fn spawn(script: &str, dir: &Path, args: &[String], timeout: Duration) -> PyPeer {
+        let py = python().expect("pjsua2 python (call need_pjsua2 first)");
+        let stem = script.trim_end_matches(".py");
+        let out = dir.join(format!("{stem}-{}.txt", free_port()));
+        let file = fs::File::create(&out).expect("peer output");
+        let err = file.try_clone().expect("dup");
+        let child = Command::new(py)
+            .arg(repo().join("tests/peers").join(script))
+            .args(args)
+            .env("PYTHONPATH", repo().join("tests/peers"))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {script}: {e}"));
+        PyPeer {
+            child,
+            out,
+            deadline: Instant::now() + timeout,
+        }
+    }
+
+    /// Its output so far.
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Waits for exit (killing it past its deadline); the last JSON line parsed.
+    pub fn wait(mut self) -> PeerResult {
+        let mut status = None;
+        poll_until(
+            self.deadline.saturating_duration_since(Instant::now()),
+            || {
+                status = self.child.try_wait().ok().flatten();
+                status.is_some()
+            },
+        );
+        let output = self.output();
+        let json = output
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(serde_json::Value::Null);
+        PeerResult {
+            code: status.and_then(|s| s.code()),
+            json,
+            output,
+        }
+    }
+}
+
+impl Drop for PyPeer {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Every record of the journal in `dir`, parsed as JSON (panics on damage).
+pub fn journal_records(dir: &Path) -> Vec<serde_json::Value> {
+    let reader = alarmgate::journal::JournalReader::open(dir)
+        .unwrap_or_else(|e| panic!("open journal {}: {e}", dir.display()));
+    reader
+        .read_from(1)
+        .map(|r| {
+            let record = r.unwrap_or_else(|e| panic!("journal {}: {e}", dir.display()));
+            serde_json::from_slice(&record.payload).unwrap_or_else(|e| {
+                panic!(
+                    "journal record {} is not JSON ({e}): {:?}",
+                    record.seq,
+                    String::from_utf8_lossy(&record.payload)
+                )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
