@@ -11,7 +11,7 @@
 
 use super::sip_driver::Control;
 use crate::alarm::classify::{AlarmClass, Classifier};
-use crate::alarm::pipeline::{AlarmPipeline, PipelineAction, PipelineConfig};
+use crate::alarm::pipeline::{AlarmPipeline, MessageForensics, PipelineAction, PipelineConfig};
 use crate::call::CallHandle;
 use crate::clock;
 use crate::events::{self, AlarmContext};
@@ -141,7 +141,24 @@ impl AlarmLeg {
                 class,
                 forensics,
             } => {
-                tracing::info!(%call_id, %raw, event = %message.event, account = %message.account, class = ?class, "alarm decoded; storing");
+                record_forensics(&forensics);
+                tracing::info!(
+                    %call_id,
+                    %raw,
+                    event = %message.event,
+                    account = %message.account,
+                    class = ?class,
+                    handshake_to_first_digit_ms = forensics.handshake_to_first_digit.map(|d| d.as_millis() as u64),
+                    message_ms = forensics.message_duration.as_millis() as u64,
+                    level_dbm0 = ?forensics.level_dbm0,
+                    twist_db = ?forensics.twist_db,
+                    snr_db = ?forensics.snr_db,
+                    packets_lost = forensics.packets_lost,
+                    retries = forensics.retries,
+                    checksum_failures = forensics.checksum_failures,
+                    digit_ms = ?forensics.durations_ms(),
+                    "alarm decoded; storing"
+                );
                 metrics::counter!(m::ALARMS_DECODED, "class" => class_label(class)).increment(1);
                 let record = events::alarm_received(
                     &self.context(shared),
@@ -248,6 +265,28 @@ pub enum WorkerInput {
     Call(crate::call::CallEvent),
     /// A journal answer.
     Stored(Stored),
+}
+
+/// Per-message signal quality as metrics, so a degrading line shows before it fails.
+fn record_forensics(f: &MessageForensics) {
+    if let Some(d) = f.handshake_to_first_digit {
+        metrics::histogram!(m::HANDSHAKE_TO_FIRST_DIGIT).record(d.as_secs_f64());
+    }
+    for digit in &f.digits {
+        metrics::histogram!(m::DIGIT_DURATION).record(f64::from(digit.duration_ms) / 1000.0);
+        if let Some(level) = digit.level_dbm0 {
+            metrics::histogram!(m::DIGIT_LEVEL).record(f64::from(level));
+        }
+        if let Some(twist) = digit.twist_db {
+            metrics::histogram!(m::DIGIT_TWIST).record(f64::from(twist));
+        }
+        if let Some(snr) = digit.snr_db {
+            metrics::histogram!(m::DIGIT_SNR).record(f64::from(snr));
+        }
+    }
+    metrics::counter!(m::PACKETS_LOST_IN_MESSAGE).increment(u64::from(f.packets_lost));
+    metrics::counter!(m::MESSAGE_RETRIES).increment(u64::from(f.retries));
+    metrics::counter!(m::CHECKSUM_FAILURES).increment(u64::from(f.checksum_failures));
 }
 
 fn class_label(class: AlarmClass) -> &'static str {

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,9 +44,15 @@ pub fn install_recorder() -> Result<PrometheusHandle, HttpError> {
     const BUCKETS: [f64; 12] = [
         0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0, 60.0, 600.0, 3600.0,
     ];
-    let handle = PrometheusBuilder::new()
+    let mut builder = PrometheusBuilder::new()
         .set_buckets(&BUCKETS)
-        .map_err(|e| HttpError::Recorder(e.to_string()))?
+        .map_err(|e| HttpError::Recorder(e.to_string()))?;
+    for (name, buckets) in super::metrics::signal_buckets() {
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full(name.to_string()), buckets)
+            .map_err(|e| HttpError::Recorder(e.to_string()))?;
+    }
+    let handle = builder
         .install_recorder()
         .map_err(|e| HttpError::Recorder(e.to_string()))?;
     super::metrics::describe();

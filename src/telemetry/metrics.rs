@@ -46,6 +46,22 @@ pub const ALARMS_WITHHELD: &str = "alarmgate_alarms_kissoff_withheld_total";
 pub const ALARMS_REJECTED: &str = "alarmgate_alarms_rejected_total";
 /// Last digit to kissoff start, seconds (the unit gives up after 1.25 s).
 pub const KISSOFF_DELAY: &str = "alarmgate_kissoff_delay_seconds";
+/// Our handshake's end to the unit's first digit, seconds.
+pub const HANDSHAKE_TO_FIRST_DIGIT: &str = "alarmgate_alarm_handshake_to_first_digit_seconds";
+/// Level of each decoded digit, dBm0 (a line losing level shows here first).
+pub const DIGIT_LEVEL: &str = "alarmgate_alarm_digit_level_dbm0";
+/// Twist of each in-band digit (row minus column), dB.
+pub const DIGIT_TWIST: &str = "alarmgate_alarm_digit_twist_db";
+/// Estimated signal-to-noise of each in-band digit, dB.
+pub const DIGIT_SNR: &str = "alarmgate_alarm_digit_snr_db";
+/// Length of each decoded digit's tone, seconds.
+pub const DIGIT_DURATION: &str = "alarmgate_alarm_digit_duration_seconds";
+/// RTP packets lost while a message was being received.
+pub const PACKETS_LOST_IN_MESSAGE: &str = "alarmgate_alarm_packets_lost_total";
+/// Failed attempts (checksum, malformed, partial) before a message got through.
+pub const MESSAGE_RETRIES: &str = "alarmgate_alarm_retries_total";
+/// Of those, checksum failures.
+pub const CHECKSUM_FAILURES: &str = "alarmgate_alarm_checksum_failures_total";
 /// 1 when the node accepts new calls, 0 when draining or not ready.
 pub const READY: &str = "alarmgate_ready";
 /// Build information; the value is always 1, `version` is a label.
@@ -91,6 +107,47 @@ pub fn describe() {
         "Contact ID messages rejected (checksum, format)"
     );
     describe_histogram!(KISSOFF_DELAY, Unit::Seconds, "Last digit to kissoff start");
+    describe_histogram!(
+        HANDSHAKE_TO_FIRST_DIGIT,
+        Unit::Seconds,
+        "Handshake end to first digit"
+    );
+    describe_histogram!(DIGIT_LEVEL, "Level of decoded digits, dBm0");
+    describe_histogram!(DIGIT_TWIST, "Twist of in-band digits, dB");
+    describe_histogram!(DIGIT_SNR, "Estimated SNR of in-band digits, dB");
+    describe_histogram!(
+        DIGIT_DURATION,
+        Unit::Seconds,
+        "Tone length of decoded digits"
+    );
+    describe_counter!(
+        PACKETS_LOST_IN_MESSAGE,
+        "RTP packets lost during alarm messages"
+    );
+    describe_counter!(
+        MESSAGE_RETRIES,
+        "Failed attempts before alarm messages got through"
+    );
+    describe_counter!(
+        CHECKSUM_FAILURES,
+        "Contact ID checksum failures before good messages"
+    );
     describe_gauge!(READY, "1 when accepting calls");
     describe_gauge!(BUILD_INFO, "Build information");
+}
+
+/// Histogram buckets for the signal metrics, whose units are not seconds.
+pub fn signal_buckets() -> [(&'static str, &'static [f64]); 4] {
+    const LEVEL: &[f64] = &[
+        -40.0, -35.0, -30.0, -25.0, -20.0, -15.0, -10.0, -5.0, 0.0, 3.0,
+    ];
+    const TWIST: &[f64] = &[-8.0, -6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0];
+    const SNR: &[f64] = &[0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0];
+    const DIGIT: &[f64] = &[0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.15, 0.25];
+    [
+        (DIGIT_LEVEL, LEVEL),
+        (DIGIT_TWIST, TWIST),
+        (DIGIT_SNR, SNR),
+        (DIGIT_DURATION, DIGIT),
+    ]
 }
