@@ -1,5 +1,5 @@
 //! The command line: `alarmgate run`, `check`, `certs dev`, `simulate device`,
-//! `hash-password`.
+//! `events tail|replay`, `hash-password`.
 //!
 //! Exit codes follow sysexits: 0 success, 64 (`EX_USAGE`) for an invalid
 //! configuration, 70 (`EX_SOFTWARE`) when the daemon fails at run time.
@@ -47,6 +47,12 @@ pub enum Command {
         /// What to simulate.
         #[command(subcommand)]
         what: SimulateWhat,
+    },
+    /// The event journal, one CloudEvent JSON per line: follow it, or replay it from an id.
+    Events {
+        /// What to read.
+        #[command(subcommand)]
+        action: crate::bus::cli::EventsAction,
     },
     /// Print the `ha1_md5`/`ha1_sha256` lines for a device's `[[auth.devices]]` entry.
     HashPassword {
@@ -115,6 +121,26 @@ mod tests {
             cli.command,
             Command::Simulate {
                 what: SimulateWhat::Device(_)
+            }
+        ));
+    }
+
+    #[test]
+    fn parses_events_replay_since() {
+        let cli = Cli::try_parse_from([
+            "alarmgate",
+            "events",
+            "replay",
+            "--dir",
+            "j",
+            "--since",
+            "x",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Events {
+                action: crate::bus::cli::EventsAction::Replay { since: Some(_), .. }
             }
         ));
     }

@@ -21,6 +21,7 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | [`bus`] | events out: the journal forwarded to NATS JetStream (in order, `Nats-Msg-Id`, acks, backoff), `GET /api/v1/events`, `alarmgate events` |
 //! | [`events`] | CloudEvents records (`alarmgate.alarm.received`), UUIDv7 ids, RFC 3339 times |
 //! | [`config`] | strict TOML config and dialplan, `alarmgate check` with line numbers |
 //! | [`runtime`] | tokio drivers: SIP transports (UDP/TCP/TLS), the SIP driver loop, per-call media tasks, shutdown |
@@ -31,6 +32,7 @@
 
 pub mod admission;
 pub mod alarm;
+pub mod bus;
 pub mod call;
 pub mod cli;
 pub mod clock;

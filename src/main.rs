@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Simulate {
             what: SimulateWhat::Device(args),
         } => simulate_device(args),
+        Command::Events { action } => events(&action),
         Command::HashPassword {
             username,
             realm,
@@ -121,6 +122,22 @@ fn simulate_device(args: alarmgate::simulate::DeviceArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+/// `alarmgate events tail|replay`: the journal's events, one JSON per line.
+fn events(action: &alarmgate::bus::cli::EventsAction) -> ExitCode {
+    let source = action.source();
+    let dir = match &source.dir {
+        Some(dir) => dir.clone(),
+        None => match load(source.config.clone()) {
+            Ok(config) => config.alarm.journal_dir,
+            Err(code) => return code,
+        },
+    };
+    match alarmgate::bus::cli::run(action, &dir) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err.to_string()),
     }
 }

@@ -16,11 +16,13 @@
 //! | `media.rs` | `[media]`, `[media.hold_tone]` |
 //! | `calls.rs` | `[calls]` |
 //! | `auth.rs` | `[auth]`, `[[auth.devices]]`, HA1 hashing |
+//! | `bus.rs` | `[bus]` (NATS JetStream forwarding) |
 //! | `routing.rs` | `[[trunks]]`, `[[tenants]]` |
 //! | `load.rs`, `locate.rs`, `validate.rs`, `error.rs` | parsing, positions, checks, errors |
 
 mod alarm;
 mod auth;
+mod bus;
 mod calls;
 mod error;
 mod general;
@@ -33,6 +35,7 @@ mod validate;
 
 pub use alarm::AlarmConfig;
 pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
+pub use bus::{BusConfig, BusStorage, DEFAULT_BUS_STREAM, DEFAULT_BUS_URL};
 pub use calls::{CallsConfig, MAX_ANSWER_DELAY_MS, RFC4028_MIN_SE_S};
 pub use error::{ConfigError, ConfigErrors, Problem};
 pub use general::{
@@ -83,6 +86,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[alarm]`: the Contact ID receiver and the alarm journal.
     pub alarm: AlarmConfig,
+    /// `[bus]`: forwarding events to NATS JetStream; no bus when absent.
+    pub bus: Option<BusConfig>,
     /// `[[trunks]]`: sources trusted without authentication, first match wins.
     pub trunks: Vec<Trunk>,
     /// `[[tenants]]`: the municipalities we answer for, selected by DID.

@@ -48,6 +48,9 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     config.media.check(&mut out);
     config.calls.check(&mut out);
     config.auth.check(&mut out);
+    if let Some(bus) = &config.bus {
+        bus.check(&mut out);
+    }
     check_trunks(&config.trunks, &mut out);
     let dids = check_tenants(&config.tenants, &mut out);
     check_reachability(config, &mut out);

@@ -2,10 +2,12 @@
 //! drains them on SIGTERM.
 //!
 //! Start order: metrics recorder, SIP transports (so the bound ports are
-//! known), the call core, media workers, the SIP driver, the HTTP listener;
-//! then the node reports ready. Stop order on SIGTERM or SIGINT: not ready,
-//! refuse new calls (503), let calls run for `calls.shutdown_grace_s`, hang up
-//! what is left, close the transports.
+//! known), the alarm journal and the bus forwarder (which connects in the
+//! background: a bus outage never delays the start), the call core, media
+//! workers, the SIP driver, the HTTP listener; then the node reports ready.
+//! Stop order on SIGTERM or SIGINT: not ready, refuse new calls (503), let
+//! calls run for `calls.shutdown_grace_s`, hang up what is left, close the transports, stop the bus forwarder (up to 5 s for
+//! the batch in flight; the rest is forwarded after the next start).
 
 use super::alarm_leg::AlarmContextShared;
 use super::media::MediaHandle;
@@ -14,6 +16,7 @@ use super::transport::{self, ListenerSpec, TransportLimits, Transports};
 use crate::admission::Admission;
 use crate::alarm::classify::Classifier;
 use crate::alarm::pipeline::PipelineConfig;
+use crate::bus;
 use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
 use crate::config::{self, Config, HoldKind};
 use crate::journal::{Journal, JournalConfig};
@@ -61,6 +64,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let core_config = core_config(&config, &bound);
     let (control_tx, control_rx) = mpsc::channel(64);
     let alarm = alarm_context(&config, &health)?;
+    let journal = alarm.as_ref().map(|a| a.journal.clone());
+    let forwarder = start_forwarder(&config, journal.as_ref());
     let media = MediaHandle::start(media_bind_ip(&core_config), 2, control_tx.clone(), alarm);
     let core = CallCore::new(
         core_config,
@@ -77,11 +82,16 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         health.clone(),
     ));
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
-    let (http_addr, http_serve) =
-        http::bind(config.http.listen, prometheus, health.clone(), async {
+    let (http_addr, http_serve) = http::bind_with(
+        config.http.listen,
+        prometheus,
+        health.clone(),
+        bus::sse::routes(journal),
+        async {
             let _ = http_stop_rx.await;
-        })
-        .await?;
+        },
+    )
+    .await?;
     let http_task = tokio::spawn(http_serve);
     health.set_serving(true);
     for (transport, addr) in &bound {
@@ -91,6 +101,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     wait_for_stop_signal().await.map_err(RunError::Signals)?;
     drain(&health, &control_tx, driver, config.calls.shutdown_grace()).await;
     transports.shutdown().await;
+    if let Some(forwarder) = forwarder {
+        forwarder.stop(Duration::from_secs(5)).await;
+    }
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
     tracing::info!("stopped");
@@ -264,6 +277,23 @@ fn alarm_context(config: &Config, health: &Health) -> Result<Option<AlarmContext
         settle_technical: config.alarm.settle_technical,
         node: Arc::from(config.node.name.as_str()),
     }))
+}
+
+/// The bus forwarder, when `[bus]` is configured and there is a journal to forward.
+fn start_forwarder(
+    config: &Config,
+    journal: Option<&crate::journal::JournalHandle>,
+) -> Option<bus::Forwarder> {
+    let bus_config = config.bus.clone()?;
+    let Some(journal) = journal else {
+        tracing::warn!("[bus] is configured but there is no event journal (alarm.contact_id = false): nothing to forward");
+        return None;
+    };
+    Some(bus::Forwarder::start(
+        bus_config,
+        &config.node.name,
+        journal.clone(),
+    ))
 }
 
 fn admission(config: &Config) -> Admission {

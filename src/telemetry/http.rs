@@ -1,4 +1,5 @@
-//! The HTTP listener for operations: `/metrics`, `/healthz`, `/readyz`.
+//! The HTTP listener for operations: `/metrics`, `/healthz`, `/readyz`, and
+//! the routes merged in through [`bind_with`] (`/api/v1/events`).
 //!
 //! It runs on its own address (config `http.listen`), apart from SIP, so a
 //! SIP flood cannot starve the scrape and vice versa.
@@ -67,6 +68,17 @@ pub async fn bind(
     health: Health,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl Future<Output = ()>), HttpError> {
+    bind_with(addr, prometheus, health, Router::new(), shutdown).await
+}
+
+/// [`bind`], with more routes merged in (such as `GET /api/v1/events`).
+pub async fn bind_with(
+    addr: SocketAddr,
+    prometheus: PrometheusHandle,
+    health: Health,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl Future<Output = ()>), HttpError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| HttpError::Bind { addr, source })?;
@@ -78,7 +90,8 @@ pub async fn bind(
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready_handler))
-        .with_state(AppState { prometheus, health });
+        .with_state(AppState { prometheus, health })
+        .merge(extra);
     let serve = async move {
         let upkeep_task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));

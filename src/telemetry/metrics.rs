@@ -62,6 +62,26 @@ pub const PACKETS_LOST_IN_MESSAGE: &str = "alarmgate_alarm_packets_lost_total";
 pub const MESSAGE_RETRIES: &str = "alarmgate_alarm_retries_total";
 /// Of those, checksum failures.
 pub const CHECKSUM_FAILURES: &str = "alarmgate_alarm_checksum_failures_total";
+/// Events published to the bus and acknowledged by it (JetStream ack).
+pub const BUS_FORWARDED: &str = "alarmgate_bus_events_forwarded_total";
+/// Of those, acks saying the server already had the event (same `Nats-Msg-Id`).
+pub const BUS_DUPLICATES: &str = "alarmgate_bus_duplicates_total";
+/// Forwarding errors, by `kind` (connect, stream, publish, ack_timeout, ack, journal, invalid_record).
+pub const BUS_ERRORS: &str = "alarmgate_bus_forward_errors_total";
+/// Journal records not yet acknowledged by the bus.
+pub const BUS_BACKLOG: &str = "alarmgate_bus_backlog_events";
+/// Age of the oldest record not yet acknowledged by the bus, seconds (0 when none).
+pub const BUS_BACKLOG_AGE: &str = "alarmgate_bus_backlog_age_seconds";
+/// The highest journal seq the bus acknowledged.
+pub const BUS_ACKED_SEQ: &str = "alarmgate_bus_acked_seq";
+/// 1 while the forwarder has a checked stream and publishes, 0 while it retries.
+pub const BUS_UP: &str = "alarmgate_bus_up";
+/// Publish to the server's ack, seconds.
+pub const BUS_ACK_SECONDS: &str = "alarmgate_bus_ack_seconds";
+/// The event's time (its id) to the bus ack, seconds: decoded to on the bus.
+pub const BUS_EVENT_LATENCY: &str = "alarmgate_bus_event_latency_seconds";
+/// Events appended to the journal, by `type` (`alarm.received`, `call.started`...).
+pub const EVENTS_WRITTEN: &str = "alarmgate_events_written_total";
 /// 1 when the node accepts new calls, 0 when draining or not ready.
 pub const READY: &str = "alarmgate_ready";
 /// Build information; the value is always 1, `version` is a label.
@@ -132,22 +152,61 @@ pub fn describe() {
         CHECKSUM_FAILURES,
         "Contact ID checksum failures before good messages"
     );
+    describe_counter!(BUS_FORWARDED, "Events acknowledged by the bus");
+    describe_counter!(BUS_DUPLICATES, "Bus acks that reported a duplicate id");
+    describe_counter!(BUS_ERRORS, "Event forwarding errors, by kind");
+    describe_gauge!(
+        BUS_BACKLOG,
+        "Journal records not yet acknowledged by the bus"
+    );
+    describe_gauge!(
+        BUS_BACKLOG_AGE,
+        Unit::Seconds,
+        "Age of the oldest record not yet on the bus"
+    );
+    describe_gauge!(BUS_ACKED_SEQ, "Highest journal seq acknowledged by the bus");
+    describe_gauge!(BUS_UP, "1 while events are being forwarded");
+    describe_histogram!(BUS_ACK_SECONDS, Unit::Seconds, "Bus publish to ack");
+    describe_histogram!(BUS_EVENT_LATENCY, Unit::Seconds, "Event time to bus ack");
+    describe_counter!(EVENTS_WRITTEN, "Events appended to the journal, by type");
+    describe_counter!(
+        crate::journal::RECORDS_WRITTEN,
+        "Journal records made durable"
+    );
+    describe_counter!(crate::journal::SYNCS, "Journal group commits synced");
+    describe_histogram!(
+        crate::journal::SYNC_SECONDS,
+        Unit::Seconds,
+        "Journal fdatasync latency"
+    );
+    describe_counter!(
+        crate::journal::WRITE_ERRORS,
+        "Journal write or sync failures"
+    );
     describe_gauge!(READY, "1 when accepting calls");
     describe_gauge!(BUILD_INFO, "Build information");
 }
 
-/// Histogram buckets for the signal metrics, whose units are not seconds.
-pub fn signal_buckets() -> [(&'static str, &'static [f64]); 4] {
+/// Histogram buckets for the signal metrics (whose units are not seconds)
+/// and for the fast ones (journal sync, bus ack).
+pub fn signal_buckets() -> [(&'static str, &'static [f64]); 7] {
     const LEVEL: &[f64] = &[
         -40.0, -35.0, -30.0, -25.0, -20.0, -15.0, -10.0, -5.0, 0.0, 3.0,
     ];
     const TWIST: &[f64] = &[-8.0, -6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0];
     const SNR: &[f64] = &[0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0];
     const DIGIT: &[f64] = &[0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.15, 0.25];
+    // fsync and bus acks: sub-millisecond on loopback, seconds in an outage
+    const FAST: &[f64] = &[
+        0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0, 120.0,
+    ];
     [
         (DIGIT_LEVEL, LEVEL),
         (DIGIT_TWIST, TWIST),
         (DIGIT_SNR, SNR),
         (DIGIT_DURATION, DIGIT),
+        (crate::journal::SYNC_SECONDS, FAST),
+        (BUS_ACK_SECONDS, FAST),
+        (BUS_EVENT_LATENCY, FAST),
     ]
 }

@@ -1,0 +1,122 @@
+//! `GET /api/v1/events`: the journal's events as server-sent events, for
+//! consumers without a bus.
+//!
+//! - No parameter: live, from the next event on.
+//! - `?since=<id>`, or the standard `Last-Event-ID` header that browsers and
+//!   SSE clients send when they reconnect: the events after that one (when
+//!   the id is no longer in the journal, the first event whose id sorts
+//!   after it; ids are UUIDv7, time first), then live.
+//!
+//! Each message is `id: <event id>`, `event: <type>`, `data: <the CloudEvent
+//! JSON>`. Only durable records are sent. A comment line every 15 s keeps
+//! idle connections open through proxies.
+
+use super::tail::{seq_after_id, Tail};
+use super::EventMeta;
+use crate::journal::JournalHandle;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// The path of the route.
+pub const PATH: &str = "/api/v1/events";
+/// How often a live connection looks for new durable records.
+const POLL: Duration = Duration::from_millis(20);
+/// Records sent per wake-up before yielding.
+const CHUNK: usize = 256;
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    since: Option<String>,
+}
+
+/// The route; without a journal (`alarm.contact_id = false`) it answers 503.
+pub fn routes(journal: Option<JournalHandle>) -> Router {
+    Router::new()
+        .route(PATH, get(events_handler))
+        .with_state(journal)
+}
+
+async fn events_handler(
+    State(journal): State<Option<JournalHandle>>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(journal) = journal else {
+        let msg = "no event journal on this node (alarm.contact_id = false)\n";
+        return (StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
+    };
+    let since = params.since.or_else(|| {
+        headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    let start = match since.filter(|s| !s.is_empty()) {
+        None => journal.last_durable_seq() + 1,
+        Some(id) => {
+            let dir = journal.dir().to_path_buf();
+            match tokio::task::spawn_blocking(move || seq_after_id(&dir, &id)).await {
+                Ok(Ok(seq)) => seq,
+                Ok(Err(err)) => {
+                    let body = format!("cannot read the journal: {err}\n");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, body).into_response();
+                }
+                Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            }
+        }
+    };
+    let (tx, rx) = mpsc::channel(CHUNK);
+    tokio::spawn(follow(journal, start, tx));
+    Sse::new(ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// Sends every durable record from `start` on until the client goes away.
+async fn follow(journal: JournalHandle, start: u64, tx: mpsc::Sender<Result<Event, Infallible>>) {
+    let mut tail = Tail::new(journal.dir(), start);
+    loop {
+        for _ in 0..CHUNK {
+            match tail.next_record(Some(journal.last_durable_seq())) {
+                Ok(Some(record)) => {
+                    let Some(event) = sse_event(&record.payload) else {
+                        continue;
+                    };
+                    if tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::error!(%err, "events stream: journal read failed");
+                    let _ = tx
+                        .send(Ok(Event::default().comment(format!("error: {err}"))))
+                        .await;
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = tx.closed() => return,
+        }
+    }
+}
+
+fn sse_event(payload: &[u8]) -> Option<Event> {
+    let meta = EventMeta::parse(payload)?;
+    let data = std::str::from_utf8(payload).ok()?;
+    if meta.id.contains(['\n', '\r']) || meta.kind.contains(['\n', '\r']) {
+        return None;
+    }
+    Some(Event::default().id(meta.id).event(meta.kind).data(data))
+}
