@@ -55,7 +55,7 @@ impl Default for ReceiverConfig {
             storage_budget: ms(900),
             quiet_line_timeout: ms(5000),
             listen_after_voice: ms(5000),
-            dedupe_window: ms(30),
+            dedupe_window: ms(45),
         }
     }
 }

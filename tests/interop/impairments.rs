@@ -37,10 +37,13 @@
 //! on timing by a packet or so, which is why the loss cases are "within four
 //! attempts" and not "exactly these retries".
 //!
-//! Two known failures are `#[ignore]`d tests below (run them with
-//! `cargo test --test interop -- --ignored impairment`): digits sent both
-//! in-band and as RFC 4733 under reordering, and reverse twist at exactly
-//! the configured 4 dB limit.
+//! Two cases found daemon defects, since fixed and kept as regression tests:
+//! digits sent both in-band and as RFC 4733 under 60 ms jitter were counted
+//! twice (frames released together by the reorder buffer were dated by the
+//! tick, not by their RTP timestamps, and the two paths' copies of a digit
+//! fell outside the 30 ms de-duplication window; now frames are dated on
+//! the RTP clock and the window is 45 ms), and reverse twist at exactly the
+//! 4 dB limit was refused (the limit now has 0.5 dB for measurement error).
 
 use crate::harness::{metric_sum, poll_until, Config, Daemon};
 use alarmgate::telemetry::metrics as m;
@@ -438,7 +441,7 @@ fn impairment_matrix() {
     );
 }
 
-fn known_failure(test: &str, case: Case) {
+fn single_case(test: &str, case: Case) {
     let Some((_d, outcomes)) = run_matrix(test, &[case]) else {
         return;
     };
@@ -451,15 +454,11 @@ fn known_failure(test: &str, case: Case) {
     );
 }
 
-/// KNOWN FAILURE (daemon): digits sent in-band *and* as RFC 4733 events
-/// (what many gateways do), with 0-60 ms jitter. Each path alone passes on
-/// the first attempt (in-band at 60 ms, RFC 4733 at 30 ms); together, the
-/// two copies of a digit are dated more than the receiver's 30 ms apart
-/// after the reorder buffer releases held frames in one tick, so a digit
-/// is counted twice (`raw=1233418160200000 reason=Checksum`) and about half
-/// the calls fail all four attempts.
+/// Regression: digits sent in-band *and* as RFC 4733 events (what many
+/// gateways do), with 0-60 ms jitter, must each count once. Before the fix
+/// a digit was counted twice (`raw=1233418160200000 reason=Checksum`) and
+/// about half the calls failed all four attempts.
 #[test]
-#[ignore = "daemon bug: in-band + RFC 4733 digits double under reordering (BENCHMARKS.md)"]
 fn impairment_both_paths_under_jitter() {
     let c = Case {
         calls: 10,
@@ -472,15 +471,14 @@ fn impairment_both_paths_under_jitter() {
             Reordered,
         )
     };
-    known_failure("impairment_both_paths_under_jitter", c);
+    single_case("impairment_both_paths_under_jitter", c);
 }
 
-/// KNOWN FAILURE (detector): reverse twist (high group louder) of exactly the
-/// configured `reverse_twist_db = 4` is rejected on every attempt; 3.5 dB
-/// passes. The limit is applied to a measurement with no margin.
+/// Regression: reverse twist (high group louder) of exactly Q.24's 4 dB is
+/// accepted (it was refused on every attempt: the limit had no margin for
+/// measurement error).
 #[test]
-#[ignore = "detector rejects reverse twist at exactly its 4 dB limit (BENCHMARKS.md)"]
 fn impairment_reverse_twist_at_limit() {
     let c = case("twist_reverse_4", &["--twist-db", "4"], WithinAttempts);
-    known_failure("impairment_reverse_twist_at_limit", c);
+    single_case("impairment_reverse_twist_at_limit", c);
 }
