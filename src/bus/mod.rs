@@ -32,14 +32,18 @@
 //! | `tail.rs` | a resumable, CRC-checking reader that follows the journal |
 //! | `ackfile.rs` | the persisted acknowledged position |
 //! | `nats.rs` | the JetStream link: connect, create or check the stream, publish |
+//! | `emit.rs` | call events (`call.started`, `call.ended`) and `alarm.acknowledged` into the journal |
 //! | `forwarder.rs` | the task: journal → JetStream, in order, with backoff and metrics |
+//! | `schema.rs` | the event JSON Schema (`schema/event.v1.schema.json`) and a checker for it |
 //! | `sse.rs` | `GET /api/v1/events` |
 //! | `cli.rs` | `alarmgate events tail` and `alarmgate events replay` |
 
 pub mod ackfile;
 pub mod cli;
+pub mod emit;
 pub mod forwarder;
 pub mod nats;
+pub mod schema;
 pub mod sse;
 pub mod tail;
 

@@ -7,11 +7,13 @@
 //! whose writer thread syncs it to disk and only then calls back into this
 //! worker; only `confirm_stored` lets the pipeline start the kissoff. A
 //! journal error calls `storage_failed` instead: no kissoff, the unit
-//! repeats, and the journal's health flag turns `/readyz` to 503.
+//! repeats, and the journal's health flag turns `/readyz` to 503. After the
+//! kissoff an `alarm.acknowledged` event follows (not awaited).
 
 use super::sip_driver::Control;
 use crate::alarm::classify::{AlarmClass, Classifier};
 use crate::alarm::pipeline::{AlarmPipeline, MessageForensics, PipelineAction, PipelineConfig};
+use crate::bus::emit;
 use crate::call::CallHandle;
 use crate::clock;
 use crate::events::{self, AlarmContext};
@@ -63,6 +65,9 @@ pub struct AlarmLeg {
     voice: bool,
     /// What the caller hears while waiting for a person, if not silence.
     hold: Option<ToneSpec>,
+    /// The `alarm.received` event id of each stored message (pipeline seq),
+    /// for the `alarm.acknowledged` event that follows it.
+    received: HashMap<u64, String>,
 }
 
 impl AlarmLeg {
@@ -85,6 +90,7 @@ impl AlarmLeg {
             clock: RtpClock::default(),
             voice: false,
             hold,
+            received: HashMap::new(),
         }
     }
 
@@ -175,6 +181,9 @@ impl AlarmLeg {
                     class,
                     &forensics,
                 );
+                if let Some(meta) = crate::bus::EventMeta::parse(&record) {
+                    self.received.insert(seq, meta.id);
+                }
                 self.store(shared, worker, seq, record);
             }
             PipelineAction::Acknowledged {
@@ -185,6 +194,16 @@ impl AlarmLeg {
                 tracing::info!(%call_id, seq, duplicate, kissoff_after_ms = after_last_digit.as_millis() as u64, "alarm acknowledged (kissoff)");
                 metrics::counter!(m::ALARMS_ACKNOWLEDGED).increment(1);
                 metrics::histogram!(m::KISSOFF_DELAY).record(after_last_digit.as_secs_f64());
+                let record = emit::alarm_acknowledged(
+                    &shared.node,
+                    call_id,
+                    &self.tenant,
+                    &self.caller,
+                    self.received.get(&seq).map(String::as_str),
+                    duplicate,
+                    after_last_digit.as_millis() as u64,
+                );
+                emit::append(&shared.journal, events::ALARM_ACKNOWLEDGED, record);
             }
             PipelineAction::Withheld { seq, reason } => {
                 tracing::warn!(%call_id, seq, ?reason, "kissoff withheld: not stored in time");
@@ -237,8 +256,10 @@ impl AlarmLeg {
         shared.journal.append_with(
             record,
             Box::new(move |result| {
-                if let Err(err) = &result {
-                    tracing::error!(%err, "journal append failed: no kissoff");
+                match &result {
+                    Ok(_) => metrics::counter!(m::EVENTS_WRITTEN, "type" => "alarm.received")
+                        .increment(1),
+                    Err(err) => tracing::error!(%err, "journal append failed: no kissoff"),
                 }
                 let _ = worker.send(WorkerInput::Stored(Stored {
                     call,

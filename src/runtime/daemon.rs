@@ -80,6 +80,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         media,
         control_rx,
         health.clone(),
+        bus::emit::CallEvents::new(journal.clone(), &config.node.name),
     ));
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
     let (http_addr, http_serve) = http::bind_with(

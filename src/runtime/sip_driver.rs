@@ -3,11 +3,13 @@
 //! It waits on three things: a message from the transports, a control
 //! command (drain, media failure), or the core's next deadline. After each
 //! wake-up it drains the core's transmits to the transports and its events to
-//! the media engine. The core is single-threaded by design: one owner, no
+//! the media engine (and, through `bus::emit`, the call events to the
+//! journal). The core is single-threaded by design: one owner, no
 //! locks, and the order of events is the order of arrival.
 
 use super::media::MediaHandle;
 use super::transport::{TransportEvent, TransportSender};
+use crate::bus::emit::CallEvents;
 use crate::call::{CallCore, CallEvent, CallHandle};
 use crate::clock;
 use crate::telemetry::health::Health;
@@ -40,6 +42,7 @@ pub async fn run(
     media: MediaHandle,
     mut control: mpsc::Receiver<Control>,
     health: Health,
+    mut call_events: CallEvents,
 ) {
     loop {
         core.set_storage_ok(health.journal_ok());
@@ -59,7 +62,7 @@ pub async fn run(
             }
             _ = sleep_until(deadline) => core.handle_timeout(clock::now()),
         }
-        flush(&mut core, &sender, &media);
+        flush(&mut core, &sender, &media, &mut call_events);
         if core.is_drained() {
             tracing::info!("all calls drained");
             break;
@@ -103,7 +106,12 @@ fn handle_event(core: &mut CallCore, event: TransportEvent) {
     }
 }
 
-fn flush(core: &mut CallCore, sender: &TransportSender, media: &MediaHandle) {
+fn flush(
+    core: &mut CallCore,
+    sender: &TransportSender,
+    media: &MediaHandle,
+    call_events: &mut CallEvents,
+) {
     while let Some(t) = core.poll_transmit() {
         sender.send(t);
     }
@@ -117,6 +125,7 @@ fn flush(core: &mut CallCore, sender: &TransportSender, media: &MediaHandle) {
         {
             tracing::debug!(%call_id, reason = reason.as_str(), duration_s = duration.as_secs_f64(), "call ended");
         }
+        call_events.observe(&event);
         media.apply(event);
     }
     let counts = core.transaction_counts();

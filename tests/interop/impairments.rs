@@ -310,13 +310,16 @@ fn journal_dir(d: &Daemon) -> PathBuf {
     d.dir.path.join(dir)
 }
 
-/// Journal records by subject (the Call-ID): the raw digits of each.
+/// Alarm records by subject (the Call-ID): the raw digits of each.
 fn journal_by_call(dir: &Path) -> HashMap<String, Vec<String>> {
     let reader = alarmgate::journal::JournalReader::open(dir).expect("open the journal");
     let mut by_call: HashMap<String, Vec<String>> = HashMap::new();
     for record in reader.read_from(0) {
         let record = record.expect("journal record");
         let event: Value = serde_json::from_slice(&record.payload).expect("journal JSON");
+        if event["type"] != alarmgate::events::ALARM_RECEIVED {
+            continue; // call and acknowledgement events
+        }
         let subject = event["subject"].as_str().unwrap_or("").to_string();
         let raw = event["data"]["raw"].as_str().unwrap_or("").to_string();
         by_call.entry(subject).or_default().push(raw);

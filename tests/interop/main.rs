@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`harness`] | the machinery: ports, config, daemon process, SIPp and pjsua2 runners |
 //! | [`alarm_peers`] | Contact ID against spandsp's sender and receiver (pjsua2 media ports) and SIPp replaying RFC 2833 and in-band captures: decode, journal, kissoff, settle |
+//! | [`bus`] | events to a real NATS JetStream: every journal record once and in order, a 30 s bus outage, SIGKILL mid-burst, server-side dedup of resent ids |
 //! | [`calls`] | SIP behaviour against SIPp: calls over UDP/TCP, retransmissions, CANCEL, BYE from server, OPTIONS, 404, 503, SIGTERM drain, a bounded load smoke |
 //! | [`impairments`] | Contact ID through noise, level, twist, frequency offset, loss and jitter (the simulator against one daemon): what must pass first time, what may need the unit's retries |
 //! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean |
@@ -25,6 +26,7 @@
 //! - `ALARMGATE_KEEP_TMP=1`: keep each test's temp dir (config, logs, traces).
 
 mod alarm_peers;
+mod bus;
 mod calls;
 mod harness;
 mod impairments;
