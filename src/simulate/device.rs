@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -24,6 +24,8 @@ use crate::sip::sdp::{self, Direction, LocalMedia, MediaPolicy};
 use crate::sip::transaction::{TransactionLayer, TxEvent, TxKey};
 use crate::sip::types::Peer;
 
+/// How long after `--call-timeout-s` a call still hanging up is abandoned.
+const HARD_STOP: Duration = Duration::from_secs(5);
 /// Where one call runs.
 #[derive(Debug, Clone)]
 pub struct DeviceSetup {
@@ -171,7 +173,14 @@ impl Device {
         if let Some(media) = self.media.as_mut() {
             media.handle_timeout(now);
         }
-        if self.state != State::Ended && now >= self.call_deadline {
+        if self.state == State::HangingUp && now >= self.call_deadline + HARD_STOP {
+            // The far end answers neither CANCEL nor BYE (gone, or a dead
+            // line): give up on the call instead of waiting for 64*T1.
+            self.end(now);
+        } else if self.state != State::Ended
+            && self.state != State::HangingUp
+            && now >= self.call_deadline
+        {
             self.failure.get_or_insert_with(|| "call timeout".into());
             self.hang_up(now);
         }
@@ -187,7 +196,8 @@ impl Device {
         self.outputs.pop_front()
     }
 
-    /// When `handle_timeout` is next due; `None` once finished.
+    /// When `handle_timeout` is next due; `None` once finished. Never an
+    /// instant already handled, so a driver sleeping until it cannot spin.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state == State::Ended {
             return None;
@@ -197,7 +207,12 @@ impl Device {
             self.media.as_ref().map(MediaLeg::poll_timeout),
             self.seq.as_ref().and_then(Sequencer::poll_timeout),
             self.bye_wait_until,
-            Some(self.call_deadline),
+            // While hanging up, the call deadline has fired: only the hard stop remains.
+            Some(if self.state == State::HangingUp {
+                self.call_deadline + HARD_STOP
+            } else {
+                self.call_deadline
+            }),
         ];
         candidates.into_iter().flatten().min()
     }

@@ -303,3 +303,48 @@ fn heavier_loss_costs_a_retry_that_the_receiver_saw_rejected() {
     assert_eq!(report.messages[0].attempts, 2, "{report}");
     assert_eq!((log.decoded.len(), log.rejected), (1, 1));
 }
+
+/// A far end that never answers (gone, or a dead line): the call ends at the
+/// call timeout plus the hard stop, and `poll_timeout` never offers an
+/// instant already handled (a driver sleeping until it would spin).
+#[test]
+fn a_far_end_that_never_answers_is_abandoned_without_spinning() {
+    let argv = [
+        "x",
+        "sip:112@127.0.0.2:5060",
+        "--seed",
+        "42",
+        "--call-timeout-s",
+        "5",
+    ];
+    let args = Cli::try_parse_from(argv).expect("args").args;
+    let setup = DeviceSetup {
+        config: DeviceConfig::from_args(&args).expect("valid"),
+        local_sip: addr("127.0.0.1:5070"),
+        local_rtp: addr("127.0.0.1:40000"),
+        server: addr("127.0.0.2:5060"),
+        seed: 42,
+        index: 0,
+    };
+    let mut now = epoch();
+    let mut device = Device::new(now, setup).expect("starts");
+    let mut wakeups = 0;
+    while let Some(next) = device.poll_timeout() {
+        assert!(
+            next > now || wakeups == 0,
+            "a deadline already handled: {next:?} <= {now:?}"
+        );
+        now = next;
+        device.handle_timeout(now);
+        while device.poll_output().is_some() {}
+        wakeups += 1;
+        assert!(wakeups < 200, "too many wake-ups: the driver would spin");
+    }
+    assert!(device.is_finished());
+    let waited = now.duration_since(epoch());
+    assert!(
+        waited >= Duration::from_secs(5) && waited <= Duration::from_secs(10),
+        "{waited:?}"
+    );
+    assert_eq!(device.report().failure.as_deref(), Some("call timeout"));
+}

@@ -12,6 +12,8 @@ use super::report::CallReport;
 use super::SimError;
 use crate::clock;
 
+/// Pause after a failed receive (ICMP port unreachable when the far end died).
+const RECV_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 /// Where one call runs and with which seed.
 #[derive(Debug, Clone)]
 pub struct CallPlan {
@@ -50,11 +52,14 @@ pub async fn run_call(config: &DeviceConfig, plan: &CallPlan) -> Result<CallRepo
             break;
         };
         tokio::select! {
-            r = sip.recv_from(&mut sip_buf) => if let Ok((n, from)) = r {
-                device.handle_sip(clock::now(), from, sip_buf.get(..n).unwrap_or_default());
+            r = sip.recv_from(&mut sip_buf) => match r {
+                Ok((n, from)) => device.handle_sip(clock::now(), from, sip_buf.get(..n).unwrap_or_default()),
+                // An ICMP error (the far end is gone) would come back at once, forever.
+                Err(_) => tokio::time::sleep(RECV_ERROR_PAUSE).await,
             },
-            r = rtp.recv_from(&mut rtp_buf) => if let Ok((n, from)) = r {
-                device.handle_rtp(clock::now(), from, rtp_buf.get(..n).unwrap_or_default());
+            r = rtp.recv_from(&mut rtp_buf) => match r {
+                Ok((n, from)) => device.handle_rtp(clock::now(), from, rtp_buf.get(..n).unwrap_or_default()),
+                Err(_) => tokio::time::sleep(RECV_ERROR_PAUSE).await,
             },
             _ = tokio::time::sleep_until(deadline.into()) => {}
         }
