@@ -313,31 +313,4 @@ mod tests {
         assert_eq!(Codec::Pcmu.encode_into(&[0, 0], &mut codes), 2);
         assert_eq!(codes, [0xff, 0xff, 0, 0]);
     }
-
-    /// Cost of decoding a 160-sample (20 ms) frame; prints, asserts nothing
-    /// about speed. Run: `cargo test --release --lib g711 -- --nocapture`.
-    #[test]
-    fn measure_frame_decode_cost() {
-        let frame: Vec<u8> = (0..160u32).map(|i| (i * 37) as u8).collect();
-        let mut pcm = [0i16; 160];
-        let rounds = 20_000u32;
-        let start = std::time::Instant::now();
-        let mut sum = 0i64;
-        for _ in 0..rounds {
-            Codec::Pcma.decode_into(std::hint::black_box(&frame), &mut pcm);
-            sum += i64::from(std::hint::black_box(pcm[17]));
-        }
-        let per_frame = start.elapsed() / rounds;
-        println!("g711 decode 160 samples: {per_frame:?} per frame (checksum {sum})");
-        let start = std::time::Instant::now();
-        let mut out = [0u8; 160];
-        for _ in 0..rounds {
-            Codec::Pcma.encode_into(std::hint::black_box(&pcm), &mut out);
-            std::hint::black_box(&mut out);
-        }
-        println!(
-            "g711 encode 160 samples: {:?} per frame",
-            start.elapsed() / rounds
-        );
-    }
 }

@@ -98,20 +98,23 @@ impl Far {
 }
 
 /// Runs one call to its end; returns the device's report and the receiver's log.
-fn run(extra: &[&str], script: Script) -> (CallReport, ReferenceLog, u32) {
+fn setup(extra: &[&str]) -> DeviceSetup {
     let mut argv = vec!["x", "sip:112@127.0.0.2:5060", "--seed", "42"];
     argv.extend_from_slice(extra);
     let args = Cli::try_parse_from(argv).expect("args").args;
-    let setup = DeviceSetup {
+    DeviceSetup {
         config: DeviceConfig::from_args(&args).expect("valid"),
         local_sip: addr("127.0.0.1:5070"),
         local_rtp: addr("127.0.0.1:40000"),
         server: addr("127.0.0.2:5060"),
         seed: 42,
         index: 0,
-    };
+    }
+}
+
+fn run(extra: &[&str], script: Script) -> (CallReport, ReferenceLog, u32) {
     let mut now = epoch();
-    let mut device = Device::new(now, setup).expect("starts");
+    let mut device = Device::new(now, setup(extra)).expect("starts");
     let mut far = Far {
         script,
         receiver: None,
@@ -309,23 +312,7 @@ fn heavier_loss_costs_a_retry_that_the_receiver_saw_rejected() {
 /// instant already handled (a driver sleeping until it would spin).
 #[test]
 fn a_far_end_that_never_answers_is_abandoned_without_spinning() {
-    let argv = [
-        "x",
-        "sip:112@127.0.0.2:5060",
-        "--seed",
-        "42",
-        "--call-timeout-s",
-        "5",
-    ];
-    let args = Cli::try_parse_from(argv).expect("args").args;
-    let setup = DeviceSetup {
-        config: DeviceConfig::from_args(&args).expect("valid"),
-        local_sip: addr("127.0.0.1:5070"),
-        local_rtp: addr("127.0.0.1:40000"),
-        server: addr("127.0.0.2:5060"),
-        seed: 42,
-        index: 0,
-    };
+    let setup = setup(&["--call-timeout-s", "5"]);
     let mut now = epoch();
     let mut device = Device::new(now, setup).expect("starts");
     let mut wakeups = 0;
