@@ -20,6 +20,7 @@
 //! | [`session`] | one leg: latching, decode, events, transmit, stats |
 
 pub mod event_sender;
+pub mod from_sdp;
 pub mod g711;
 pub mod receiver;
 pub mod reorder;
@@ -31,5 +32,6 @@ pub mod session;
 pub mod telephone_event;
 pub mod tone;
 
+pub use from_sdp::params_from_sdp;
 pub use g711::Codec;
 pub use session::{MediaParams, RtpSession};

@@ -14,12 +14,10 @@ use super::alarm_leg::{AlarmContextShared, AlarmLeg, Stored, WorkerInput};
 use super::sip_driver::Control;
 use crate::call::{CallEvent, CallHandle, HoldAudio};
 use crate::clock;
-use crate::media::receiver::EventParams;
 use crate::media::sender::Seeds;
-use crate::media::telephone_event::EventSet;
 use crate::media::tone::{Component, ToneGenerator, ToneSpec};
-use crate::media::{Codec, MediaParams, RtpSession};
-use crate::sip::sdp::{self, NegotiatedMedia};
+use crate::media::{params_from_sdp, RtpSession};
+use crate::sip::sdp::NegotiatedMedia;
 use crate::telemetry::metrics as m;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -216,7 +214,7 @@ impl Leg {
             sequence_number: (seed >> 32) as u16,
             timestamp: (seed >> 40) as u32,
         };
-        let mut session = RtpSession::new(clock::now(), media_params(media), seeds, "alarmgate")
+        let mut session = RtpSession::new(clock::now(), params_from_sdp(media), seeds, "alarmgate")
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         if let Some(spec) = hold_spec(hold) {
             session.set_source(Box::new(ToneGenerator::new(spec)));
@@ -268,25 +266,5 @@ impl Leg {
         let stats = self.session.stats();
         metrics::counter!(m::RTP_PACKETS_IN).increment(stats.packets_received);
         metrics::counter!(m::RTP_PACKETS_OUT).increment(stats.packets_sent);
-    }
-}
-
-/// The media core's parameters from the negotiated SDP.
-fn media_params(media: &NegotiatedMedia) -> MediaParams {
-    let codec = match media.codec {
-        sdp::Codec::Pcma => Codec::Pcma,
-        sdp::Codec::Pcmu => Codec::Pcmu,
-    };
-    let events = EventSet::parse(sdp::DEFAULT_EVENT_RANGE).unwrap_or_default();
-    MediaParams {
-        codec,
-        payload_type: media.payload_type,
-        telephone_event: media.telephone_event_pt.map(|payload_type| EventParams {
-            payload_type,
-            events,
-        }),
-        ptime_ms: media.ptime_ms,
-        remote: media.remote,
-        rtcp_mux: false,
     }
 }

@@ -14,36 +14,16 @@ use super::impair::{Link, Noise};
 use super::sequencer::ToneId;
 use crate::dsp::{ToneConfig, ToneDetector, ToneEvent};
 use crate::media::event_sender::TelephoneEventSender;
-use crate::media::receiver::{AudioFrame, EventParams, RtpReceiver};
+use crate::media::receiver::{AudioFrame, RtpReceiver};
 use crate::media::rtp::RtpHeader;
-use crate::media::telephone_event::EventSet;
 use crate::media::tone::{dtmf_tone, Component, Segment, ToneGenerator, ToneSpec};
 use crate::media::{Codec, MediaParams};
-use crate::sip::sdp::{self, NegotiatedMedia};
 
 const NANOS_PER_SAMPLE: u64 = 125_000;
 /// A received timestamp this far from the arrival time re-anchors the clock.
 const REANCHOR: Duration = Duration::from_secs(1);
 
-/// The media core's parameters from a negotiated SDP.
-pub fn params_from_sdp(media: &NegotiatedMedia) -> MediaParams {
-    let codec = match media.codec {
-        sdp::Codec::Pcma => Codec::Pcma,
-        sdp::Codec::Pcmu => Codec::Pcmu,
-    };
-    let events = EventSet::parse(sdp::DEFAULT_EVENT_RANGE).unwrap_or_default();
-    MediaParams {
-        codec,
-        payload_type: media.payload_type,
-        telephone_event: media.telephone_event_pt.map(|payload_type| EventParams {
-            payload_type,
-            events,
-        }),
-        ptime_ms: media.ptime_ms.clamp(10, 120),
-        remote: media.remote,
-        rtcp_mux: false,
-    }
-}
+pub use crate::media::params_from_sdp;
 
 /// How digits are shaped: the DTMF parameters and impairments.
 #[derive(Debug, Clone, Copy)]
