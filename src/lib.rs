@@ -41,6 +41,7 @@ pub mod dsp;
 pub mod events;
 pub mod journal;
 pub mod media;
+pub mod routing;
 pub mod runtime;
 pub mod simulate;
 pub mod sip;

@@ -1,0 +1,83 @@
+//! Names shared by the operator side: operators, queues, external targets,
+//! and the priority class a waiting call is routed with.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! name_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a name from the dialplan, the API or a REGISTER.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            /// The name as written in the dialplan.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+name_newtype!(
+    /// An operator, as named in `[[operators]]`; also the SIP user name its
+    /// softphones register with.
+    OperatorId
+);
+name_newtype!(
+    /// A queue, as named in `[[queues]]`.
+    QueueId
+);
+name_newtype!(
+    /// An external SIP target (partner centre, night staff), as named in `[[targets]]`.
+    TargetId
+);
+
+/// What kind of call waits: sets the base priority (emergency first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallClass {
+    /// A decoded alarm that needs a person now (medical, fire, panic, 1xx).
+    Emergency,
+    /// A voice call without an alarm event, or an alarm class that asks for talk.
+    Voice,
+    /// A recall placed by an operator.
+    Recall,
+    /// Technical or test alarms that still reached a queue (settling disabled).
+    Technical,
+}
+
+impl CallClass {
+    /// The label used in events, metrics and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallClass::Emergency => "emergency",
+            CallClass::Voice => "voice",
+            CallClass::Recall => "recall",
+            CallClass::Technical => "technical",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_serialise_as_plain_strings() {
+        let id = OperatorId::new("op-1");
+        assert_eq!(serde_json::to_string(&id).ok().as_deref(), Some("\"op-1\""));
+        assert_eq!(CallClass::Emergency.as_str(), "emergency");
+    }
+}
