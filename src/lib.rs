@@ -16,6 +16,7 @@
 //! | [`media`] | RTP packets, G.711 A-law/µ-law, tone generation, RFC 4733 telephone-events |
 //! | [`dsp`] | Goertzel DTMF and tone detection |
 //! | [`alarm`] | Ademco Contact ID messages and the receiver state machine |
+//! | [`registrar`] | REGISTER for operators' softphones: digest auth, bindings per operator, expiry, OPTIONS keep-alives, blocking of repeated auth failures |
 //!
 //! The thin async layer and the edges:
 //!
@@ -41,6 +42,7 @@ pub mod dsp;
 pub mod events;
 pub mod journal;
 pub mod media;
+pub mod registrar;
 pub mod routing;
 pub mod runtime;
 pub mod simulate;
