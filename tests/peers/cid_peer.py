@@ -17,6 +17,15 @@ Modes:
            tone_events, ended_by_remote, call_ms, last_status}
           (times in ms since the 200 OK). Exit 0 when every message got its
           kissoff (and, with --wait-bye, the far end hung up).
+          Voice phase (the operator tests, tests/interop/operators.rs): after
+          the last kissoff the unit stays in the call as a speakerphone does:
+          --voice-tone HZ plays a sine (--voice-dbm0) and --voice-measure
+          HZ[,HZ] runs Goertzel filters (tests/peers/tone_meter.py) on what
+          it hears, in --voice-window-ms windows; the JSON line then also has
+          voice: {tone_hz, windows: [{ms, levels: {"700": dBm0}, rms_dbm0}],
+          heard: {"700": {max_dbm0, first_ms, windows_above}}} ("above":
+          --voice-threshold-dbm0). --events prints progress lines before it:
+          {"ev": "answered"|"handshake"|"kissoff"|"ended", "t": unix time}.
   refarc  a reference alarm receiving centre: answers every INVITE with 200
           and runs spandsp's Contact ID *receiver* on the call audio
           (handshake, decode, kissoff). RFC 4733 digits (pjsua2 hands them
@@ -25,7 +34,12 @@ Modes:
           and mixed into what the receiver hears, as a media gateway would.
           Exits after --calls calls ended (or --timeout), printing one JSON
           line {calls: [{reports, rfc4733_digits, confirmed, ended_by_remote}]}
-          where reports are "ACCT MT Q XYZ GG CCC" strings.
+          where reports are "ACCT MT Q XYZ GG CCC" strings. With
+          --voice-tone/--voice-measure it becomes a person --voice-after-ms
+          after the first decoded message (tone out, Goertzel in, each call's
+          entry gains `voice` as in device mode), and with --voice-hangup-ms
+          hangs up that long into the voice phase: the stand-in operator of
+          the unit's voice phase.
   pcap    writes an RTP capture (libpcap, Ethernet/IPv4/UDP, G.711) of a
           unit's in-band Contact ID: --lead-ms of silence, the --digits as
           spandsp DTMF (55 ms on, 55 ms off), --tail-ms of silence. Checks
@@ -210,11 +224,55 @@ def finish(ep, code):
 
 # ---------------------------------------------------------------- device
 
+def progress(enabled, ev, **fields):
+    """A progress line (device --events) before the final JSON line."""
+    if enabled:
+        print(json.dumps(dict({"ev": ev, "t": round(time.time(), 3)}, **fields)), flush=True)
+
+
+class Voice:
+    """After the last kissoff: a tone out, Goertzel windows in (media thread,
+    under the Unit's lock)."""
+
+    def __init__(self, a):
+        from tone_meter import Meter, ToneSource, fmt_hz  # only the voice phase needs it
+        self.key = fmt_hz
+        self.tone_hz = a.voice_tone
+        self.source = ToneSource(a.voice_tone, a.voice_dbm0)
+        self.meter = Meter(a.voice_measure, a.voice_window_ms)
+        self.started = None
+        self.windows = []
+
+    def tx(self, n):
+        return self.source.frame(n)
+
+    def rx(self, samples):
+        now = time.time()
+        for w in self.meter.feed(samples):
+            self.windows.append(dict(w, at=now))
+
+    def report(self, rel, threshold):
+        """The JSON `voice` object; rel() turns unix times into ms since the answer."""
+        windows = [{"ms": rel(w["at"]), "levels": w["levels"], "rms_dbm0": w["rms_dbm0"]} for w in self.windows]
+        keys = [self.key(f) for f in self.meter.freqs]
+        return {"tone_hz": self.tone_hz, "started_ms": rel(self.started), "windows": windows,
+                "heard": {k: heard(windows, k, threshold) for k in keys}}
+
+
+def heard(windows, key, threshold):
+    """How one measured frequency was heard across the windows."""
+    above = [w for w in windows if w["levels"][key] >= threshold]
+    return {"max_dbm0": max((w["levels"][key] for w in windows), default=None),
+            "first_ms": above[0]["ms"] if above else None,
+            "windows_above": len(above)}
+
+
 class Unit:
     """spandsp's sender plus the message queue and its timings (media thread)."""
 
-    def __init__(self, messages):
+    def __init__(self, messages, voice=None):
         self.lock = threading.Lock()
+        self.voice = voice
         self.sender = Sender()
         self.messages = [{"fields": report_text(m), "digits": encode(*m), "acknowledged": False,
                           "digits_end": None, "kissoff_end": None} for m in messages]
@@ -229,8 +287,16 @@ class Unit:
         if self.queue and self.sender.put(*self.queue[0]) >= 0:
             self.queue.pop(0)
 
+    def in_voice(self):
+        """True once every message is acknowledged and a voice phase was asked for."""
+        return self.voice is not None and self.current >= len(self.messages)
+
     def tx(self, n):
         with self.lock:
+            if self.in_voice():
+                if self.voice.started is None:
+                    self.voice.started = time.time()
+                return self.voice.tx(n)
             out = self.sender.tx(n)
             if any(out):
                 self.last_tone_out = time.time()
@@ -238,6 +304,9 @@ class Unit:
 
     def rx(self, samples):
         with self.lock:
+            if self.in_voice():
+                self.voice.rx(samples)
+                return
             self.sender.rx(samples)
             while self.seen_events < len(self.sender.events):
                 code = self.sender.events[self.seen_events]
@@ -256,15 +325,29 @@ class Unit:
             return self.current >= len(self.messages)
 
 
+def device_progress(a, call, unit, told):
+    """Prints each progress line once (device --events); returns False (a pump condition)."""
+    steps = [("answered", call.confirmed_at), ("handshake", unit.handshake_at),
+             ("kissoff", unit.all_acknowledged()), ("ended", call.ended_at)]
+    for name, done in steps:
+        if done and name not in told:
+            told.add(name)
+            progress(a.events, name)
+    return False
+
+
 def run_device(a):
     ep = endpoint(a)
     acc = account(a, pj.Account(), a.caller)
-    unit = Unit([parse_fields(m) for m in a.message or ["1234 18 1 602 00 000"]])
+    voice = Voice(a) if a.voice_tone or a.voice_measure else None
+    unit = Unit([parse_fields(m) for m in a.message or ["1234 18 1 602 00 000"]], voice)
     call = Call(acc, unit)
     t0 = time.time()
     deadline = t0 + a.timeout
+    told = set()
     call.makeCall(a.uri, pj.CallOpParam(True))
-    pump(ep, lambda: call.ended_at or unit.all_acknowledged(), deadline)
+    pump(ep, lambda: device_progress(a, call, unit, told) or call.ended_at or unit.all_acknowledged(), deadline)
+    device_progress(a, call, unit, told)
     if unit.all_acknowledged() and not call.ended_at:
         if a.wait_bye:
             pump(ep, lambda: call.ended_at, deadline)
@@ -273,6 +356,7 @@ def run_device(a):
     if not call.ended_at:
         call.hangup_now()
     pump(ep, lambda: call.ended_at, time.time() + 10)
+    device_progress(a, call, unit, told)
     ans = call.confirmed_at
 
     def rel(t):
@@ -295,6 +379,9 @@ def run_device(a):
         "call_ms": rel(call.ended_at),
         "last_status": call.last_status,
     }
+    if voice is not None:
+        with unit.lock:
+            res["voice"] = voice.report(rel, a.voice_threshold_dbm0)
     print(json.dumps(res), flush=True)
     ok = acked == len(msgs) and (res["ended_by_remote"] or not a.wait_bye)
     return finish(ep, 0 if ok else 1)
@@ -303,14 +390,24 @@ def run_device(a):
 # ---------------------------------------------------------------- refarc
 
 class Arc:
-    """spandsp's receiver; RFC 4733 digits regenerated as spandsp DTMF tones."""
+    """spandsp's receiver; RFC 4733 digits regenerated as spandsp DTMF tones.
+    With a Voice, it turns into a person --voice-after-ms after the first
+    decoded message (time for its kissoff): a tone out, Goertzel in."""
 
-    def __init__(self):
+    def __init__(self, voice=None, voice_after_ms=1500):
         self.lock = threading.Lock()
         self.receiver = Receiver()
         self.regen = Dtmf(55, 55)
         self.digits = collections.deque()
         self.rfc4733 = []
+        self.voice = voice
+        self.voice_after = voice_after_ms / 1000.0
+        self.decoded_at = None
+
+    def in_voice(self):
+        if self.voice is None or self.decoded_at is None:
+            return False
+        return time.time() - self.decoded_at >= self.voice_after
 
     def on_digit(self, d):
         self.digits.append(d)
@@ -318,16 +415,35 @@ class Arc:
 
     def rx(self, samples):
         with self.lock:
+            if self.in_voice():
+                self.voice.rx(samples)
+                return
             while self.digits:
                 self.regen.put(self.digits.popleft())
             tone = self.regen.tx(len(samples))
             if any(tone):
                 samples = array.array("h", (max(-32768, min(32767, x + y)) for x, y in zip(samples, tone)))
             self.receiver.rx(samples)
+            if self.receiver.reports and self.decoded_at is None:
+                self.decoded_at = time.time()
 
     def tx(self, n):
         with self.lock:
+            if self.in_voice():
+                if self.voice.started is None:
+                    self.voice.started = time.time()
+                return self.voice.tx(n)
             return self.receiver.tx(n)
+
+
+def hang_up_after_voice(calls, after_ms):
+    """refarc --voice-hangup-ms: BYE once a call's voice phase has lasted after_ms."""
+    if after_ms is None:
+        return
+    for c in calls:
+        started = c.dsp.voice.started if c.dsp.voice is not None else None
+        if started and not c.ended_at and not c.hangup_local and time.time() - started >= after_ms / 1000.0:
+            c.hangup_now()
 
 
 def run_refarc(a):
@@ -339,7 +455,8 @@ def run_refarc(a):
             self.calls = []
 
         def onIncomingCall(self, prm):
-            c = Call(self, Arc(), prm.callId)
+            voice = Voice(a) if a.voice_tone or a.voice_measure else None
+            c = Call(self, Arc(voice, a.voice_after_ms), prm.callId)
             self.calls.append(c)
             op = pj.CallOpParam()
             op.statusCode = 200
@@ -348,7 +465,12 @@ def run_refarc(a):
     acc = account(a, Acc(), "arc")
     print(json.dumps({"listening": a.local_port}), flush=True)
     deadline = time.time() + a.timeout
-    pump(ep, lambda: sum(1 for c in acc.calls if c.ended_at) >= a.calls, deadline)
+
+    def served():
+        hang_up_after_voice(acc.calls, a.voice_hangup_ms)
+        return sum(1 for c in acc.calls if c.ended_at) >= a.calls
+
+    pump(ep, served, deadline)
     calls = []
     for c in acc.calls:
         with c.dsp.lock:
@@ -356,6 +478,10 @@ def run_refarc(a):
                           "rfc4733_digits": "".join(c.dsp.rfc4733),
                           "confirmed": c.confirmed_at is not None,
                           "ended_by_remote": bool(c.ended_at) and not c.hangup_local})
+            if c.dsp.voice is not None:
+                ans = c.confirmed_at
+                calls[-1]["voice"] = c.dsp.voice.report(
+                    lambda t: round((t - ans) * 1000, 1) if t and ans else None, a.voice_threshold_dbm0)
     print(json.dumps({"calls": calls}), flush=True)
     ok = sum(1 for c in calls if c["confirmed"]) >= a.calls
     acc.calls.clear()
@@ -503,8 +629,22 @@ def main():
     p.add_argument("--step-ms", type=int, default=160, help="rfc2833 stream: event timestamp step per digit")
     p.add_argument("--lead-ms", type=int, default=200)
     p.add_argument("--tail-ms", type=int, default=400)
+    p.add_argument("--voice-tone", type=float, default=0.0,
+                   help="device: after the last kissoff, play this tone (Hz) until the call ends")
+    p.add_argument("--voice-dbm0", type=float, default=-10.0, help="device: level of --voice-tone")
+    p.add_argument("--voice-measure", default="",
+                   help="device: after the last kissoff, Goertzel levels of these tones (Hz, comma-separated)")
+    p.add_argument("--voice-window-ms", type=int, default=500)
+    p.add_argument("--voice-threshold-dbm0", type=float, default=-30.0,
+                   help="device: a measured tone at or above this level counts as heard")
+    p.add_argument("--voice-after-ms", type=int, default=1500,
+                   help="refarc: the voice phase starts this long after the first decoded message")
+    p.add_argument("--voice-hangup-ms", type=int, default=None,
+                   help="refarc: hang up this long after the voice phase started")
+    p.add_argument("--events", action="store_true", help="device: progress lines before the JSON result")
     p.add_argument("--log-level", type=int, default=1)
     a = p.parse_args()
+    a.voice_measure = [float(x) for x in a.voice_measure.split(",") if x.strip()]
     if a.mode == "rfc2833":
         return run_rfc2833(a)
     load_spandsp()
