@@ -22,6 +22,7 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | [`api`] | the operator-facing HTTP API (`/api/v1/operators`, `/calls`, `/queues`): bearer auth, validation, commands to the switchboard over a channel |
 //! | [`bus`] | events out: the journal forwarded to NATS JetStream (in order, `Nats-Msg-Id`, acks, backoff), `GET /api/v1/events`, `alarmgate events` |
 //! | [`events`] | CloudEvents records (`alarmgate.alarm.received`), UUIDv7 ids, RFC 3339 times |
 //! | [`config`] | strict TOML config and dialplan, `alarmgate check` with line numbers |
@@ -33,6 +34,7 @@
 
 pub mod admission;
 pub mod alarm;
+pub mod api;
 pub mod bus;
 pub mod call;
 pub mod cli;

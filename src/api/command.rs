@@ -1,0 +1,178 @@
+//! The commands the API sends to the switchboard, and the errors it may
+//! answer with. The API holds no state: each request becomes one
+//! [`ApiCommand`] on an mpsc channel, answered through its oneshot `reply`.
+//! Values here are already validated (lengths, characters, known states).
+
+use super::views::{CallView, OperatorView, QueueView, RecallAccepted};
+use crate::routing::OperatorId;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+/// The switchboard's answer to one command.
+pub type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+/// One request from an operator's client, for the switchboard.
+///
+/// `by` is the name of the bearer token the request came with, for the
+/// events it causes (who paused an operator, who set a disposition).
+#[derive(Debug)]
+pub enum ApiCommand {
+    /// Every configured operator with its state.
+    ListOperators {
+        /// The answer.
+        reply: Reply<Vec<OperatorView>>,
+    },
+    /// Log in, log out, pause or free an operator.
+    SetOperatorState {
+        /// The operator.
+        id: OperatorId,
+        /// The state asked for.
+        state: RequestedState,
+        /// The token's name.
+        by: String,
+        /// The operator afterwards; `NotFound` for an unknown id, `Conflict`
+        /// when the engine refuses (such as pausing an operator on a call).
+        reply: Reply<OperatorView>,
+    },
+    /// Calls waiting, ringing, connected or being forwarded.
+    ListCalls {
+        /// The answer.
+        reply: Reply<Vec<CallView>>,
+    },
+    /// Ring the operator, then call the number through the tenant's trunk
+    /// and bridge them.
+    Recall {
+        /// The operator to ring.
+        operator: OperatorId,
+        /// The device's number (digits, optional leading `+`).
+        number: String,
+        /// The tenant whose trunk places the call.
+        tenant: String,
+        /// The token's name.
+        by: String,
+        /// The new call's id; `Conflict` when the operator is not available.
+        reply: Reply<RecallAccepted>,
+    },
+    /// The operator's verdict on a call, emitted as an event.
+    Disposition {
+        /// The call's public id (SIP Call-ID).
+        call: String,
+        /// The category.
+        disposition: Disposition,
+        /// A free-text note, at most [`NOTE_MAX`] characters.
+        note: Option<String>,
+        /// The token's name.
+        by: String,
+        /// `NotFound` for a call the switchboard does not know (or no longer keeps).
+        reply: Reply<()>,
+    },
+    /// Every queue with its waiting calls and operators.
+    ListQueues {
+        /// The answer.
+        reply: Reply<Vec<QueueView>>,
+    },
+}
+
+/// The longest disposition note accepted, in characters.
+pub const NOTE_MAX: usize = 2000;
+
+/// The state an operator is put in through the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestedState {
+    /// Logged in and free.
+    Available,
+    /// Logged in, not taking calls.
+    Paused {
+        /// Why (a break, training); 1 to 64 characters.
+        reason: String,
+    },
+    /// Not taking calls until logged in again.
+    LoggedOut,
+    /// Logged in: the engine decides (available unless a rule pauses).
+    LoggedIn,
+}
+
+/// The categories the municipality's monthly extract counts calls in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// A real emergency: help was sent.
+    Emergency,
+    /// The citizen needed reassurance or a talk.
+    Reassurance,
+    /// Pressed by mistake, no need.
+    FalseAlarm,
+    /// The call was a recall (the centre called the citizen back).
+    Recall,
+    /// A technical matter (battery, line, unit fault).
+    Technical,
+}
+
+impl Disposition {
+    /// The label used in events and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Emergency => "emergency",
+            Disposition::Reassurance => "reassurance",
+            Disposition::FalseAlarm => "false_alarm",
+            Disposition::Recall => "recall",
+            Disposition::Technical => "technical",
+        }
+    }
+}
+
+/// Why the switchboard (or the API) refused a command. Each maps to one
+/// HTTP status with a JSON body `{"error": code, "detail": text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    /// 404: no such operator or call.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for (`operator op-7`, `call abc@host`).
+        what: String,
+    },
+    /// 409: the command does not fit the current state.
+    #[error("{reason}")]
+    Conflict {
+        /// Why (`operator op-1 is on a call`).
+        reason: String,
+    },
+    /// 400: the request is malformed.
+    #[error("{reason}")]
+    BadRequest {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// 503: the switchboard cannot answer now (not running, overloaded, too slow).
+    #[error("{reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ApiError {
+    /// A [`ApiError::NotFound`] for `what`.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::NotFound { what: what.into() }
+    }
+    /// A [`ApiError::Conflict`].
+    pub fn conflict(reason: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            reason: reason.into(),
+        }
+    }
+    /// A [`ApiError::BadRequest`].
+    pub fn bad_request(reason: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            reason: reason.into(),
+        }
+    }
+    /// A [`ApiError::Unavailable`].
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        ApiError::Unavailable {
+            reason: reason.into(),
+        }
+    }
+}
