@@ -1,16 +1,38 @@
 //! The operator-facing HTTP API (`/api/v1/operators`, `/api/v1/calls`,
 //! `/api/v1/queues`), merged into the HTTP listener.
 //!
-//! The API keeps no state: each request is validated, authenticated with a
-//! bearer token, and sent as one [`ApiCommand`] on a channel to the
-//! switchboard, which answers through the command's oneshot reply. A
-//! switchboard that does not answer in time gives 503. `docs/openapi.yaml`
-//! documents every route.
+//! The API keeps no state: each request is authenticated with a bearer token
+//! ([`auth`]), validated ([`body`]), and sent as one [`ApiCommand`] on a
+//! channel to the switchboard, which answers through the command's oneshot
+//! reply with a view ([`views`]) or an [`ApiError`]. A switchboard that does
+//! not answer within [`DEFAULT_TIMEOUT`] gives 503. `docs/openapi.yaml`
+//! documents every route ([`ROUTES`]).
+//!
+//! ```no_run
+//! # use alarmgate::api::{self, ApiTokens};
+//! let (tx, _commands) = tokio::sync::mpsc::channel(64);
+//! let routes = api::router(tx, ApiTokens::default());
+//! // telemetry::http::bind_with(addr, prometheus, health, routes.merge(events), shutdown)
+//! # drop(routes);
+//! ```
 
+pub mod auth;
+pub mod body;
 pub mod command;
+pub mod error;
+pub mod routes;
 pub mod views;
 
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_routes;
+
+pub use auth::{hash_token, ApiToken, ApiTokens, Caller, TokenError};
 pub use command::{ApiCommand, ApiError, Disposition, Reply, RequestedState, NOTE_MAX};
+pub use error::ErrorBody;
+pub use routes::{router, router_with, DEFAULT_TIMEOUT, ROUTES};
 pub use views::{
-    CallState, CallView, OperatorState, OperatorView, QueueView, QueuedCall, RecallAccepted,
+    CallList, CallState, CallView, OperatorList, OperatorState, OperatorView, QueueList, QueueView,
+    QueuedCall, RecallAccepted,
 };

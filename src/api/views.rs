@@ -139,6 +139,30 @@ pub struct RecallAccepted {
     pub id: String,
 }
 
+/// `GET /api/v1/operators`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorList {
+    /// Every configured operator.
+    pub operators: Vec<OperatorView>,
+}
+
+/// `GET /api/v1/calls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallList {
+    /// Calls waiting, ringing, connected or forwarding.
+    pub calls: Vec<CallView>,
+}
+
+/// `GET /api/v1/queues`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueList {
+    /// Every configured queue.
+    pub queues: Vec<QueueView>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

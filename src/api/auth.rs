@@ -1,0 +1,235 @@
+//! Bearer tokens: `Authorization: Bearer <token>` on every API request.
+//!
+//! The config stores only the SHA-256 of each token (lower-case hex); a
+//! request's token is hashed and compared with every stored hash in constant
+//! time, without stopping at the first match, so timing tells nothing about
+//! which hash (or how much of one) matched. Missing or wrong: 401 with
+//! `WWW-Authenticate: Bearer`. The matching token's name travels with the
+//! request (as [`Caller`]) into the commands it causes.
+
+use super::error::error_response;
+use crate::sip::digest::constant_time_eq;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// The longest token accepted in a header; longer ones are refused unhashed.
+const TOKEN_MAX: usize = 512;
+
+/// A token entry from the config: a name for the logs and events, and the
+/// SHA-256 of the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Who holds it (`dispatch-console`, `night-desk`).
+    pub name: String,
+    /// The SHA-256 of the token, 64 lower-case hex digits.
+    pub sha256: String,
+}
+
+/// Why a stored token hash was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TokenError {
+    /// Not 64 hex digits.
+    #[error("token {name}: sha256 must be 64 hex digits, got {len} characters")]
+    BadHash {
+        /// The entry's name.
+        name: String,
+        /// The length given.
+        len: usize,
+    },
+    /// An empty name.
+    #[error("an API token needs a name")]
+    NoName,
+}
+
+/// The tokens the API accepts. Empty: every request is refused with 401.
+#[derive(Debug, Clone, Default)]
+pub struct ApiTokens {
+    entries: Arc<Vec<ApiToken>>,
+}
+
+/// The name of the token a request was authenticated with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub String);
+
+impl ApiTokens {
+    /// Checks and keeps the entries; hashes are normalised to lower case.
+    pub fn new(entries: Vec<ApiToken>) -> Result<Self, TokenError> {
+        let mut checked = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if entry.name.is_empty() {
+                return Err(TokenError::NoName);
+            }
+            let hash = entry.sha256.to_ascii_lowercase();
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(TokenError::BadHash {
+                    name: entry.name,
+                    len: entry.sha256.len(),
+                });
+            }
+            checked.push(ApiToken {
+                name: entry.name,
+                sha256: hash,
+            });
+        }
+        Ok(ApiTokens {
+            entries: Arc::new(checked),
+        })
+    }
+
+    /// How many tokens are configured.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no token is configured (the API refuses everything).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The name of the entry whose hash matches `token`, checked against
+    /// every entry in constant time.
+    pub fn verify(&self, token: &str) -> Option<&str> {
+        let presented = hash_token(token);
+        let mut found = None;
+        for entry in self.entries.iter() {
+            let hit = constant_time_eq(presented.as_bytes(), entry.sha256.as_bytes());
+            if hit && found.is_none() {
+                found = Some(entry.name.as_str());
+            }
+        }
+        found
+    }
+}
+
+/// The SHA-256 of a token in lower-case hex: what the config stores.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme
+/// case-insensitive, RFC 6750 §2.1), or `None`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    let valid = scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && token.len() <= TOKEN_MAX
+        && !token.contains(char::is_whitespace);
+    valid.then_some(token)
+}
+
+/// Middleware: lets the request through with its [`Caller`], or answers 401.
+pub(super) async fn require_bearer(
+    State(tokens): State<ApiTokens>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let name = bearer(request.headers()).and_then(|t| tokens.verify(t));
+    let Some(name) = name.map(str::to_string) else {
+        return unauthorized(request.headers().contains_key(header::AUTHORIZATION));
+    };
+    request.extensions_mut().insert(Caller(name));
+    next.run(request).await
+}
+
+fn unauthorized(had_credentials: bool) -> Response {
+    let (challenge, detail) = if had_credentials {
+        (
+            r#"Bearer realm="alarmgate", error="invalid_token""#,
+            "the bearer token is not valid",
+        )
+    } else {
+        (
+            r#"Bearer realm="alarmgate""#,
+            "an Authorization: Bearer <token> header is required",
+        )
+    };
+    let mut response = error_response(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> ApiTokens {
+        ApiTokens::new(vec![
+            ApiToken {
+                name: "console".into(),
+                sha256: hash_token("s3cret-console").to_ascii_uppercase(),
+            },
+            ApiToken {
+                name: "night".into(),
+                sha256: hash_token("s3cret-night"),
+            },
+        ])
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn hash_is_sha256_hex() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn verify_finds_the_matching_entry() {
+        let tokens = tokens();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens.verify("s3cret-console"), Some("console"));
+        assert_eq!(tokens.verify("s3cret-night"), Some("night"));
+        assert_eq!(tokens.verify("s3cret"), None);
+        assert_eq!(ApiTokens::default().verify("s3cret-night"), None);
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        let short = ApiToken {
+            name: "x".into(),
+            sha256: "abcd".into(),
+        };
+        assert!(matches!(
+            ApiTokens::new(vec![short]),
+            Err(TokenError::BadHash { len: 4, .. })
+        ));
+        let unnamed = ApiToken {
+            name: String::new(),
+            sha256: hash_token("t"),
+        };
+        assert_eq!(
+            ApiTokens::new(vec![unnamed]).err(),
+            Some(TokenError::NoName)
+        );
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer(&headers), None);
+        let cases = [
+            ("Bearer abc", Some("abc")),
+            ("bearer  abc ", Some("abc")),
+            ("Basic abc", None),
+            ("Bearer ", None),
+            ("Bearer a b", None),
+            ("Bearer", None),
+        ];
+        for (value, expected) in cases {
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+            assert_eq!(bearer(&headers), expected, "{value}");
+        }
+    }
+}

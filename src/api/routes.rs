@@ -1,0 +1,212 @@
+//! The routes: each handler checks its input, sends one [`ApiCommand`] and
+//! turns the switchboard's answer into JSON. Bearer auth runs first on every
+//! route; a switchboard that does not answer within the timeout gives 503.
+
+use super::auth::{require_bearer, ApiTokens, Caller};
+use super::body::{self, DispositionBody, RecallBody, BODY_MAX};
+use super::command::{ApiCommand, ApiError, Reply};
+use super::views::{CallList, OperatorList, QueueList};
+use crate::routing::OperatorId;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Extension, Json, Router};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a request waits for the switchboard before answering 503.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Every route the API serves, as (method, path) in axum 0.8 syntax; the
+/// OpenAPI file must document each.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/operators"),
+    ("GET", "/api/v1/operators/{id}"),
+    ("PUT", "/api/v1/operators/{id}/state"),
+    ("POST", "/api/v1/operators/{id}/state"),
+    ("GET", "/api/v1/calls"),
+    ("POST", "/api/v1/calls"),
+    ("POST", "/api/v1/calls/{id}/disposition"),
+    ("GET", "/api/v1/queues"),
+];
+
+#[derive(Clone)]
+struct Api {
+    tx: mpsc::Sender<ApiCommand>,
+    timeout: Duration,
+}
+
+type Body = Result<Bytes, BytesRejection>;
+type Id = Result<Path<String>, PathRejection>;
+
+/// The API's routes, to merge into the HTTP listener
+/// (`telemetry::http::bind_with`); commands go to `tx`.
+pub fn router(tx: mpsc::Sender<ApiCommand>, tokens: ApiTokens) -> Router {
+    router_with(tx, tokens, DEFAULT_TIMEOUT)
+}
+
+/// [`router`] with another switchboard timeout.
+pub fn router_with(tx: mpsc::Sender<ApiCommand>, tokens: ApiTokens, timeout: Duration) -> Router {
+    Router::new()
+        .route("/api/v1/operators", get(list_operators))
+        .route("/api/v1/operators/{id}", get(get_operator))
+        .route(
+            "/api/v1/operators/{id}/state",
+            post(set_state).put(set_state),
+        )
+        .route("/api/v1/calls", get(list_calls).post(recall))
+        .route("/api/v1/calls/{id}/disposition", post(disposition))
+        .route("/api/v1/queues", get(list_queues))
+        .layer(DefaultBodyLimit::max(BODY_MAX))
+        .route_layer(middleware::from_fn_with_state(tokens, require_bearer))
+        .with_state(Api { tx, timeout })
+}
+
+/// Sends one command and waits for its answer, at most `api.timeout`.
+async fn ask<T>(api: &Api, make: impl FnOnce(Reply<T>) -> ApiCommand) -> Result<T, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    let exchange = async {
+        api.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| ApiError::unavailable("the switchboard is not running"))?;
+        answer
+            .await
+            .map_err(|_| ApiError::unavailable("the switchboard dropped the request"))?
+    };
+    match tokio::time::timeout(api.timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::unavailable(format!(
+            "the switchboard did not answer within {} ms",
+            api.timeout.as_millis()
+        ))),
+    }
+}
+
+/// The path's id, checked with `check`.
+fn path_id(id: Id, check: fn(&str) -> Result<(), ApiError>) -> Result<String, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    check(&id)?;
+    Ok(id)
+}
+
+fn operator_id(id: Id) -> Result<OperatorId, ApiError> {
+    path_id(id, |v| body::check_name("operator id", v)).map(OperatorId::new)
+}
+
+fn respond<T: serde::Serialize>(status: StatusCode, result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(value) => (status, Json(value)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn list_operators(State(api): State<Api>) -> Response {
+    let result = ask(&api, |reply| ApiCommand::ListOperators { reply }).await;
+    respond(
+        StatusCode::OK,
+        result.map(|operators| OperatorList { operators }),
+    )
+}
+
+async fn get_operator(State(api): State<Api>, id: Id) -> Response {
+    let result = async {
+        let id = operator_id(id)?;
+        let all = ask(&api, |reply| ApiCommand::ListOperators { reply }).await?;
+        all.into_iter()
+            .find(|op| op.id == id)
+            .ok_or_else(|| ApiError::not_found(format!("operator {id}")))
+    };
+    respond(StatusCode::OK, result.await)
+}
+
+async fn set_state(
+    State(api): State<Api>,
+    Extension(Caller(by)): Extension<Caller>,
+    id: Id,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let id = match operator_id(id) {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
+    let state = match body::state_body(&headers, body) {
+        Ok(state) => state,
+        Err(error) => return error.into_response(),
+    };
+    let command = |reply| ApiCommand::SetOperatorState {
+        id,
+        state,
+        by,
+        reply,
+    };
+    respond(StatusCode::OK, ask(&api, command).await)
+}
+
+async fn list_calls(State(api): State<Api>) -> Response {
+    let result = ask(&api, |reply| ApiCommand::ListCalls { reply }).await;
+    respond(StatusCode::OK, result.map(|calls| CallList { calls }))
+}
+
+async fn recall(
+    State(api): State<Api>,
+    Extension(Caller(by)): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let recall: RecallBody = match body::parse_json(&headers, body) {
+        Ok(recall) => recall,
+        Err(error) => return error.into_response(),
+    };
+    if let Err(error) = body::check_recall(&recall) {
+        return error.into_response();
+    }
+    let command = |reply| ApiCommand::Recall {
+        operator: OperatorId::new(recall.operator),
+        number: recall.number,
+        tenant: recall.tenant,
+        by,
+        reply,
+    };
+    respond(StatusCode::ACCEPTED, ask(&api, command).await)
+}
+
+async fn disposition(
+    State(api): State<Api>,
+    Extension(Caller(by)): Extension<Caller>,
+    id: Id,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let call = match path_id(id, body::check_call_id) {
+        Ok(call) => call,
+        Err(error) => return error.into_response(),
+    };
+    let request: DispositionBody = match body::parse_json(&headers, body) {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    if let Err(error) = body::check_disposition(&request) {
+        return error.into_response();
+    }
+    let command = |reply| ApiCommand::Disposition {
+        call,
+        disposition: request.disposition,
+        note: request.note.filter(|n| !n.trim().is_empty()),
+        by,
+        reply,
+    };
+    match ask(&api, command).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn list_queues(State(api): State<Api>) -> Response {
+    let result = ask(&api, |reply| ApiCommand::ListQueues { reply }).await;
+    respond(StatusCode::OK, result.map(|queues| QueueList { queues }))
+}
