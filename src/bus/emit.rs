@@ -108,7 +108,8 @@ impl CallEvents {
                 let record = self.record(&info, events::CALL_ENDED, data);
                 append(&journal, events::CALL_ENDED, record);
             }
-            CallEvent::MediaUpdate { .. } | CallEvent::MediaStop { .. } => {}
+            // media changes and the operator legs are not call events (yet)
+            _ => {}
         }
     }
 

@@ -32,11 +32,21 @@ impl CallCore {
                     self.end_call(now, handle, reason);
                 }
             }
+            CallTimer::CancelGuard => {
+                let leg = self.uac.legs.get(&handle).and_then(|l| l.cancelling);
+                if let Some(reason) = leg {
+                    self.end_pending(now, handle, reason);
+                }
+            }
         }
     }
 
-    /// Ends a call from our side: BYE if answered, 480 if still ringing.
+    /// Ends a call from our side: BYE if answered, 480 if still ringing,
+    /// CANCEL for an early outgoing leg.
     pub(crate) fn hang_up(&mut self, now: Instant, handle: CallHandle, reason: EndReason) {
+        if self.uac.legs.contains_key(&handle) {
+            return self.cancel_pending(now, handle, reason);
+        }
         let Some(call) = self.calls.get_mut(&handle) else {
             return;
         };
@@ -67,7 +77,11 @@ impl CallCore {
         let bye = call.dialog.request(Method::Bye, &via, &branch);
         call.span
             .in_scope(|| tracing::info!(reason = reason.as_str(), "hanging up"));
-        self.events.push_back(CallEvent::MediaStop { call: handle });
+        let group = call.group();
+        self.events.push_back(CallEvent::MediaStop {
+            call: handle,
+            group,
+        });
         match self.tl.send_request(now, peer, bye) {
             Ok(key) => {
                 self.by_bye.insert(key.clone(), handle);
@@ -87,9 +101,10 @@ impl CallCore {
         }
     }
 
-    /// A response to one of our requests (our BYE): a final one ends the call.
+    /// A response to one of our requests: our INVITE or OPTIONS (see
+    /// [`super::uac`]), or our BYE, whose final response ends the call.
     pub(crate) fn on_response(&mut self, now: Instant, key: &TxKey, resp: &Response) {
-        if resp.status_code.code() < 200 {
+        if self.on_uac_response(now, key, resp) || resp.status_code.code() < 200 {
             return;
         }
         if let Some(handle) = self.by_bye.remove(key) {
@@ -100,6 +115,9 @@ impl CallCore {
 
     /// A transaction failed (timeout, transport error).
     pub(crate) fn on_tx_failed(&mut self, now: Instant, key: &TxKey) {
+        if self.on_uac_failed(now, key) {
+            return;
+        }
         if let Some(handle) = self.by_bye.remove(key) {
             let reason = self.ending_reason(handle);
             return self.end_call(now, handle, reason);
@@ -134,7 +152,10 @@ impl CallCore {
         self.ports.release(call.local_port);
         let duration = now.saturating_duration_since(call.started);
         if !matches!(call.state, CallState::Ending { .. }) {
-            self.events.push_back(CallEvent::MediaStop { call: handle });
+            self.events.push_back(CallEvent::MediaStop {
+                call: handle,
+                group: call.group(),
+            });
         }
         call.span.in_scope(|| {
             tracing::info!(

@@ -149,12 +149,14 @@ impl CallCore {
             );
         }
         self.send_response(now, key, resp);
-        if let Some(media) = answer.and_then(|a| a.media) {
-            if let Some(call) = self.calls.get_mut(&handle) {
-                call.media = Some(media.clone());
-            }
+        let Some(media) = answer.and_then(|a| a.media) else {
+            return;
+        };
+        if let Some(call) = self.calls.get_mut(&handle) {
+            call.media = Some(media.clone());
             self.events.push_back(CallEvent::MediaUpdate {
                 call: handle,
+                group: call.group(),
                 media,
             });
         }
@@ -167,8 +169,15 @@ impl CallCore {
         self.by_dialog.get(&(call_id, tag)).copied()
     }
 
-    /// The media policy of the call's tenant.
+    /// The media policy of the call's tenant, or of the leg's offer.
     pub(crate) fn policy_of(&self, handle: CallHandle) -> MediaPolicy {
+        let leg = self.calls.get(&handle).and_then(|c| c.leg.as_ref());
+        if let Some(leg) = leg {
+            return MediaPolicy {
+                codecs: leg.codecs.clone(),
+                ptime_ms: self.config.ptime_ms,
+            };
+        }
         let tenant = self
             .calls
             .get(&handle)

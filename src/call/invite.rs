@@ -60,7 +60,7 @@ impl CallCore {
         let draining = self.draining.is_some();
         match self
             .admission
-            .admit(now, peer.addr.ip(), self.calls.len(), draining)
+            .admit(now, peer.addr.ip(), self.incoming_calls(), draining)
         {
             AdmissionDecision::Trusted { .. } => {}
             AdmissionDecision::NeedsAuth => {
@@ -254,6 +254,7 @@ impl CallCore {
             started: now,
             session_expires: acc.session_expires,
             span,
+            leg: None,
         };
         self.calls.insert(handle, call);
         if self.config.answer_delay.is_zero() {
@@ -372,6 +373,8 @@ impl CallCore {
         call.media = Some(media.clone());
         self.events.push_back(CallEvent::MediaStart {
             call: handle,
+            group: call.group(),
+            outgoing: call.leg.is_some(),
             call_id: call.call_id().clone(),
             tenant: call.tenant.clone(),
             caller: call.caller.clone(),

@@ -11,22 +11,36 @@
 //! [`CallCore::poll_event`] (media start/stop, call ended) and sleep until
 //! [`CallCore::poll_timeout`]. Nothing here reads a clock or touches a socket.
 //!
+//! It is also the user-agent client of outgoing legs (an operator's phone, a
+//! partner centre through a trunk): [`CallCore::originate`],
+//! [`CallCore::cancel_leg`], and of OPTIONS probes ([`CallCore::probe`]);
+//! REGISTER is handed out to the registrar when it is configured.
+//!
 //! Files: [`policy`] (configuration values), [`state`] (per-call state and
 //! events), [`invite`] (new INVITEs), [`in_dialog`] (ACK, BYE, re-INVITE,
 //! UPDATE, INFO, CANCEL), [`hangup`] (our BYE, timers, drain),
-//! [`reply`] (responses with our headers), [`ports`], [`timers`].
+//! [`reply`] (responses with our headers), [`ports`], [`timers`];
+//! outgoing: [`leg`] (types, request building), [`originate`] (INVITE,
+//! CANCEL), [`uac`] (responses to our INVITE), [`probe`] (OPTIONS, REGISTER).
 
 pub mod hangup;
 pub mod in_dialog;
 pub mod invite;
+pub mod leg;
+pub mod originate;
 pub mod policy;
 pub mod ports;
+pub mod probe;
 pub mod reply;
 pub mod state;
 pub mod timers;
+pub mod uac;
 
+pub use leg::{Originate, OriginateError};
 pub use policy::{CoreConfig, HoldAudio, TenantPolicy};
-pub use state::{Call, CallEvent, CallHandle, CallState, EndReason};
+pub use state::{
+    Call, CallEvent, CallHandle, CallState, EndReason, LegFailure, LegInfo, ProbeHandle,
+};
 
 use crate::admission::Admission;
 use crate::sip::digest::DigestServer;
@@ -62,6 +76,7 @@ pub struct CallCore {
     by_invite: HashMap<TxKey, CallHandle>,
     by_bye: HashMap<TxKey, CallHandle>,
     ports: PortPool,
+    uac: leg::UacState,
     timers: TimerQueue,
     events: VecDeque<CallEvent>,
     next_handle: u64,
@@ -90,6 +105,7 @@ impl CallCore {
             by_invite: HashMap::new(),
             by_bye: HashMap::new(),
             ports,
+            uac: leg::UacState::default(),
             timers: TimerQueue::default(),
             events: VecDeque::new(),
             next_handle: 1,
@@ -158,7 +174,8 @@ impl CallCore {
     pub fn begin_drain(&mut self, now: Instant, grace: Duration) {
         let deadline = now + grace;
         self.draining = Some(deadline);
-        let handles: Vec<CallHandle> = self.calls.keys().copied().collect();
+        let calls = self.calls.keys().chain(self.uac.legs.keys());
+        let handles: Vec<CallHandle> = calls.copied().collect();
         for call in handles {
             self.timers.arm(deadline, call, timers::CallTimer::Drain);
         }
@@ -176,12 +193,22 @@ impl CallCore {
 
     /// True when draining and no call is left.
     pub fn is_drained(&self) -> bool {
-        self.draining.is_some() && self.calls.is_empty()
+        self.draining.is_some() && self.calls.is_empty() && self.uac.legs.is_empty()
     }
 
-    /// Calls alive now.
+    /// Calls alive now: incoming calls and answered legs.
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Incoming calls alive now (what the concurrency limit counts).
+    pub fn incoming_calls(&self) -> usize {
+        self.calls.values().filter(|c| c.leg.is_none()).count()
+    }
+
+    /// Outgoing legs alive now, early or answered.
+    pub fn outgoing_legs(&self) -> usize {
+        self.uac.legs.len() + self.calls.values().filter(|c| c.leg.is_some()).count()
     }
 
     /// Transaction counts, for the gauges.
@@ -224,6 +251,7 @@ impl CallCore {
                 }
                 TxEvent::Terminated { key } => {
                     self.by_invite.remove(&key);
+                    self.on_uac_terminated(&key);
                 }
             }
         }
@@ -241,8 +269,8 @@ impl CallCore {
             Method::Bye | Method::Update | Method::Info | Method::PRack => {
                 self.reply(now, &key, &req, 481, None)
             }
-            Method::Register
-            | Method::Message
+            Method::Register => self.on_register(now, key, peer, req),
+            Method::Message
             | Method::Subscribe
             | Method::Notify
             | Method::Refer

@@ -69,6 +69,9 @@ pub struct CoreConfig {
     pub ptime_ms: u32,
     /// What a held call hears.
     pub hold: HoldAudio,
+    /// REGISTER is handed out as `CallEvent::Register` (a registrar is
+    /// configured); when false it is answered 405.
+    pub registrar: bool,
 }
 
 impl CoreConfig {
@@ -130,6 +133,7 @@ impl CoreConfig {
             rtp_ports: (40000, 40010),
             ptime_ms: 20,
             hold: HoldAudio::Silence,
+            registrar: false,
         }
     }
 }

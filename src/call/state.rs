@@ -3,9 +3,9 @@
 use super::policy::HoldAudio;
 use crate::sip::dialog::Dialog;
 use crate::sip::message::Request;
-use crate::sip::sdp::NegotiatedMedia;
+use crate::sip::sdp::{Codec, NegotiatedMedia};
 use crate::sip::transaction::TxKey;
-use crate::sip::types::CallId;
+use crate::sip::types::{CallId, Peer};
 use std::time::{Duration, Instant};
 
 /// A handle to a call inside the core; never reused within a process.
@@ -53,6 +53,15 @@ pub enum EndReason {
     /// Every alarm of the call was technical or test, acknowledged and stored:
     /// the gateway settled it and hung up.
     Settled,
+    /// An outgoing leg was not answered (busy, declined, unreachable,
+    /// rejected); a [`CallEvent::LegFailed`] said why.
+    LegFailed,
+    /// The other call of a bridge hung up, so the switchboard ended this one.
+    BridgePeerHungUp,
+    /// The call was handed on to an external target.
+    Forwarded,
+    /// The switchboard or an operator (API) ended the call.
+    HungUp,
 }
 
 impl EndReason {
@@ -66,17 +75,30 @@ impl EndReason {
             EndReason::Shutdown => "shutdown",
             EndReason::MediaFailed => "media_failed",
             EndReason::Settled => "settled",
+            EndReason::LegFailed => "leg_failed",
+            EndReason::BridgePeerHungUp => "bridge_peer_hung_up",
+            EndReason::Forwarded => "forwarded",
+            EndReason::HungUp => "hung_up",
         }
     }
 }
 
 /// What the driver must do or may log, in order.
+///
+/// Every call, incoming or an outgoing leg, ends with exactly one `Ended`.
+/// A leg that is not answered reports [`CallEvent::LegFailed`] first; a leg
+/// ended by [`super::CallCore::cancel_leg`] reports only `Ended { reason: Cancelled }`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallEvent {
     /// Open the RTP socket on `local_port` and start sending hold audio.
     MediaStart {
         /// The call.
         call: CallHandle,
+        /// The media group: the parent for a leg, the call itself otherwise.
+        /// All calls of a group belong on one media worker.
+        group: CallHandle,
+        /// True for an outgoing leg (no alarm pipeline on it).
+        outgoing: bool,
         /// Its Call-ID, for logs.
         call_id: CallId,
         /// The tenant that owns the call.
@@ -94,6 +116,8 @@ pub enum CallEvent {
     MediaUpdate {
         /// The call.
         call: CallHandle,
+        /// Its media group (see `MediaStart`).
+        group: CallHandle,
         /// The new negotiated media.
         media: NegotiatedMedia,
     },
@@ -101,6 +125,8 @@ pub enum CallEvent {
     MediaStop {
         /// The call.
         call: CallHandle,
+        /// Its media group (see `MediaStart`).
+        group: CallHandle,
     },
     /// The call is over.
     Ended {
@@ -113,6 +139,81 @@ pub enum CallEvent {
         /// From the INVITE to the end.
         duration: Duration,
     },
+    /// An outgoing leg got 180 or 183 (reported once per provisional).
+    LegRinging {
+        /// The leg.
+        leg: CallHandle,
+    },
+    /// An outgoing leg was answered: 2xx, ACK sent; its `MediaStart` follows.
+    LegAnswered {
+        /// The leg.
+        leg: CallHandle,
+    },
+    /// An outgoing leg was not answered; its `Ended` follows.
+    LegFailed {
+        /// The leg.
+        leg: CallHandle,
+        /// What happened, for routing decisions.
+        outcome: LegFailure,
+        /// The final response's status code, `None` for a timeout or transport error.
+        status: Option<u16>,
+    },
+    /// An OPTIONS probe finished: any final response is `ok`; Timer F or a
+    /// transport error is not.
+    ProbeDone {
+        /// The probe.
+        probe: ProbeHandle,
+        /// The far end answered.
+        ok: bool,
+    },
+    /// A REGISTER arrived and `CoreConfig::registrar` is on: answer it with
+    /// [`super::CallCore::respond_register`].
+    Register {
+        /// The server transaction to answer.
+        tx: TxKey,
+        /// Where it came from (the flow to reach the contact on).
+        peer: Peer,
+        /// The request, its top Via stamped.
+        request: Box<Request>,
+    },
+}
+
+/// Why an outgoing leg was not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegFailure {
+    /// 486 Busy Here or 600 Busy Everywhere.
+    Busy,
+    /// 603 Decline.
+    Declined,
+    /// 408, 480, 5xx, no response (Timer B) or a transport error.
+    Unreachable,
+    /// Any other final response (3xx-6xx, 401/407 included).
+    Rejected(u16),
+}
+
+impl LegFailure {
+    /// The outcome a final non-2xx status means.
+    pub fn from_status(code: u16) -> Self {
+        match code {
+            486 | 600 => LegFailure::Busy,
+            603 => LegFailure::Declined,
+            408 | 480 | 500..=599 => LegFailure::Unreachable,
+            other => LegFailure::Rejected(other),
+        }
+    }
+}
+
+/// A handle to an OPTIONS probe; never reused within a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeHandle(pub u64);
+
+/// What an outgoing leg keeps beyond a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegInfo {
+    /// The call it will be bridged to.
+    pub parent: Option<CallHandle>,
+    /// Codecs offered, in preference order.
+    pub codecs: Vec<Codec>,
 }
 
 /// The core's record of one call.
@@ -140,11 +241,21 @@ pub struct Call {
     pub session_expires: Option<u32>,
     /// A span carrying the Call-ID; everything logged about the call is inside it.
     pub span: tracing::Span,
+    /// Set for an outgoing leg (we sent the INVITE).
+    pub leg: Option<LegInfo>,
 }
 
 impl Call {
     /// The Call-ID.
     pub fn call_id(&self) -> &CallId {
         &self.dialog.id.call_id
+    }
+
+    /// The media group: the parent of a leg, else the call itself.
+    pub fn group(&self) -> CallHandle {
+        self.leg
+            .as_ref()
+            .and_then(|l| l.parent)
+            .unwrap_or(self.handle)
     }
 }

@@ -19,6 +19,9 @@ pub enum CallTimer {
     Drain,
     /// Our BYE got no final response in time: forget the call anyway.
     ByeGuard,
+    /// Our CANCEL got no final response to the INVITE in 64*T1 (RFC 3261
+    /// §9.1): consider the leg cancelled.
+    CancelGuard,
 }
 
 /// A deadline-ordered queue of `(call, timer)` entries.

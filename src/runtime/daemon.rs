@@ -184,6 +184,7 @@ pub fn core_config(config: &Config, bound: &[(Transport, SocketAddr)]) -> CoreCo
         rtp_ports: (config.media.rtp_port_min, config.media.rtp_port_max),
         ptime_ms: 20,
         hold: hold_audio(config),
+        registrar: false,
     }
 }
 

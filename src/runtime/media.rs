@@ -59,15 +59,16 @@ impl MediaHandle {
         Self { workers }
     }
 
-    /// Routes a call event to its worker; events other than media ones are ignored.
+    /// Routes a call event to the worker of its media group (both legs of a
+    /// bridge on one worker); events other than media ones are ignored.
     pub fn apply(&self, event: CallEvent) {
-        let call = match &event {
-            CallEvent::MediaStart { call, .. }
-            | CallEvent::MediaUpdate { call, .. }
-            | CallEvent::MediaStop { call } => *call,
-            CallEvent::Ended { .. } => return,
+        let group = match &event {
+            CallEvent::MediaStart { group, .. }
+            | CallEvent::MediaUpdate { group, .. }
+            | CallEvent::MediaStop { group, .. } => *group,
+            _ => return,
         };
-        let index = (call.0 % self.workers.len() as u64) as usize;
+        let index = (group.0 % self.workers.len() as u64) as usize;
         if let Some(worker) = self.workers.get(index) {
             let _ = worker.send(WorkerInput::Call(event));
         }
@@ -146,6 +147,7 @@ impl Worker {
                 local_port,
                 media,
                 hold,
+                ..
             } => match Leg::open(self.bind_ip, local_port, &media, hold, call) {
                 Ok(mut leg) => {
                     if let Some(shared) = &self.alarm {
@@ -161,12 +163,12 @@ impl Worker {
                     let _ = self.control.send(Control::MediaFailed(call)).await;
                 }
             },
-            CallEvent::MediaUpdate { call, media } => {
+            CallEvent::MediaUpdate { call, media, .. } => {
                 if let Some(leg) = self.legs.get_mut(&call) {
                     leg.sending = media.direction.sends();
                 }
             }
-            CallEvent::MediaStop { call } => {
+            CallEvent::MediaStop { call, .. } => {
                 if let Some(mut leg) = self.legs.remove(&call) {
                     if let Some(alarm) = leg.alarm.as_mut() {
                         alarm.hangup(clock::now());
@@ -174,7 +176,7 @@ impl Worker {
                     leg.report();
                 }
             }
-            CallEvent::Ended { .. } => {}
+            _ => {}
         }
     }
 }

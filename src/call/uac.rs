@@ -1,0 +1,239 @@
+//! What the far end answers to our INVITE, and what happens when it does not.
+//!
+//! - 100: nothing. 180/183: [`CallEvent::LegRinging`].
+//! - 2xx: the UAC dialog (RFC 3261 §12.1.2), the ACK (§13.2.2.4, resent for
+//!   every retransmission of the 2xx until the transaction ends), the answer's
+//!   SDP, then `LegAnswered` and `MediaStart`. A 2xx to a leg we were
+//!   cancelling is ACKed and BYEd.
+//! - 300-699: `LegFailed` (busy, declined, unreachable, rejected) and `Ended`;
+//!   the transaction layer has ACKed it. Timer B and transport errors: unreachable.
+
+use super::leg::PendingLeg;
+use super::state::{Call, CallEvent, CallHandle, CallState, EndReason, LegFailure, LegInfo};
+use super::timers::CallTimer;
+use super::CallCore;
+use crate::sip::dialog::{Dialog, ViaSpec};
+use crate::sip::message::{Response, SipMessage};
+use crate::sip::sdp::{self, MediaPolicy, NegotiatedMedia};
+use crate::sip::transaction::TxKey;
+use crate::sip::types::Branch;
+use crate::telemetry::metrics as m;
+use std::time::Instant;
+
+impl CallCore {
+    /// A response on one of our INVITE or OPTIONS transactions; false when
+    /// the transaction is not ours to handle here (a BYE's).
+    pub(crate) fn on_uac_response(&mut self, now: Instant, key: &TxKey, resp: &Response) -> bool {
+        let code = resp.status_code.code();
+        if self.uac.probes.contains_key(key) {
+            if code >= 200 {
+                self.probe_done(key, true);
+            }
+            return true;
+        }
+        let Some(&handle) = self.uac.by_invite.get(key) else {
+            return false;
+        };
+        match code {
+            100..=199 => self.leg_provisional(handle, code),
+            200..=299 => self.leg_accepted(now, key, handle, resp),
+            _ => self.leg_refused(now, handle, code),
+        }
+        true
+    }
+
+    /// Timer B/F or a transport error on our INVITE or OPTIONS; false when not ours.
+    pub(crate) fn on_uac_failed(&mut self, now: Instant, key: &TxKey) -> bool {
+        if self.uac.probes.contains_key(key) {
+            self.probe_done(key, false);
+            return true;
+        }
+        let Some(&handle) = self.uac.by_invite.get(key) else {
+            return false;
+        };
+        self.fail_pending(now, handle, LegFailure::Unreachable, None);
+        true
+    }
+
+    /// The transaction layer freed a transaction: forget what we kept for it.
+    pub(crate) fn on_uac_terminated(&mut self, key: &TxKey) {
+        self.uac.by_invite.remove(key);
+        self.uac.acks.remove(key);
+        self.uac.probes.remove(key);
+    }
+
+    fn leg_provisional(&mut self, handle: CallHandle, code: u16) {
+        let ringing = self
+            .uac
+            .legs
+            .get(&handle)
+            .is_some_and(|l| l.cancelling.is_none());
+        if ringing && matches!(code, 180 | 183) {
+            self.events.push_back(CallEvent::LegRinging { leg: handle });
+        }
+    }
+
+    fn leg_refused(&mut self, now: Instant, handle: CallHandle, code: u16) {
+        self.fail_pending(now, handle, LegFailure::from_status(code), Some(code));
+    }
+
+    /// Ends an early leg: as cancelled when we were cancelling it, else failed.
+    fn fail_pending(
+        &mut self,
+        now: Instant,
+        handle: CallHandle,
+        outcome: LegFailure,
+        status: Option<u16>,
+    ) {
+        let Some(leg) = self.uac.legs.get(&handle) else {
+            return;
+        };
+        if let Some(reason) = leg.cancelling {
+            return self.end_pending(now, handle, reason);
+        }
+        leg.span
+            .in_scope(|| tracing::info!(?outcome, ?status, "leg not answered"));
+        self.events.push_back(CallEvent::LegFailed {
+            leg: handle,
+            outcome,
+            status,
+        });
+        self.end_pending(now, handle, EndReason::LegFailed);
+    }
+
+    /// A 2xx: ACK it (again, for a retransmission); the first one makes the call.
+    fn leg_accepted(&mut self, now: Instant, key: &TxKey, handle: CallHandle, resp: &Response) {
+        if let Some((peer, ack)) = self.uac.acks.get(key) {
+            let msg = SipMessage::Request(ack.clone());
+            return self.tl.send_stateless(*peer, msg);
+        }
+        let Some(leg) = self.uac.legs.remove(&handle) else {
+            return;
+        };
+        let dialog = match Dialog::uac(&leg.invite, resp, leg.peer) {
+            Ok(d) => d,
+            Err(err) => {
+                leg.span
+                    .in_scope(|| tracing::warn!(%err, "2xx unusable: no dialog"));
+                let code = resp.status_code.code();
+                self.uac.legs.insert(handle, leg);
+                return self.fail_pending(now, handle, LegFailure::Rejected(code), Some(code));
+            }
+        };
+        self.send_ack(key, &dialog);
+        let reason = leg.cancelling;
+        let policy = MediaPolicy {
+            codecs: leg.codecs.clone(),
+            ptime_ms: self.config.ptime_ms,
+        };
+        self.confirm_leg(handle, leg, dialog);
+        match reason {
+            Some(reason) => self.hang_up(now, handle, reason),
+            None => self.leg_media(now, handle, &policy, resp),
+        }
+    }
+
+    fn send_ack(&mut self, key: &TxKey, dialog: &Dialog) {
+        let peer = dialog.peer;
+        let via = ViaSpec {
+            transport: peer.transport.via_token(),
+            sent_by: self.config.sent_by(&peer),
+        };
+        let branch = Branch::new(format!("z9hG4bK{}", self.token()));
+        let ack = dialog.ack(1, &via, &branch);
+        self.tl
+            .send_stateless(peer, SipMessage::Request(ack.clone()));
+        self.uac.acks.insert(key.clone(), (peer, ack));
+    }
+
+    /// The leg becomes a confirmed call in the call table.
+    fn confirm_leg(&mut self, handle: CallHandle, leg: PendingLeg, dialog: Dialog) {
+        self.by_dialog.insert(
+            (dialog.id.call_id.clone(), dialog.id.local_tag.clone()),
+            handle,
+        );
+        let call = Call {
+            handle,
+            tenant: leg.tenant,
+            caller: leg.from_user,
+            dialog,
+            state: CallState::Confirmed,
+            local_port: leg.local_port,
+            media: None,
+            sdp_session: (u64::from(leg.local_port), 1),
+            started: leg.started,
+            session_expires: None,
+            span: leg.span,
+            leg: Some(LegInfo {
+                parent: leg.parent,
+                codecs: leg.codecs,
+            }),
+        };
+        self.calls.insert(handle, call);
+    }
+
+    /// The answer's SDP: media starts, or the leg is refused and hung up.
+    fn leg_media(
+        &mut self,
+        now: Instant,
+        handle: CallHandle,
+        policy: &MediaPolicy,
+        resp: &Response,
+    ) {
+        match negotiate_answer(policy, resp) {
+            Some(media) => {
+                self.events
+                    .push_back(CallEvent::LegAnswered { leg: handle });
+                if let Some(call) = self.calls.get(&handle) {
+                    let tenant = call.tenant.clone();
+                    metrics::counter!(m::CALLS_ANSWERED, "tenant" => tenant).increment(1);
+                }
+                self.start_media(handle, media);
+                self.arm_call_timers(now, handle);
+            }
+            None => {
+                self.events.push_back(CallEvent::LegFailed {
+                    leg: handle,
+                    outcome: LegFailure::Rejected(488),
+                    status: Some(resp.status_code.code()),
+                });
+                self.hang_up(now, handle, EndReason::LegFailed);
+            }
+        }
+    }
+
+    /// Max duration and the drain deadline, for a call just answered.
+    pub(crate) fn arm_call_timers(&mut self, now: Instant, handle: CallHandle) {
+        if let Some(max) = self.config.max_duration {
+            self.timers.arm(now + max, handle, CallTimer::MaxDuration);
+        }
+        if let Some(deadline) = self.draining {
+            self.timers.arm(deadline, handle, CallTimer::Drain);
+        }
+    }
+}
+
+/// The media the 2xx's SDP answer fixes, if it is usable.
+fn negotiate_answer(policy: &MediaPolicy, resp: &Response) -> Option<NegotiatedMedia> {
+    let text = std::str::from_utf8(&resp.body).ok()?;
+    let answer = sdp::parse(text).ok()?;
+    sdp::negotiated_from_answer(policy, &answer).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_map_to_routing_outcomes() {
+        assert_eq!(LegFailure::from_status(486), LegFailure::Busy);
+        assert_eq!(LegFailure::from_status(600), LegFailure::Busy);
+        assert_eq!(LegFailure::from_status(603), LegFailure::Declined);
+        for code in [408, 480, 500, 503, 599] {
+            assert_eq!(LegFailure::from_status(code), LegFailure::Unreachable);
+        }
+        for code in [301, 401, 404, 407, 487, 488, 604] {
+            assert_eq!(LegFailure::from_status(code), LegFailure::Rejected(code));
+        }
+    }
+}
