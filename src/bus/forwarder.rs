@@ -30,6 +30,7 @@ const PERSIST_EVERY: Duration = Duration::from_millis(200);
 /// A running forwarder.
 pub struct Forwarder {
     stop: watch::Sender<bool>,
+    acked: watch::Receiver<u64>,
     task: JoinHandle<()>,
 }
 
@@ -38,9 +39,17 @@ impl Forwarder {
     pub fn start(cfg: BusConfig, node: &str, journal: JournalHandle) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let state = State::new(cfg, journal);
+        let acked = state.acked_tx.subscribe();
         let node = node.to_string();
         let task = tokio::spawn(async move { state.run(node, stop_rx).await });
-        Self { stop, task }
+        Self { stop, acked, task }
+    }
+
+    /// The highest journal seq the bus acknowledged (from `bus-acked.json`
+    /// at start, then as acks arrive): journal retention keeps every
+    /// segment after it.
+    pub fn acked(&self) -> watch::Receiver<u64> {
+        self.acked.clone()
     }
 
     /// Stops after the batch in flight (waiting at most `grace`) and saves the position.
@@ -68,6 +77,7 @@ struct State {
     acks: AckFile,
     tail: Tail,
     acked: u64,
+    acked_tx: watch::Sender<u64>,
     persisted: u64,
     persisted_at: Instant,
     /// The seq and id time of the oldest record read and not acknowledged.
@@ -97,6 +107,7 @@ impl State {
             cfg,
             journal,
             acked,
+            acked_tx: watch::Sender::new(acked),
             persisted: acked,
             persisted_at: clock::now(),
             head: None,
@@ -224,6 +235,7 @@ impl State {
                 metrics::counter!(m::BUS_FORWARDED).increment(1);
             }
             self.acked = seq;
+            self.acked_tx.send_replace(seq);
             if self.head.is_some_and(|(s, _)| s <= seq) {
                 self.head = None;
             }

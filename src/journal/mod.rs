@@ -38,13 +38,21 @@
 //! One `std::thread` owns the files and does group commit: it writes every
 //! request waiting in its channel, syncs once, then completes them all.
 //! [`JournalReader::read_from`] iterates records from a sequence number across
-//! segments; [`JournalHandle::remove_segments_before`] is the retention hook.
+//! segments.
+//!
+//! # Retention
+//!
+//! [`retention`] deletes whole closed segments, oldest first, by age and by
+//! total size, and never one holding a record the bus has not acknowledged
+//! (when a bus is configured). [`JournalHandle::remove_segments_before`] is
+//! the low-level hook underneath.
 
 pub mod crc32;
 pub mod format;
 mod handle;
 mod reader;
 mod recovery;
+pub mod retention;
 mod writer;
 
 #[cfg(test)]
@@ -53,6 +61,8 @@ mod tests;
 mod tests_crash;
 #[cfg(test)]
 mod tests_failure;
+#[cfg(test)]
+mod tests_retention;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -62,6 +72,7 @@ pub use format::Defect;
 pub use handle::{Callback, JournalHandle, JournalStats};
 pub use reader::{JournalReader, Records};
 pub use recovery::RecoveryReport;
+pub use retention::RetentionPolicy;
 
 /// Counter: records made durable.
 pub const RECORDS_WRITTEN: &str = "alarmgate_journal_records_written_total";

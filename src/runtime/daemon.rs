@@ -19,7 +19,7 @@ use crate::alarm::pipeline::PipelineConfig;
 use crate::bus;
 use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
 use crate::config::{self, Config, HoldKind};
-use crate::journal::{Journal, JournalConfig};
+use crate::journal::{self, Journal};
 use crate::sip::digest::{Algorithm, DigestServer};
 use crate::sip::sdp::Codec;
 use crate::sip::transaction::TimerConfig;
@@ -66,6 +66,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let alarm = alarm_context(&config, &health)?;
     let journal = alarm.as_ref().map(|a| a.journal.clone());
     let forwarder = start_forwarder(&config, journal.as_ref());
+    let retention = journal.as_ref().map(|j| {
+        let floor = forwarder.as_ref().map(bus::Forwarder::acked);
+        let policy = config.alarm.retention();
+        journal::retention::start(j, policy, floor, journal::retention::PASS_EVERY)
+    });
     let media = MediaHandle::start(media_bind_ip(&core_config), 2, control_tx.clone(), alarm);
     let core = CallCore::new(
         core_config,
@@ -104,6 +109,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     transports.shutdown().await;
     if let Some(forwarder) = forwarder {
         forwarder.stop(Duration::from_secs(5)).await;
+    }
+    if let Some(retention) = retention {
+        retention.stop();
     }
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
@@ -259,7 +267,7 @@ fn alarm_context(config: &Config, health: &Health) -> Result<Option<AlarmContext
             source: std::sync::Arc::new(source),
         }
     })?;
-    let journal = Journal::open(JournalConfig::new(config.alarm.journal_dir.clone()))?;
+    let journal = Journal::open(config.alarm.journal_config())?;
     health.attach_journal(journal.health_flag());
     tracing::info!(dir = %config.alarm.journal_dir.display(), next_seq = journal.last_durable_seq() + 1, "alarm journal open");
     let classifiers = config
