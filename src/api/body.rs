@@ -23,7 +23,7 @@ pub const NUMBER_MAX: usize = 32;
 /// `PUT|POST /api/v1/operators/{id}/state`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StateBody {
+pub(super) struct StateBody {
     state: StateName,
     #[serde(default)]
     reason: Option<String>,
@@ -115,7 +115,7 @@ pub(super) fn parse_json<T: DeserializeOwned>(
 }
 
 /// The state asked for, with its reason checked.
-fn requested_state(body: StateBody) -> Result<RequestedState, ApiError> {
+pub(super) fn requested_state(body: StateBody) -> Result<RequestedState, ApiError> {
     match (body.state, body.reason) {
         (StateName::Paused, Some(reason)) => {
             check_text("reason", &reason, NAME_MAX, false)?;

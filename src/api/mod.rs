@@ -24,6 +24,8 @@ pub mod routes;
 pub mod views;
 
 #[cfg(test)]
+mod openapi_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_routes;
