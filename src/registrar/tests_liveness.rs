@@ -1,0 +1,1 @@
+//! Tests of keep-alives and expiry.
