@@ -44,6 +44,18 @@ name_newtype!(
     TargetId
 );
 
+/// A call inside the routing engine: the device call's `CallHandle.0` (or a
+/// recall's handle), so the switchboard can map it back without a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CallRef(pub u64);
+
+impl fmt::Display for CallRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// What kind of call waits: sets the base priority (emergency first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

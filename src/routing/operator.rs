@@ -1,0 +1,177 @@
+//! Operator state: the public state names and the engine's record of one
+//! operator (its state, since when, idle since when, reachability, and the
+//! calls it recently refused).
+//!
+//! Every state has an exit: `Ringing` ends by an answer, a refusal or the ring
+//! timeout; `OnCall` by `connected_ended`/`call_gone`; `WrapUp` by its timer;
+//! `Paused` and `LoggedOut` by the API (or a phone registering).
+
+use super::plan::{OperatorPlan, QueuePlan};
+use super::types::{CallRef, QueueId};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// How long an operator who refused a call (busy, declined) is not offered
+/// that same call again.
+pub const REFUSAL_HOLDOFF: Duration = Duration::from_secs(10);
+
+/// Where an operator is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OperatorState {
+    /// Not taking calls.
+    LoggedOut,
+    /// Waiting for a call.
+    Available,
+    /// The phone rings with `call`.
+    Ringing {
+        /// The offered call.
+        call: CallRef,
+    },
+    /// Talking on `call`.
+    OnCall {
+        /// The connected call.
+        call: CallRef,
+    },
+    /// After a call, until the queue's wrap-up time has passed.
+    WrapUp,
+    /// Paused with a reason.
+    Paused {
+        /// `ring-no-answer`, or what the operator gave.
+        reason: String,
+    },
+}
+
+impl OperatorState {
+    /// The state's name, as in the API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OperatorState::LoggedOut => "logged_out",
+            OperatorState::Available => "available",
+            OperatorState::Ringing { .. } => "ringing",
+            OperatorState::OnCall { .. } => "on_call",
+            OperatorState::WrapUp => "wrap_up",
+            OperatorState::Paused { .. } => "paused",
+        }
+    }
+
+    /// The call the operator is ringing with or talking on.
+    pub fn call(&self) -> Option<CallRef> {
+        match self {
+            OperatorState::Ringing { call } | OperatorState::OnCall { call } => Some(*call),
+            _ => None,
+        }
+    }
+}
+
+/// The engine's record of one operator.
+#[derive(Debug, Clone)]
+pub(crate) struct Operator {
+    pub plan: OperatorPlan,
+    pub state: OperatorState,
+    /// When the current state began.
+    pub since: Instant,
+    /// When the operator last became idle (login or end of a call): the
+    /// longest-idle rule orders by this.
+    pub idle_since: Instant,
+    /// The registrar reports a live contact.
+    pub reachable: bool,
+    /// The end of the ring timeout (`Ringing`) or of wrap-up (`WrapUp`).
+    pub deadline: Option<Instant>,
+    /// Queues whose calls this operator may be offered (served, skills held).
+    pub eligible: HashSet<QueueId>,
+    /// Calls the operator refused, and until when they are not re-offered.
+    pub refused: Vec<(CallRef, Instant)>,
+}
+
+impl Operator {
+    /// A logged-out, unreachable operator.
+    pub fn new(plan: OperatorPlan, queues: &[QueuePlan], now: Instant) -> Self {
+        let mut op = Self {
+            plan,
+            state: OperatorState::LoggedOut,
+            since: now,
+            idle_since: now,
+            reachable: false,
+            deadline: None,
+            eligible: HashSet::new(),
+            refused: Vec::new(),
+        };
+        op.replan(op.plan.clone(), queues);
+        op
+    }
+
+    /// Takes a new plan; state is kept, eligibility recomputed.
+    pub fn replan(&mut self, plan: OperatorPlan, queues: &[QueuePlan]) {
+        self.eligible = queues
+            .iter()
+            .filter(|q| plan.queues.contains(&q.id) && plan.has_skills(&q.skills))
+            .map(|q| q.id.clone())
+            .collect();
+        self.plan = plan;
+    }
+
+    /// Available with a reachable phone: may be offered a call.
+    pub fn is_free(&self) -> bool {
+        self.reachable && self.state == OperatorState::Available
+    }
+
+    /// Logged in (any state but `LoggedOut`) with a reachable phone.
+    pub fn is_present(&self) -> bool {
+        self.reachable && self.state != OperatorState::LoggedOut
+    }
+
+    /// True while the operator's refusal of `call` holds.
+    pub fn has_refused(&self, call: CallRef, now: Instant) -> bool {
+        self.refused
+            .iter()
+            .any(|&(c, until)| c == call && until > now)
+    }
+
+    /// Records a refusal of `call` until `now + REFUSAL_HOLDOFF`.
+    pub fn refuse(&mut self, call: CallRef, now: Instant) {
+        self.refused.retain(|&(c, until)| c != call && until > now);
+        self.refused.push((call, now + REFUSAL_HOLDOFF));
+    }
+
+    /// Forgets refusals that have run out; returns true if any did.
+    pub fn expire_refusals(&mut self, now: Instant) -> bool {
+        let before = self.refused.len();
+        self.refused.retain(|&(_, until)| until > now);
+        before != self.refused.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_hold_for_the_holdoff_then_expire() {
+        let now = Instant::now();
+        let q = QueuePlan::new("q", "t", Duration::from_secs(5), Duration::ZERO);
+        let mut op = Operator::new(OperatorPlan::new("a", &["q"]), &[q], now);
+        op.refuse(CallRef(1), now);
+        assert!(op.has_refused(CallRef(1), now));
+        assert!(!op.has_refused(CallRef(2), now));
+        let later = now + REFUSAL_HOLDOFF;
+        assert!(op.expire_refusals(later));
+        assert!(!op.has_refused(CallRef(1), later));
+        assert!(op.eligible.contains(&QueueId::new("q")));
+    }
+
+    #[test]
+    fn skills_limit_eligibility() {
+        let now = Instant::now();
+        let mut q = QueuePlan::new("q", "t", Duration::from_secs(5), Duration::ZERO);
+        q.skills = vec!["nurse".into()];
+        let op = Operator::new(OperatorPlan::new("a", &["q"]), &[q], now);
+        assert!(op.eligible.is_empty());
+        let json = serde_json::to_string(&OperatorState::Paused { reason: "x".into() });
+        assert_eq!(
+            json.ok().as_deref(),
+            Some(r#"{"state":"paused","reason":"x"}"#)
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Randomised invariant tests of the routing engine.
