@@ -201,16 +201,6 @@ impl CallCore {
         self.calls.len()
     }
 
-    /// Incoming calls alive now (what the concurrency limit counts).
-    pub fn incoming_calls(&self) -> usize {
-        self.calls.values().filter(|c| c.leg.is_none()).count()
-    }
-
-    /// Outgoing legs alive now, early or answered.
-    pub fn outgoing_legs(&self) -> usize {
-        self.uac.legs.len() + self.calls.values().filter(|c| c.leg.is_some()).count()
-    }
-
     /// Transaction counts, for the gauges.
     pub fn transaction_counts(&self) -> crate::sip::transaction::TxCounts {
         self.tl.counts()
@@ -395,3 +385,9 @@ fn cseq_method_of(data: &[u8]) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_leg_end;
+#[cfg(test)]
+mod tests_probe;
+#[cfg(test)]
+mod tests_uac;

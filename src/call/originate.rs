@@ -55,6 +55,16 @@ impl CallCore {
         self.process_tl_events(now);
     }
 
+    /// Incoming calls alive now (what the concurrency limit counts).
+    pub fn incoming_calls(&self) -> usize {
+        self.calls.values().filter(|c| c.leg.is_none()).count()
+    }
+
+    /// Outgoing legs alive now, early or answered.
+    pub fn outgoing_legs(&self) -> usize {
+        self.uac.legs.len() + self.calls.values().filter(|c| c.leg.is_some()).count()
+    }
+
     fn send_invite(
         &mut self,
         now: Instant,
