@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use thiserror::Error;
 
 /// The longest token accepted in a header; longer ones are refused unhashed.
@@ -26,7 +26,7 @@ const TOKEN_MAX: usize = 512;
 pub struct ApiToken {
     /// Who holds it (`dispatch-console`, `night-desk`).
     pub name: String,
-    /// The SHA-256 of the token, 64 lower-case hex digits.
+    /// The SHA-256 of the token, 64 hex digits (either case).
     pub sha256: String,
 }
 
@@ -46,10 +46,16 @@ pub enum TokenError {
     NoName,
 }
 
+/// A stored hash: the token's name and the SHA-256 of the token.
+type Entry = (String, [u8; 32]);
+
 /// The tokens the API accepts. Empty: every request is refused with 401.
+///
+/// Clones share the set, so [`ApiTokens::replace`] (on SIGHUP) takes effect
+/// in a router already serving.
 #[derive(Debug, Clone, Default)]
 pub struct ApiTokens {
-    entries: Arc<Vec<ApiToken>>,
+    entries: Arc<RwLock<Vec<Entry>>>,
 }
 
 /// The name of the token a request was authenticated with.
@@ -57,53 +63,79 @@ pub struct ApiTokens {
 pub struct Caller(pub String);
 
 impl ApiTokens {
-    /// Checks and keeps the entries; hashes are normalised to lower case.
+    /// Checks the entries' hex hashes (either case) and keeps them.
     pub fn new(entries: Vec<ApiToken>) -> Result<Self, TokenError> {
         let mut checked = Vec::with_capacity(entries.len());
         for entry in entries {
             if entry.name.is_empty() {
                 return Err(TokenError::NoName);
             }
-            let hash = entry.sha256.to_ascii_lowercase();
-            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let Some(hash) = parse_sha256(&entry.sha256) else {
+                let len = entry.sha256.len();
                 return Err(TokenError::BadHash {
                     name: entry.name,
-                    len: entry.sha256.len(),
+                    len,
                 });
-            }
-            checked.push(ApiToken {
-                name: entry.name,
-                sha256: hash,
-            });
+            };
+            checked.push((entry.name, hash));
         }
-        Ok(ApiTokens {
-            entries: Arc::new(checked),
-        })
+        Ok(Self::from_hashes(checked))
+    }
+
+    /// From names and decoded hashes, as the config gives them
+    /// (`config::api::ApiSection::token_hashes`).
+    pub fn from_hashes(entries: impl IntoIterator<Item = (String, [u8; 32])>) -> Self {
+        let entries = entries.into_iter().collect();
+        ApiTokens {
+            entries: Arc::new(RwLock::new(entries)),
+        }
+    }
+
+    /// Swaps in another set (a reloaded config) for every clone.
+    pub fn replace(&self, entries: impl IntoIterator<Item = (String, [u8; 32])>) {
+        let fresh: Vec<Entry> = entries.into_iter().collect();
+        match self.entries.write() {
+            Ok(mut current) => *current = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
     }
 
     /// How many tokens are configured.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.read().map(|e| e.len()).unwrap_or(0)
     }
 
     /// True when no token is configured (the API refuses everything).
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// The name of the entry whose hash matches `token`, checked against
     /// every entry in constant time.
-    pub fn verify(&self, token: &str) -> Option<&str> {
-        let presented = hash_token(token);
+    pub fn verify(&self, token: &str) -> Option<String> {
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let entries = self.entries.read().ok()?;
         let mut found = None;
-        for entry in self.entries.iter() {
-            let hit = constant_time_eq(presented.as_bytes(), entry.sha256.as_bytes());
+        for (name, hash) in entries.iter() {
+            let hit = constant_time_eq(&presented, hash);
             if hit && found.is_none() {
-                found = Some(entry.name.as_str());
+                found = Some(name.clone());
             }
         }
         found
     }
+}
+
+/// 64 hex digits (either case) to 32 bytes.
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// The SHA-256 of a token in lower-case hex: what the config stores.
@@ -132,7 +164,7 @@ pub(super) async fn require_bearer(
     next: Next,
 ) -> Response {
     let name = bearer(request.headers()).and_then(|t| tokens.verify(t));
-    let Some(name) = name.map(str::to_string) else {
+    let Some(name) = name else {
         return unauthorized(request.headers().contains_key(header::AUTHORIZATION));
     };
     request.extensions_mut().insert(Caller(name));
@@ -189,22 +221,40 @@ mod tests {
     fn verify_finds_the_matching_entry() {
         let tokens = tokens();
         assert_eq!(tokens.len(), 2);
-        assert_eq!(tokens.verify("s3cret-console"), Some("console"));
-        assert_eq!(tokens.verify("s3cret-night"), Some("night"));
+        assert_eq!(tokens.verify("s3cret-console").as_deref(), Some("console"));
+        assert_eq!(tokens.verify("s3cret-night").as_deref(), Some("night"));
         assert_eq!(tokens.verify("s3cret"), None);
         assert_eq!(ApiTokens::default().verify("s3cret-night"), None);
     }
 
     #[test]
+    fn replace_reaches_every_clone() {
+        let tokens = tokens();
+        let serving = tokens.clone();
+        let hash: [u8; 32] = Sha256::digest(b"rotated").into();
+        tokens.replace([("rotated".to_string(), hash)]);
+        assert_eq!(serving.len(), 1);
+        assert_eq!(serving.verify("s3cret-console"), None);
+        assert_eq!(serving.verify("rotated").as_deref(), Some("rotated"));
+        tokens.replace([]);
+        assert!(serving.is_empty());
+    }
+
+    #[test]
     fn bad_entries_are_refused() {
-        let short = ApiToken {
-            name: "x".into(),
-            sha256: "abcd".into(),
-        };
-        assert!(matches!(
-            ApiTokens::new(vec![short]),
-            Err(TokenError::BadHash { len: 4, .. })
-        ));
+        for (bad, len) in [
+            ("abcd".to_string(), 4),
+            (format!("{}zz", "0".repeat(62)), 64),
+        ] {
+            let entry = ApiToken {
+                name: "x".into(),
+                sha256: bad,
+            };
+            assert!(matches!(
+                ApiTokens::new(vec![entry]),
+                Err(TokenError::BadHash { len: l, .. }) if l == len
+            ));
+        }
         let unnamed = ApiToken {
             name: String::new(),
             sha256: hash_token("t"),

@@ -216,3 +216,43 @@ async fn a_dropped_reply_gives_503() {
         "the switchboard dropped the request"
     );
 }
+
+#[tokio::test]
+async fn call_ids_are_percent_decoded() {
+    let (addr, log) = api().await;
+    let path = "/api/v1/calls/a%2Fb%40host/disposition";
+    let body = json(r#"{"disposition":"technical"}"#);
+    let answer = send(addr, "POST", path, Some(TOKEN), body).await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json()["detail"], "call a/b@host not found");
+    assert_eq!(last(&log), "disposition a/b@host Technical None by console");
+    let spaced = "/api/v1/calls/a%20b/disposition";
+    let answer = send(addr, "POST", spaced, Some(TOKEN), body).await;
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (400, "bad_request")
+    );
+}
+
+#[tokio::test]
+async fn merged_with_the_event_stream_each_keeps_its_own_rules() {
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let app = router(tx, ApiTokens::default()).merge(crate::bus::sse::routes(None));
+    let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+        panic!("cannot bind a loopback port");
+    };
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let events = send(addr, "GET", "/api/v1/events", None, None).await;
+    assert_eq!(
+        events.status, 503,
+        "no journal: the events route answers itself"
+    );
+    let calls = send(addr, "GET", "/api/v1/calls", Some(TOKEN), None).await;
+    assert_eq!(
+        calls.status, 401,
+        "no tokens configured: everything refused"
+    );
+    let unknown = send(addr, "GET", "/api/v1/nothing", Some(TOKEN), None).await;
+    assert_eq!(unknown.status, 404);
+}
