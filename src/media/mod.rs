@@ -18,7 +18,11 @@
 //! | [`receiver`] | incoming leg: latching, reorder, decode, digits |
 //! | [`sender`] | outgoing packet clock and audio sources |
 //! | [`session`] | one leg: latching, decode, events, transmit, stats |
+//! | [`bridge`] | two legs connected: audio both ways, digit relay |
+//! | [`bridge_port`] | what a leg plays: override tone, digits, bridged audio or hold |
 
+pub mod bridge;
+pub mod bridge_port;
 pub mod event_sender;
 pub mod from_sdp;
 pub mod g711;
