@@ -9,6 +9,12 @@
 //! journal error calls `storage_failed` instead: no kissoff, the unit
 //! repeats, and the journal's health flag turns `/readyz` to 503. After the
 //! kissoff an `alarm.acknowledged` event follows (not awaited).
+//!
+//! The leg's tones go to its [`BridgePort`], over whatever else it plays
+//! (hold tone, or the operator's voice once bridged): the pipeline keeps
+//! listening after the bridge starts, and its kissoff wins while it plays.
+//! When the call needs a person, one [`QueueRequest`] goes to the SIP
+//! driver (see [`QueueState`]).
 
 use super::sip_driver::Control;
 use crate::alarm::classify::{AlarmClass, Classifier};
@@ -18,13 +24,15 @@ use crate::call::CallHandle;
 use crate::clock;
 use crate::events::{self, AlarmContext};
 use crate::journal::JournalHandle;
+use crate::media::bridge_port::BridgePort;
 use crate::media::receiver::AudioFrame;
-use crate::media::tone::{ToneGenerator, ToneSpec};
-use crate::media::RtpSession;
+use crate::media::telephone_event::DigitEvent;
+use crate::media::tone::ToneSpec;
+use crate::routing::CallClass;
 use crate::telemetry::metrics as m;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// What every alarm leg of the node shares.
@@ -68,16 +76,22 @@ pub struct AlarmLeg {
     /// The `alarm.received` event id of each stored message (pipeline seq),
     /// for the `alarm.acknowledged` event that follows it.
     received: HashMap<u64, String>,
+    /// What the unit hears: our tones override it.
+    port: BridgePort,
+    /// The one queue request of the call.
+    queue: QueueState,
 }
 
 impl AlarmLeg {
-    /// A pipeline for a call answered at `answered_at`.
+    /// A pipeline for a call answered at `answered_at`, playing its tones
+    /// on `port` (and `hold` there once the call waits for a person).
     pub fn new(
         shared: &AlarmContextShared,
         call: CallHandle,
         ids: (&str, &str, &str),
         answered_at: Instant,
         hold: Option<ToneSpec>,
+        port: BridgePort,
     ) -> Self {
         let (call_id, tenant, caller) = ids;
         let classifier = shared.classifiers.get(tenant).cloned().unwrap_or_default();
@@ -91,20 +105,22 @@ impl AlarmLeg {
             voice: false,
             hold,
             received: HashMap::new(),
+            port,
+            queue: QueueState::default(),
         }
     }
 
-    /// Feeds what the RTP session decoded since the last tick.
-    pub fn feed(&mut self, now: Instant, session: &mut RtpSession) {
-        while let Some(frame) = session.poll_audio() {
-            let at = match &frame {
+    /// Feeds what the leg's RTP session decoded since the last tick.
+    pub fn feed(&mut self, now: Instant, frames: &[AudioFrame], events: &[DigitEvent]) {
+        for frame in frames {
+            let at = match frame {
                 AudioFrame::Audio { timestamp, .. } => self.clock.date(*timestamp, now),
                 AudioFrame::Gap { .. } => self.clock.last().unwrap_or(now),
             };
-            self.pipeline.handle_frame(at, &frame);
+            self.pipeline.handle_frame(at, frame);
         }
-        while let Some(event) = session.poll_event() {
-            self.pipeline.handle_telephone_event(now, &event);
+        for event in events {
+            self.pipeline.handle_telephone_event(now, event);
         }
         if self.pipeline.poll_timeout().is_some_and(|t| t <= now) {
             self.pipeline.handle_timeout(now);
@@ -125,29 +141,25 @@ impl AlarmLeg {
     pub fn act(
         &mut self,
         shared: &AlarmContextShared,
-        session: &mut RtpSession,
         worker: &mpsc::UnboundedSender<WorkerInput>,
         control: &mpsc::Sender<Control>,
     ) {
         while let Some(action) = self.pipeline.poll_action() {
-            self.act_one(shared, session, worker, control, action);
+            self.act_one(shared, worker, control, action);
         }
     }
 
     fn act_one(
         &mut self,
         shared: &AlarmContextShared,
-        session: &mut RtpSession,
         worker: &mpsc::UnboundedSender<WorkerInput>,
         control: &mpsc::Sender<Control>,
         action: PipelineAction,
     ) {
         let call_id = self.call_id.as_str();
         match action {
-            PipelineAction::PlayTone(spec) => {
-                session.set_source(Box::new(ToneGenerator::new(spec)))
-            }
-            PipelineAction::StopTone => self.hold_or_silence(session),
+            PipelineAction::PlayTone(spec) => self.port.play_override(spec),
+            PipelineAction::StopTone => self.port.stop_override(),
             PipelineAction::Store {
                 seq,
                 message,
@@ -174,6 +186,7 @@ impl AlarmLeg {
                     "alarm decoded; storing"
                 );
                 metrics::counter!(m::ALARMS_DECODED, "class" => class_label(class)).increment(1);
+                self.queue.decoded(class, &message);
                 let record = events::alarm_received(
                     &self.context(shared),
                     &message,
@@ -215,33 +228,37 @@ impl AlarmLeg {
             }
             PipelineAction::SwitchToVoice { reason } => {
                 tracing::info!(%call_id, ?reason, "alarm needs a person: call stays up for an operator");
-                self.voice = true;
-                if !session.is_playing() {
-                    self.hold_or_silence(session);
-                }
+                self.wait_for_person(control, CallClass::Voice);
             }
             PipelineAction::Settle { reason } => {
                 tracing::info!(%call_id, ?reason, "alarms settled by the gateway");
-                if shared.settle_technical && !self.voice {
-                    let _ = control.try_send(Control::Settle(self.call));
+                match (self.voice, shared.settle_technical) {
+                    (true, _) => {}
+                    (false, true) => send_control(control, Control::Settle(self.call)),
+                    // Nobody hangs up: a person must see the technical call.
+                    (false, false) => self.wait_for_person(control, CallClass::Technical),
                 }
             }
             PipelineAction::GaveUp { reason } => {
                 // A caller without a decodable alarm is a voice call of its
                 // tenant: keep it up for a person, never drop it.
                 tracing::warn!(%call_id, ?reason, "no alarm decoded: handled as a voice call");
-                self.voice = true;
-                self.hold_or_silence(session);
+                self.port.stop_override();
+                self.wait_for_person(control, CallClass::Voice);
             }
             PipelineAction::ListeningEnded => {}
         }
     }
 
-    /// After our tones: the hold tone once the call waits for a person, else silence.
-    fn hold_or_silence(&self, session: &mut RtpSession) {
-        match (&self.hold, self.voice) {
-            (Some(spec), true) => session.set_source(Box::new(ToneGenerator::new(spec.clone()))),
-            _ => session.stop_source(),
+    /// The call waits for a person: hold audio under our tones, and the
+    /// call's one queue request, at least as urgent as `floor`.
+    fn wait_for_person(&mut self, control: &mpsc::Sender<Control>, floor: CallClass) {
+        self.voice = true;
+        self.port.set_hold(self.hold.clone());
+        if let Some(request) = self.queue.request(self.call, floor) {
+            let (call_id, class) = (self.call_id.as_str(), request.class.as_str());
+            tracing::info!(%call_id, class, event = ?request.event_code, "queued for an operator");
+            send_control(control, Control::Queue(request));
         }
     }
 
@@ -287,53 +304,6 @@ impl AlarmLeg {
     }
 }
 
-/// Dates audio frames by their RTP timestamps rather than by the tick that
-/// delivered them: the reorder buffer may release several frames in one
-/// tick, and both digit paths (in-band, dated by the frames; RFC 4733, dated
-/// by event timestamps against the frames) must share one timeline, or one
-/// digit arriving both ways is counted twice. Anchored at the first frame;
-/// never later than `now`, never going back, and re-anchored when the
-/// sender's clock strays more than 200 ms (a new SSRC, a clock jump).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RtpClock {
-    anchor: Option<(u32, Instant)>,
-    last: Option<Instant>,
-}
-
-impl RtpClock {
-    const SLACK: Duration = Duration::from_millis(200);
-
-    /// The instant of the frame whose first sample has `timestamp` (8 kHz).
-    pub fn date(&mut self, timestamp: u32, now: Instant) -> Instant {
-        let at = self.anchor.and_then(|(ts, base)| {
-            let ticks = timestamp.wrapping_sub(ts) as i32;
-            let offset = Duration::from_micros(u64::from(ticks.unsigned_abs()) * 125);
-            let at = if ticks >= 0 {
-                base.checked_add(offset)
-            } else {
-                base.checked_sub(offset)
-            }?;
-            let strayed = at > now + Self::SLACK || at + Self::SLACK < now;
-            (!strayed).then_some(at)
-        });
-        let at = match at {
-            Some(at) => at.min(now),
-            None => {
-                self.anchor = Some((timestamp, now));
-                now
-            }
-        };
-        let at = self.last.map_or(at, |last| at.max(last));
-        self.last = Some(at);
-        at
-    }
-
-    /// The instant of the latest frame dated.
-    pub fn last(&self) -> Option<Instant> {
-        self.last
-    }
-}
-
 /// What a media worker receives.
 #[derive(Debug)]
 pub enum WorkerInput {
@@ -341,6 +311,23 @@ pub enum WorkerInput {
     Call(crate::call::CallEvent),
     /// A journal answer.
     Stored(Stored),
+    /// Connect device leg `a` and operator leg `b` of media `group`
+    /// ([`super::media::MediaHandle::bridge`]).
+    Bridge {
+        /// The media group (routes the input to its worker).
+        group: CallHandle,
+        /// The device leg: it gets the operator's digits.
+        a: CallHandle,
+        /// The operator leg.
+        b: CallHandle,
+    },
+    /// End the bridge `leg` is in ([`super::media::MediaHandle::unbridge`]).
+    Unbridge {
+        /// The media group.
+        group: CallHandle,
+        /// Either leg of the bridge.
+        leg: CallHandle,
+    },
 }
 
 /// Per-message signal quality as metrics, so a degrading line shows before it fails.
@@ -374,41 +361,10 @@ fn class_label(class: AlarmClass) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::RtpClock;
-    use crate::clock::epoch;
-    use std::time::Duration;
+#[path = "alarm_clock.rs"]
+mod rtp_clock;
+pub use rtp_clock::RtpClock;
 
-    #[test]
-    fn frames_released_in_one_tick_keep_their_rtp_spacing() {
-        let mut c = RtpClock::default();
-        let t0 = epoch() + Duration::from_secs(1);
-        assert_eq!(c.date(1000, t0), t0);
-        // Three frames held by the reorder buffer, released together 60 ms later:
-        // they are dated 20, 40 and 60 ms after the first, not all at the tick.
-        let tick = t0 + Duration::from_millis(60);
-        assert_eq!(c.date(1160, tick), t0 + Duration::from_millis(20));
-        assert_eq!(c.date(1320, tick), t0 + Duration::from_millis(40));
-        assert_eq!(c.date(1480, tick), t0 + Duration::from_millis(60));
-    }
-
-    #[test]
-    fn never_in_the_future_never_backwards_and_reanchors_after_a_jump() {
-        let mut c = RtpClock::default();
-        let t0 = epoch() + Duration::from_secs(1);
-        c.date(u32::MAX - 80, t0);
-        // Across the timestamp wrap, a frame dated after `now` is held at `now`.
-        let now = t0 + Duration::from_millis(10);
-        assert_eq!(c.date(79, now), now);
-        // An older timestamp does not move time back.
-        assert_eq!(c.date(u32::MAX - 80, now + Duration::from_millis(5)), now);
-        // A new SSRC with another timestamp base: re-anchored at `now`.
-        let later = t0 + Duration::from_secs(5);
-        assert_eq!(c.date(123_456_789, later), later);
-        assert_eq!(
-            c.date(123_456_789 + 160, later + Duration::from_millis(20)),
-            later + Duration::from_millis(20)
-        );
-    }
-}
+#[path = "alarm_queue.rs"]
+mod queue;
+pub use queue::{call_class, send_control, QueueRequest, QueueState};

@@ -5,29 +5,43 @@
 //! packet time for all of them. Sockets are non-blocking std sockets polled on
 //! the tick, so no reactor registration is paid per call either.
 //!
-//! Each leg is an [`RtpSession`] (the pure core in [`crate::media`]): it
-//! latches onto the far end's source address (symmetric RTP, through NAT),
-//! decodes G.711, collects RFC 4733 digits, sends RTCP receiver reports, and
-//! plays the hold audio (silence, or the configured cadenced tone).
+//! Each leg is an [`RtpSession`](crate::media::RtpSession) (the pure core in
+//! [`crate::media`]): it latches onto the far end's source address
+//! (symmetric RTP, through NAT), decodes G.711, collects RFC 4733 digits,
+//! sends RTCP receiver reports, and plays its
+//! [`BridgePort`](crate::media::bridge_port::BridgePort): the hold audio
+//! (silence, or the configured cadenced tone), the alarm pipeline's tones,
+//! or the leg it is bridged to.
+//!
+//! All legs of a media group (a device call and the operator legs it
+//! spawned) live on one worker, chosen by the group's handle, so a bridge
+//! moves audio between two legs of one worker without locks or channels.
+//! Each tick: every leg reads its socket; every bridge moves the decoded
+//! audio both ways and relays the operator's digits; the device leg's
+//! alarm pipeline hears the same audio; every leg sends what is due.
 
-use super::alarm_leg::{AlarmContextShared, AlarmLeg, Stored, WorkerInput};
+use super::alarm_leg::{
+    send_control, AlarmContextShared, AlarmLeg, QueueRequest, Stored, WorkerInput,
+};
 use super::sip_driver::Control;
 use crate::call::{CallEvent, CallHandle, HoldAudio};
 use crate::clock;
-use crate::media::sender::Seeds;
-use crate::media::tone::{Component, ToneGenerator, ToneSpec};
-use crate::media::{params_from_sdp, RtpSession};
+use crate::media::bridge::{Bridge, BridgeConfig, DigitRelay};
+use crate::media::bridge_port::BridgePort;
 use crate::sip::sdp::NegotiatedMedia;
-use crate::telemetry::metrics as m;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+#[path = "media_leg.rs"]
+mod leg;
+use leg::{hold_spec, Leg};
 
 /// The packet time the workers tick at.
 const TICK: Duration = Duration::from_millis(20);
 
-/// Sends call events to the worker that owns the call.
+/// Sends call events and bridge commands to the worker that owns the group.
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
     workers: Vec<mpsc::UnboundedSender<WorkerInput>>,
@@ -35,7 +49,7 @@ pub struct MediaHandle {
 
 impl MediaHandle {
     /// Starts `workers` media workers binding RTP sockets on `bind_ip`; with
-    /// `alarm`, every answered call runs the Contact ID pipeline.
+    /// `alarm`, every answered device call runs the Contact ID pipeline.
     pub fn start(
         bind_ip: IpAddr,
         workers: usize,
@@ -45,13 +59,7 @@ impl MediaHandle {
         let workers = (0..workers.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                let worker = Worker {
-                    legs: HashMap::new(),
-                    bind_ip,
-                    control: control.clone(),
-                    alarm: alarm.clone(),
-                    inbox: tx.clone(),
-                };
+                let worker = Worker::new(bind_ip, control.clone(), alarm.clone(), tx.clone());
                 tokio::spawn(worker.run(rx));
                 tx
             })
@@ -59,8 +67,8 @@ impl MediaHandle {
         Self { workers }
     }
 
-    /// Routes a call event to the worker of its media group (both legs of a
-    /// bridge on one worker); events other than media ones are ignored.
+    /// Routes a call event to its group's worker; events other than media
+    /// ones are ignored.
     pub fn apply(&self, event: CallEvent) {
         let group = match &event {
             CallEvent::MediaStart { group, .. }
@@ -68,27 +76,78 @@ impl MediaHandle {
             | CallEvent::MediaStop { group, .. } => *group,
             _ => return,
         };
+        self.send(group, WorkerInput::Call(event));
+    }
+
+    /// Connects device leg `a` (the citizen's unit: it gets the operator's
+    /// digits) and operator leg `b` of media `group`: audio both ways, each
+    /// side in its own codec. Ends any bridge either leg was in. Unknown
+    /// legs: logged and ignored. Either leg's `MediaStop` ends the bridge.
+    pub fn bridge(&self, group: CallHandle, a: CallHandle, b: CallHandle) {
+        self.send(group, WorkerInput::Bridge { group, a, b });
+    }
+
+    /// Ends the bridge `leg` of `group` is in (either side): both legs go
+    /// back to their hold audio.
+    pub fn unbridge(&self, group: CallHandle, leg: CallHandle) {
+        self.send(group, WorkerInput::Unbridge { group, leg });
+    }
+
+    fn send(&self, group: CallHandle, input: WorkerInput) {
         let index = (group.0 % self.workers.len() as u64) as usize;
         if let Some(worker) = self.workers.get(index) {
-            let _ = worker.send(WorkerInput::Call(event));
+            let _ = worker.send(input);
         }
     }
 }
 
-/// One call's RTP leg.
-struct Leg {
-    socket: UdpSocket,
-    /// The socket is IPv6 (dual-stack): IPv4 destinations are mapped.
-    v6_socket: bool,
-    session: RtpSession,
-    sending: bool,
-    /// The Contact ID side, when alarms are decoded.
-    alarm: Option<AlarmLeg>,
+/// Two legs of one worker connected.
+struct Link {
+    device: CallHandle,
+    operator: CallHandle,
+    bridge: Bridge,
 }
 
-/// A worker: a share of the calls, one tick per packet time for all of them.
+impl Link {
+    /// This tick's audio both ways, and the operator's digits to the device.
+    fn carry(&mut self, legs: &mut HashMap<CallHandle, Leg>) {
+        if let Some(device) = legs.get(&self.device) {
+            device
+                .frames
+                .iter()
+                .for_each(|f| self.bridge.from_device(f));
+        }
+        let Some(operator) = legs.get_mut(&self.operator) else {
+            return;
+        };
+        operator
+            .frames
+            .iter()
+            .for_each(|f| self.bridge.from_operator(f));
+        for event in std::mem::take(&mut operator.events) {
+            let Some(DigitRelay::Events { digit, duration_ms }) =
+                self.bridge.operator_digit(&event)
+            else {
+                continue;
+            };
+            let sent = legs
+                .get_mut(&self.device)
+                .is_some_and(|d| d.send_digit(digit, duration_ms));
+            if !sent {
+                self.bridge.relay_in_band(digit, duration_ms);
+            }
+        }
+    }
+
+    fn has(&self, leg: CallHandle) -> bool {
+        self.device == leg || self.operator == leg
+    }
+}
+
+/// A worker: a share of the media groups, one tick per packet time for all.
 struct Worker {
     legs: HashMap<CallHandle, Leg>,
+    links: Vec<Link>,
     bind_ip: IpAddr,
     control: mpsc::Sender<Control>,
     alarm: Option<AlarmContextShared>,
@@ -97,6 +156,22 @@ struct Worker {
 }
 
 impl Worker {
+    fn new(
+        bind_ip: IpAddr,
+        control: mpsc::Sender<Control>,
+        alarm: Option<AlarmContextShared>,
+        inbox: mpsc::UnboundedSender<WorkerInput>,
+    ) -> Self {
+        Self {
+            legs: HashMap::new(),
+            links: Vec::new(),
+            bind_ip,
+            control,
+            alarm,
+            inbox,
+        }
+    }
+
     async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<WorkerInput>) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -104,8 +179,7 @@ impl Worker {
         loop {
             tokio::select! {
                 input = inputs.recv() => match input {
-                    Some(WorkerInput::Call(event)) => self.apply(event).await,
-                    Some(WorkerInput::Stored(stored)) => self.stored(stored),
+                    Some(input) => self.input(input),
                     None => break,
                 },
                 _ = tick.tick() => self.tick(&mut buf),
@@ -113,14 +187,25 @@ impl Worker {
         }
     }
 
+    fn input(&mut self, input: WorkerInput) {
+        match input {
+            WorkerInput::Call(event) => self.apply(event),
+            WorkerInput::Stored(stored) => self.stored(stored),
+            WorkerInput::Bridge { a, b, .. } => self.connect(a, b),
+            WorkerInput::Unbridge { leg, .. } => self.disconnect(leg),
+        }
+    }
+
     fn tick(&mut self, buf: &mut [u8]) {
         let now = clock::now();
         for leg in self.legs.values_mut() {
             leg.receive(now, buf);
-            if let (Some(alarm), Some(shared)) = (leg.alarm.as_mut(), self.alarm.as_ref()) {
-                alarm.feed(now, &mut leg.session);
-                alarm.act(shared, &mut leg.session, &self.inbox, &self.control);
-            }
+        }
+        for link in &mut self.links {
+            link.carry(&mut self.legs);
+        }
+        for leg in self.legs.values_mut() {
+            leg.listen(now, self.alarm.as_ref(), &self.inbox, &self.control);
             leg.send(now);
         }
     }
@@ -133,14 +218,66 @@ impl Worker {
         };
         if let Some(alarm) = leg.alarm.as_mut() {
             alarm.stored(now, stored.seq, stored.ok);
-            alarm.act(shared, &mut leg.session, &self.inbox, &self.control);
+            alarm.act(shared, &self.inbox, &self.control);
         }
     }
 
-    async fn apply(&mut self, event: CallEvent) {
+    fn connect(&mut self, device: CallHandle, operator: CallHandle) {
+        self.disconnect(device);
+        self.disconnect(operator);
+        let ports = (self.legs.get(&device), self.legs.get(&operator));
+        let (Some(d), Some(o)) = ports else {
+            tracing::warn!(
+                device = device.0,
+                operator = operator.0,
+                "bridge: leg not in this worker"
+            );
+            return;
+        };
+        if device == operator {
+            return;
+        }
+        let bridge = Bridge::new(
+            BridgeConfig::default(),
+            d.port.clone(),
+            o.port.clone(),
+            d.telephone_event,
+        );
+        tracing::info!(
+            device = device.0,
+            operator = operator.0,
+            rfc4733_to_device = d.telephone_event,
+            "bridged"
+        );
+        self.links.push(Link {
+            device,
+            operator,
+            bridge,
+        });
+    }
+
+    /// Ends the bridge `leg` is in; both legs go back to hold.
+    fn disconnect(&mut self, leg: CallHandle) {
+        let Some(index) = self.links.iter().position(|l| l.has(leg)) else {
+            return;
+        };
+        let link = self.links.swap_remove(index);
+        let stats = link.bridge.stats();
+        tracing::info!(
+            device = link.device.0,
+            operator = link.operator.0,
+            dropped = stats.to_device.dropped + stats.to_operator.dropped,
+            underrun = stats.to_device.underrun + stats.to_operator.underrun,
+            digits = stats.digits_events + stats.digits_in_band,
+            "bridge ended"
+        );
+    }
+
+    fn apply(&mut self, event: CallEvent) {
         match event {
             CallEvent::MediaStart {
                 call,
+                outgoing,
                 call_id,
                 tenant,
                 caller,
@@ -148,125 +285,60 @@ impl Worker {
                 media,
                 hold,
                 ..
-            } => match Leg::open(self.bind_ip, local_port, &media, hold, call) {
-                Ok(mut leg) => {
-                    if let Some(shared) = &self.alarm {
-                        let ids = (call_id.as_str(), tenant.as_str(), caller.as_str());
-                        let alarm = AlarmLeg::new(shared, call, ids, clock::now(), hold_spec(hold));
-                        leg.session.stop_source();
-                        leg.alarm = Some(alarm);
-                    }
-                    self.legs.insert(call, leg);
-                }
-                Err(err) => {
-                    tracing::warn!(%err, port = local_port, "cannot open RTP leg");
-                    let _ = self.control.send(Control::MediaFailed(call)).await;
-                }
-            },
+            } => {
+                let ids = (call_id.as_str(), tenant.as_str(), caller.as_str());
+                self.start(call, outgoing, ids, local_port, &media, hold);
+            }
             CallEvent::MediaUpdate { call, media, .. } => {
                 if let Some(leg) = self.legs.get_mut(&call) {
                     leg.sending = media.direction.sends();
                 }
             }
-            CallEvent::MediaStop { call, .. } => {
-                if let Some(mut leg) = self.legs.remove(&call) {
-                    if let Some(alarm) = leg.alarm.as_mut() {
-                        alarm.hangup(clock::now());
-                    }
-                    leg.report();
-                }
-            }
+            CallEvent::MediaStop { call, .. } => self.stop(call),
             _ => {}
         }
     }
-}
 
-/// The hold tone's spec, when the hold audio is a tone.
-fn hold_spec(hold: HoldAudio) -> Option<ToneSpec> {
-    match hold {
-        HoldAudio::Silence => None,
-        HoldAudio::Tone {
-            frequency_hz,
-            level_dbm0,
-            on_ms,
-            off_ms,
-        } => {
-            let tone = Component {
-                freq_hz: frequency_hz,
-                level_dbm0,
-            };
-            Some(ToneSpec::cadence(vec![tone], on_ms, off_ms))
-        }
-    }
-}
-
-impl Leg {
-    fn open(
-        ip: IpAddr,
-        port: u16,
+    /// Opens a leg; a device call also gets its alarm pipeline, or, when
+    /// alarms are not decoded, its queue request at once.
+    fn start(
+        &mut self,
+        call: CallHandle,
+        outgoing: bool,
+        ids: (&str, &str, &str),
+        local_port: u16,
         media: &NegotiatedMedia,
         hold: HoldAudio,
-        call: CallHandle,
-    ) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, port))?;
-        socket.set_nonblocking(true)?;
-        let seed = call.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(port);
-        let seeds = Seeds {
-            ssrc: seed as u32,
-            sequence_number: (seed >> 32) as u16,
-            timestamp: (seed >> 40) as u32,
+    ) {
+        let port = BridgePort::new(BridgeConfig::default().capacity_ms);
+        let mut leg = match Leg::open(self.bind_ip, local_port, media, port.clone(), call) {
+            Ok(leg) => leg,
+            Err(err) => {
+                tracing::warn!(%err, port = local_port, "cannot open RTP leg");
+                return send_control(&self.control, Control::MediaFailed(call));
+            }
         };
-        let mut session = RtpSession::new(clock::now(), params_from_sdp(media), seeds, "alarmgate")
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        if let Some(spec) = hold_spec(hold) {
-            session.set_source(Box::new(ToneGenerator::new(spec)));
-        }
-        Ok(Self {
-            v6_socket: ip.is_ipv6(),
-            socket,
-            session,
-            sending: media.direction.sends(),
-            alarm: None,
-        })
-    }
-
-    /// Reads every waiting datagram into the session.
-    fn receive(&mut self, now: std::time::Instant, buf: &mut [u8]) {
-        while let Ok((n, from)) = self.socket.recv_from(buf) {
-            let _ = self
-                .session
-                .handle_packet(now, from, buf.get(..n).unwrap_or_default());
-        }
-        self.session.handle_timeout(now);
-        if self.alarm.is_none() {
-            // Nothing listens to the audio: drain it so the buffers stay bounded.
-            while self.session.poll_audio().is_some() {}
-            while self.session.poll_event().is_some() {}
-        }
-    }
-
-    /// Sends what is due.
-    fn send(&mut self, now: std::time::Instant) {
-        while let Some(t) = self.session.poll_transmit(now) {
-            if self.sending {
-                let _ = self.socket.send_to(&t.bytes, self.reachable(t.destination));
+        match (&self.alarm, outgoing) {
+            (_, true) => port.set_hold(hold_spec(hold)),
+            (Some(shared), false) => {
+                let alarm = AlarmLeg::new(shared, call, ids, clock::now(), hold_spec(hold), port);
+                leg.alarm = Some(alarm);
+            }
+            (None, false) => {
+                port.set_hold(hold_spec(hold));
+                send_control(&self.control, Control::Queue(QueueRequest::voice(call)));
             }
         }
+        self.legs.insert(call, leg);
     }
 
-    /// A dual-stack socket reaches IPv4 peers through IPv4-mapped addresses.
-    fn reachable(&self, dest: SocketAddr) -> SocketAddr {
-        match (self.v6_socket, dest) {
-            (true, SocketAddr::V4(v4)) => {
-                SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+    fn stop(&mut self, call: CallHandle) {
+        self.disconnect(call);
+        if let Some(mut leg) = self.legs.remove(&call) {
+            if let Some(alarm) = leg.alarm.as_mut() {
+                alarm.hangup(clock::now());
             }
-            _ => dest,
+            leg.report();
         }
-    }
-
-    fn report(&self) {
-        let stats = self.session.stats();
-        metrics::counter!(m::RTP_PACKETS_IN).increment(stats.packets_received);
-        metrics::counter!(m::RTP_PACKETS_OUT).increment(stats.packets_sent);
     }
 }

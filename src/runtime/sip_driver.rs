@@ -29,6 +29,8 @@ pub enum Control {
     MediaFailed(CallHandle),
     /// The alarm pipeline settled a call: hang up.
     Settle(CallHandle),
+    /// A device call needs a person: route it (once per call, from the media worker).
+    Queue(super::alarm_leg::QueueRequest),
 }
 
 /// How many transport events are handled before transmits are flushed.
@@ -83,6 +85,9 @@ fn apply_control(core: &mut CallCore, cmd: Control) {
         Control::Drain { grace } => core.begin_drain(now, grace),
         Control::MediaFailed(call) => core.media_failed(now, call),
         Control::Settle(call) => core.settle(now, call),
+        Control::Queue(request) => {
+            tracing::info!(?request, "call waits for an operator (routing not wired yet)");
+        }
     }
 }
 

@@ -1,0 +1,208 @@
+//! When a call needs a person: the one [`QueueRequest`] per call that the
+//! media worker sends to the SIP driver (and on to the switchboard).
+//!
+//! Sent once per call, never twice: on `SwitchToVoice` (a voice alarm was
+//! acknowledged), on `GaveUp` (no decodable alarm: a voice-only unit or a
+//! citizen calling the number), when settling is disabled and the quiet
+//! line would have settled a technical call, or at once at `MediaStart`
+//! when alarms are not decoded at all. The class is the most urgent of the
+//! call's decoded messages (an emergency for 1xx medical/fire/panic codes
+//! the classifier sends to a person), or the trigger's own.
+
+use crate::runtime::sip_driver::Control;
+use crate::alarm::classify::AlarmClass;
+use crate::alarm::{AccountNo, ContactIdMessage, EventCode};
+use crate::call::CallHandle;
+use crate::routing::CallClass;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+
+/// A call waits for a person: route it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRequest {
+    /// The device call (its handle is the routing engine's `CallRef`).
+    pub call: CallHandle,
+    /// Its priority class.
+    pub class: CallClass,
+    /// The event code that set the class, if an alarm was decoded.
+    pub event_code: Option<EventCode>,
+    /// The unit's account, if an alarm was decoded.
+    pub account: Option<AccountNo>,
+}
+
+impl QueueRequest {
+    /// A call without a decoded alarm.
+    pub fn voice(call: CallHandle) -> Self {
+        Self {
+            call,
+            class: CallClass::Voice,
+            event_code: None,
+            account: None,
+        }
+    }
+}
+
+/// The routing class of a decoded message: the classifier's class, with
+/// voice alarms of the 1xx group (medical, fire, panic) as emergencies.
+pub fn call_class(class: AlarmClass, event: &EventCode) -> CallClass {
+    match class {
+        AlarmClass::Voice if event.as_str().starts_with('1') => CallClass::Emergency,
+        AlarmClass::Voice => CallClass::Voice,
+        AlarmClass::Technical | AlarmClass::Test | AlarmClass::Cancel => CallClass::Technical,
+    }
+}
+
+/// Higher is more urgent.
+fn rank(class: CallClass) -> u8 {
+    match class {
+        CallClass::Emergency => 3,
+        CallClass::Voice | CallClass::Recall => 2,
+        CallClass::Technical => 1,
+    }
+}
+
+/// What one call has told the router, and its most urgent message so far.
+#[derive(Debug, Default)]
+pub struct QueueState {
+    sent: bool,
+    worst: Option<(CallClass, EventCode, AccountNo)>,
+}
+
+impl QueueState {
+    /// A message was decoded with `class`; the first of the highest rank counts.
+    pub fn decoded(&mut self, class: AlarmClass, message: &ContactIdMessage) {
+        let class = call_class(class, &message.event);
+        if self.worst.as_ref().is_none_or(|w| rank(class) > rank(w.0)) {
+            self.worst = Some((class, message.event.clone(), message.account.clone()));
+        }
+    }
+
+    /// The request for `call`, at least as urgent as `floor`; `None` once sent.
+    pub fn request(&mut self, call: CallHandle, floor: CallClass) -> Option<QueueRequest> {
+        if std::mem::replace(&mut self.sent, true) {
+            return None;
+        }
+        let mut request = QueueRequest {
+            class: floor,
+            ..QueueRequest::voice(call)
+        };
+        if let Some((class, event, account)) = self.worst.clone() {
+            request.class = if rank(class) > rank(floor) {
+                class
+            } else {
+                floor
+            };
+            request.event_code = Some(event);
+            request.account = Some(account);
+        }
+        Some(request)
+    }
+
+    /// True once the request went out.
+    pub fn is_sent(&self) -> bool {
+        self.sent
+    }
+}
+
+/// Sends `cmd` to the SIP driver without blocking the worker: at once, or
+/// from a task when the channel is full (a queue request must not be lost).
+pub fn send_control(control: &mpsc::Sender<Control>, cmd: Control) {
+    let Err(TrySendError::Full(cmd)) = control.try_send(cmd) else {
+        return;
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let control = control.clone();
+            runtime.spawn(async move {
+                let _ = control.send(cmd).await;
+            });
+        }
+        Err(_) => tracing::error!(?cmd, "control channel full outside a runtime: dropped"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarm::contact_id::{check_digit, parse};
+
+    /// A new-event message of account 1234 with `event`.
+    fn message(event: &str) -> ContactIdMessage {
+        let first15 = format!("1234181{event}01001");
+        let check = check_digit(&first15).expect("digits");
+        parse(&format!("{first15}{check}")).expect("valid Contact ID")
+    }
+
+    #[test]
+    fn classes_follow_the_classifier_and_the_1xx_group() {
+        let code = |c: &str| EventCode::new(c).expect("code");
+        assert_eq!(
+            call_class(AlarmClass::Voice, &code("100")),
+            CallClass::Emergency
+        );
+        assert_eq!(
+            call_class(AlarmClass::Voice, &code("121")),
+            CallClass::Emergency
+        );
+        assert_eq!(
+            call_class(AlarmClass::Voice, &code("606")),
+            CallClass::Voice
+        );
+        assert_eq!(
+            call_class(AlarmClass::Test, &code("602")),
+            CallClass::Technical
+        );
+        assert_eq!(
+            call_class(AlarmClass::Technical, &code("1B0")),
+            CallClass::Technical
+        );
+    }
+
+    #[test]
+    fn one_request_per_call_with_the_most_urgent_message() {
+        let call = CallHandle(7);
+        let mut q = QueueState::default();
+        q.decoded(AlarmClass::Test, &message(MSG_602));
+        q.decoded(AlarmClass::Voice, &message(MSG_100));
+        q.decoded(AlarmClass::Voice, &message(MSG_606));
+        let r = q.request(call, CallClass::Voice).expect("first");
+        assert_eq!(r.class, CallClass::Emergency);
+        assert_eq!(
+            r.event_code.map(|e| e.as_str().to_owned()),
+            Some("100".into())
+        );
+        assert_eq!(
+            r.account.map(|a| a.as_str().to_owned()),
+            Some("1234".into())
+        );
+        assert!(q.is_sent());
+        assert_eq!(q.request(call, CallClass::Voice), None, "never twice");
+    }
+
+    #[test]
+    fn no_alarm_is_voice_and_technical_only_as_the_floor_allows() {
+        let mut q = QueueState::default();
+        assert_eq!(
+            q.request(CallHandle(1), CallClass::Voice),
+            Some(QueueRequest::voice(CallHandle(1)))
+        );
+        let mut q = QueueState::default();
+        q.decoded(AlarmClass::Test, &message(MSG_602));
+        let r = q
+            .request(CallHandle(2), CallClass::Technical)
+            .expect("first");
+        assert_eq!(r.class, CallClass::Technical);
+        let mut q = QueueState::default();
+        q.decoded(AlarmClass::Test, &message(MSG_602));
+        let r = q.request(CallHandle(3), CallClass::Voice).expect("first");
+        assert_eq!(
+            r.class,
+            CallClass::Voice,
+            "a technical alarm that gave up still reaches a person"
+        );
+    }
+
+    const MSG_100: &str = "100";
+    const MSG_602: &str = "602";
+    const MSG_606: &str = "606";
+}

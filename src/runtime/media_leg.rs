@@ -1,0 +1,154 @@
+//! One call's RTP leg in a media worker: the socket, the [`RtpSession`],
+//! what the leg plays (its [`BridgePort`]: hold, our tones, or the bridged
+//! leg), and what it decoded this tick (for the alarm pipeline and the bridge).
+
+use crate::runtime::alarm_leg::{AlarmContextShared, AlarmLeg, WorkerInput};
+use crate::runtime::sip_driver::Control;
+use crate::call::{CallHandle, HoldAudio};
+use crate::clock;
+use crate::media::bridge_port::BridgePort;
+use crate::media::receiver::AudioFrame;
+use crate::media::sender::Seeds;
+use crate::media::telephone_event::DigitEvent;
+use crate::media::tone::{Component, ToneSpec};
+use crate::media::{params_from_sdp, RtpSession};
+use crate::sip::sdp::NegotiatedMedia;
+use crate::telemetry::metrics as m;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// One call's RTP leg.
+pub(super) struct Leg {
+    socket: UdpSocket,
+    /// The socket is IPv6 (dual-stack): IPv4 destinations are mapped.
+    v6_socket: bool,
+    session: RtpSession,
+    pub(super) sending: bool,
+    /// What the leg plays: its session's source for the whole call.
+    pub(super) port: BridgePort,
+    /// The far end negotiated telephone-event (RFC 4733).
+    pub(super) telephone_event: bool,
+    /// The Contact ID side, when alarms are decoded (device legs only).
+    pub(super) alarm: Option<AlarmLeg>,
+    /// Audio decoded this tick.
+    pub(super) frames: Vec<AudioFrame>,
+    /// RFC 4733 events finished this tick.
+    pub(super) events: Vec<DigitEvent>,
+}
+
+/// The hold tone's spec, when the hold audio is a tone.
+pub(super) fn hold_spec(hold: HoldAudio) -> Option<ToneSpec> {
+    match hold {
+        HoldAudio::Silence => None,
+        HoldAudio::Tone {
+            frequency_hz,
+            level_dbm0,
+            on_ms,
+            off_ms,
+        } => {
+            let tone = Component {
+                freq_hz: frequency_hz,
+                level_dbm0,
+            };
+            Some(ToneSpec::cadence(vec![tone], on_ms, off_ms))
+        }
+    }
+}
+
+impl Leg {
+    /// Binds `ip:port` and starts the session, playing `port` (its hold audio).
+    pub(super) fn open(
+        ip: IpAddr,
+        local_port: u16,
+        media: &NegotiatedMedia,
+        port: BridgePort,
+        call: CallHandle,
+    ) -> std::io::Result<Self> {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, local_port))?;
+        socket.set_nonblocking(true)?;
+        let seed = call.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(local_port);
+        let seeds = Seeds {
+            ssrc: seed as u32,
+            sequence_number: (seed >> 32) as u16,
+            timestamp: (seed >> 40) as u32,
+        };
+        let mut session = RtpSession::new(clock::now(), params_from_sdp(media), seeds, "alarmgate")
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        session.set_source(Box::new(port.clone()));
+        Ok(Self {
+            v6_socket: ip.is_ipv6(),
+            socket,
+            session,
+            sending: media.direction.sends(),
+            port,
+            telephone_event: media.telephone_event_pt.is_some(),
+            alarm: None,
+            frames: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Reads every waiting datagram into the session and takes what it decoded.
+    pub(super) fn receive(&mut self, now: Instant, buf: &mut [u8]) {
+        while let Ok((n, from)) = self.socket.recv_from(buf) {
+            let _ = self
+                .session
+                .handle_packet(now, from, buf.get(..n).unwrap_or_default());
+        }
+        self.session.handle_timeout(now);
+        self.frames
+            .extend(std::iter::from_fn(|| self.session.poll_audio()));
+        self.events
+            .extend(std::iter::from_fn(|| self.session.poll_event()));
+    }
+
+    /// Feeds this tick's audio and digits to the alarm pipeline, if any, and
+    /// forgets them (the bridge took its copy before).
+    pub(super) fn listen(
+        &mut self,
+        now: Instant,
+        shared: Option<&AlarmContextShared>,
+        inbox: &mpsc::UnboundedSender<WorkerInput>,
+        control: &mpsc::Sender<Control>,
+    ) {
+        if let (Some(alarm), Some(shared)) = (self.alarm.as_mut(), shared) {
+            alarm.feed(now, &self.frames, &self.events);
+            alarm.act(shared, inbox, control);
+        }
+        self.frames.clear();
+        self.events.clear();
+    }
+
+    /// Sends `digit` as RFC 4733 events; false if the leg cannot.
+    pub(super) fn send_digit(&mut self, digit: char, duration_ms: u32) -> bool {
+        let mut key = [0u8; 4];
+        let key = digit.encode_utf8(&mut key);
+        self.session.send_digits(key, duration_ms).is_ok()
+    }
+
+    /// Sends what is due.
+    pub(super) fn send(&mut self, now: Instant) {
+        while let Some(t) = self.session.poll_transmit(now) {
+            if self.sending {
+                let _ = self.socket.send_to(&t.bytes, self.reachable(t.destination));
+            }
+        }
+    }
+
+    /// A dual-stack socket reaches IPv4 peers through IPv4-mapped addresses.
+    fn reachable(&self, dest: SocketAddr) -> SocketAddr {
+        match (self.v6_socket, dest) {
+            (true, SocketAddr::V4(v4)) => {
+                SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+            }
+            _ => dest,
+        }
+    }
+
+    pub(super) fn report(&self) {
+        let stats = self.session.stats();
+        metrics::counter!(m::RTP_PACKETS_IN).increment(stats.packets_received);
+        metrics::counter!(m::RTP_PACKETS_OUT).increment(stats.packets_sent);
+    }
+}
