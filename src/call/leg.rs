@@ -11,7 +11,7 @@ use super::state::{CallHandle, ProbeHandle};
 use crate::sip::message::rsip::{self, headers::make_header, Headers, Method, Request};
 use crate::sip::sdp::Codec;
 use crate::sip::transaction::{TxError, TxKey};
-use crate::sip::types::Peer;
+use crate::sip::types::{Peer, Tag};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -82,8 +82,12 @@ pub(crate) struct UacState {
     /// Our INVITE client transactions, kept until the layer terminates them
     /// (2xx retransmissions arrive until Timer M).
     pub(crate) by_invite: HashMap<TxKey, CallHandle>,
-    /// The ACK sent for a 2xx, by INVITE transaction: resent for each retransmission.
-    pub(crate) acks: HashMap<TxKey, (Peer, Request)>,
+    /// Our INVITEs by transaction, to ACK and BYE a 2xx that finds no leg
+    /// waiting (another fork's, or a leg already given up).
+    pub(crate) invites: HashMap<TxKey, (Peer, Box<Request>)>,
+    /// The ACK sent for a 2xx, by INVITE transaction and the 2xx's To tag:
+    /// resent for each retransmission.
+    pub(crate) acks: HashMap<(TxKey, Option<Tag>), (Peer, Request)>,
     pub(crate) probes: HashMap<TxKey, ProbeHandle>,
     pub(crate) next_probe: u64,
 }

@@ -78,6 +78,8 @@ impl CallCore {
         let span = tracing::info_span!("leg", call_id = %call_id, tenant = %o.tenant);
         span.in_scope(|| tracing::info!(to = %o.peer.addr, uri = %o.request_uri, "calling"));
         self.uac.by_invite.insert(key.clone(), handle);
+        let kept = Box::new(invite.clone());
+        self.uac.invites.insert(key.clone(), (o.peer, kept));
         let leg = PendingLeg {
             parent: o.parent,
             tenant: o.tenant,

@@ -185,3 +185,67 @@ fn originate_refuses_bad_uris_empty_codecs_and_a_full_pool() {
         "empty user"
     );
 }
+
+#[test]
+fn a_2xx_from_another_fork_is_acked_and_byed_and_the_leg_stays() {
+    let mut c = core_with(CoreConfig::for_tests());
+    let (leg, invite, _) = answered(&mut c);
+    sent(&mut c);
+    let answer = pcmu_answer(&invite);
+    let fork = String::from_utf8(reply(&invite, 200, &answer))
+        .expect("utf-8")
+        .replace(";tag=op1", ";tag=op2");
+    c.handle_message(epoch(), op(), fork.as_bytes());
+    let out = sent(&mut c);
+    let lines = first_lines(&out);
+    assert_eq!(
+        lines,
+        vec![
+            format!("ACK sip:op1@{OP} SIP/2.0"),
+            format!("BYE sip:op1@{OP} SIP/2.0")
+        ]
+    );
+    assert!(out.iter().all(|m| header(m, "To").ends_with(";tag=op2")));
+    assert!(events(&mut c).is_empty());
+    c.handle_message(epoch(), op(), fork.as_bytes());
+    assert_eq!(
+        first_lines(&sent(&mut c)),
+        vec![format!("ACK sip:op1@{OP} SIP/2.0")]
+    );
+    assert_eq!(
+        c.active_calls(),
+        1,
+        "the first fork's leg {leg:?} is still up"
+    );
+}
+
+#[test]
+fn drain_refuses_new_legs_and_cancels_early_ones() {
+    let mut c = core_with(CoreConfig::for_tests());
+    let (leg, invite) = call_op(&mut c);
+    c.handle_message(epoch(), op(), &reply(&invite, 180, ""));
+    c.begin_drain(epoch(), Duration::from_secs(5));
+    let again = Originate {
+        parent: None,
+        request_uri: format!("sip:op1@{OP}"),
+        to: format!("sip:op1@{OP}"),
+        from_user: "x".into(),
+        peer: op(),
+        tenant: "demo".into(),
+        codecs: vec![Codec::Pcma],
+    };
+    assert_eq!(c.originate(epoch(), again), Err(OriginateError::Draining));
+    c.handle_timeout(epoch() + Duration::from_secs(5));
+    let out = sent(&mut c);
+    let cancel = out
+        .iter()
+        .find(|m| m.starts_with("CANCEL "))
+        .expect("CANCEL");
+    assert!(!c.is_drained());
+    c.handle_message(epoch(), op(), &reply(cancel, 200, ""));
+    c.handle_message(epoch(), op(), &reply(&invite, 487, ""));
+    let ev = events(&mut c);
+    assert!(ev.contains(&CallEvent::LegRinging { leg }));
+    assert_eq!(ended(&ev), vec![EndReason::Shutdown]);
+    assert!(c.is_drained());
+}

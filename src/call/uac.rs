@@ -13,10 +13,10 @@ use super::state::{Call, CallEvent, CallHandle, CallState, EndReason, LegFailure
 use super::timers::CallTimer;
 use super::CallCore;
 use crate::sip::dialog::{Dialog, ViaSpec};
-use crate::sip::message::{Response, SipMessage};
+use crate::sip::message::{self, Method, Response, SipMessage};
 use crate::sip::sdp::{self, MediaPolicy, NegotiatedMedia};
 use crate::sip::transaction::TxKey;
-use crate::sip::types::Branch;
+use crate::sip::types::{Branch, Peer, Tag};
 use crate::telemetry::metrics as m;
 use std::time::Instant;
 
@@ -58,7 +58,8 @@ impl CallCore {
     /// The transaction layer freed a transaction: forget what we kept for it.
     pub(crate) fn on_uac_terminated(&mut self, key: &TxKey) {
         self.uac.by_invite.remove(key);
-        self.uac.acks.remove(key);
+        self.uac.invites.remove(key);
+        self.uac.acks.retain(|(k, _), _| k != key);
         self.uac.probes.remove(key);
     }
 
@@ -103,12 +104,13 @@ impl CallCore {
 
     /// A 2xx: ACK it (again, for a retransmission); the first one makes the call.
     fn leg_accepted(&mut self, now: Instant, key: &TxKey, handle: CallHandle, resp: &Response) {
-        if let Some((peer, ack)) = self.uac.acks.get(key) {
+        let tag = message::to_tag(resp);
+        if let Some((peer, ack)) = self.uac.acks.get(&(key.clone(), tag.clone())) {
             let msg = SipMessage::Request(ack.clone());
             return self.tl.send_stateless(*peer, msg);
         }
         let Some(leg) = self.uac.legs.remove(&handle) else {
-            return;
+            return self.ack_and_bye(now, key, resp);
         };
         let dialog = match Dialog::uac(&leg.invite, resp, leg.peer) {
             Ok(d) => d,
@@ -120,7 +122,7 @@ impl CallCore {
                 return self.fail_pending(now, handle, LegFailure::Rejected(code), Some(code));
             }
         };
-        self.send_ack(key, &dialog);
+        self.send_ack(key, &dialog, tag);
         let reason = leg.cancelling;
         let policy = MediaPolicy {
             codecs: leg.codecs.clone(),
@@ -133,17 +135,41 @@ impl CallCore {
         }
     }
 
-    fn send_ack(&mut self, key: &TxKey, dialog: &Dialog) {
+    fn send_ack(&mut self, key: &TxKey, dialog: &Dialog, tag: Option<Tag>) {
         let peer = dialog.peer;
-        let via = ViaSpec {
-            transport: peer.transport.via_token(),
-            sent_by: self.config.sent_by(&peer),
-        };
+        let via = self.via_to(&peer);
         let branch = Branch::new(format!("z9hG4bK{}", self.token()));
         let ack = dialog.ack(1, &via, &branch);
         self.tl
             .send_stateless(peer, SipMessage::Request(ack.clone()));
-        self.uac.acks.insert(key.clone(), (peer, ack));
+        self.uac.acks.insert((key.clone(), tag), (peer, ack));
+    }
+
+    /// A 2xx that finds no leg waiting (another fork's, or a leg already
+    /// given up): ACK it and BYE it at once (RFC 3261 §13.2.2.4).
+    fn ack_and_bye(&mut self, now: Instant, key: &TxKey, resp: &Response) {
+        let Some((peer, invite)) = self.uac.invites.get(key) else {
+            return;
+        };
+        let peer = *peer;
+        let Ok(mut dialog) = Dialog::uac(invite, resp, peer) else {
+            return;
+        };
+        tracing::info!(call_id = %dialog.id.call_id, "a 2xx without a leg: ACK and BYE");
+        self.send_ack(key, &dialog, message::to_tag(resp));
+        let via = self.via_to(&peer);
+        let branch = Branch::new(format!("z9hG4bK{}", self.token()));
+        let bye = dialog.request(Method::Bye, &via, &branch);
+        if let Err(err) = self.tl.send_request(now, peer, bye) {
+            tracing::debug!(%err, "BYE for a stray 2xx not sent");
+        }
+    }
+
+    fn via_to(&self, peer: &Peer) -> ViaSpec {
+        ViaSpec {
+            transport: peer.transport.via_token(),
+            sent_by: self.config.sent_by(peer),
+        }
     }
 
     /// The leg becomes a confirmed call in the call table.
