@@ -27,6 +27,7 @@ pub mod hangup;
 pub mod in_dialog;
 pub mod invite;
 pub mod leg;
+pub mod lookup;
 pub mod originate;
 pub mod policy;
 pub mod ports;

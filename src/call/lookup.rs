@@ -1,0 +1,16 @@
+//! Looking calls up from outside the core (the switchboard, the API).
+
+use super::{CallCore, CallHandle};
+use crate::sip::message;
+use crate::sip::types::CallId;
+
+impl CallCore {
+    /// The SIP Call-ID of a call or of an outgoing leg, answered or not.
+    pub fn call_id_of(&self, call: CallHandle) -> Option<CallId> {
+        if let Some(c) = self.calls.get(&call) {
+            return Some(c.call_id().clone());
+        }
+        let pending = self.uac.legs.get(&call)?;
+        message::call_id(pending.invite.as_ref()).ok()
+    }
+}
