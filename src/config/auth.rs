@@ -171,27 +171,37 @@ impl Device {
                 Problem::Invalid { value, expected },
             );
         }
-        if self.ha1_md5.is_none() && self.ha1_sha256.is_none() {
-            let because = "(ha1_md5 or ha1_sha256, or both; see `alarmgate hash-password`)";
-            out.push(format!("{path}.ha1_md5"), Problem::Missing { because });
-        }
-        let fields = [
-            ("ha1_md5", &self.ha1_md5, 32, "32 hex digits"),
-            ("ha1_sha256", &self.ha1_sha256, 64, "64 hex digits"),
-        ];
-        for (name, value, len, expected) in fields {
-            if let Some(v) = value
-                .as_ref()
-                .filter(|v| v.len() != len || !v.chars().all(|c| c.is_ascii_hexdigit()))
-            {
-                out.push(
-                    format!("{path}.{name}"),
-                    Problem::Invalid {
-                        value: format!("{v:?}"),
-                        expected,
-                    },
-                );
-            }
+        check_ha1(path, &self.ha1_md5, &self.ha1_sha256, out);
+    }
+}
+
+/// Checks a credential pair: at least one HA1, each of the right length in hex.
+pub(crate) fn check_ha1(
+    path: &str,
+    ha1_md5: &Option<String>,
+    ha1_sha256: &Option<String>,
+    out: &mut Findings,
+) {
+    if ha1_md5.is_none() && ha1_sha256.is_none() {
+        let because = "(ha1_md5 or ha1_sha256, or both; see `alarmgate hash-password`)";
+        out.push(format!("{path}.ha1_md5"), Problem::Missing { because });
+    }
+    let fields = [
+        ("ha1_md5", ha1_md5, 32, "32 hex digits"),
+        ("ha1_sha256", ha1_sha256, 64, "64 hex digits"),
+    ];
+    for (name, value, len, expected) in fields {
+        if let Some(v) = value
+            .as_ref()
+            .filter(|v| v.len() != len || !v.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            out.push(
+                format!("{path}.{name}"),
+                Problem::Invalid {
+                    value: format!("{v:?}"),
+                    expected,
+                },
+            );
         }
     }
 }

@@ -96,6 +96,10 @@ pub(crate) fn load_text(text: &str, origin: &str) -> Result<Config, ConfigErrors
     }
     config.did_index = dids;
     config.auth.normalise();
+    config
+        .operators
+        .iter_mut()
+        .for_each(super::operators::Operator::normalise);
     Ok(config)
 }
 

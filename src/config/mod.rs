@@ -17,10 +17,17 @@
 //! | `calls.rs` | `[calls]` |
 //! | `auth.rs` | `[auth]`, `[[auth.devices]]`, HA1 hashing |
 //! | `bus.rs` | `[bus]` (NATS JetStream forwarding) |
-//! | `routing.rs` | `[[trunks]]`, `[[tenants]]` |
+//! | `routing.rs` | `[[tenants]]` |
+//! | `trunks.rs` | `[[trunks]]`, `[[targets]]` |
+//! | `operators.rs` | `[[operators]]` |
+//! | `queues.rs` | `[[queues]]`, `[queues.priorities]`, `[[queues.overflow]]` |
+//! | `registrar.rs` | `[registrar]` |
+//! | `api.rs` | `[api]`, `[[api.tokens]]` |
+//! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `load.rs`, `locate.rs`, `validate.rs`, `error.rs` | parsing, positions, checks, errors |
 
 mod alarm;
+mod api;
 mod auth;
 mod bus;
 mod calls;
@@ -29,11 +36,17 @@ mod general;
 mod load;
 mod locate;
 mod media;
+mod operators;
+mod queues;
+mod registrar;
 mod routing;
 mod sip;
+mod trunks;
 mod validate;
+mod xref;
 
 pub use alarm::AlarmConfig;
+pub use api::{token_sha256_line, ApiSection, ApiToken, ApiTokenHash};
 pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
 pub use bus::{BusConfig, BusStorage, DEFAULT_BUS_STREAM, DEFAULT_BUS_URL};
 pub use calls::{CallsConfig, MAX_ANSWER_DELAY_MS, RFC4028_MIN_SE_S};
@@ -43,11 +56,15 @@ pub use general::{
     DEFAULT_NODE_NAME,
 };
 pub use media::{HoldKind, HoldTone, MediaConfig, DEFAULT_RTP_PORT_MAX, DEFAULT_RTP_PORT_MIN};
-pub use routing::{normalise_did, Codec, Tenant, Trunk};
+pub use operators::Operator;
+pub use queues::{OverflowRule, Priorities, Queue, MAX_RING_TIMEOUT_S, MAX_WRAP_UP_S};
+pub use registrar::RegistrarSection;
+pub use routing::{normalise_did, Codec, Tenant};
 pub use sip::{
     ListenConfig, ListenTransport, SipConfig, SipTimers, TlsPaths, DEFAULT_T1_MS, DEFAULT_T2_MS,
     DEFAULT_T4_MS, DEFAULT_USER_AGENT,
 };
+pub use trunks::{HostPort, HostPortError, Target, Trunk};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -92,6 +109,16 @@ pub struct Config {
     pub trunks: Vec<Trunk>,
     /// `[[tenants]]`: the municipalities we answer for, selected by DID.
     pub tenants: Vec<Tenant>,
+    /// `[[targets]]`: external SIP destinations calls can be forwarded to.
+    pub targets: Vec<Target>,
+    /// `[[queues]]`: where calls for a person wait.
+    pub queues: Vec<Queue>,
+    /// `[[operators]]`: the people who answer.
+    pub operators: Vec<Operator>,
+    /// `[registrar]`: REGISTER for operators' softphones.
+    pub registrar: RegistrarSection,
+    /// `[api]`: bearer tokens for the operator API.
+    pub api: ApiSection,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,

@@ -1,39 +1,18 @@
-//! `[[trunks]]` and `[[tenants]]`: who may call, and on whose behalf we answer.
+//! `[[tenants]]`: on whose behalf we answer.
 //!
 //! A tenant is a municipality (or any customer) the centre answers for. It
-//! is selected by the called number (the Request-URI user). Operators,
-//! queues, classification and overflow rules will be added to [`Tenant`]
-//! as further keys.
+//! is selected by the called number (the Request-URI user). Its calls for a
+//! person go to `default_queue`, and when nobody can take them, to
+//! `last_resort` (checked in `xref.rs`). Trunks are in `trunks.rs`.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
 
 use super::validate::Findings;
+use super::xref::id_ok;
 use super::Problem;
-use crate::admission::{IpNet, TrunkAcl};
-
-/// One `[[trunks]]` entry: a carrier or gateway trusted by source address.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Trunk {
-    /// Name used in logs, metrics and events. Required, unique.
-    pub name: String,
-    /// Source networks, as CIDR (`"192.0.2.0/24"`, `"2001:db8::/32"`) or
-    /// single addresses (`"192.0.2.7"` = /32). Calls from here are admitted
-    /// without authentication. Host bits must be clear. Required, not empty.
-    pub allow: Vec<IpNet>,
-}
-
-impl Trunk {
-    /// The admission core's view of this trunk.
-    pub fn acl(&self) -> TrunkAcl {
-        TrunkAcl {
-            name: self.name.clone(),
-            allow: self.allow.clone(),
-        }
-    }
-}
+use crate::routing::{CallClass, QueueId, TargetId};
 
 /// An audio codec we offer and accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -89,6 +68,29 @@ pub struct Tenant {
     /// 601-608 test, 406 cancel, unknown codes voice).
     #[serde(default)]
     pub classify: Vec<crate::alarm::classify::ClassRule>,
+    /// The queue this tenant's calls for a person wait in, by id; it must
+    /// belong to this tenant. Optional when the tenant has one queue (that
+    /// one) or none (calls go to `last_resort`); required with several.
+    #[serde(default)]
+    pub default_queue: Option<QueueId>,
+    /// The `[[targets]]` id a call goes to when no rule or operator takes it.
+    /// Required once the dialplan has `[[queues]]` or `[[operators]]`: an
+    /// alarm is never rejected.
+    #[serde(default)]
+    pub last_resort: Option<TargetId>,
+    /// The class of a call with no decodable alarm (a voice-only unit, a
+    /// citizen calling): `"emergency"`, `"voice"` or `"technical"`.
+    /// Default `"voice"`.
+    #[serde(default = "default_class")]
+    pub default_class: CallClass,
+    /// The `[[trunks]]` name recalls to this tenant's devices go out over.
+    /// Optional: without it, recalls for this tenant are refused.
+    #[serde(default)]
+    pub recall_trunk: Option<String>,
+}
+
+fn default_class() -> CallClass {
+    CallClass::Voice
 }
 
 fn default_codecs() -> Vec<Codec> {
@@ -108,46 +110,6 @@ fn did_ok(normalised: &str) -> bool {
         && digits
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '#' | '_'))
-}
-
-fn id_ok(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-/// Checks trunks: names present and unique, at least one network each.
-pub(crate) fn check_trunks(trunks: &[Trunk], out: &mut Findings) {
-    let mut seen = HashMap::new();
-    for (i, t) in trunks.iter().enumerate() {
-        if t.name.trim().is_empty() {
-            out.push(
-                format!("trunks[{i}].name"),
-                Problem::Invalid {
-                    value: "\"\"".into(),
-                    expected: "a name",
-                },
-            );
-        } else if let Some(first) = seen.insert(t.name.as_str(), i) {
-            let first = format!("trunks[{first}].name");
-            out.push(
-                format!("trunks[{i}].name"),
-                Problem::Duplicate {
-                    value: t.name.clone(),
-                    first,
-                },
-            );
-        }
-        if t.allow.is_empty() {
-            out.push(
-                format!("trunks[{i}].allow"),
-                Problem::Missing {
-                    because: "(at least one network)",
-                },
-            );
-        }
-    }
 }
 
 /// Checks tenants and builds the DID index (normalised DID → tenant index).
@@ -256,6 +218,10 @@ mod tests {
             dids: dids.iter().map(|d| d.to_string()).collect(),
             codecs: default_codecs(),
             classify: Vec::new(),
+            default_queue: None,
+            last_resort: None,
+            default_class: CallClass::Voice,
+            recall_trunk: None,
         }
     }
 
@@ -304,24 +270,6 @@ mod tests {
                 "tenants[1].dids[0]"
             ]
         );
-    }
-
-    #[test]
-    fn trunk_checks() {
-        let t = |name: &str, allow: &[&str]| Trunk {
-            name: name.into(),
-            allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
-        };
-        let mut out = Findings::default();
-        check_trunks(
-            &[t("a", &["10.0.0.0/8"]), t("a", &[]), t("", &["::1"])],
-            &mut out,
-        );
-        assert_eq!(
-            keys(&out),
-            ["trunks[1].name", "trunks[1].allow", "trunks[2].name"]
-        );
-        assert_eq!(t("a", &["10.0.0.0/8"]).acl().allow.len(), 1);
     }
 
     #[test]

@@ -6,7 +6,11 @@
 
 use std::collections::HashMap;
 
-use super::routing::{check_tenants, check_trunks};
+use super::operators::check_operators;
+use super::queues::check_queues;
+use super::routing::check_tenants;
+use super::trunks::{check_targets, check_trunks};
+use super::xref::{check_ports, check_tenant_routing, Ids};
 use super::{Config, Problem};
 
 /// Problems found so far, each with the dotted path of its key.
@@ -47,14 +51,21 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     config.sip.check(&mut out);
     config.media.check(&mut out);
     config.calls.check(&mut out);
-    config.alarm.check(&mut out);
     config.auth.check(&mut out);
     if let Some(bus) = &config.bus {
         bus.check(&mut out);
     }
+    config.registrar.check(&mut out);
+    config.api.check(&mut out);
     check_trunks(&config.trunks, &mut out);
     let dids = check_tenants(&config.tenants, &mut out);
     check_reachability(config, &mut out);
+    check_ports(config, &mut out);
+    let ids = Ids::of(config);
+    check_targets(&config.targets, &config.trunks, &mut out);
+    check_queues(&config.queues, &ids, &mut out);
+    check_operators(&config.operators, &ids, &mut out);
+    check_tenant_routing(config, &ids, &mut out);
     (out, dids)
 }
 

@@ -1,0 +1,178 @@
+//! `[api]`: bearer tokens for the operator API (`/api/v1/...`).
+//!
+//! Tokens are never stored: each `[[api.tokens]]` entry holds the SHA-256
+//! of the token in hex, printed by `alarmgate hash-password --token`
+//! ([`token_sha256_line`]). The API hashes the presented token and compares
+//! in constant time ([`ApiTokenHash::matches`]).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::validate::Findings;
+use super::xref::check_id;
+use super::Problem;
+
+/// `[api]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSection {
+    /// `[[api.tokens]]`: the bearer tokens accepted. Default: none (every
+    /// API request is refused with 401).
+    pub tokens: Vec<ApiToken>,
+}
+
+/// One `[[api.tokens]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Who holds the token (`"console"`, `"supervisor"`), logged with each
+    /// request: lowercase letters, digits and `-`. Required, unique.
+    pub name: String,
+    /// SHA-256 of the token, 64 hex digits (either case). Required, unique.
+    pub sha256: String,
+}
+
+/// A token's name and hash, as the API needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenHash {
+    /// The token's name from the config.
+    pub name: String,
+    /// SHA-256 of the token.
+    pub sha256: [u8; 32],
+}
+
+impl ApiTokenHash {
+    /// True when `presented` (the bearer token as sent) hashes to this
+    /// entry; the comparison takes the same time whatever the input.
+    pub fn matches(&self, presented: &str) -> bool {
+        let digest = Sha256::digest(presented.as_bytes());
+        let diff = digest
+            .iter()
+            .zip(self.sha256.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        diff == 0
+    }
+}
+
+/// The line to paste under `[[api.tokens]]` for `token` (what
+/// `alarmgate hash-password --token` prints).
+pub fn token_sha256_line(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256 = \"{hex}\"\n")
+}
+
+/// 64 hex digits to 32 bytes; `None` for anything else.
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl ApiSection {
+    /// The tokens with their hashes decoded; entries that failed validation
+    /// (never the case in a loaded config) are left out.
+    pub fn token_hashes(&self) -> Vec<ApiTokenHash> {
+        self.tokens
+            .iter()
+            .filter_map(|t| {
+                Some(ApiTokenHash {
+                    name: t.name.clone(),
+                    sha256: parse_sha256(&t.sha256)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn check(&self, out: &mut Findings) {
+        let mut names = HashMap::new();
+        let mut hashes = HashMap::new();
+        for (i, t) in self.tokens.iter().enumerate() {
+            let path = format!("api.tokens[{i}]");
+            check_id(&t.name, &format!("{path}.name"), out);
+            if let Some(first) = names.insert(t.name.as_str(), i) {
+                let first = format!("api.tokens[{first}].name");
+                let value = t.name.clone();
+                out.push(format!("{path}.name"), Problem::Duplicate { value, first });
+            }
+            let Some(hash) = parse_sha256(&t.sha256) else {
+                let value = format!("{:?}", t.sha256);
+                let expected = "64 hex digits (see `alarmgate hash-password --token`)";
+                out.push(
+                    format!("{path}.sha256"),
+                    Problem::Invalid { value, expected },
+                );
+                continue;
+            };
+            if let Some(first) = hashes.insert(hash, i) {
+                let first = format!("api.tokens[{first}].sha256");
+                let value = t.sha256.clone();
+                out.push(
+                    format!("{path}.sha256"),
+                    Problem::Duplicate { value, first },
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(name: &str, sha256: &str) -> ApiToken {
+        ApiToken {
+            name: name.into(),
+            sha256: sha256.into(),
+        }
+    }
+
+    #[test]
+    fn sha256_line_and_match() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(token_sha256_line("abc"), format!("sha256 = \"{abc}\"\n"));
+        let api = ApiSection {
+            tokens: vec![token("console", &abc.to_uppercase())],
+        };
+        let hashes = api.token_hashes();
+        assert_eq!(hashes.len(), 1);
+        assert!(hashes[0].matches("abc"));
+        assert!(!hashes[0].matches("abd"));
+        assert!(!hashes[0].matches(""));
+    }
+
+    #[test]
+    fn token_checks() {
+        let h = "0".repeat(64);
+        let api = ApiSection {
+            tokens: vec![
+                token("a", &h),
+                token("a", &"1".repeat(64)),
+                token("B", &h),
+                token("c", "xyz"),
+                token("d", &format!("{}é", "0".repeat(62))),
+            ],
+        };
+        let mut out = Findings::default();
+        api.check(&mut out);
+        let keys: Vec<_> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "api.tokens[1].name",
+                "api.tokens[2].name",
+                "api.tokens[2].sha256",
+                "api.tokens[3].sha256",
+                "api.tokens[4].sha256",
+            ]
+        );
+    }
+}
