@@ -51,6 +51,7 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     config.sip.check(&mut out);
     config.media.check(&mut out);
     config.calls.check(&mut out);
+    config.alarm.check(&mut out);
     config.auth.check(&mut out);
     if let Some(bus) = &config.bus {
         bus.check(&mut out);
