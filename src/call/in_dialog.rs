@@ -8,8 +8,8 @@
 //! - A request for an unknown dialog gets 481; a CSeq lower than one already
 //!   seen gets 500 (RFC 3261 §12.2.2).
 
-use super::invite::{header_has_token, SdpAnswer};
-use super::reply::{ALLOW, SUPPORTED};
+use super::invite::SdpAnswer;
+use super::reply::{header_has_token, ALLOW, SUPPORTED};
 use super::state::{CallEvent, CallHandle, CallState, EndReason};
 use super::CallCore;
 use crate::sip::dialog::CseqCheck;

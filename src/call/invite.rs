@@ -6,7 +6,7 @@
 //! offer (488), a media port (503). Only then is a call created and
 //! answered, at once or after 180 Ringing and `answer_delay`.
 
-use super::reply::{ALLOW, SUPPORTED};
+use super::reply::{calling_number, header_has_token, ALLOW, SUPPORTED};
 use super::state::{Call, CallEvent, CallHandle, CallState};
 use super::timers::CallTimer;
 use super::CallCore;
@@ -357,12 +357,7 @@ impl CallCore {
         if let Some(media) = answer.media.clone() {
             self.start_media(handle, media);
         }
-        if let Some(max) = self.config.max_duration {
-            self.timers.arm(now + max, handle, CallTimer::MaxDuration);
-        }
-        if let Some(deadline) = self.draining {
-            self.timers.arm(deadline, handle, CallTimer::Drain);
-        }
+        self.arm_call_timers(now, handle);
     }
 
     pub(crate) fn start_media(&mut self, handle: CallHandle, media: sdp::NegotiatedMedia) {
@@ -390,28 +385,4 @@ impl CallCore {
 pub(crate) struct SdpAnswer {
     pub(crate) media: Option<sdp::NegotiatedMedia>,
     pub(crate) text: String,
-}
-
-/// The user part of the From URI (`sip:4512345678@...` or `tel:+45...`).
-fn calling_number(req: &Request) -> String {
-    let from = message::header_value(req, "From").unwrap_or_default();
-    let uri = match (from.find('<'), from.find('>')) {
-        (Some(a), Some(b)) if b > a => &from[a + 1..b],
-        _ => from.split(';').next().unwrap_or_default(),
-    };
-    let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
-    let user = rest.split(['@', ';']).next().unwrap_or_default();
-    user.chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect()
-}
-
-/// True when a comma-separated header (any of its instances) lists `token`.
-pub(crate) fn header_has_token(req: &Request, name: &str, token: &str) -> bool {
-    req.headers
-        .iter()
-        .filter(|h| h.name().eq_ignore_ascii_case(name))
-        .flat_map(|h| h.value().split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }

@@ -94,3 +94,27 @@ impl CallCore {
         }
     }
 }
+
+/// The user part of the From URI (`sip:4512345678@...` or `tel:+45...`).
+pub(crate) fn calling_number(req: &Request) -> String {
+    let from = message::header_value(req, "From").unwrap_or_default();
+    let uri = match (from.find('<'), from.find('>')) {
+        (Some(a), Some(b)) if b > a => &from[a + 1..b],
+        _ => from.split(';').next().unwrap_or_default(),
+    };
+    let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
+    let user = rest.split(['@', ';']).next().unwrap_or_default();
+    user.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect()
+}
+
+/// True when a comma-separated header (any of its instances) lists `token`.
+pub(crate) fn header_has_token(req: &Request, name: &str, token: &str) -> bool {
+    req.headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+        .flat_map(|h| h.value().split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
