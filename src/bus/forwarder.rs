@@ -1,8 +1,9 @@
 //! The forwarder task: the journal, in order, to JetStream.
 //!
 //! It reads only records the journal reports durable
-//! ([`JournalHandle::last_durable_seq`], polled every few milliseconds while
-//! idle), publishes up to `max_inflight` of them, then reads their acks in
+//! ([`JournalHandle::last_durable_seq`]); while idle it sleeps until the
+//! journal writer's next group commit wakes it ([`JournalHandle::subscribe`]),
+//! or [`FALLBACK_POLL`] at the latest. It publishes up to `max_inflight` of them, then reads their acks in
 //! order, advancing the acknowledged position one record at a time. On the
 //! first error it backs off (`retry_initial_ms`, doubling to `retry_max_ms`)
 //! and resends from the first unacknowledged record with the same ids; the
@@ -21,8 +22,9 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How often an idle forwarder looks for new durable records.
-const IDLE_POLL: Duration = Duration::from_millis(2);
+/// How long an idle forwarder sleeps when no group commit wakes it: a
+/// safety net only (appends wake it at once).
+pub const FALLBACK_POLL: Duration = Duration::from_millis(500);
 /// The acknowledged position is saved at most this often while busy (and
 /// whenever the forwarder goes idle or stops).
 const PERSIST_EVERY: Duration = Duration::from_millis(200);
@@ -78,6 +80,7 @@ struct State {
     tail: Tail,
     acked: u64,
     acked_tx: watch::Sender<u64>,
+    durable: watch::Receiver<u64>,
     persisted: u64,
     persisted_at: Instant,
     /// The seq and id time of the oldest record read and not acknowledged.
@@ -87,6 +90,7 @@ struct State {
 impl State {
     fn new(cfg: BusConfig, journal: JournalHandle) -> Self {
         let acks = AckFile::new(journal.dir(), &cfg.stream);
+        let commits = journal.subscribe();
         let mut acked = acks.load().unwrap_or_else(|err| {
             tracing::error!(%err, "cannot read the bus position: forwarding the whole journal");
             0
@@ -108,6 +112,7 @@ impl State {
             journal,
             acked,
             acked_tx: watch::Sender::new(acked),
+            durable: commits,
             persisted: acked,
             persisted_at: clock::now(),
             head: None,
@@ -157,14 +162,13 @@ impl State {
             if *stop.borrow() {
                 return Ok(());
             }
+            // seen: a commit from here on wakes the wait below
+            self.durable.borrow_and_update();
             self.gauges();
             let batch = self.read_batch()?;
             if batch.is_empty() {
                 self.persist(true).await;
-                tokio::select! {
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
-                    _ = stop.changed() => {}
-                }
+                idle(&mut self.durable, stop, FALLBACK_POLL).await;
                 continue;
             }
             self.forward(&current, batch).await?;
@@ -297,6 +301,19 @@ impl State {
     }
 }
 
+/// Waits for the next group commit, a stop, or `fallback` at most.
+async fn idle(
+    durable: &mut watch::Receiver<u64>,
+    stop: &mut watch::Receiver<bool>,
+    fallback: Duration,
+) {
+    tokio::select! {
+        _ = durable.changed() => {}
+        _ = tokio::time::sleep(fallback) => {}
+        _ = stop.changed() => {}
+    }
+}
+
 /// Seconds from a Unix-millisecond time to now (0 if in the future).
 fn age_seconds(unix_ms: u64) -> f64 {
     let now_ms = clock::wall()
@@ -304,4 +321,38 @@ fn age_seconds(unix_ms: u64) -> f64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     now_ms.saturating_sub(unix_ms) as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant as TokioInstant;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_wakes_on_a_group_commit_and_polls_only_as_a_fallback() {
+        let (commits, mut durable) = watch::channel(0u64);
+        let (_stop_tx, mut stop) = watch::channel(false);
+        durable.borrow_and_update();
+        // nothing committed: back after the fallback, in simulated time
+        let t = TokioInstant::now();
+        idle(&mut durable, &mut stop, FALLBACK_POLL).await;
+        assert_eq!(t.elapsed(), FALLBACK_POLL);
+        // committed between reading and waiting: no wait at all
+        commits.send_replace(5);
+        let t = TokioInstant::now();
+        idle(&mut durable, &mut stop, FALLBACK_POLL).await;
+        assert_eq!(t.elapsed(), Duration::ZERO);
+        assert_eq!(*durable.borrow_and_update(), 5);
+        // committed while waiting: woken then, not at the next poll
+        let writer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(7)).await;
+            commits.send_replace(6);
+            commits
+        });
+        let t = TokioInstant::now();
+        idle(&mut durable, &mut stop, FALLBACK_POLL).await;
+        assert_eq!(t.elapsed(), Duration::from_millis(7));
+        assert_eq!(*durable.borrow_and_update(), 6);
+        drop(writer.await);
+    }
 }

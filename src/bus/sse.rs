@@ -28,8 +28,9 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// The path of the route.
 pub const PATH: &str = "/api/v1/events";
-/// How often a live connection looks for new durable records.
-const POLL: Duration = Duration::from_millis(20);
+/// How long a live connection waits when no group commit wakes it (a
+/// safety net: the journal wakes it on every commit).
+const FALLBACK_POLL: Duration = Duration::from_millis(500);
 /// Records sent per wake-up before yielding.
 const CHUNK: usize = 256;
 
@@ -84,7 +85,9 @@ async fn events_handler(
 /// Sends every durable record from `start` on until the client goes away.
 async fn follow(journal: JournalHandle, start: u64, tx: mpsc::Sender<Result<Event, Infallible>>) {
     let mut tail = Tail::new(journal.dir(), start);
+    let mut durable = journal.subscribe();
     loop {
+        durable.borrow_and_update();
         for _ in 0..CHUNK {
             match tail.next_record(Some(journal.last_durable_seq())) {
                 Ok(Some(record)) => {
@@ -106,7 +109,8 @@ async fn follow(journal: JournalHandle, start: u64, tx: mpsc::Sender<Result<Even
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
+            _ = durable.changed() => {}
+            _ = tokio::time::sleep(FALLBACK_POLL) => {}
             _ = tx.closed() => return,
         }
     }

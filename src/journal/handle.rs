@@ -7,7 +7,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::format::{self, MAX_PAYLOAD};
 use super::recovery::RecoveryReport;
@@ -54,6 +54,9 @@ pub(crate) struct Shared {
     pub dir: PathBuf,
     pub healthy: Arc<AtomicBool>,
     pub durable_seq: AtomicU64,
+    /// The same seq, sent after each group commit: wakes followers
+    /// (the bus forwarder, event streams) instead of polling.
+    pub durable_tx: watch::Sender<u64>,
     pub records: AtomicU64,
     pub syncs: AtomicU64,
     pub write_errors: AtomicU64,
@@ -146,6 +149,14 @@ impl JournalHandle {
     /// see records that could still be lost stops here.
     pub fn last_durable_seq(&self) -> u64 {
         self.shared.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// Wakes on every group commit with the new [`Self::last_durable_seq`]
+    /// (the writer sends after the sync, before completing the appends).
+    /// Followers wait on `changed()`; a waiting receiver never delays the
+    /// writer.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.durable_tx.subscribe()
     }
 
     /// Counters since open.

@@ -102,6 +102,25 @@ async fn append_then_read_back() {
 }
 
 #[tokio::test]
+async fn subscribers_are_woken_by_each_commit_with_the_durable_seq() {
+    let tmp = TempDir::new("subscribe");
+    let j = Journal::open(config(tmp.path(), DEFAULT_SEGMENT_BYTES)).expect("open");
+    append_n(&j, 1..=3).await;
+    let mut rx = j.subscribe();
+    assert_eq!(*rx.borrow_and_update(), 3, "starts at the durable seq");
+    let waiter = tokio::spawn(async move {
+        rx.changed().await.expect("writer alive");
+        let seq = *rx.borrow_and_update();
+        (seq, rx)
+    });
+    append_n(&j, 4..=4).await;
+    let (seq, rx) = waiter.await.expect("waiter");
+    assert_eq!(seq, 4, "woken by the commit, not by a poll");
+    assert!(!rx.has_changed().expect("open"), "one wake per commit");
+    j.close();
+}
+
+#[tokio::test]
 async fn seq_continues_after_reopen() {
     let tmp = TempDir::new("reopen");
     let j = Journal::open(config(tmp.path(), DEFAULT_SEGMENT_BYTES)).expect("open");

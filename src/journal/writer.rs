@@ -64,6 +64,7 @@ fn new_shared(dir: PathBuf, recovered: &Recovered) -> Shared {
         dir,
         healthy: Arc::new(AtomicBool::new(true)),
         durable_seq: AtomicU64::new(recovered.next_seq - 1),
+        durable_tx: tokio::sync::watch::Sender::new(recovered.next_seq - 1),
         records: AtomicU64::new(0),
         syncs: AtomicU64::new(0),
         write_errors: AtomicU64::new(0),
@@ -243,9 +244,9 @@ impl Writer {
 
     fn succeed(&mut self, first_seq: u64, batch: &mut Vec<Pending>) {
         let n = batch.len() as u64;
-        self.shared
-            .durable_seq
-            .store(first_seq + n - 1, Ordering::Release);
+        let last = first_seq + n - 1;
+        self.shared.durable_seq.store(last, Ordering::Release);
+        self.shared.durable_tx.send_replace(last);
         self.shared.records.fetch_add(n, Ordering::Relaxed);
         metrics::counter!(RECORDS_WRITTEN).increment(n);
         for (seq, p) in (first_seq..).zip(batch.drain(..)) {
