@@ -236,6 +236,9 @@ pub struct Config {
     pub ipv6: bool,
     /// TOML appended to the rendered config as it is (whole tables only).
     pub extra: String,
+    /// Keys written inside the `demo` tenant's table, as they are
+    /// (`default_queue = "main"\nlast_resort = "partner"\n`).
+    pub tenant_keys: String,
     /// An `[alarm]` table (None: none is written, and the daemon's default
     /// `var/journal` lands in the test dir, its working directory). Leave it
     /// None when `extra` carries its own `[alarm]`.
@@ -283,6 +286,7 @@ impl Default for Config {
             tls: false,
             ipv6: false,
             extra: String::new(),
+            tenant_keys: String::new(),
             alarm: None,
         }
     }
@@ -358,10 +362,11 @@ id = "demo"
 name = "Demo Kommune"
 dids = ["112", "+4570000112"]
 codecs = ["PCMA", "PCMU"]
-
+{tenant_keys}
 {extra}
 "#,
             extra = self.extra,
+            tenant_keys = self.tenant_keys,
             max_duration_s = self.max_duration_s,
             max_concurrent = self.max_concurrent,
             shutdown_grace_s = self.shutdown_grace_s,
@@ -371,15 +376,32 @@ codecs = ["PCMA", "PCMU"]
 
 // ---------------------------------------------------------------- HTTP
 
-/// `GET path` over HTTP/1.0; returns (status, body).
-pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+/// `method path` over HTTP/1.0 with an optional bearer token and JSON body;
+/// returns (status, body).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    json_body: Option<&str>,
+) -> Option<(u16, String)> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     s.set_write_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = json_body.unwrap_or("");
+    let kind = if json_body.is_some() {
+        "Content-Type: application/json\r\n"
+    } else {
+        ""
+    };
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{auth}{kind}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .ok()?;
     let mut raw = Vec::new();
@@ -391,6 +413,11 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Some((status, body))
+}
+
+/// `GET path` over HTTP/1.0; returns (status, body).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_request(port, "GET", path, None, None)
 }
 
 /// Sums the samples of `name` whose label set contains every `labels` pair
@@ -591,6 +618,21 @@ impl Daemon {
             .status()
             .expect("run kill");
         assert!(st.success(), "kill -TERM failed");
+    }
+
+    /// Sends SIGHUP (reload the config file).
+    pub fn sighup(&self) {
+        let st = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -HUP failed");
+    }
+
+    /// The config file the daemon runs on (rewrite it, then [`Daemon::sighup`]).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path.join("alarmgate.toml")
     }
 
     /// Waits up to `timeout` for the process to exit.
