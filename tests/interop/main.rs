@@ -12,6 +12,8 @@
 //! | [`bus`] | events to a real NATS JetStream: every journal record once and in order, a 30 s bus outage, SIGKILL mid-burst, server-side dedup of resent ids |
 //! | [`calls`] | SIP behaviour against SIPp: calls over UDP/TCP, retransmissions, CANCEL, BYE from server, OPTIONS, 404, 503, SIGTERM drain, a bounded load smoke |
 //! | [`impairments`] | Contact ID through noise, level, twist, frequency offset, loss and jitter (the simulator against one daemon): what must pass first time, what may need the unit's retries |
+//! | [`operators`] | operators and routing end to end: pjsua2 softphones register, a spandsp unit's 101 rings them, tones both ways, ring-no-answer, decline, overflow, failover, priority, wrap-up, reload; and the peers proven alone |
+//! | [`softphone`] | the operator softphone (`tests/peers/pj_operator.py`) driven over JSON lines |
 //! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean |
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
@@ -30,7 +32,9 @@ mod bus;
 mod calls;
 mod harness;
 mod impairments;
+mod operators;
 mod pj;
+mod softphone;
 mod standin;
 mod storage;
 mod torture;

@@ -30,6 +30,8 @@ Events (stdout), each {"ev": NAME, "t": unix time, ...}:
   levels    {call, levels: {"700": dBm0, ...}, rms_dbm0, blocks}   one per window while connected
   dtmf_in   {call, digit}                          RFC 4733 digit received
   dtmf_sent {call, digits}
+  policy    {on_incoming, answer_after_ms, hangup_after_ms}   a policy command done
+  tone      {hz, dbm0} / measure {freqs, window_ms}          those commands done
   status    {registered, calls: [{call, state, role}]}
   error     {cmd, message}                         a command that could not be done
   bye       {reason}                               last line before exit
@@ -347,6 +349,7 @@ def cmd_policy(phone, cmd):
             phone.policy[key] = cmd[key]
     if phone.policy["on_incoming"] not in ("answer", "decline", "busy", "ring"):
         raise ValueError("on_incoming must be answer, decline, busy or ring")
+    emit("policy", **phone.policy)
 
 
 def ringing(phone, cmd):
@@ -383,12 +386,14 @@ def cmd_tone(phone, cmd):
     phone.tone = (float(cmd.get("hz", 0)), float(cmd.get("dbm0", -10.0)))
     for c in phone.calls:
         c.audio.set_tone(*phone.tone)
+    emit("tone", hz=phone.tone[0], dbm0=phone.tone[1])
 
 
 def cmd_measure(phone, cmd):
     phone.measure = ([float(f) for f in cmd.get("freqs", [])], int(cmd.get("window_ms", 500)))
     for c in phone.calls:
         c.audio.set_meter(*phone.measure)
+    emit("measure", freqs=phone.measure[0], window_ms=phone.measure[1])
 
 
 def cmd_dtmf(phone, cmd):
