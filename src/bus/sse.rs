@@ -39,7 +39,7 @@ struct Params {
     since: Option<String>,
 }
 
-/// The route; without a journal (`alarm.contact_id = false`) it answers 503.
+/// The route; without a journal (only in tests) it answers 503.
 pub fn routes(journal: Option<JournalHandle>) -> Router {
     Router::new()
         .route(PATH, get(events_handler))
@@ -52,7 +52,7 @@ async fn events_handler(
     headers: HeaderMap,
 ) -> Response {
     let Some(journal) = journal else {
-        let msg = "no event journal on this node (alarm.contact_id = false)\n";
+        let msg = "no event journal on this node\n";
         return (StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
     };
     let since = params.since.or_else(|| {

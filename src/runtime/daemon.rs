@@ -19,7 +19,7 @@ use crate::alarm::pipeline::PipelineConfig;
 use crate::bus;
 use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
 use crate::config::{self, Config, HoldKind};
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, JournalHandle};
 use crate::sip::digest::{Algorithm, DigestServer};
 use crate::sip::sdp::Codec;
 use crate::sip::transaction::TimerConfig;
@@ -63,14 +63,17 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let bound = transports.local_addrs();
     let core_config = core_config(&config, &bound);
     let (control_tx, control_rx) = mpsc::channel(64);
-    let alarm = alarm_context(&config, &health)?;
-    let journal = alarm.as_ref().map(|a| a.journal.clone());
-    let forwarder = start_forwarder(&config, journal.as_ref());
-    let retention = journal.as_ref().map(|j| {
-        let floor = forwarder.as_ref().map(bus::Forwarder::acked);
-        let policy = config.alarm.retention();
-        journal::retention::start(j, policy, floor, journal::retention::PASS_EVERY)
+    let journal = open_journal(&config, &health)?;
+    let alarm = alarm_context(&config, &journal);
+    let forwarder = config.bus.clone().map(|bus_config| {
+        bus::Forwarder::start(bus_config, &config.node.name, journal.clone())
     });
+    let retention = journal::retention::start(
+        &journal,
+        config.alarm.retention(),
+        forwarder.as_ref().map(bus::Forwarder::acked),
+        journal::retention::PASS_EVERY,
+    );
     let media = MediaHandle::start(media_bind_ip(&core_config), 2, control_tx.clone(), alarm);
     let core = CallCore::new(
         core_config,
@@ -85,14 +88,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         media,
         control_rx,
         health.clone(),
-        bus::emit::CallEvents::new(journal.clone(), &config.node.name),
+        bus::emit::CallEvents::new(Some(journal.clone()), &config.node.name),
     ));
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
     let (http_addr, http_serve) = http::bind_with(
         config.http.listen,
         prometheus,
         health.clone(),
-        bus::sse::routes(journal),
+        bus::sse::routes(Some(journal)),
         async {
             let _ = http_stop_rx.await;
         },
@@ -110,9 +113,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     if let Some(forwarder) = forwarder {
         forwarder.stop(Duration::from_secs(5)).await;
     }
-    if let Some(retention) = retention {
-        retention.stop();
-    }
+    retention.stop();
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
     tracing::info!("stopped");
@@ -254,12 +255,9 @@ fn media_bind_ip(core: &CoreConfig) -> IpAddr {
     }
 }
 
-/// The journal and per-tenant classifiers for the Contact ID receiver, when
-/// `alarm.contact_id` is on. Readiness follows the journal's health.
-fn alarm_context(config: &Config, health: &Health) -> Result<Option<AlarmContextShared>, RunError> {
-    if !config.alarm.contact_id {
-        return Ok(None);
-    }
+/// The event journal, whatever else is configured: call events are kept
+/// with or without the Contact ID receiver. Readiness follows its health.
+fn open_journal(config: &Config, health: &Health) -> Result<JournalHandle, RunError> {
     std::fs::create_dir_all(&config.alarm.journal_dir).map_err(|source| {
         crate::journal::JournalError::Io {
             op: "create directory",
@@ -269,7 +267,16 @@ fn alarm_context(config: &Config, health: &Health) -> Result<Option<AlarmContext
     })?;
     let journal = Journal::open(config.alarm.journal_config())?;
     health.attach_journal(journal.health_flag());
-    tracing::info!(dir = %config.alarm.journal_dir.display(), next_seq = journal.last_durable_seq() + 1, "alarm journal open");
+    tracing::info!(dir = %config.alarm.journal_dir.display(), next_seq = journal.last_durable_seq() + 1, "event journal open");
+    Ok(journal)
+}
+
+/// Per-tenant classifiers for the Contact ID receiver, when
+/// `alarm.contact_id` is on.
+fn alarm_context(config: &Config, journal: &JournalHandle) -> Option<AlarmContextShared> {
+    if !config.alarm.contact_id {
+        return None;
+    }
     let classifiers = config
         .tenants
         .iter()
@@ -280,30 +287,13 @@ fn alarm_context(config: &Config, health: &Health) -> Result<Option<AlarmContext
             )
         })
         .collect();
-    Ok(Some(AlarmContextShared {
-        journal,
+    Some(AlarmContextShared {
+        journal: journal.clone(),
         classifiers: Arc::new(classifiers),
         config: PipelineConfig::default(),
         settle_technical: config.alarm.settle_technical,
         node: Arc::from(config.node.name.as_str()),
-    }))
-}
-
-/// The bus forwarder, when `[bus]` is configured and there is a journal to forward.
-fn start_forwarder(
-    config: &Config,
-    journal: Option<&crate::journal::JournalHandle>,
-) -> Option<bus::Forwarder> {
-    let bus_config = config.bus.clone()?;
-    let Some(journal) = journal else {
-        tracing::warn!("[bus] is configured but there is no event journal (alarm.contact_id = false): nothing to forward");
-        return None;
-    };
-    Some(bus::Forwarder::start(
-        bus_config,
-        &config.node.name,
-        journal.clone(),
-    ))
+    })
 }
 
 fn admission(config: &Config) -> Admission {

