@@ -3,7 +3,7 @@
 //! Tokens are never stored: each `[[api.tokens]]` entry holds the SHA-256
 //! of the token in hex, printed by `alarmgate hash-password --token`
 //! ([`token_sha256_line`]). The API hashes the presented token and compares
-//! in constant time ([`ApiTokenHash::matches`]).
+//! it in constant time with each [`ApiSection::token_hashes`] entry.
 
 use std::collections::HashMap;
 
@@ -34,28 +34,6 @@ pub struct ApiToken {
     pub sha256: String,
 }
 
-/// A token's name and hash, as the API needs them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiTokenHash {
-    /// The token's name from the config.
-    pub name: String,
-    /// SHA-256 of the token.
-    pub sha256: [u8; 32],
-}
-
-impl ApiTokenHash {
-    /// True when `presented` (the bearer token as sent) hashes to this
-    /// entry; the comparison takes the same time whatever the input.
-    pub fn matches(&self, presented: &str) -> bool {
-        let digest = Sha256::digest(presented.as_bytes());
-        let diff = digest
-            .iter()
-            .zip(self.sha256.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        diff == 0
-    }
-}
-
 /// The line to paste under `[[api.tokens]]` for `token` (what
 /// `alarmgate hash-password --token` prints).
 pub fn token_sha256_line(token: &str) -> String {
@@ -77,17 +55,12 @@ fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
 }
 
 impl ApiSection {
-    /// The tokens with their hashes decoded; entries that failed validation
-    /// (never the case in a loaded config) are left out.
-    pub fn token_hashes(&self) -> Vec<ApiTokenHash> {
+    /// Each token's name and decoded SHA-256; entries that failed
+    /// validation (never the case in a loaded config) are left out.
+    pub fn token_hashes(&self) -> Vec<(String, [u8; 32])> {
         self.tokens
             .iter()
-            .filter_map(|t| {
-                Some(ApiTokenHash {
-                    name: t.name.clone(),
-                    sha256: parse_sha256(&t.sha256)?,
-                })
-            })
+            .filter_map(|t| Some((t.name.clone(), parse_sha256(&t.sha256)?)))
             .collect()
     }
 
@@ -144,9 +117,8 @@ mod tests {
         };
         let hashes = api.token_hashes();
         assert_eq!(hashes.len(), 1);
-        assert!(hashes[0].matches("abc"));
-        assert!(!hashes[0].matches("abd"));
-        assert!(!hashes[0].matches(""));
+        let abc_bytes: [u8; 32] = Sha256::digest(b"abc").into();
+        assert_eq!(hashes[0], ("console".to_string(), abc_bytes));
     }
 
     #[test]

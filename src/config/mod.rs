@@ -24,6 +24,7 @@
 //! | `registrar.rs` | `[registrar]` |
 //! | `api.rs` | `[api]`, `[[api.tokens]]` |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
+//! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `load.rs`, `locate.rs`, `validate.rs`, `error.rs` | parsing, positions, checks, errors |
 
 mod alarm;
@@ -37,6 +38,7 @@ mod load;
 mod locate;
 mod media;
 mod operators;
+mod plan;
 mod queues;
 mod registrar;
 mod routing;
@@ -46,7 +48,7 @@ mod validate;
 mod xref;
 
 pub use alarm::AlarmConfig;
-pub use api::{token_sha256_line, ApiSection, ApiToken, ApiTokenHash};
+pub use api::{token_sha256_line, ApiSection, ApiToken};
 pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
 pub use bus::{BusConfig, BusStorage, DEFAULT_BUS_STREAM, DEFAULT_BUS_URL};
 pub use calls::{CallsConfig, MAX_ANSWER_DELAY_MS, RFC4028_MIN_SE_S};

@@ -22,7 +22,7 @@ pub const MAX_RING_TIMEOUT_S: u64 = 300;
 pub const MAX_WRAP_UP_S: u64 = 3600;
 
 /// One `[[queues]]` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Queue {
     /// Identifier in the API, events and overflow rules: lowercase letters,
@@ -48,9 +48,11 @@ pub struct Queue {
     #[serde(default)]
     pub priorities: Priorities,
     /// Priority points a call gains per second waited, so that long waits
-    /// overtake fresher calls of a higher class. 0 or more. Default 1.0.
+    /// overtake fresher calls of a higher class (with the default
+    /// priorities, a voice call that waited 500 s ties with a fresh
+    /// emergency). 0 turns aging off. Default 1.
     #[serde(default = "default_aging")]
-    pub aging_per_s: f64,
+    pub aging_per_s: u32,
     /// `[[queues.overflow]]`: rules, first match wins. Default: none.
     #[serde(default)]
     pub overflow: Vec<OverflowRule>,
@@ -62,8 +64,8 @@ fn default_ring_timeout() -> u64 {
 fn default_wrap_up() -> u64 {
     30
 }
-fn default_aging() -> f64 {
-    1.0
+fn default_aging() -> u32 {
+    1
 }
 
 /// `[queues.priorities]`: higher is served first.
@@ -183,12 +185,6 @@ fn check_numbers(q: &Queue, path: &str, out: &mut Findings) {
             Problem::Invalid { value, expected },
         );
     }
-    if !(q.aging_per_s.is_finite() && q.aging_per_s >= 0.0) {
-        let value = q.aging_per_s.to_string();
-        let expected = "0 or more points per second";
-        let key = format!("{path}.aging_per_s");
-        out.push(key, Problem::Invalid { value, expected });
-    }
 }
 
 fn check_rule(rule: &OverflowRule, own: &QueueId, path: &str, ids: &Ids<'_>, out: &mut Findings) {
@@ -276,7 +272,6 @@ mod tests {
         bad.skills = vec!["".into()];
         bad.ring_timeout_s = 0;
         bad.wrap_up_s = 3601;
-        bad.aging_per_s = f64::NAN;
         let queues = [queue("a", "t"), bad, queue("a", "t")];
         let mut out = Findings::default();
         check_queues(&queues, &ids_with_targets(&queues, &[]), &mut out);
@@ -288,7 +283,6 @@ mod tests {
                 "queues[1].skills[0]",
                 "queues[1].ring_timeout_s",
                 "queues[1].wrap_up_s",
-                "queues[1].aging_per_s",
                 "queues[2].id",
             ]
         );

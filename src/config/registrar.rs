@@ -33,8 +33,12 @@ pub struct RegistrarSection {
     pub default_expires_s: u64,
     /// How often each registered contact is probed with OPTIONS, in seconds;
     /// a contact that misses two probes in a row leaves the rotation.
-    /// 1 to 3600. Default 30.
+    /// 0 to 3600; 0 turns probing off (a dead phone then stays in the
+    /// rotation until its registration expires). Default 30.
     pub keepalive_interval_s: u64,
+    /// Contacts (registered phones) per operator; a REGISTER that would add
+    /// more gets 403. At least 1. Default 8.
+    pub max_contacts: usize,
     /// How long a nonce we issued stays valid, in seconds. At least 1. Default 300.
     pub nonce_ttl_s: u64,
     /// The challenges a 401 carries, in order of preference (`"SHA-256"`,
@@ -58,6 +62,7 @@ impl Default for RegistrarSection {
             max_expires_s: 3600,
             default_expires_s: 600,
             keepalive_interval_s: 30,
+            max_contacts: 8,
             nonce_ttl_s: 300,
             algorithms: Vec::new(),
             auth_fail_limit: 10,
@@ -77,20 +82,22 @@ impl RegistrarSection {
         }
     }
 
-    /// The keep-alive probe interval.
-    pub fn keepalive_interval(&self) -> Duration {
-        Duration::from_secs(self.keepalive_interval_s)
+    /// The keep-alive probe interval; `None` when probing is off.
+    pub fn keepalive_interval(&self) -> Option<Duration> {
+        (self.keepalive_interval_s > 0).then(|| Duration::from_secs(self.keepalive_interval_s))
     }
 
     pub(crate) fn check(&self, out: &mut Findings) {
-        if self.realm.is_empty() || self.realm.contains('"') {
+        let bad = |c: char| c == '"' || c == '\\' || c.is_control();
+        if self.realm.is_empty() || self.realm.chars().any(bad) {
             let value = format!("{:?}", self.realm);
-            let expected = "a non-empty realm without quotes";
+            let expected = "a non-empty realm without quotes, backslashes or control characters";
             out.push("registrar.realm", Problem::Invalid { value, expected });
         }
         let at_least_one = [
             ("min_expires_s", self.min_expires_s),
             ("nonce_ttl_s", self.nonce_ttl_s),
+            ("max_contacts", self.max_contacts as u64),
             ("auth_fail_limit", u64::from(self.auth_fail_limit)),
             ("auth_fail_window_s", self.auth_fail_window_s),
             ("auth_block_s", self.auth_block_s),
@@ -102,9 +109,9 @@ impl RegistrarSection {
             };
             out.push(format!("registrar.{name}"), problem);
         }
-        if !(1..=3600).contains(&self.keepalive_interval_s) {
+        if self.keepalive_interval_s > 3600 {
             let value = self.keepalive_interval_s.to_string();
-            let expected = "1 to 3600 seconds";
+            let expected = "0 (off) to 3600 seconds";
             let key = "registrar.keepalive_interval_s";
             out.push(key, Problem::Invalid { value, expected });
         }
@@ -144,7 +151,13 @@ mod tests {
         assert!(keys(&r).is_empty());
         assert!(r.enabled);
         assert_eq!(r.challenge_order()[0], ChallengeAlgorithm::Sha256);
-        assert_eq!(r.keepalive_interval(), Duration::from_secs(30));
+        assert_eq!(r.keepalive_interval(), Some(Duration::from_secs(30)));
+        let off = RegistrarSection {
+            keepalive_interval_s: 0,
+            ..RegistrarSection::default()
+        };
+        assert_eq!(off.keepalive_interval(), None);
+        assert!(keys(&off).is_empty());
     }
 
     #[test]
@@ -152,7 +165,7 @@ mod tests {
         let r = RegistrarSection {
             realm: String::new(),
             min_expires_s: 0,
-            keepalive_interval_s: 0,
+            keepalive_interval_s: 3601,
             auth_fail_limit: 0,
             default_expires_s: 7200,
             ..RegistrarSection::default()

@@ -69,8 +69,10 @@ pub struct Tenant {
     #[serde(default)]
     pub classify: Vec<crate::alarm::classify::ClassRule>,
     /// The queue this tenant's calls for a person wait in, by id; it must
-    /// belong to this tenant. Optional when the tenant has one queue (that
-    /// one) or none (calls go to `last_resort`); required with several.
+    /// belong to this tenant. Optional when the tenant has exactly one
+    /// queue (that one is the default); required with several. Once the
+    /// dialplan has `[[queues]]` or `[[operators]]`, every tenant needs a
+    /// queue.
     #[serde(default)]
     pub default_queue: Option<QueueId>,
     /// The `[[targets]]` id a call goes to when no rule or operator takes it.

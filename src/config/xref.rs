@@ -121,8 +121,13 @@ fn check_default_queue(config: &Config, i: usize, path: &str, ids: &Ids<'_>, out
     let key = format!("{path}.default_queue");
     let Some(q) = &t.default_queue else {
         let own = config.queues.iter().filter(|q| q.tenant == t.id).count();
+        let people = !config.queues.is_empty() || !config.operators.is_empty();
         if own > 1 {
             let because = "when the tenant has several [[queues]] (which one takes its calls?)";
+            out.push(key, Problem::Missing { because });
+        } else if own == 0 && people {
+            let because = "when the dialplan has [[queues]] or [[operators]]: \
+                           each tenant needs a queue of its own";
             out.push(key, Problem::Missing { because });
         }
         return;
@@ -180,7 +185,7 @@ pub(crate) mod tests {
             ring_timeout_s: 20,
             wrap_up_s: 30,
             priorities: Default::default(),
-            aging_per_s: 1.0,
+            aging_per_s: 1,
             overflow: Vec::new(),
         }
     }
