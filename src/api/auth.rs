@@ -165,6 +165,7 @@ pub(super) async fn require_bearer(
 ) -> Response {
     let name = bearer(request.headers()).and_then(|t| tokens.verify(t));
     let Some(name) = name else {
+        tracing::debug!(path = %request.uri().path(), "api: request without a valid bearer token");
         return unauthorized(request.headers().contains_key(header::AUTHORIZATION));
     };
     request.extensions_mut().insert(Caller(name));

@@ -61,30 +61,30 @@ pub struct DispositionBody {
     pub note: Option<String>,
 }
 
-/// Why a body was refused before it was read as JSON.
+/// Why a request was refused: an [`ApiError`], or a body too large or not JSON.
 #[derive(Debug)]
-pub(super) enum BodyError {
+pub(super) enum Refusal {
     Api(ApiError),
     TooLarge,
     NotJson,
 }
 
-impl From<ApiError> for BodyError {
+impl From<ApiError> for Refusal {
     fn from(error: ApiError) -> Self {
-        BodyError::Api(error)
+        Refusal::Api(error)
     }
 }
 
-impl IntoResponse for BodyError {
+impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
-            BodyError::Api(error) => error.into_response(),
-            BodyError::TooLarge => error_response(
+            Refusal::Api(error) => error.into_response(),
+            Refusal::TooLarge => error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 &format!("the body must be at most {BODY_MAX} bytes"),
             ),
-            BodyError::NotJson => error_response(
+            Refusal::NotJson => error_response(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "the body must be JSON (Content-Type: application/json)",
@@ -97,17 +97,17 @@ impl IntoResponse for BodyError {
 pub(super) fn parse_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<T, BodyError> {
+) -> Result<T, Refusal> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(BodyError::NotJson);
+        return Err(Refusal::NotJson);
     }
     let bytes = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => BodyError::TooLarge,
+        StatusCode::PAYLOAD_TOO_LARGE => Refusal::TooLarge,
         _ => ApiError::bad_request(format!("cannot read the body: {e}")).into(),
     })?;
     serde_json::from_slice(&bytes)
@@ -133,7 +133,7 @@ pub(super) fn requested_state(body: StateBody) -> Result<RequestedState, ApiErro
 pub(super) fn state_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<RequestedState, BodyError> {
+) -> Result<RequestedState, Refusal> {
     let body: StateBody = parse_json(headers, body)?;
     Ok(requested_state(body)?)
 }

@@ -3,7 +3,7 @@
 //! route; a switchboard that does not answer within the timeout gives 503.
 
 use super::auth::{require_bearer, ApiTokens, Caller};
-use super::body::{self, DispositionBody, RecallBody, BODY_MAX};
+use super::body::{self, DispositionBody, RecallBody, Refusal, BODY_MAX};
 use super::command::{ApiCommand, ApiError, Reply};
 use super::views::{CallList, OperatorList, QueueList};
 use crate::routing::OperatorId;
@@ -97,30 +97,23 @@ fn operator_id(id: Id) -> Result<OperatorId, ApiError> {
     path_id(id, |v| body::check_name("operator id", v)).map(OperatorId::new)
 }
 
-fn respond<T: serde::Serialize>(status: StatusCode, result: Result<T, ApiError>) -> Response {
-    match result {
-        Ok(value) => (status, Json(value)).into_response(),
-        Err(error) => error.into_response(),
-    }
+type Answer = Result<Response, Refusal>;
+
+fn ok<T: serde::Serialize>(status: StatusCode, value: T) -> Answer {
+    Ok((status, Json(value)).into_response())
 }
 
-async fn list_operators(State(api): State<Api>) -> Response {
-    let result = ask(&api, |reply| ApiCommand::ListOperators { reply }).await;
-    respond(
-        StatusCode::OK,
-        result.map(|operators| OperatorList { operators }),
-    )
+async fn list_operators(State(api): State<Api>) -> Answer {
+    let operators = ask(&api, |reply| ApiCommand::ListOperators { reply }).await?;
+    ok(StatusCode::OK, OperatorList { operators })
 }
 
-async fn get_operator(State(api): State<Api>, id: Id) -> Response {
-    let result = async {
-        let id = operator_id(id)?;
-        let all = ask(&api, |reply| ApiCommand::ListOperators { reply }).await?;
-        all.into_iter()
-            .find(|op| op.id == id)
-            .ok_or_else(|| ApiError::not_found(format!("operator {id}")))
-    };
-    respond(StatusCode::OK, result.await)
+async fn get_operator(State(api): State<Api>, id: Id) -> Answer {
+    let id = operator_id(id)?;
+    let all = ask(&api, |reply| ApiCommand::ListOperators { reply }).await?;
+    let found = all.into_iter().find(|op| op.id == id);
+    let view = found.ok_or_else(|| ApiError::not_found(format!("operator {id}")))?;
+    ok(StatusCode::OK, view)
 }
 
 async fn set_state(
@@ -129,27 +122,22 @@ async fn set_state(
     id: Id,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let id = match operator_id(id) {
-        Ok(id) => id,
-        Err(error) => return error.into_response(),
-    };
-    let state = match body::state_body(&headers, body) {
-        Ok(state) => state,
-        Err(error) => return error.into_response(),
-    };
+) -> Answer {
+    let id = operator_id(id)?;
+    let state = body::state_body(&headers, body)?;
+    tracing::info!(operator = %id, ?state, by = %by, "api: set operator state");
     let command = |reply| ApiCommand::SetOperatorState {
         id,
         state,
         by,
         reply,
     };
-    respond(StatusCode::OK, ask(&api, command).await)
+    ok(StatusCode::OK, ask(&api, command).await?)
 }
 
-async fn list_calls(State(api): State<Api>) -> Response {
-    let result = ask(&api, |reply| ApiCommand::ListCalls { reply }).await;
-    respond(StatusCode::OK, result.map(|calls| CallList { calls }))
+async fn list_calls(State(api): State<Api>) -> Answer {
+    let calls = ask(&api, |reply| ApiCommand::ListCalls { reply }).await?;
+    ok(StatusCode::OK, CallList { calls })
 }
 
 async fn recall(
@@ -157,22 +145,23 @@ async fn recall(
     Extension(Caller(by)): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let recall: RecallBody = match body::parse_json(&headers, body) {
-        Ok(recall) => recall,
-        Err(error) => return error.into_response(),
-    };
-    if let Err(error) = body::check_recall(&recall) {
-        return error.into_response();
-    }
+) -> Answer {
+    let recall: RecallBody = body::parse_json(&headers, body)?;
+    body::check_recall(&recall)?;
+    let RecallBody {
+        operator,
+        number,
+        tenant,
+    } = recall;
+    tracing::info!(%operator, %number, %tenant, by = %by, "api: recall");
     let command = |reply| ApiCommand::Recall {
-        operator: OperatorId::new(recall.operator),
-        number: recall.number,
-        tenant: recall.tenant,
+        operator: OperatorId::new(operator),
+        number,
+        tenant,
         by,
         reply,
     };
-    respond(StatusCode::ACCEPTED, ask(&api, command).await)
+    ok(StatusCode::ACCEPTED, ask(&api, command).await?)
 }
 
 async fn disposition(
@@ -181,18 +170,12 @@ async fn disposition(
     id: Id,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let call = match path_id(id, body::check_call_id) {
-        Ok(call) => call,
-        Err(error) => return error.into_response(),
-    };
-    let request: DispositionBody = match body::parse_json(&headers, body) {
-        Ok(request) => request,
-        Err(error) => return error.into_response(),
-    };
-    if let Err(error) = body::check_disposition(&request) {
-        return error.into_response();
-    }
+) -> Answer {
+    let call = path_id(id, body::check_call_id)?;
+    let request: DispositionBody = body::parse_json(&headers, body)?;
+    body::check_disposition(&request)?;
+    let disposition = request.disposition.as_str();
+    tracing::info!(call = %call, disposition, by = %by, "api: disposition");
     let command = |reply| ApiCommand::Disposition {
         call,
         disposition: request.disposition,
@@ -200,13 +183,11 @@ async fn disposition(
         by,
         reply,
     };
-    match ask(&api, command).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => error.into_response(),
-    }
+    ask(&api, command).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_queues(State(api): State<Api>) -> Response {
-    let result = ask(&api, |reply| ApiCommand::ListQueues { reply }).await;
-    respond(StatusCode::OK, result.map(|queues| QueueList { queues }))
+async fn list_queues(State(api): State<Api>) -> Answer {
+    let queues = ask(&api, |reply| ApiCommand::ListQueues { reply }).await?;
+    ok(StatusCode::OK, QueueList { queues })
 }
