@@ -31,7 +31,7 @@ use crate::media::bridge_port::BridgePort;
 use crate::sip::sdp::NegotiatedMedia;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 #[path = "media_leg.rs"]
@@ -99,6 +99,14 @@ impl MediaHandle {
             let _ = worker.send(input);
         }
     }
+}
+
+/// What `MediaStart` says about the leg to open.
+struct LegSpec {
+    call: CallHandle,
+    outgoing: bool,
+    local_port: u16,
+    hold: HoldAudio,
 }
 
 /// Two legs of one worker connected.
@@ -179,25 +187,24 @@ impl Worker {
         loop {
             tokio::select! {
                 input = inputs.recv() => match input {
-                    Some(input) => self.input(input),
+                    Some(input) => self.input(clock::now(), input),
                     None => break,
                 },
-                _ = tick.tick() => self.tick(&mut buf),
+                _ = tick.tick() => self.tick(clock::now(), &mut buf),
             }
         }
     }
 
-    fn input(&mut self, input: WorkerInput) {
+    fn input(&mut self, now: Instant, input: WorkerInput) {
         match input {
-            WorkerInput::Call(event) => self.apply(event),
-            WorkerInput::Stored(stored) => self.stored(stored),
+            WorkerInput::Call(event) => self.apply(now, event),
+            WorkerInput::Stored(stored) => self.stored(now, stored),
             WorkerInput::Bridge { a, b, .. } => self.connect(a, b),
             WorkerInput::Unbridge { leg, .. } => self.disconnect(leg),
         }
     }
 
-    fn tick(&mut self, buf: &mut [u8]) {
-        let now = clock::now();
+    fn tick(&mut self, now: Instant, buf: &mut [u8]) {
         for leg in self.legs.values_mut() {
             leg.receive(now, buf);
         }
@@ -210,8 +217,7 @@ impl Worker {
         }
     }
 
-    fn stored(&mut self, stored: Stored) {
-        let now = clock::now();
+    fn stored(&mut self, now: Instant, stored: Stored) {
         let (Some(leg), Some(shared)) = (self.legs.get_mut(&stored.call), self.alarm.as_ref())
         else {
             return;
@@ -273,7 +279,7 @@ impl Worker {
         );
     }
 
-    fn apply(&mut self, event: CallEvent) {
+    fn apply(&mut self, now: Instant, event: CallEvent) {
         match event {
             CallEvent::MediaStart {
                 call,
@@ -287,14 +293,20 @@ impl Worker {
                 ..
             } => {
                 let ids = (call_id.as_str(), tenant.as_str(), caller.as_str());
-                self.start(call, outgoing, ids, local_port, &media, hold);
+                let leg = LegSpec {
+                    call,
+                    outgoing,
+                    local_port,
+                    hold,
+                };
+                self.start(now, leg, ids, &media);
             }
             CallEvent::MediaUpdate { call, media, .. } => {
                 if let Some(leg) = self.legs.get_mut(&call) {
                     leg.sending = media.direction.sends();
                 }
             }
-            CallEvent::MediaStop { call, .. } => self.stop(call),
+            CallEvent::MediaStop { call, .. } => self.stop(now, call),
             _ => {}
         }
     }
@@ -303,42 +315,51 @@ impl Worker {
     /// alarms are not decoded, its queue request at once.
     fn start(
         &mut self,
-        call: CallHandle,
-        outgoing: bool,
+        now: Instant,
+        spec: LegSpec,
         ids: (&str, &str, &str),
-        local_port: u16,
         media: &NegotiatedMedia,
-        hold: HoldAudio,
     ) {
+        let (call, hold) = (spec.call, hold_spec(spec.hold));
         let port = BridgePort::new(BridgeConfig::default().capacity_ms);
-        let mut leg = match Leg::open(self.bind_ip, local_port, media, port.clone(), call) {
+        let mut leg = match Leg::open(
+            now,
+            self.bind_ip,
+            spec.local_port,
+            media,
+            port.clone(),
+            call,
+        ) {
             Ok(leg) => leg,
             Err(err) => {
-                tracing::warn!(%err, port = local_port, "cannot open RTP leg");
+                tracing::warn!(%err, port = spec.local_port, "cannot open RTP leg");
                 return send_control(&self.control, Control::MediaFailed(call));
             }
         };
-        match (&self.alarm, outgoing) {
-            (_, true) => port.set_hold(hold_spec(hold)),
+        match (&self.alarm, spec.outgoing) {
             (Some(shared), false) => {
-                let alarm = AlarmLeg::new(shared, call, ids, clock::now(), hold_spec(hold), port);
-                leg.alarm = Some(alarm);
+                leg.alarm = Some(AlarmLeg::new(shared, call, ids, now, hold, port));
             }
             (None, false) => {
-                port.set_hold(hold_spec(hold));
+                port.set_hold(hold);
                 send_control(&self.control, Control::Queue(QueueRequest::voice(call)));
             }
+            (_, true) => port.set_hold(hold),
         }
         self.legs.insert(call, leg);
     }
 
-    fn stop(&mut self, call: CallHandle) {
+    fn stop(&mut self, now: Instant, call: CallHandle) {
         self.disconnect(call);
         if let Some(mut leg) = self.legs.remove(&call) {
             if let Some(alarm) = leg.alarm.as_mut() {
-                alarm.hangup(clock::now());
+                alarm.hangup(now);
             }
             leg.report();
         }
     }
 }
+
+#[cfg(test)]
+#[path = "media_tests.rs"]
+mod tests;

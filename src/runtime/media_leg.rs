@@ -2,16 +2,15 @@
 //! what the leg plays (its [`BridgePort`]: hold, our tones, or the bridged
 //! leg), and what it decoded this tick (for the alarm pipeline and the bridge).
 
-use crate::runtime::alarm_leg::{AlarmContextShared, AlarmLeg, WorkerInput};
-use crate::runtime::sip_driver::Control;
 use crate::call::{CallHandle, HoldAudio};
-use crate::clock;
 use crate::media::bridge_port::BridgePort;
 use crate::media::receiver::AudioFrame;
 use crate::media::sender::Seeds;
 use crate::media::telephone_event::DigitEvent;
 use crate::media::tone::{Component, ToneSpec};
 use crate::media::{params_from_sdp, RtpSession};
+use crate::runtime::alarm_leg::{AlarmContextShared, AlarmLeg, WorkerInput};
+use crate::runtime::sip_driver::Control;
 use crate::sip::sdp::NegotiatedMedia;
 use crate::telemetry::metrics as m;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -59,6 +58,7 @@ pub(super) fn hold_spec(hold: HoldAudio) -> Option<ToneSpec> {
 impl Leg {
     /// Binds `ip:port` and starts the session, playing `port` (its hold audio).
     pub(super) fn open(
+        now: Instant,
         ip: IpAddr,
         local_port: u16,
         media: &NegotiatedMedia,
@@ -73,7 +73,7 @@ impl Leg {
             sequence_number: (seed >> 32) as u16,
             timestamp: (seed >> 40) as u32,
         };
-        let mut session = RtpSession::new(clock::now(), params_from_sdp(media), seeds, "alarmgate")
+        let mut session = RtpSession::new(now, params_from_sdp(media), seeds, "alarmgate")
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         session.set_source(Box::new(port.clone()));
         Ok(Self {
@@ -144,6 +144,12 @@ impl Leg {
             }
             _ => dest,
         }
+    }
+
+    /// Where the socket is bound.
+    #[cfg(test)]
+    pub(super) fn local_addr(&self) -> Option<SocketAddr> {
+        self.socket.local_addr().ok()
     }
 
     pub(super) fn report(&self) {
