@@ -49,4 +49,5 @@ pub mod routing;
 pub mod runtime;
 pub mod simulate;
 pub mod sip;
+pub mod switchboard;
 pub mod telemetry;

@@ -1,0 +1,250 @@
+//! The router's actions as outgoing legs, its events as journal records,
+//! and recalls (operator first, then the device through the trunk).
+
+use super::legs::{Leg, LegRole, Recall};
+use super::{EventRecord, Output, Switchboard, SwitchboardConfig};
+use crate::call::{CallHandle, EndReason, Originate};
+use crate::routing::{CallRef, OfferOutcome, OperatorId, RoutingAction, RoutingEvent, TargetId};
+use serde_json::Value;
+use std::time::Instant;
+
+impl Switchboard {
+    pub(crate) fn on_action(&mut self, now: Instant, action: RoutingAction) {
+        match action {
+            RoutingAction::Offer { call, operator } => self.offer(now, call, operator),
+            RoutingAction::Forward { call, target } => self.forward(now, call, target),
+            RoutingAction::CancelOffer { call, .. } | RoutingAction::CancelForward { call, .. } => {
+                self.cancel_ringing(now, call)
+            }
+            RoutingAction::Release { call } => self.release_recall(now, call),
+        }
+    }
+
+    /// Rings the operator's newest live contact; no contact is an
+    /// unreachable phone, and the router moves on.
+    fn offer(&mut self, now: Instant, call: CallRef, operator: OperatorId) {
+        let contact = self
+            .registrar
+            .as_ref()
+            .and_then(|r| r.contacts(&operator).into_iter().next());
+        let Some(binding) = contact else {
+            return self.offer_failed(now, call, &operator);
+        };
+        let (parent, tenant, from_user, role) = match self.recalls.get(&call) {
+            Some(recall) => {
+                let role = LegRole::RecallOperator {
+                    recall: call,
+                    operator: operator.clone(),
+                };
+                (None, recall.tenant.clone(), recall.number.clone(), role)
+            }
+            None => {
+                let device = CallHandle(call.0);
+                let Some(d) = self.devices.get(&device) else {
+                    return self.offer_failed(now, call, &operator);
+                };
+                let role = LegRole::Offer {
+                    device,
+                    operator: operator.clone(),
+                };
+                (Some(device), d.tenant.clone(), d.caller.clone(), role)
+            }
+        };
+        let request = Originate {
+            parent,
+            request_uri: binding.contact.clone(),
+            to: binding.contact,
+            from_user,
+            peer: binding.peer,
+            codecs: self.config.codecs_for(&tenant),
+            tenant,
+        };
+        match self.start_leg(now, request, role) {
+            Some(leg) => self.attach(call, leg),
+            None => self.offer_failed(now, call, &operator),
+        }
+    }
+
+    fn offer_failed(&mut self, now: Instant, call: CallRef, operator: &OperatorId) {
+        if let Some(router) = self.router.as_mut() {
+            let _ = router.offer_result(now, call, operator, OfferOutcome::Unreachable);
+        }
+    }
+
+    fn forward(&mut self, now: Instant, call: CallRef, target: TargetId) {
+        let device = CallHandle(call.0);
+        let (route, d) = (self.config.targets.get(&target), self.devices.get(&device));
+        let (Some(route), Some(d)) = (route.cloned(), d) else {
+            tracing::warn!(%target, "forward impossible: no route or no call");
+            return self.forward_failed(now, call, &target);
+        };
+        let request = Originate {
+            parent: Some(device),
+            request_uri: route.uri.clone(),
+            to: route.uri,
+            from_user: d.caller.clone(),
+            peer: route.peer,
+            codecs: self.config.codecs_for(&d.tenant),
+            tenant: d.tenant.clone(),
+        };
+        let role = LegRole::Forward { device, target: target.clone() };
+        match self.start_leg(now, request, role) {
+            Some(leg) => self.attach(call, leg),
+            None => self.forward_failed(now, call, &target),
+        }
+    }
+
+    fn forward_failed(&mut self, now: Instant, call: CallRef, target: &TargetId) {
+        if let Some(router) = self.router.as_mut() {
+            let _ = router.forward_result(now, call, target, false);
+        }
+    }
+
+    fn start_leg(&mut self, now: Instant, request: Originate, role: LegRole) -> Option<CallHandle> {
+        match self.core.originate(now, request) {
+            Ok(leg) => {
+                let state = Leg {
+                    role,
+                    call_id: self.core.call_id_of(leg).map(|c| c.to_string()),
+                    answered: false,
+                    cancelled: false,
+                };
+                self.legs.insert(leg, state);
+                Some(leg)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "outgoing leg not started");
+                None
+            }
+        }
+    }
+
+    /// Remembers which leg serves a device call or a recall.
+    fn attach(&mut self, call: CallRef, leg: CallHandle) {
+        if let Some(recall) = self.recalls.get_mut(&call) {
+            recall.operator_leg = Some(leg);
+        } else if let Some(d) = self.devices.get_mut(&CallHandle(call.0)) {
+            d.leg = Some(leg);
+        }
+    }
+
+    fn cancel_ringing(&mut self, now: Instant, call: CallRef) {
+        let leg = match self.recalls.get(&call) {
+            Some(recall) => recall.operator_leg,
+            None => self.devices.get_mut(&CallHandle(call.0)).and_then(|d| d.leg.take()),
+        };
+        if let Some(leg) = leg {
+            self.cancel(now, leg);
+        }
+    }
+
+    /// Starts a recall: the router rings `operator` directly.
+    pub(crate) fn start_recall(
+        &mut self,
+        now: Instant,
+        operator: OperatorId,
+        number: String,
+        tenant: String,
+    ) -> Result<CallRef, crate::routing::RoutingError> {
+        let recall = CallRef(self.next_recall);
+        self.next_recall += 1;
+        let entry = Recall {
+            number,
+            tenant,
+            operator_leg: None,
+            device_leg: None,
+        };
+        self.recalls.insert(recall, entry);
+        let result = match self.router.as_mut() {
+            Some(router) => router.direct_offer(now, recall, &operator),
+            None => Err(crate::routing::RoutingError::UnknownOperator { operator }),
+        };
+        if result.is_err() {
+            self.recalls.remove(&recall);
+        }
+        self.pump(now);
+        result.map(|()| recall)
+    }
+
+    /// The operator answered a recall: call the device through the trunk.
+    pub(crate) fn recall_device(&mut self, now: Instant, recall: CallRef, operator_leg: CallHandle) {
+        let Some(r) = self.recalls.get(&recall).cloned() else {
+            return;
+        };
+        let Some(route) = self.config.recall_trunks.get(&r.tenant).cloned() else {
+            tracing::warn!(tenant = %r.tenant, "recall: the tenant has no trunk to call out on");
+            return self.core.hang_up_call(now, operator_leg, EndReason::LegFailed);
+        };
+        let uri = SwitchboardConfig::recall_uri(&route, &r.number);
+        let request = Originate {
+            parent: Some(operator_leg),
+            request_uri: uri.clone(),
+            to: uri,
+            from_user: r.tenant.clone(),
+            peer: route.peer,
+            codecs: self.config.codecs_for(&r.tenant),
+            tenant: r.tenant.clone(),
+        };
+        let role = LegRole::RecallDevice { recall, operator_leg };
+        match self.start_leg(now, request, role) {
+            Some(leg) => {
+                if let Some(r) = self.recalls.get_mut(&recall) {
+                    r.device_leg = Some(leg);
+                }
+            }
+            None => self.core.hang_up_call(now, operator_leg, EndReason::LegFailed),
+        }
+    }
+
+    /// One leg of a recall ended: end the other, free the operator.
+    pub(crate) fn recall_leg_ended(&mut self, now: Instant, recall: CallRef, _leg: CallHandle, call_id: &str) {
+        let Some(r) = self.recalls.remove(&recall) else {
+            return;
+        };
+        self.recent.remember(call_id, &r.tenant);
+        for other in [r.operator_leg, r.device_leg].into_iter().flatten() {
+            if self.legs.contains_key(&other) {
+                self.cancel(now, other);
+            }
+        }
+        if let Some(router) = self.router.as_mut() {
+            router.call_gone(now, recall);
+        }
+    }
+
+    fn release_recall(&mut self, now: Instant, call: CallRef) {
+        if let Some(r) = self.recalls.remove(&call) {
+            for leg in [r.operator_leg, r.device_leg].into_iter().flatten() {
+                self.cancel(now, leg);
+            }
+        }
+    }
+
+    /// A routing event as a journal record about the call's SIP Call-ID.
+    pub(crate) fn on_routing_event(&mut self, event: RoutingEvent) {
+        let kind = event.event_type();
+        let mut data = event.data();
+        let (subject, tenant) = match &event {
+            RoutingEvent::OperatorState(e) => (e.operator.to_string(), None),
+            RoutingEvent::Queued(e) => self.call_names(e.call),
+            RoutingEvent::Offered(e) | RoutingEvent::Answered(e) => self.call_names(e.call),
+            RoutingEvent::Overflowed(e) => self.call_names(e.call),
+        };
+        if let (Some(tenant), Value::Object(map)) = (tenant, &mut data) {
+            map.insert("tenant".into(), Value::from(tenant));
+        }
+        self.out.push_back(Output::Event(EventRecord { kind, subject, data }));
+    }
+
+    /// The public id and tenant of a routed call or recall.
+    fn call_names(&self, call: CallRef) -> (String, Option<String>) {
+        if let Some(d) = self.devices.get(&CallHandle(call.0)) {
+            return (d.call_id.clone(), Some(d.tenant.clone()));
+        }
+        if let Some(r) = self.recalls.get(&call) {
+            let id = r.operator_leg.and_then(|l| self.legs.get(&l)).and_then(|l| l.call_id.clone());
+            return (id.unwrap_or_else(|| call.to_string()), Some(r.tenant.clone()));
+        }
+        (call.to_string(), None)
+    }
+}

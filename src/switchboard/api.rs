@@ -1,0 +1,234 @@
+//! The HTTP API's commands, answered from the router's snapshot, the
+//! registrar and the calls the switchboard knows.
+
+use super::{EventRecord, Output, Switchboard};
+use crate::api::{
+    ApiCommand, ApiError, CallState, CallView, Disposition, OperatorState as ApiOpState,
+    OperatorView, QueueView, QueuedCall, RecallAccepted, RequestedState,
+};
+use crate::call::CallHandle;
+use crate::routing::{
+    self, CallPhase, CallRef, OperatorCommand, OperatorId, OperatorState, RoutingError,
+};
+use serde_json::json;
+use std::time::Instant;
+
+/// The CloudEvents type of a disposition.
+pub const CALL_DISPOSITION: &str = "alarmgate.call.disposition";
+
+impl Switchboard {
+    /// Answers one API command (the reply goes through its oneshot).
+    pub fn handle_api(&mut self, now: Instant, command: ApiCommand) {
+        match command {
+            ApiCommand::ListOperators { reply } => {
+                let _ = reply.send(self.operator_views(now));
+            }
+            ApiCommand::SetOperatorState { id, state, by, reply } => {
+                let _ = reply.send(self.set_state(now, &id, state, &by));
+            }
+            ApiCommand::ListCalls { reply } => {
+                let _ = reply.send(self.call_views(now));
+            }
+            ApiCommand::ListQueues { reply } => {
+                let _ = reply.send(self.queue_views(now));
+            }
+            ApiCommand::Recall { operator, number, tenant, by, reply } => {
+                tracing::info!(%operator, %number, %tenant, %by, "recall");
+                let _ = reply.send(self.recall(now, operator, number, tenant));
+            }
+            ApiCommand::Disposition { call, disposition, note, by, reply } => {
+                let _ = reply.send(self.disposition(&call, disposition, note, &by));
+            }
+        }
+    }
+
+    fn router_view(&self, now: Instant) -> Result<routing::RouterView, ApiError> {
+        self.router
+            .as_ref()
+            .map(|r| r.snapshot(now))
+            .ok_or_else(|| ApiError::unavailable("no operators or queues are configured"))
+    }
+
+    fn operator_views(&self, now: Instant) -> Result<Vec<OperatorView>, ApiError> {
+        let view = self.router_view(now)?;
+        Ok(view.operators.iter().map(|o| self.operator_view(o)).collect())
+    }
+
+    fn operator_view(&self, o: &routing::OperatorView) -> OperatorView {
+        let (state, reason) = match &o.state {
+            OperatorState::LoggedOut => (ApiOpState::LoggedOut, None),
+            OperatorState::Available => (ApiOpState::Available, None),
+            OperatorState::Ringing { .. } => (ApiOpState::Ringing, None),
+            OperatorState::OnCall { .. } => (ApiOpState::OnCall, None),
+            OperatorState::WrapUp => (ApiOpState::WrapUp, None),
+            OperatorState::Paused { reason } => (ApiOpState::Paused, Some(reason.clone())),
+        };
+        let contacts = self
+            .registrar
+            .as_ref()
+            .map_or(0, |r| r.contacts(&o.id).len() as u32);
+        OperatorView {
+            id: o.id.clone(),
+            name: self.config.operator_names.get(&o.id).cloned().unwrap_or_else(|| o.id.to_string()),
+            state,
+            in_state_s: o.in_state_ms / 1000,
+            reason,
+            current_call: o.call.map(|c| self.public_id(c)),
+            contacts,
+        }
+    }
+
+    fn set_state(
+        &mut self,
+        now: Instant,
+        id: &OperatorId,
+        state: RequestedState,
+        by: &str,
+    ) -> Result<OperatorView, ApiError> {
+        let command = match state {
+            RequestedState::Available => OperatorCommand::Available,
+            RequestedState::LoggedIn => OperatorCommand::Login,
+            RequestedState::LoggedOut => OperatorCommand::Logout,
+            RequestedState::Paused { reason } => OperatorCommand::Pause { reason },
+        };
+        tracing::info!(operator = %id, ?command, %by, "operator state by the API");
+        let router = self
+            .router
+            .as_mut()
+            .ok_or_else(|| ApiError::unavailable("no operators are configured"))?;
+        router.command(now, id, command).map_err(api_error)?;
+        self.pump(now);
+        let view = self.router_view(now)?;
+        view.operators
+            .iter()
+            .find(|o| &o.id == id)
+            .map(|o| self.operator_view(o))
+            .ok_or_else(|| ApiError::not_found(format!("operator {id}")))
+    }
+
+    fn call_views(&self, now: Instant) -> Result<Vec<CallView>, ApiError> {
+        let view = self.router_view(now)?;
+        Ok(view.calls.iter().map(|c| self.call_view(c)).collect())
+    }
+
+    fn call_view(&self, c: &routing::CallView) -> CallView {
+        CallView {
+            id: self.public_id(c.call),
+            tenant: c.tenant.clone(),
+            caller: c.caller.clone(),
+            class: c.class,
+            event_code: c.event_code.clone(),
+            state: phase(c.state),
+            queue: c.queue.clone(),
+            operator: c.operator.clone(),
+            target: c.target.clone(),
+            waited_s: c.waited_ms / 1000,
+        }
+    }
+
+    fn queue_views(&self, now: Instant) -> Result<Vec<QueueView>, ApiError> {
+        let view = self.router_view(now)?;
+        let total = |q: &routing::QueueView| {
+            let plan = self.router.as_ref().map(|r| r.plan());
+            plan.map_or(0, |p| p.operators.iter().filter(|o| o.queues.contains(&q.id)).count())
+        };
+        Ok(view
+            .queues
+            .iter()
+            .map(|q| QueueView {
+                id: q.id.clone(),
+                tenant: q.tenant.clone(),
+                waiting: q.waiting.len() as u32,
+                calls: q
+                    .waiting
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| QueuedCall {
+                        position: i as u32 + 1,
+                        id: self.public_id(w.call),
+                        class: w.class,
+                        event_code: None,
+                        state: CallState::Waiting,
+                        waited_s: w.waited_ms / 1000,
+                    })
+                    .collect(),
+                operators_available: q.operators_available as u32,
+                operators_total: total(q) as u32,
+            })
+            .collect())
+    }
+
+    fn recall(
+        &mut self,
+        now: Instant,
+        operator: OperatorId,
+        number: String,
+        tenant: String,
+    ) -> Result<RecallAccepted, ApiError> {
+        if !self.config.recall_trunks.contains_key(&tenant) {
+            return Err(ApiError::bad_request(format!("tenant {tenant:?} has no trunk for recalls")));
+        }
+        let recall = self
+            .start_recall(now, operator, number, tenant)
+            .map_err(api_error)?;
+        Ok(RecallAccepted { id: self.public_id(recall) })
+    }
+
+    fn disposition(
+        &mut self,
+        call: &str,
+        disposition: Disposition,
+        note: Option<String>,
+        by: &str,
+    ) -> Result<(), ApiError> {
+        let tenant = self
+            .devices
+            .values()
+            .find(|d| d.call_id == call)
+            .map(|d| d.tenant.clone())
+            .or_else(|| self.recent.tenant(call).map(str::to_string))
+            .ok_or_else(|| ApiError::not_found(format!("call {call}")))?;
+        let data = json!({
+            "tenant": tenant,
+            "disposition": disposition.as_str(),
+            "note": note,
+            "by": by,
+        });
+        self.out.push_back(Output::Event(EventRecord {
+            kind: CALL_DISPOSITION,
+            subject: call.to_string(),
+            data,
+        }));
+        Ok(())
+    }
+
+    /// A call's public id: its SIP Call-ID (a recall's: its operator leg's).
+    pub(crate) fn public_id(&self, call: CallRef) -> String {
+        if let Some(d) = self.devices.get(&CallHandle(call.0)) {
+            return d.call_id.clone();
+        }
+        let leg = self.recalls.get(&call).and_then(|r| r.operator_leg);
+        leg.and_then(|l| self.legs.get(&l))
+            .and_then(|l| l.call_id.clone())
+            .unwrap_or_else(|| call.to_string())
+    }
+}
+
+fn phase(p: CallPhase) -> CallState {
+    match p {
+        CallPhase::Waiting => CallState::Waiting,
+        CallPhase::Ringing => CallState::Ringing,
+        CallPhase::Connected => CallState::Connected,
+        CallPhase::Forwarding => CallState::Forwarding,
+    }
+}
+
+fn api_error(err: RoutingError) -> ApiError {
+    match err {
+        RoutingError::UnknownOperator { operator } => {
+            ApiError::not_found(format!("operator {operator}"))
+        }
+        RoutingError::UnknownCall { call } => ApiError::not_found(format!("call {call}")),
+        other => ApiError::conflict(other.to_string()),
+    }
+}

@@ -1,0 +1,298 @@
+//! What each outgoing leg is for, and what the call core's events mean for
+//! the router and the other side of a bridge.
+
+use super::{Device, Output, Switchboard};
+use crate::call::{CallEvent, CallHandle, EndReason, LegFailure};
+use crate::routing::{CallRef, OfferOutcome, OperatorId, TargetId};
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+/// Why we placed an outgoing leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegRole {
+    /// Ringing an operator for a waiting device call.
+    Offer {
+        /// The device call.
+        device: CallHandle,
+        /// The operator.
+        operator: OperatorId,
+    },
+    /// Forwarding a device call to an external target.
+    Forward {
+        /// The device call.
+        device: CallHandle,
+        /// The target.
+        target: TargetId,
+    },
+    /// A recall's first leg: the operator.
+    RecallOperator {
+        /// The recall.
+        recall: CallRef,
+        /// The operator.
+        operator: OperatorId,
+    },
+    /// A recall's second leg: the device, called through the trunk.
+    RecallDevice {
+        /// The recall.
+        recall: CallRef,
+        /// The operator's leg it is bridged to.
+        operator_leg: CallHandle,
+    },
+}
+
+/// One outgoing leg.
+#[derive(Debug, Clone)]
+pub(crate) struct Leg {
+    pub role: LegRole,
+    /// Its SIP Call-ID (the public id of a recall).
+    pub call_id: Option<String>,
+    /// The far end answered.
+    pub answered: bool,
+    /// We cancelled it: its end means nothing to the router.
+    pub cancelled: bool,
+}
+
+/// A recall in progress.
+#[derive(Debug, Clone)]
+pub(crate) struct Recall {
+    pub number: String,
+    pub tenant: String,
+    pub operator_leg: Option<CallHandle>,
+    pub device_leg: Option<CallHandle>,
+}
+
+/// Calls that ended recently, so a disposition set after the hang-up
+/// still finds its call (bounded: the oldest are forgotten first).
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    order: VecDeque<String>,
+    tenants: HashMap<String, String>,
+}
+
+/// Ended calls remembered for dispositions.
+const RECENT_MAX: usize = 10_000;
+
+impl Recent {
+    pub fn remember(&mut self, call_id: &str, tenant: &str) {
+        if self.tenants.insert(call_id.into(), tenant.into()).is_none() {
+            self.order.push_back(call_id.into());
+        }
+        while self.order.len() > RECENT_MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.tenants.remove(&old);
+            }
+        }
+    }
+
+    pub fn tenant(&self, call_id: &str) -> Option<&str> {
+        self.tenants.get(call_id).map(String::as_str)
+    }
+}
+
+/// The router's outcome for a leg that was not answered.
+fn outcome(failure: LegFailure) -> OfferOutcome {
+    match failure {
+        LegFailure::Busy => OfferOutcome::Busy,
+        LegFailure::Declined | LegFailure::Rejected(_) => OfferOutcome::Declined,
+        LegFailure::Unreachable => OfferOutcome::Unreachable,
+    }
+}
+
+impl Switchboard {
+    pub(crate) fn on_call_event(&mut self, now: Instant, event: CallEvent) {
+        // Media and end events go out first, so that a bridge follows the
+        // leg's MediaStart and a hang-up follows the end that caused it.
+        if !matches!(
+            event,
+            CallEvent::Register { .. }
+                | CallEvent::ProbeDone { .. }
+                | CallEvent::LegRinging { .. }
+                | CallEvent::LegAnswered { .. }
+                | CallEvent::LegFailed { .. }
+        ) {
+            self.out.push_back(Output::Call(event.clone()));
+        }
+        match &event {
+            CallEvent::MediaStart { .. } => self.on_media_start(now, &event),
+            CallEvent::LegRinging { leg } => self.on_leg_outcome(now, *leg, OfferOutcome::Ringing),
+            CallEvent::LegAnswered { leg } => self.on_leg_answered(now, *leg),
+            CallEvent::LegFailed { leg, outcome: f, .. } => self.on_leg_failed(now, *leg, *f),
+            CallEvent::Ended { call, call_id, .. } => {
+                self.on_ended(now, *call, call_id.as_str())
+            }
+            CallEvent::ProbeDone { probe, ok } => {
+                if let (Some(id), Some(registrar)) =
+                    (self.probes.remove(probe), self.registrar.as_mut())
+                {
+                    registrar.probe_result(now, id, *ok);
+                }
+            }
+            CallEvent::Register { tx, peer, request } => self.on_register(now, tx, *peer, request),
+            CallEvent::MediaUpdate { .. } | CallEvent::MediaStop { .. } => {}
+        }
+    }
+
+    fn on_register(
+        &mut self,
+        now: Instant,
+        tx: &crate::sip::transaction::TxKey,
+        peer: crate::sip::types::Peer,
+        request: &crate::sip::message::Request,
+    ) {
+        let Some(registrar) = self.registrar.as_mut() else {
+            return;
+        };
+        let reply = registrar.handle_register(now, peer, request);
+        tracing::debug!(outcome = ?reply.outcome, from = %peer.addr, "REGISTER");
+        if let Err(err) = self.core.respond_register(now, tx, reply.response) {
+            tracing::debug!(%err, "REGISTER reply not sent");
+        }
+    }
+
+    /// A device call's media opened: remember it. A leg's media opened:
+    /// bridge it (or, for a recall's operator leg, call the device now).
+    fn on_media_start(&mut self, now: Instant, event: &CallEvent) {
+        let CallEvent::MediaStart {
+            call,
+            group,
+            call_id,
+            tenant,
+            caller,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let Some(leg) = self.legs.get(call).cloned() else {
+            let device = Device {
+                call_id: call_id.to_string(),
+                tenant: tenant.clone(),
+                caller: caller.clone(),
+                leg: None,
+                routed: false,
+            };
+            self.devices.insert(*call, device);
+            return;
+        };
+        match leg.role {
+            LegRole::Offer { device, .. } | LegRole::Forward { device, .. } => {
+                self.bridge(*group, device, *call)
+            }
+            LegRole::RecallOperator { recall, .. } => self.recall_device(now, recall, *call),
+            LegRole::RecallDevice { operator_leg, .. } => {
+                self.bridge(*group, *call, operator_leg)
+            }
+        }
+    }
+
+    fn bridge(&mut self, group: CallHandle, a: CallHandle, b: CallHandle) {
+        self.out.push_back(Output::Bridge { group, a, b });
+    }
+
+    fn on_leg_outcome(&mut self, now: Instant, leg: CallHandle, outcome: OfferOutcome) {
+        let Some(l) = self.legs.get(&leg).filter(|l| !l.cancelled) else {
+            return;
+        };
+        let (call, operator) = match &l.role {
+            LegRole::Offer { device, operator } => (CallRef(device.0), operator.clone()),
+            LegRole::RecallOperator { recall, operator } => (*recall, operator.clone()),
+            _ => return,
+        };
+        let Some(router) = self.router.as_mut() else {
+            return;
+        };
+        if let Err(err) = router.offer_result(now, call, &operator, outcome) {
+            tracing::debug!(%err, "stale offer outcome: hanging up the leg");
+            self.cancel(now, leg);
+        }
+    }
+
+    fn on_leg_answered(&mut self, now: Instant, leg: CallHandle) {
+        let Some(l) = self.legs.get_mut(&leg) else {
+            return;
+        };
+        l.answered = true;
+        if l.cancelled {
+            return self.core.cancel_leg(now, leg);
+        }
+        match l.role.clone() {
+            LegRole::Forward { device, target } => {
+                if let Some(router) = self.router.as_mut() {
+                    let _ = router.forward_result(now, CallRef(device.0), &target, true);
+                }
+            }
+            LegRole::RecallDevice { .. } => {}
+            _ => self.on_leg_outcome(now, leg, OfferOutcome::Answered),
+        }
+    }
+
+    fn on_leg_failed(&mut self, now: Instant, leg: CallHandle, failure: LegFailure) {
+        let Some(l) = self.legs.get(&leg).filter(|l| !l.cancelled).cloned() else {
+            return;
+        };
+        match l.role {
+            LegRole::Forward { device, target } => {
+                if let Some(router) = self.router.as_mut() {
+                    let _ = router.forward_result(now, CallRef(device.0), &target, false);
+                }
+            }
+            LegRole::RecallDevice { operator_leg, .. } => {
+                self.core
+                    .hang_up_call(now, operator_leg, EndReason::BridgePeerHungUp)
+            }
+            _ => self.on_leg_outcome(now, leg, outcome(failure)),
+        }
+    }
+
+    /// Cancels (or hangs up) one of our legs; its end is then ignored.
+    pub(crate) fn cancel(&mut self, now: Instant, leg: CallHandle) {
+        if let Some(l) = self.legs.get_mut(&leg) {
+            l.cancelled = true;
+        }
+        self.core.cancel_leg(now, leg);
+    }
+
+    fn on_ended(&mut self, now: Instant, call: CallHandle, call_id: &str) {
+        if let Some(device) = self.devices.remove(&call) {
+            return self.device_ended(now, call, device);
+        }
+        let Some(leg) = self.legs.remove(&call) else {
+            return;
+        };
+        self.leg_ended(now, call, leg, call_id);
+    }
+
+    fn device_ended(&mut self, now: Instant, call: CallHandle, device: Device) {
+        self.recent.remember(&device.call_id, &device.tenant);
+        if let Some(leg) = device.leg {
+            self.cancel(now, leg);
+        }
+        if device.routed {
+            if let Some(router) = self.router.as_mut() {
+                router.call_gone(now, CallRef(call.0));
+            }
+        }
+    }
+
+    fn leg_ended(&mut self, now: Instant, handle: CallHandle, leg: Leg, call_id: &str) {
+        match leg.role {
+            LegRole::Offer { device, .. } | LegRole::Forward { device, .. } => {
+                if let Some(d) = self.devices.get_mut(&device) {
+                    if d.leg == Some(handle) {
+                        d.leg = None;
+                    }
+                }
+                if leg.answered && !leg.cancelled {
+                    self.core
+                        .hang_up_call(now, device, EndReason::BridgePeerHungUp);
+                    if let Some(router) = self.router.as_mut() {
+                        router.connected_ended(now, CallRef(device.0));
+                    }
+                }
+            }
+            LegRole::RecallOperator { recall, .. } | LegRole::RecallDevice { recall, .. } => {
+                self.recall_leg_ended(now, recall, handle, call_id)
+            }
+        }
+    }
+}

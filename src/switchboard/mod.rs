@@ -1,0 +1,301 @@
+//! The switchboard: the call core, the registrar and the routing engine as
+//! one sans-IO unit, wired together.
+//!
+//! The three cores do not know each other. The switchboard carries what one
+//! says to the next, in order, until nothing moves:
+//!
+//! - a REGISTER the call core hands out goes to the [`Registrar`], and its
+//!   reply back through the core's transaction;
+//! - the registrar's keep-alives become OPTIONS probes of the core, and
+//!   their results go back; an operator gaining or losing its last live
+//!   contact tells the [`Router`];
+//! - a call that needs a person ([`Switchboard::queue`]) enters the router;
+//!   its `Offer` becomes an outgoing leg to the operator's newest live
+//!   contact, its `Forward` a leg to an external target over a trunk; the
+//!   legs' ringing, answer and failure go back to the router as outcomes;
+//! - an answered leg is bridged to its device call (media command
+//!   [`Output::Bridge`]); when either side of a bridge ends, the other is
+//!   hung up and the operator enters wrap-up;
+//! - every routing event, and every disposition from the API, becomes a
+//!   journal record ([`Output::Event`]).
+//!
+//! Like the cores, it takes `now` and never reads a clock: the SIP driver
+//! feeds it and drains [`Switchboard::poll_transmit`] and
+//! [`Switchboard::poll_output`]; the tests drive all of it in simulated time.
+//!
+//! Files: [`legs`] (what each outgoing leg is for, and the core's events),
+//! [`actions`] (the router's actions), [`api`] (the HTTP API's commands),
+//! [`config`] (targets, trunks, names).
+
+pub mod actions;
+pub mod api;
+pub mod config;
+pub mod legs;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_flows;
+
+pub use config::{Route, SwitchboardConfig};
+pub use legs::LegRole;
+
+use crate::call::{CallCore, CallEvent, CallHandle, ProbeHandle};
+use crate::registrar::{ProbeId, Registrar, RegistrarEvent};
+use crate::alarm::EventCode;
+use crate::routing::{CallClass, CallRef, Plan, Router, WaitingCall};
+use crate::sip::types::{Peer, Transmit};
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+/// What the runtime must do besides sending SIP.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A call core event: media start/update/stop for the media engine, and
+    /// the call's start and end for the journal.
+    Call(CallEvent),
+    /// Connect the audio of `a` and `b` (both in media group `group`).
+    Bridge {
+        /// The media group (the device call, or a recall's operator leg).
+        group: CallHandle,
+        /// The device's (or callee's) leg.
+        a: CallHandle,
+        /// The operator's (or target's) leg.
+        b: CallHandle,
+    },
+    /// A record for the journal and the bus.
+    Event(EventRecord),
+}
+
+/// A CloudEvent to write: the runtime adds id, time and source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// The CloudEvents type (`alarmgate.call.queued`, ...).
+    pub kind: &'static str,
+    /// The subject: a call's SIP Call-ID, or an operator id.
+    pub subject: String,
+    /// The data; carries `tenant` when there is one (the bus subject).
+    pub data: Value,
+}
+
+/// A device call as the switchboard knows it (from its `MediaStart`).
+#[derive(Debug, Clone)]
+pub(crate) struct Device {
+    pub call_id: String,
+    pub tenant: String,
+    pub caller: String,
+    /// The outgoing leg ringing or bridged to it.
+    pub leg: Option<CallHandle>,
+    /// It entered the router.
+    pub routed: bool,
+}
+
+/// See the module documentation.
+pub struct Switchboard {
+    pub(crate) core: CallCore,
+    pub(crate) registrar: Option<Registrar>,
+    pub(crate) router: Option<Router>,
+    pub(crate) config: SwitchboardConfig,
+    pub(crate) devices: HashMap<CallHandle, Device>,
+    pub(crate) legs: HashMap<CallHandle, legs::Leg>,
+    pub(crate) probes: HashMap<ProbeHandle, ProbeId>,
+    pub(crate) recalls: HashMap<CallRef, legs::Recall>,
+    pub(crate) recent: legs::Recent,
+    pub(crate) next_recall: u64,
+    pub(crate) out: VecDeque<Output>,
+}
+
+/// Recall references live far above call handles, so the two never meet.
+const RECALL_BASE: u64 = 1 << 62;
+
+impl Switchboard {
+    /// A switchboard over `core`; without a registrar or a router it only
+    /// passes the core's events through (calls are answered and held).
+    pub fn new(
+        core: CallCore,
+        registrar: Option<Registrar>,
+        router: Option<Router>,
+        config: SwitchboardConfig,
+    ) -> Self {
+        Self {
+            core,
+            registrar,
+            router,
+            config,
+            devices: HashMap::new(),
+            legs: HashMap::new(),
+            probes: HashMap::new(),
+            recalls: HashMap::new(),
+            recent: legs::Recent::default(),
+            next_recall: RECALL_BASE,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The call core, for the driver's calls that need no wiring (drain,
+    /// storage health, media failures, counts).
+    pub fn core(&mut self) -> &mut CallCore {
+        &mut self.core
+    }
+
+    /// One SIP message from the transports.
+    pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
+        self.core.handle_message(now, peer, bytes);
+        self.pump(now);
+    }
+
+    /// A stream framing error (see [`CallCore::handle_stream_error`]).
+    pub fn handle_stream_error(&mut self, now: Instant, peer: Peer, partial: Option<&[u8]>) {
+        self.core.handle_stream_error(peer, partial);
+        self.pump(now);
+    }
+
+    /// The transports could not deliver to `peer`.
+    pub fn handle_send_failed(&mut self, now: Instant, peer: Peer) {
+        self.core.handle_send_failed(now, peer);
+        self.pump(now);
+    }
+
+    /// The earliest deadline of the three cores.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
+        let router = self.router.as_ref().and_then(Router::poll_timeout);
+        [self.core.poll_timeout(), registrar, router]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+        if let Some(registrar) = self.registrar.as_mut() {
+            registrar.handle_timeout(now);
+        }
+        if let Some(router) = self.router.as_mut() {
+            router.handle_timeout(now);
+        }
+        self.pump(now);
+    }
+
+    /// Runs `f` on the core (drain, settle, media failure), then carries on.
+    pub fn with_core(&mut self, now: Instant, f: impl FnOnce(&mut CallCore, Instant)) {
+        f(&mut self.core, now);
+        self.pump(now);
+    }
+
+    /// A device call needs a person: it enters its tenant's queue. Without a
+    /// router, or for a tenant the plan does not route, it stays on hold.
+    pub fn queue(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        class: CallClass,
+        event_code: Option<EventCode>,
+    ) {
+        let (Some(router), Some(device)) = (self.router.as_mut(), self.devices.get_mut(&call))
+        else {
+            tracing::debug!(call = call.0, "no routing: the call stays on hold");
+            return;
+        };
+        let waiting = WaitingCall {
+            call: CallRef(call.0),
+            tenant: device.tenant.clone(),
+            queue: None,
+            class,
+            event_code,
+            caller: device.caller.clone(),
+        };
+        match router.enqueue(now, waiting) {
+            Ok(()) => device.routed = true,
+            Err(err) => tracing::warn!(%err, call_id = %device.call_id, "call not queued: held"),
+        }
+        self.pump(now);
+    }
+
+    /// A new dialplan: the router keeps its calls and operators' states, the
+    /// registrar its bindings (of operators still configured).
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        plan: Option<Plan>,
+        credentials: Option<crate::registrar::Credentials>,
+        config: SwitchboardConfig,
+    ) -> Result<(), crate::routing::PlanError> {
+        match (self.router.as_mut(), plan) {
+            (Some(router), Some(plan)) => router.reconfigure(now, plan)?,
+            (None, Some(plan)) => self.router = Some(Router::new(plan, now)?),
+            (_, None) => {}
+        }
+        if let (Some(registrar), Some(credentials)) = (self.registrar.as_mut(), credentials) {
+            registrar.set_credentials(credentials);
+        }
+        self.config = config;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// The next datagram or stream message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.core.poll_transmit()
+    }
+
+    /// The next media command or journal record.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// Carries messages between the cores until none has anything to say.
+    pub(crate) fn pump(&mut self, now: Instant) {
+        loop {
+            let mut moved = false;
+            while let Some(event) = self.core.poll_event() {
+                self.on_call_event(now, event);
+                moved = true;
+            }
+            moved |= self.pump_registrar(now);
+            moved |= self.pump_router(now);
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn pump_registrar(&mut self, now: Instant) -> bool {
+        let mut moved = false;
+        while let Some(probe) = self.registrar.as_mut().and_then(Registrar::poll_probe) {
+            let handle = self.core.probe(now, probe.peer, &probe.contact);
+            self.probes.insert(handle, probe.id);
+            moved = true;
+        }
+        while let Some(event) = self.registrar.as_mut().and_then(Registrar::poll_event) {
+            if let RegistrarEvent::Reachable {
+                operator,
+                reachable,
+            } = event
+            {
+                if let Some(router) = self.router.as_mut() {
+                    if let Err(err) = router.set_reachable(now, &operator, reachable) {
+                        tracing::debug!(%err, "registration of an operator the plan does not route");
+                    }
+                }
+            }
+            moved = true;
+        }
+        moved
+    }
+
+    fn pump_router(&mut self, now: Instant) -> bool {
+        let mut moved = false;
+        while let Some(action) = self.router.as_mut().and_then(Router::poll_action) {
+            self.on_action(now, action);
+            moved = true;
+        }
+        while let Some(event) = self.router.as_mut().and_then(Router::poll_event) {
+            self.on_routing_event(event);
+            moved = true;
+        }
+        moved
+    }
+
+}
