@@ -226,3 +226,5 @@ impl Admission {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_operators;
