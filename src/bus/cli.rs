@@ -6,7 +6,8 @@
 //! not) and check every record's CRC. `tail` follows the newest segment, so
 //! it may show a record a moment before the daemon has synced it.
 
-use super::tail::{seq_after_id, Tail};
+use super::since::seq_after_id;
+use super::tail::Tail;
 use super::EventMeta;
 use crate::journal::JournalError;
 use clap::{Args, Subcommand};

@@ -30,6 +30,7 @@
 //! | file | role |
 //! |---|---|
 //! | `tail.rs` | a resumable, CRC-checking reader that follows the journal |
+//! | `since.rs` | where `since=<id>` resumes: segments sought by their first event's time |
 //! | `ackfile.rs` | the persisted acknowledged position |
 //! | `nats.rs` | the JetStream link: connect, create or check the stream, publish |
 //! | `emit.rs` | call events (`call.started`, `call.ended`) and `alarm.acknowledged` into the journal |
@@ -44,11 +45,13 @@ pub mod emit;
 pub mod forwarder;
 pub mod nats;
 pub mod schema;
+pub mod since;
 pub mod sse;
 pub mod tail;
 
 pub use forwarder::Forwarder;
-pub use tail::{seq_after_id, Tail};
+pub use since::seq_after_id;
+pub use tail::Tail;
 
 use serde::Deserialize;
 

@@ -11,7 +11,8 @@
 //! JSON>`. Only durable records are sent. A comment line every 15 s keeps
 //! idle connections open through proxies.
 
-use super::tail::{seq_after_id, Tail};
+use super::since::seq_after_id;
+use super::tail::Tail;
 use super::EventMeta;
 use crate::journal::JournalHandle;
 use axum::extract::{Query, State};

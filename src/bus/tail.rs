@@ -213,26 +213,6 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// The seq to continue from to see the events after the one with `id`:
-/// just after it when it is in the journal; otherwise the first record
-/// whose id sorts after `id` (ids are UUIDv7, time first), else the end.
-pub fn seq_after_id(dir: &Path, id: &str) -> Result<u64, JournalError> {
-    let mut tail = Tail::new(dir, 1);
-    let mut first_later = None;
-    while let Some(record) = tail.next_record(None)? {
-        let Some(meta) = super::EventMeta::parse(&record.payload) else {
-            continue;
-        };
-        if meta.id == id {
-            return Ok(record.seq + 1);
-        }
-        if first_later.is_none() && meta.id.as_str() > id {
-            first_later = Some(record.seq);
-        }
-    }
-    Ok(first_later.unwrap_or(tail.next_seq()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
