@@ -368,8 +368,6 @@ struct Plan {
     targets: Vec<(&'static str, String)>,
     /// Keys of the demo tenant (default_queue, last_resort).
     tenant_keys: String,
-    /// Whole tables appended last (another tenant, ...).
-    tables: String,
 }
 
 impl Plan {
@@ -378,10 +376,9 @@ impl Plan {
     fn new(operators: &[&'static str], partner_uri: &str) -> Self {
         Plan {
             operators: operators.to_vec(),
-            queue: "ring_timeout_s = 5\nwrap_up_s = 0\naging_per_s = 0.0\n".into(),
+            queue: queue_keys(5, 0),
             targets: vec![("partner", partner_uri.to_string())],
             tenant_keys: "default_queue = \"main\"\nlast_resort = \"partner\"\n".into(),
-            tables: String::new(),
         }
     }
 
@@ -402,7 +399,6 @@ impl Plan {
                 "[[targets]]\nid = \"{id}\"\nuri = \"{uri}\"\ntrunk = \"loopback\"\n\n"
             ));
         }
-        extra.push_str(&self.tables);
         Config {
             alarm: Some(AlarmOpts::default()),
             tenant_keys: self.tenant_keys.clone(),
@@ -410,6 +406,45 @@ impl Plan {
             ..Config::default()
         }
     }
+}
+
+/// Queue `main`'s keys: ring timeout and wrap-up in seconds, no aging.
+fn queue_keys(ring_timeout_s: u64, wrap_up_s: u64) -> String {
+    format!("ring_timeout_s = {ring_timeout_s}\nwrap_up_s = {wrap_up_s}\naging_per_s = 0\n")
+}
+
+/// A target nobody answers at (the last resort the tests never reach).
+const NOWHERE: &str = "sip:partner@127.0.0.1:9";
+
+/// `operators` serving `main` with this ring timeout (no wrap-up).
+fn plan_ring_timeout(operators: &[&'static str], ring_timeout_s: u64) -> Plan {
+    let mut plan = Plan::new(operators, NOWHERE);
+    plan.queue = queue_keys(ring_timeout_s, 0);
+    plan
+}
+
+/// op1 alone, with wrap-up.
+fn plan_wrap_up(wrap_up_s: u64) -> Plan {
+    let mut plan = Plan::new(&["op1"], NOWHERE);
+    plan.queue = queue_keys(10, wrap_up_s);
+    plan
+}
+
+/// op1 serving `main`, whose one overflow rule (`condition`, a TOML line)
+/// forwards to `to`; the partner is the last resort.
+fn plan_overflow(condition: &str, to: &str, partner_uri: &str) -> Plan {
+    let mut plan = Plan::new(&["op1"], partner_uri);
+    plan.queue.push_str(&format!(
+        "\n[[queues.overflow]]\n{condition}\nto_target = \"{to}\"\n"
+    ));
+    plan
+}
+
+/// Nobody logged in goes to target `closed`; the partner is the last resort.
+fn plan_refusing_target(partner_uri: &str, closed_uri: &str) -> Plan {
+    let mut plan = plan_overflow("no_operator_logged_in = true", "closed", partner_uri);
+    plan.targets.push(("closed", closed_uri.to_string()));
+    plan
 }
 
 /// The `sha256 = "..."` line of an `[[api.tokens]]` entry for `token`.
@@ -559,6 +594,66 @@ fn event_time(e: &Value) -> f64 {
     e["t"].as_f64().unwrap_or(0.0)
 }
 
+/// Every dialplan the daemon tests below run on passes `alarmgate check`
+/// (a renamed or missing key shows here first, without any peer), the
+/// reload test's second file is valid and its broken one is refused (64).
+#[test]
+fn operators_test_dialplans_pass_alarmgate_check() {
+    let dir = TestDir::new("operators_test_dialplans_pass_alarmgate_check");
+    let closed = "sip:closed@127.0.0.1:9";
+    let plans = [
+        ("one-operator", Plan::new(&["op1"], NOWHERE)),
+        ("ring-timeout", plan_ring_timeout(&["op1", "op2"], 5)),
+        ("wrap-up", plan_wrap_up(8)),
+        (
+            "overflow-after",
+            plan_overflow("after_s = 3", "partner", NOWHERE),
+        ),
+        (
+            "overflow-nobody",
+            plan_overflow("no_operator_logged_in = true", "partner", NOWHERE),
+        ),
+        ("refusing-target", plan_refusing_target(NOWHERE, closed)),
+    ];
+    for (name, plan) in &plans {
+        check_dialplan(&dir.path, name, &render_plan(plan), 0);
+    }
+    let base = render_plan(&plans[0].1);
+    check_dialplan(
+        &dir.path,
+        "reloaded",
+        &format!("{base}\n{}", operator_table("op2")),
+        0,
+    );
+    check_dialplan(&dir.path, "broken", &format!("{base}{BROKEN_OPERATOR}"), 64);
+}
+
+/// What the reload test writes to be refused: an operator without name or credentials.
+const BROKEN_OPERATOR: &str = "\n[[operators]]\nid = \"op3\"\n";
+
+/// The config a daemon started on `plan` runs on (fixed ports: never started).
+fn render_plan(plan: &Plan) -> String {
+    plan.config().render(5060, 9060, (20000, 20199), "")
+}
+
+/// Writes `text` as `<name>.toml` and asserts `alarmgate check` exits `want`.
+fn check_dialplan(dir: &Path, name: &str, text: &str, want: i32) {
+    let path = dir.join(format!("{name}.toml"));
+    fs::write(&path, text).expect("write dialplan");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alarmgate"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .expect("run alarmgate check");
+    assert_eq!(
+        out.status.code(),
+        Some(want),
+        "alarmgate check {name}: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The end-to-end path of the issue: a softphone registers as op1; a
 /// spandsp unit sends a 101 and gets its kissoff; op1's phone rings (the
 /// API shows the call ringing at op1, class emergency, code 101); op1
@@ -568,7 +663,7 @@ fn event_time(e: &Value) -> f64 {
 #[ignore = "waiting for operator routing integration"]
 fn operators_e2e_alarm_reaches_operator_tones_both_ways() {
     let test = "operators_e2e_alarm_reaches_operator_tones_both_ways";
-    let Some(d) = centre(test, &Plan::new(&["op1"], "sip:partner@127.0.0.1:9")) else {
+    let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
         return;
     };
     let mut op1 = operator_phone(&d, operator_opts("op1"));
@@ -623,7 +718,7 @@ fn operators_e2e_alarm_reaches_operator_tones_both_ways() {
 #[ignore = "waiting for operator routing integration"]
 fn operators_ring_no_answer_pauses_and_offers_the_next() {
     let test = "operators_ring_no_answer_pauses_and_offers_the_next";
-    let Some(d) = centre(test, &Plan::new(&["op1", "op2"], "sip:partner@127.0.0.1:9")) else {
+    let Some(d) = centre(test, &plan_ring_timeout(&["op1", "op2"], 5)) else {
         return;
     };
     let op1 = operator_phone(
@@ -678,9 +773,7 @@ fn operators_ring_no_answer_pauses_and_offers_the_next() {
 #[ignore = "waiting for operator routing integration"]
 fn operators_decline_offers_the_next_at_once() {
     let test = "operators_decline_offers_the_next_at_once";
-    let mut plan = Plan::new(&["op1", "op2"], "sip:partner@127.0.0.1:9");
-    plan.queue = "ring_timeout_s = 20\nwrap_up_s = 0\naging_per_s = 0.0\n".into();
-    let Some(d) = centre(test, &plan) else {
+    let Some(d) = centre(test, &plan_ring_timeout(&["op1", "op2"], 20)) else {
         return;
     };
     let op1 = operator_phone(
@@ -723,9 +816,7 @@ fn operators_decline_offers_the_next_at_once() {
 #[ignore = "waiting for operator routing integration"]
 fn operators_softphone_killed_while_ringing_fails_over() {
     let test = "operators_softphone_killed_while_ringing_fails_over";
-    let mut plan = Plan::new(&["op1", "op2"], "sip:partner@127.0.0.1:9");
-    plan.queue = "ring_timeout_s = 30\nwrap_up_s = 0\naging_per_s = 0.0\n".into();
-    let Some(d) = centre(test, &plan) else {
+    let Some(d) = centre(test, &plan_ring_timeout(&["op1", "op2"], 30)) else {
         return;
     };
     let mut op1 = operator_phone(
@@ -774,9 +865,7 @@ fn operators_softphone_killed_while_ringing_fails_over() {
 #[ignore = "waiting for operator routing integration"]
 fn operators_unregister_while_calls_wait() {
     let test = "operators_unregister_while_calls_wait";
-    let mut plan = Plan::new(&["op1", "op2"], "sip:partner@127.0.0.1:9");
-    plan.queue = "ring_timeout_s = 30\nwrap_up_s = 0\naging_per_s = 0.0\n".into();
-    let Some(d) = centre(test, &plan) else {
+    let Some(d) = centre(test, &plan_ring_timeout(&["op1", "op2"], 30)) else {
         return;
     };
     let mut op1 = operator_phone(
@@ -835,10 +924,7 @@ fn operators_unregister_while_calls_wait() {
 fn operators_overflow_after_waiting_to_partner() {
     let test = "operators_overflow_after_waiting_to_partner";
     let (uri, partner_opts) = target_phone("partner");
-    let mut plan = Plan::new(&["op1"], &uri);
-    plan.queue
-        .push_str("\n[[queues.overflow]]\nafter_s = 3\nto_target = \"partner\"\n");
-    let Some(d) = centre(test, &plan) else {
+    let Some(d) = centre(test, &plan_overflow("after_s = 3", "partner", &uri)) else {
         return;
     };
     let partner = Softphone::spawn(&d.dir.path, &partner_opts);
@@ -884,9 +970,7 @@ fn operators_overflow_after_waiting_to_partner() {
 fn operators_overflow_when_no_operator_logged_in() {
     let test = "operators_overflow_when_no_operator_logged_in";
     let (uri, partner_opts) = target_phone("partner");
-    let mut plan = Plan::new(&["op1"], &uri);
-    plan.queue
-        .push_str("\n[[queues.overflow]]\nno_operator_logged_in = true\nto_target = \"partner\"\n");
+    let plan = plan_overflow("no_operator_logged_in = true", "partner", &uri);
     let Some(d) = centre(test, &plan) else {
         return;
     };
@@ -920,11 +1004,7 @@ fn operators_last_resort_when_the_overflow_target_refuses() {
     let test = "operators_last_resort_when_the_overflow_target_refuses";
     let (uri, partner_opts) = target_phone("partner");
     let (closed_uri, closed_opts) = target_phone("closed");
-    let mut plan = Plan::new(&["op1"], &uri);
-    plan.targets.push(("closed", closed_uri));
-    plan.queue
-        .push_str("\n[[queues.overflow]]\nno_operator_logged_in = true\nto_target = \"closed\"\n");
-    let Some(d) = centre(test, &plan) else {
+    let Some(d) = centre(test, &plan_refusing_target(&uri, &closed_uri)) else {
         return;
     };
     let partner = Softphone::spawn(&d.dir.path, &partner_opts);
@@ -946,41 +1026,6 @@ fn operators_last_resort_when_the_overflow_target_refuses() {
     assert_unit_voice(&unit.wait(), true);
 }
 
-/// The last-resort target for a tenant without a queue: demo has no queue
-/// (queue `main` belongs to tenant `other`), so its alarm goes straight to
-/// `last_resort` while op1 (of `other`) is available and never rings.
-#[test]
-#[ignore = "waiting for operator routing integration"]
-fn operators_last_resort_for_a_tenant_without_queue() {
-    let test = "operators_last_resort_for_a_tenant_without_queue";
-    let (uri, partner_opts) = target_phone("partner");
-    let mut plan = Plan::new(&["op1"], &uri);
-    plan.queue = "ring_timeout_s = 5\nwrap_up_s = 0\n".into();
-    plan.tenant_keys = "last_resort = \"partner\"\n".into();
-    plan.tables = "[[tenants]]\nid = \"other\"\nname = \"Other Kommune\"\ndids = [\"113\"]\ndefault_queue = \"main\"\nlast_resort = \"partner\"\n".into();
-    let mut cfg = plan.config();
-    cfg.extra = cfg.extra.replace("tenant = \"demo\"", "tenant = \"other\"");
-    if !need_spandsp(test) {
-        return;
-    }
-    let Some(d) = Daemon::start(test, &cfg) else {
-        return;
-    };
-    let partner = Softphone::spawn(&d.dir.path, &partner_opts);
-    let op1 = operator_phone(&d, operator_opts("op1"));
-    let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
-    let inc = partner
-        .wait_incoming(0, RING_WAIT)
-        .expect("the call never reached the last resort");
-    assert_heard(&partner, inc, UNIT_HZ);
-    assert_unit_voice(&unit.wait(), true);
-    assert_eq!(
-        op1.incoming_count(),
-        0,
-        "another tenant's operator was offered the call"
-    );
-}
-
 /// Priority: a voice call without an alarm (pjsua2, silence) waits first;
 /// then a 101 (emergency) arrives. The queue lists the emergency first, and
 /// when op1 becomes available it rings with the emergency, then the voice call.
@@ -988,7 +1033,7 @@ fn operators_last_resort_for_a_tenant_without_queue() {
 #[ignore = "waiting for operator routing integration"]
 fn operators_emergency_overtakes_a_waiting_voice_call() {
     let test = "operators_emergency_overtakes_a_waiting_voice_call";
-    let Some(d) = centre(test, &Plan::new(&["op1"], "sip:partner@127.0.0.1:9")) else {
+    let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
         return;
     };
     let op1 = operator_phone(
@@ -1059,9 +1104,7 @@ fn voice_caller(d: &Daemon, caller: &str) -> PyPeer {
 #[ignore = "waiting for operator routing integration"]
 fn operators_no_offer_during_wrap_up() {
     let test = "operators_no_offer_during_wrap_up";
-    let mut plan = Plan::new(&["op1"], "sip:partner@127.0.0.1:9");
-    plan.queue = "ring_timeout_s = 10\nwrap_up_s = 8\naging_per_s = 0.0\n".into();
-    let Some(d) = centre(test, &plan) else {
+    let Some(d) = centre(test, &plan_wrap_up(8)) else {
         return;
     };
     let op1 = operator_phone(
@@ -1113,7 +1156,7 @@ fn operators_no_offer_during_wrap_up() {
 #[ignore = "waiting for operator routing integration"]
 fn operators_reload_during_a_call_keeps_it() {
     let test = "operators_reload_during_a_call_keeps_it";
-    let Some(d) = centre(test, &Plan::new(&["op1"], "sip:partner@127.0.0.1:9")) else {
+    let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
         return;
     };
     let mut op1 = operator_phone(&d, operator_opts("op1"));
@@ -1129,11 +1172,7 @@ fn operators_reload_during_a_call_keeps_it() {
     let mark = op1.mark();
     d.sighup();
     let op2 = operator_phone(&d, operator_opts("op2"));
-    fs::write(
-        d.config_path(),
-        format!("{original}\n[[operators]]\nid = 7\n"),
-    )
-    .expect("write bad config");
+    fs::write(d.config_path(), format!("{original}{BROKEN_OPERATOR}")).expect("write bad config");
     d.sighup();
     assert!(
         poll_until(SHORT, || d.log_text().contains("operators[1]")),
