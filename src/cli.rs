@@ -54,18 +54,37 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::bus::cli::EventsAction,
     },
-    /// Print the `ha1_md5`/`ha1_sha256` lines for a device's `[[auth.devices]]` entry.
+    /// Print the `ha1_md5`/`ha1_sha256` lines for an `[[auth.devices]]` or
+    /// `[[operators]]` entry, or with `--token` the `sha256` line for `[[api.tokens]]`.
     HashPassword {
-        /// The device's SIP username.
-        #[arg(long)]
-        username: String,
-        /// The digest realm (config `auth.realm`).
+        /// The device's SIP username, or the operator's id.
+        #[arg(long, required_unless_present = "token", conflicts_with = "token")]
+        username: Option<String>,
+        /// The digest realm: `auth.realm` for devices, `registrar.realm` for operators.
         #[arg(long, default_value = "alarmgate")]
         realm: String,
-        /// The password; read from the ALARMGATE_PASSWORD environment variable when absent.
+        /// The password (or API token); read from the ALARMGATE_PASSWORD environment variable when absent.
         #[arg(long, env = "ALARMGATE_PASSWORD", hide_env_values = true)]
         password: String,
+        /// Hash an API bearer token (the password) instead: SHA-256, no username or realm.
+        #[arg(long)]
+        token: bool,
     },
+}
+
+/// What `hash-password` prints: the `sha256` line of an API token, or the
+/// two HA1 lines of a device or operator.
+pub fn hash_password_lines(
+    username: Option<&str>,
+    realm: &str,
+    password: &str,
+    token: bool,
+) -> String {
+    if token {
+        crate::config::token_sha256_line(password)
+    } else {
+        crate::config::device_ha1_lines(username.unwrap_or_default(), realm, password)
+    }
 }
 
 /// Simulator subcommands.
@@ -143,6 +162,37 @@ mod tests {
                 action: crate::bus::cli::EventsAction::Replay { since: Some(_), .. }
             }
         ));
+    }
+
+    #[test]
+    fn hash_password_for_a_token_needs_no_username() {
+        let cli =
+            Cli::try_parse_from(["alarmgate", "hash-password", "--token", "--password", "abc"]);
+        assert!(matches!(
+            cli.map(|c| c.command),
+            Ok(Command::HashPassword {
+                token: true,
+                username: None,
+                ..
+            })
+        ));
+        let both = [
+            "alarmgate",
+            "hash-password",
+            "--token",
+            "--username",
+            "u",
+            "--password",
+            "x",
+        ];
+        assert!(Cli::try_parse_from(both).is_err());
+        let lines = hash_password_lines(None, "alarmgate", "abc", true);
+        assert!(lines.starts_with("sha256 = \"ba7816bf"), "{lines}");
+        let lines = hash_password_lines(Some("anna"), "alarmgate", "anna-dev-1001", false);
+        assert!(
+            lines.contains("49387c7b0f2c025f689b4ad2369f7e0e"),
+            "{lines}"
+        );
     }
 
     #[test]

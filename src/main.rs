@@ -24,8 +24,11 @@ fn main() -> ExitCode {
             username,
             realm,
             password,
+            token,
         } => {
-            print!("{}", config::device_ha1_lines(&username, &realm, &password));
+            let lines =
+                alarmgate::cli::hash_password_lines(username.as_deref(), &realm, &password, token);
+            print!("{lines}");
             ExitCode::SUCCESS
         }
     }
@@ -33,8 +36,8 @@ fn main() -> ExitCode {
 
 /// `alarmgate run`: config, logging, then the daemon until SIGTERM has drained it.
 fn run(path: Option<PathBuf>) -> ExitCode {
-    let config = match load(path) {
-        Ok(config) => config,
+    let (config, source) = match load(path) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     logging::init(config.log_format(), &config.log.level);
@@ -45,21 +48,26 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         Ok(rt) => rt,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
-    match runtime.block_on(daemon::run(config)) {
+    match runtime.block_on(daemon::run(config, source)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err.to_string()),
     }
 }
 
-/// The configuration: the given file, else dialplans/default.toml, else the built-in copy.
-fn load(path: Option<PathBuf>) -> Result<Config, ExitCode> {
+/// The configuration and the file it came from (SIGHUP re-reads it): the
+/// given file, else dialplans/default.toml, else the built-in copy.
+fn load(path: Option<PathBuf>) -> Result<(Config, Option<PathBuf>), ExitCode> {
     let default = Path::new("dialplans/default.toml");
-    let result = match path {
-        Some(path) => config::load_file(&path),
-        None if default.exists() => config::load_file(default),
+    let source = match path {
+        Some(path) => Some(path),
+        None if default.exists() => Some(default.to_path_buf()),
+        None => None,
+    };
+    let result = match &source {
+        Some(path) => config::load_file(path),
         None => config::load_default(),
     };
-    result.map_err(|errors| {
+    result.map(|config| (config, source)).map_err(|errors| {
         eprintln!("{errors}");
         ExitCode::from(EXIT_CONFIG)
     })
