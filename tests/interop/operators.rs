@@ -25,6 +25,9 @@ use crate::harness::{
     TestDir,
 };
 use crate::softphone::{is, PhoneOpts, Softphone};
+use alarmgate::routing::{
+    CALL_ANSWERED, CALL_OFFERED, CALL_OVERFLOWED, CALL_QUEUED, OPERATOR_STATE,
+};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::Path;
@@ -724,6 +727,10 @@ fn operators_e2e_alarm_reaches_operator_tones_both_ways() {
             (r - k) * 1000.0
         );
     }
+    assert_journal_has(
+        &d,
+        &[CALL_QUEUED, CALL_OFFERED, CALL_ANSWERED, OPERATOR_STATE],
+    );
     assert!(
         poll_until(SHORT, || calls(&d).is_empty()),
         "calls left: {:?}",
@@ -980,7 +987,7 @@ fn operators_overflow_after_waiting_to_partner() {
         0,
         "a paused operator was offered the call"
     );
-    assert_move_journalled(&d);
+    assert_move_journalled(&d, "after_waiting", "partner");
 }
 
 /// Overflow when nobody is logged in: op1 never registers, so the call is
@@ -1013,7 +1020,7 @@ fn operators_overflow_when_no_operator_logged_in() {
         "forwarding took {:.1} s with nobody logged in",
         rang - kissoff
     );
-    assert_move_journalled(&d);
+    assert_move_journalled(&d, "no_operators_logged_in", "partner");
 }
 
 /// The last-resort target: the overflow target refuses (486), so the call
@@ -1044,7 +1051,7 @@ fn operators_last_resort_when_the_overflow_target_refuses() {
         .expect("the call never reached the last resort");
     assert_heard(&partner, inc, UNIT_HZ);
     assert_unit_voice(&unit.wait(), true);
-    assert_move_journalled(&d);
+    assert_move_journalled(&d, "forward_failed", "partner");
 }
 
 /// Priority: a voice call without an alarm (pjsua2, silence) waits first;
@@ -1255,17 +1262,36 @@ fn assert_audio_unbroken(phone: &Softphone, call: u64, mark: usize) {
     );
 }
 
-/// The journal holds an event for the call's move (overflow or forward).
-fn assert_move_journalled(d: &Daemon) {
+/// The journal holds an `alarmgate.call.overflowed` event moving a call
+/// to target `to` for `reason` (after_waiting, no_operators_logged_in,
+/// forward_failed, ...).
+fn assert_move_journalled(d: &Daemon, reason: &str, to: &str) {
+    let matches = |r: &Value| {
+        r["type"] == CALL_OVERFLOWED && r["data"]["reason"] == reason && r["data"]["to"]["id"] == to
+    };
     let moved = poll_until(SHORT, || {
-        journal_records(&d.journal_dir).iter().any(|r| {
-            let t = r["type"].as_str().unwrap_or("");
-            t.contains("overflow") || t.contains("forward")
-        })
+        journal_records(&d.journal_dir).iter().any(matches)
     });
-    let types: Vec<Value> = journal_records(&d.journal_dir)
-        .iter()
-        .map(|r| r["type"].clone())
+    let moves: Vec<Value> = journal_records(&d.journal_dir)
+        .into_iter()
+        .filter(|r| r["type"] == CALL_OVERFLOWED)
         .collect();
-    assert!(moved, "no overflow/forward event in the journal: {types:?}");
+    assert!(
+        moved,
+        "no {CALL_OVERFLOWED} ({reason} to {to}) in the journal: {moves:?}"
+    );
+}
+
+/// The journal holds at least one event of each of `types`.
+fn assert_journal_has(d: &Daemon, types: &[&str]) {
+    let seen = || -> Vec<String> {
+        journal_records(&d.journal_dir)
+            .iter()
+            .filter_map(|r| r["type"].as_str().map(String::from))
+            .collect()
+    };
+    let all = poll_until(SHORT, || {
+        types.iter().all(|t| seen().iter().any(|s| s == t))
+    });
+    assert!(all, "wanted {types:?} in the journal, found {:?}", seen());
 }
