@@ -25,6 +25,7 @@
 //! | `api.rs` | `[api]`, `[[api.tokens]]` |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
+//! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
 //! | `load.rs`, `locate.rs`, `validate.rs`, `error.rs` | parsing, positions, checks, errors |
 
 mod alarm;
@@ -41,6 +42,7 @@ mod operators;
 mod plan;
 mod queues;
 mod registrar;
+mod reload;
 mod routing;
 mod sip;
 mod trunks;
@@ -61,6 +63,7 @@ pub use media::{HoldKind, HoldTone, MediaConfig, DEFAULT_RTP_PORT_MAX, DEFAULT_R
 pub use operators::Operator;
 pub use queues::{OverflowRule, Priorities, Queue, MAX_RING_TIMEOUT_S, MAX_WRAP_UP_S};
 pub use registrar::RegistrarSection;
+pub use reload::reload;
 pub use routing::{normalise_did, Codec, Tenant};
 pub use sip::{
     ListenConfig, ListenTransport, SipConfig, SipTimers, TlsPaths, DEFAULT_T1_MS, DEFAULT_T2_MS,

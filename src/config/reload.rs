@@ -1,0 +1,75 @@
+//! SIGHUP: reading the dialplan again while calls go on.
+//!
+//! [`reload`] reads and validates the file exactly as at start; the daemon
+//! keeps the running config when it fails. What a reload can change in
+//! place is the routing side (tenants, queues, operators, targets, trunks'
+//! outbound settings, API tokens, registrar settings); sockets, the journal
+//! and the bus are set up once, and [`Config::restart_needed`] names the
+//! sections whose changes wait for a restart, so the daemon can say so.
+
+use std::path::Path;
+
+use super::{load_file, Config, ConfigErrors};
+
+/// Reads and validates the dialplan at `path` for a reload.
+///
+/// # Errors
+/// Every problem found, as [`load_file`] reports them; the caller keeps the
+/// config it runs on.
+pub fn reload(path: &Path) -> Result<Config, ConfigErrors> {
+    load_file(path)
+}
+
+impl Config {
+    /// The sections that differ between `self` (running) and `new` but only
+    /// take effect at the next start: `node`, `log`, `http`, `sip`, `media`,
+    /// `calls`, `alarm`, `bus`. Empty when a reload applies in full.
+    pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
+        let checks = [
+            ("node", self.node != new.node),
+            ("log", self.log != new.log),
+            ("http", self.http != new.http),
+            ("sip", self.sip != new.sip),
+            ("media", self.media != new.media),
+            ("calls", self.calls != new.calls),
+            ("alarm", self.alarm != new.alarm),
+            ("bus", self.bus != new.bus),
+        ];
+        checks
+            .into_iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(name, _)| name)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn dialplans() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dialplans")
+    }
+
+    #[test]
+    fn reload_reads_and_validates() {
+        let config = reload(&dialplans().join("centre.toml")).expect("valid");
+        assert_eq!(config.operators.len(), 4);
+        let missing = reload(&dialplans().join("nope.toml")).expect_err("missing file");
+        assert_eq!(missing.len(), 1);
+    }
+
+    #[test]
+    fn restart_needed_names_the_fixed_sections() {
+        let running = reload(&dialplans().join("default.toml")).expect("valid");
+        let mut new = running.clone();
+        assert!(running.restart_needed(&new).is_empty());
+        new.operators.pop();
+        new.queues[0].ring_timeout_s = 5;
+        assert!(running.restart_needed(&new).is_empty());
+        new.media.rtp_port_min = 20002;
+        new.node.name = "other".into();
+        assert_eq!(running.restart_needed(&new), ["node", "media"]);
+    }
+}
