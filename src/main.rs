@@ -140,7 +140,7 @@ fn events(action: &alarmgate::bus::cli::EventsAction) -> ExitCode {
     let dir = match &source.dir {
         Some(dir) => dir.clone(),
         None => match load(source.config.clone()) {
-            Ok(config) => config.alarm.journal_dir,
+            Ok((config, _)) => config.alarm.journal_dir,
             Err(code) => return code,
         },
     };

@@ -14,3 +14,13 @@ impl CallCore {
         message::call_id(pending.invite.as_ref()).ok()
     }
 }
+
+impl CallCore {
+    /// A reloaded dialplan: tenants (DIDs, codecs) for new calls, and
+    /// whether REGISTER goes to the registrar. Calls in progress keep what
+    /// they were set up with.
+    pub fn set_routing(&mut self, tenants: Vec<super::TenantPolicy>, registrar: bool) {
+        self.config.tenants = tenants;
+        self.config.registrar = registrar;
+    }
+}

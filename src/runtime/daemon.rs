@@ -12,10 +12,12 @@
 use super::alarm_leg::AlarmContextShared;
 use super::media::MediaHandle;
 use super::sip_driver::{self, Control};
+use super::switchboard_setup;
 use super::transport::{self, ListenerSpec, TransportLimits, Transports};
 use crate::admission::Admission;
 use crate::alarm::classify::Classifier;
 use crate::alarm::pipeline::PipelineConfig;
+use crate::api::{self, ApiTokens};
 use crate::bus;
 use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
 use crate::config::{self, Config, HoldKind};
@@ -27,6 +29,7 @@ use crate::sip::types::Transport;
 use crate::telemetry::{health::Health, http};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -44,13 +47,18 @@ pub enum RunError {
     /// The alarm journal could not be opened (or recovered).
     #[error("alarm journal: {0}")]
     Journal(#[from] crate::journal::JournalError),
+    /// The operator side (registrar, routing plan) could not be set up.
+    #[error(transparent)]
+    Setup(#[from] switchboard_setup::SetupError),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
 }
 
-/// Runs the daemon until it is told to stop and has drained.
-pub async fn run(config: Config) -> Result<(), RunError> {
+/// Runs the daemon until it is told to stop and has drained. `source` is
+/// the file the config came from: SIGHUP reloads it (none: the embedded
+/// default, nothing to reload).
+pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError> {
     let prometheus = http::install_recorder()?;
     let health = Health::new();
     let (events_tx, events_rx) = mpsc::channel(8192);
@@ -65,9 +73,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let (control_tx, control_rx) = mpsc::channel(64);
     let journal = open_journal(&config, &health)?;
     let alarm = alarm_context(&config, &journal);
-    let forwarder = config.bus.clone().map(|bus_config| {
-        bus::Forwarder::start(bus_config, &config.node.name, journal.clone())
-    });
+    let forwarder = config
+        .bus
+        .clone()
+        .map(|bus_config| bus::Forwarder::start(bus_config, &config.node.name, journal.clone()));
     let retention = journal::retention::start(
         &journal,
         config.alarm.retention(),
@@ -81,21 +90,32 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         device_auth(&config),
         seed(),
     );
+    let switchboard = switchboard_setup::build(&config, core, crate::clock::now())?;
+    let (api_tx, api_rx) = mpsc::channel(256);
+    let tokens = ApiTokens::from_hashes(config.api_tokens());
     let driver = tokio::spawn(sip_driver::run(
-        core,
-        events_rx,
-        transports.sender(),
-        media,
-        control_rx,
-        health.clone(),
-        bus::emit::CallEvents::new(Some(journal.clone()), &config.node.name),
+        switchboard,
+        sip_driver::Inputs {
+            transport: events_rx,
+            control: control_rx,
+            api: api_rx,
+        },
+        sip_driver::Outputs {
+            sender: transports.sender(),
+            media,
+            health: health.clone(),
+            call_events: bus::emit::CallEvents::new(Some(journal.clone()), &config.node.name),
+            journal: Some(journal.clone()),
+            node: Arc::from(config.node.name.as_str()),
+        },
     ));
+    let reloader = tokio::spawn(reload_on_sighup(source, control_tx.clone(), tokens.clone()));
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
     let (http_addr, http_serve) = http::bind_with(
         config.http.listen,
         prometheus,
         health.clone(),
-        bus::sse::routes(Some(journal)),
+        bus::sse::routes(Some(journal)).merge(api::router(api_tx, tokens)),
         async {
             let _ = http_stop_rx.await;
         },
@@ -114,10 +134,45 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         forwarder.stop(Duration::from_secs(5)).await;
     }
     retention.stop();
+    reloader.abort();
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP: re-reads `source`; a valid dialplan goes to the SIP driver and
+/// the API's tokens, an invalid one is logged problem by problem and the
+/// running one stays.
+async fn reload_on_sighup(
+    source: Option<PathBuf>,
+    control: mpsc::Sender<Control>,
+    tokens: ApiTokens,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return tracing::warn!("cannot listen for SIGHUP: no reloads");
+    };
+    while hup.recv().await.is_some() {
+        let Some(path) = source.as_deref() else {
+            tracing::warn!("SIGHUP: running on the embedded default, nothing to reload");
+            continue;
+        };
+        match config::load_file(path) {
+            Ok(new) => {
+                tracing::info!(path = %path.display(), "SIGHUP: dialplan valid, applying");
+                tokens.replace(new.api_tokens());
+                let _ = control.send(Control::Reload(Box::new(new))).await;
+            }
+            Err(errors) => {
+                metrics::counter!(crate::telemetry::metrics::CONFIG_RELOADS, "result" => "invalid")
+                    .increment(1);
+                for e in errors.iter() {
+                    tracing::error!(problem = %e, "SIGHUP: dialplan refused, the running one stays");
+                }
+            }
+        }
+    }
 }
 
 /// Not ready, refuse new calls, wait for the calls to end (or the grace to run out).
@@ -193,11 +248,12 @@ pub fn core_config(config: &Config, bound: &[(Transport, SocketAddr)]) -> CoreCo
         rtp_ports: (config.media.rtp_port_min, config.media.rtp_port_max),
         ptime_ms: 20,
         hold: hold_audio(config),
-        registrar: false,
+        registrar: config.has_operator_side(),
     }
 }
 
-fn tenant_policy(tenant: &config::Tenant) -> TenantPolicy {
+/// A tenant as the call core routes new calls.
+pub fn tenant_policy(tenant: &config::Tenant) -> TenantPolicy {
     TenantPolicy {
         id: tenant.id.clone(),
         dids: tenant

@@ -9,4 +9,5 @@ pub mod alarm_leg;
 pub mod daemon;
 pub mod media;
 pub mod sip_driver;
+pub mod switchboard_setup;
 pub mod transport;

@@ -1,19 +1,26 @@
-//! The SIP driver: one task that owns the [`CallCore`] and feeds it.
+//! The SIP driver: one task that owns the [`Switchboard`] (the call core,
+//! the registrar and the router) and feeds it.
 //!
-//! It waits on three things: a message from the transports, a control
-//! command (drain, media failure), or the core's next deadline. After each
-//! wake-up it drains the core's transmits to the transports and its events to
-//! the media engine (and, through `bus::emit`, the call events to the
-//! journal). The core is single-threaded by design: one owner, no
-//! locks, and the order of events is the order of arrival.
+//! It waits on four things: a message from the transports, a control
+//! command (drain, media failure, a call to queue, a new dialplan), an API
+//! command, or the switchboard's next deadline. After each wake-up it drains
+//! the transmits to the transports, media commands to the media engine, and
+//! call and routing events to the journal. The cores are single-threaded by
+//! design: one owner, no locks, and the order of events is the order of
+//! arrival.
 
 use super::media::MediaHandle;
 use super::transport::{TransportEvent, TransportSender};
+use crate::api::ApiCommand;
 use crate::bus::emit::CallEvents;
-use crate::call::{CallCore, CallEvent, CallHandle};
+use crate::call::{CallEvent, CallHandle};
 use crate::clock;
+use crate::config::Config;
+use crate::journal::JournalHandle;
+use crate::switchboard::{EventRecord, Output, Switchboard};
 use crate::telemetry::health::Health;
 use crate::telemetry::metrics as m;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -31,41 +38,62 @@ pub enum Control {
     Settle(CallHandle),
     /// A device call needs a person: route it (once per call, from the media worker).
     Queue(super::alarm_leg::QueueRequest),
+    /// SIGHUP: a new, validated dialplan.
+    Reload(Box<Config>),
 }
 
 /// How many transport events are handled before transmits are flushed.
 const BATCH: usize = 128;
 
-/// Runs the core until the transports close or the drain completes.
-pub async fn run(
-    mut core: CallCore,
-    mut transport_events: mpsc::Receiver<TransportEvent>,
-    sender: TransportSender,
-    media: MediaHandle,
-    mut control: mpsc::Receiver<Control>,
-    health: Health,
-    mut call_events: CallEvents,
-) {
+/// Where the driver's inputs come from.
+pub struct Inputs {
+    /// Messages from the transports.
+    pub transport: mpsc::Receiver<TransportEvent>,
+    /// Commands from the rest of the daemon.
+    pub control: mpsc::Receiver<Control>,
+    /// Commands from the HTTP API.
+    pub api: mpsc::Receiver<ApiCommand>,
+}
+
+/// Where the driver's outputs go.
+pub struct Outputs {
+    /// The transports.
+    pub sender: TransportSender,
+    /// The media engine.
+    pub media: MediaHandle,
+    /// Readiness and the journal's health.
+    pub health: Health,
+    /// Call start/end records.
+    pub call_events: CallEvents,
+    /// Routing and disposition records.
+    pub journal: Option<JournalHandle>,
+    /// This node's name, the events' source.
+    pub node: Arc<str>,
+}
+
+/// Runs the switchboard until the transports close or the drain completes.
+pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) {
     loop {
-        core.set_storage_ok(health.journal_ok());
-        let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
+        sb.core().set_storage_ok(outputs.health.journal_ok());
+        let deadline = sb.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             biased;
-            Some(cmd) = control.recv() => apply_control(&mut core, cmd),
-            event = transport_events.recv() => {
+            Some(cmd) = inputs.control.recv() => apply_control(&mut sb, cmd),
+            event = inputs.transport.recv() => {
                 let Some(event) = event else { break };
-                handle_event(&mut core, event);
+                handle_event(&mut sb, event);
                 for _ in 1..BATCH {
-                    match transport_events.try_recv() {
-                        Ok(event) => handle_event(&mut core, event),
+                    match inputs.transport.try_recv() {
+                        Ok(event) => handle_event(&mut sb, event),
                         Err(_) => break,
                     }
                 }
             }
-            _ = sleep_until(deadline) => core.handle_timeout(clock::now()),
+            Some(cmd) = inputs.api.recv() => sb.handle_api(clock::now(), cmd),
+            _ = sleep_until(deadline) => sb.handle_timeout(clock::now()),
         }
-        flush(&mut core, &sender, &media, &mut call_events);
-        if core.is_drained() {
+        flush(&mut sb, &mut outputs);
+        if sb.core().is_drained() {
             tracing::info!("all calls drained");
             break;
         }
@@ -79,61 +107,81 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn apply_control(core: &mut CallCore, cmd: Control) {
+fn apply_control(sb: &mut Switchboard, cmd: Control) {
     let now = clock::now();
     match cmd {
-        Control::Drain { grace } => core.begin_drain(now, grace),
-        Control::MediaFailed(call) => core.media_failed(now, call),
-        Control::Settle(call) => core.settle(now, call),
-        Control::Queue(request) => {
-            tracing::info!(?request, "call waits for an operator (routing not wired yet)");
-        }
+        Control::Drain { grace } => sb.with_core(now, |core, now| core.begin_drain(now, grace)),
+        Control::MediaFailed(call) => sb.with_core(now, |core, now| core.media_failed(now, call)),
+        Control::Settle(call) => sb.with_core(now, |core, now| core.settle(now, call)),
+        Control::Queue(request) => sb.queue(now, request.call, request.class, request.event_code),
+        Control::Reload(config) => super::switchboard_setup::reload(sb, &config, now),
     }
 }
 
-fn handle_event(core: &mut CallCore, event: TransportEvent) {
+fn handle_event(sb: &mut Switchboard, event: TransportEvent) {
     let now = clock::now();
     match event {
-        TransportEvent::Message { peer, data, .. } => core.handle_message(now, peer, &data),
+        TransportEvent::Message { peer, data, .. } => sb.handle_message(now, peer, &data),
         TransportEvent::StreamError {
             peer,
             reason,
             partial,
         } => {
             tracing::debug!(%reason, from = %peer.addr, "stream framing error");
-            core.handle_stream_error(peer, partial.as_deref());
+            sb.handle_stream_error(now, peer, partial.as_deref());
         }
         TransportEvent::SendFailed { peer, reason } => {
             tracing::debug!(%reason, to = %peer.addr, "send failed");
-            core.handle_send_failed(now, peer);
+            sb.handle_send_failed(now, peer);
         }
         TransportEvent::Closed { .. } => {}
     }
 }
 
-fn flush(
-    core: &mut CallCore,
-    sender: &TransportSender,
-    media: &MediaHandle,
-    call_events: &mut CallEvents,
-) {
-    while let Some(t) = core.poll_transmit() {
-        sender.send(t);
+fn flush(sb: &mut Switchboard, out: &mut Outputs) {
+    while let Some(t) = sb.poll_transmit() {
+        out.sender.send(t);
     }
-    while let Some(event) = core.poll_event() {
-        if let CallEvent::Ended {
-            call_id,
-            reason,
-            duration,
-            ..
-        } = &event
-        {
-            tracing::debug!(%call_id, reason = reason.as_str(), duration_s = duration.as_secs_f64(), "call ended");
+    while let Some(output) = sb.poll_output() {
+        match output {
+            Output::Call(event) => {
+                if let CallEvent::Ended {
+                    call_id,
+                    reason,
+                    duration,
+                    ..
+                } = &event
+                {
+                    tracing::debug!(%call_id, reason = reason.as_str(), duration_s = duration.as_secs_f64(), "call ended");
+                }
+                out.call_events.observe(&event);
+                out.media.apply(event);
+            }
+            Output::Bridge { group, a, b } => out.media.bridge(group, a, b),
+            Output::Event(record) => write_event(out, record),
         }
-        call_events.observe(&event);
-        media.apply(event);
     }
-    let counts = core.transaction_counts();
+    record_counts(sb);
+}
+
+/// A routing or disposition event into the journal (not awaited).
+fn write_event(out: &Outputs, record: EventRecord) {
+    let Some(journal) = out.journal.as_ref() else {
+        return;
+    };
+    let payload = crate::events::record(
+        &out.node,
+        &record.subject,
+        record.kind,
+        clock::wall(),
+        rand::random(),
+        record.data,
+    );
+    crate::bus::emit::append(journal, record.kind, payload);
+}
+
+fn record_counts(sb: &mut Switchboard) {
+    let counts = sb.core().transaction_counts();
     metrics::gauge!(m::SIP_TRANSACTIONS, "kind" => "server_invite")
         .set(counts.server_invite as f64);
     metrics::gauge!(m::SIP_TRANSACTIONS, "kind" => "server_non_invite")

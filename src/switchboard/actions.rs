@@ -87,7 +87,10 @@ impl Switchboard {
             codecs: self.config.codecs_for(&d.tenant),
             tenant: d.tenant.clone(),
         };
-        let role = LegRole::Forward { device, target: target.clone() };
+        let role = LegRole::Forward {
+            device,
+            target: target.clone(),
+        };
         match self.start_leg(now, request, role) {
             Some(leg) => self.attach(call, leg),
             None => self.forward_failed(now, call, &target),
@@ -131,7 +134,10 @@ impl Switchboard {
     fn cancel_ringing(&mut self, now: Instant, call: CallRef) {
         let leg = match self.recalls.get(&call) {
             Some(recall) => recall.operator_leg,
-            None => self.devices.get_mut(&CallHandle(call.0)).and_then(|d| d.leg.take()),
+            None => self
+                .devices
+                .get_mut(&CallHandle(call.0))
+                .and_then(|d| d.leg.take()),
         };
         if let Some(leg) = leg {
             self.cancel(now, leg);
@@ -167,13 +173,20 @@ impl Switchboard {
     }
 
     /// The operator answered a recall: call the device through the trunk.
-    pub(crate) fn recall_device(&mut self, now: Instant, recall: CallRef, operator_leg: CallHandle) {
+    pub(crate) fn recall_device(
+        &mut self,
+        now: Instant,
+        recall: CallRef,
+        operator_leg: CallHandle,
+    ) {
         let Some(r) = self.recalls.get(&recall).cloned() else {
             return;
         };
         let Some(route) = self.config.recall_trunks.get(&r.tenant).cloned() else {
             tracing::warn!(tenant = %r.tenant, "recall: the tenant has no trunk to call out on");
-            return self.core.hang_up_call(now, operator_leg, EndReason::LegFailed);
+            return self
+                .core
+                .hang_up_call(now, operator_leg, EndReason::LegFailed);
         };
         let uri = SwitchboardConfig::recall_uri(&route, &r.number);
         let request = Originate {
@@ -185,19 +198,30 @@ impl Switchboard {
             codecs: self.config.codecs_for(&r.tenant),
             tenant: r.tenant.clone(),
         };
-        let role = LegRole::RecallDevice { recall, operator_leg };
+        let role = LegRole::RecallDevice {
+            recall,
+            operator_leg,
+        };
         match self.start_leg(now, request, role) {
             Some(leg) => {
                 if let Some(r) = self.recalls.get_mut(&recall) {
                     r.device_leg = Some(leg);
                 }
             }
-            None => self.core.hang_up_call(now, operator_leg, EndReason::LegFailed),
+            None => self
+                .core
+                .hang_up_call(now, operator_leg, EndReason::LegFailed),
         }
     }
 
     /// One leg of a recall ended: end the other, free the operator.
-    pub(crate) fn recall_leg_ended(&mut self, now: Instant, recall: CallRef, _leg: CallHandle, call_id: &str) {
+    pub(crate) fn recall_leg_ended(
+        &mut self,
+        now: Instant,
+        recall: CallRef,
+        _leg: CallHandle,
+        call_id: &str,
+    ) {
         let Some(r) = self.recalls.remove(&recall) else {
             return;
         };
@@ -233,7 +257,11 @@ impl Switchboard {
         if let (Some(tenant), Value::Object(map)) = (tenant, &mut data) {
             map.insert("tenant".into(), Value::from(tenant));
         }
-        self.out.push_back(Output::Event(EventRecord { kind, subject, data }));
+        self.out.push_back(Output::Event(EventRecord {
+            kind,
+            subject,
+            data,
+        }));
     }
 
     /// The public id and tenant of a routed call or recall.
@@ -242,8 +270,14 @@ impl Switchboard {
             return (d.call_id.clone(), Some(d.tenant.clone()));
         }
         if let Some(r) = self.recalls.get(&call) {
-            let id = r.operator_leg.and_then(|l| self.legs.get(&l)).and_then(|l| l.call_id.clone());
-            return (id.unwrap_or_else(|| call.to_string()), Some(r.tenant.clone()));
+            let id = r
+                .operator_leg
+                .and_then(|l| self.legs.get(&l))
+                .and_then(|l| l.call_id.clone());
+            return (
+                id.unwrap_or_else(|| call.to_string()),
+                Some(r.tenant.clone()),
+            );
         }
         (call.to_string(), None)
     }

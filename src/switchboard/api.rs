@@ -23,7 +23,12 @@ impl Switchboard {
             ApiCommand::ListOperators { reply } => {
                 let _ = reply.send(self.operator_views(now));
             }
-            ApiCommand::SetOperatorState { id, state, by, reply } => {
+            ApiCommand::SetOperatorState {
+                id,
+                state,
+                by,
+                reply,
+            } => {
                 let _ = reply.send(self.set_state(now, &id, state, &by));
             }
             ApiCommand::ListCalls { reply } => {
@@ -32,11 +37,23 @@ impl Switchboard {
             ApiCommand::ListQueues { reply } => {
                 let _ = reply.send(self.queue_views(now));
             }
-            ApiCommand::Recall { operator, number, tenant, by, reply } => {
+            ApiCommand::Recall {
+                operator,
+                number,
+                tenant,
+                by,
+                reply,
+            } => {
                 tracing::info!(%operator, %number, %tenant, %by, "recall");
                 let _ = reply.send(self.recall(now, operator, number, tenant));
             }
-            ApiCommand::Disposition { call, disposition, note, by, reply } => {
+            ApiCommand::Disposition {
+                call,
+                disposition,
+                note,
+                by,
+                reply,
+            } => {
                 let _ = reply.send(self.disposition(&call, disposition, note, &by));
             }
         }
@@ -51,7 +68,11 @@ impl Switchboard {
 
     fn operator_views(&self, now: Instant) -> Result<Vec<OperatorView>, ApiError> {
         let view = self.router_view(now)?;
-        Ok(view.operators.iter().map(|o| self.operator_view(o)).collect())
+        Ok(view
+            .operators
+            .iter()
+            .map(|o| self.operator_view(o))
+            .collect())
     }
 
     fn operator_view(&self, o: &routing::OperatorView) -> OperatorView {
@@ -69,7 +90,12 @@ impl Switchboard {
             .map_or(0, |r| r.contacts(&o.id).len() as u32);
         OperatorView {
             id: o.id.clone(),
-            name: self.config.operator_names.get(&o.id).cloned().unwrap_or_else(|| o.id.to_string()),
+            name: self
+                .config
+                .operator_names
+                .get(&o.id)
+                .cloned()
+                .unwrap_or_else(|| o.id.to_string()),
             state,
             in_state_s: o.in_state_ms / 1000,
             reason,
@@ -130,7 +156,12 @@ impl Switchboard {
         let view = self.router_view(now)?;
         let total = |q: &routing::QueueView| {
             let plan = self.router.as_ref().map(|r| r.plan());
-            plan.map_or(0, |p| p.operators.iter().filter(|o| o.queues.contains(&q.id)).count())
+            plan.map_or(0, |p| {
+                p.operators
+                    .iter()
+                    .filter(|o| o.queues.contains(&q.id))
+                    .count()
+            })
         };
         Ok(view
             .queues
@@ -166,12 +197,16 @@ impl Switchboard {
         tenant: String,
     ) -> Result<RecallAccepted, ApiError> {
         if !self.config.recall_trunks.contains_key(&tenant) {
-            return Err(ApiError::bad_request(format!("tenant {tenant:?} has no trunk for recalls")));
+            return Err(ApiError::bad_request(format!(
+                "tenant {tenant:?} has no trunk for recalls"
+            )));
         }
         let recall = self
             .start_recall(now, operator, number, tenant)
             .map_err(api_error)?;
-        Ok(RecallAccepted { id: self.public_id(recall) })
+        Ok(RecallAccepted {
+            id: self.public_id(recall),
+        })
     }
 
     fn disposition(

@@ -116,10 +116,10 @@ impl Switchboard {
             CallEvent::MediaStart { .. } => self.on_media_start(now, &event),
             CallEvent::LegRinging { leg } => self.on_leg_outcome(now, *leg, OfferOutcome::Ringing),
             CallEvent::LegAnswered { leg } => self.on_leg_answered(now, *leg),
-            CallEvent::LegFailed { leg, outcome: f, .. } => self.on_leg_failed(now, *leg, *f),
-            CallEvent::Ended { call, call_id, .. } => {
-                self.on_ended(now, *call, call_id.as_str())
-            }
+            CallEvent::LegFailed {
+                leg, outcome: f, ..
+            } => self.on_leg_failed(now, *leg, *f),
+            CallEvent::Ended { call, call_id, .. } => self.on_ended(now, *call, call_id.as_str()),
             CallEvent::ProbeDone { probe, ok } => {
                 if let (Some(id), Some(registrar)) =
                     (self.probes.remove(probe), self.registrar.as_mut())
@@ -179,9 +179,7 @@ impl Switchboard {
                 self.bridge(*group, device, *call)
             }
             LegRole::RecallOperator { recall, .. } => self.recall_device(now, recall, *call),
-            LegRole::RecallDevice { operator_leg, .. } => {
-                self.bridge(*group, *call, operator_leg)
-            }
+            LegRole::RecallDevice { operator_leg, .. } => self.bridge(*group, *call, operator_leg),
         }
     }
 

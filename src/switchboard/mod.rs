@@ -39,9 +39,9 @@ mod tests_flows;
 pub use config::{Route, SwitchboardConfig};
 pub use legs::LegRole;
 
+use crate::alarm::EventCode;
 use crate::call::{CallCore, CallEvent, CallHandle, ProbeHandle};
 use crate::registrar::{ProbeId, Registrar, RegistrarEvent};
-use crate::alarm::EventCode;
 use crate::routing::{CallClass, CallRef, Plan, Router, WaitingCall};
 use crate::sip::types::{Peer, Transmit};
 use serde_json::Value;
@@ -136,6 +136,16 @@ impl Switchboard {
     /// storage health, media failures, counts).
     pub fn core(&mut self) -> &mut CallCore {
         &mut self.core
+    }
+
+    /// The registrar, when REGISTERs are served.
+    pub fn registrar_mut(&mut self) -> Option<&mut Registrar> {
+        self.registrar.as_mut()
+    }
+
+    /// Starts serving REGISTERs (a reload added the operator side).
+    pub fn set_registrar(&mut self, registrar: Registrar) {
+        self.registrar = Some(registrar);
     }
 
     /// One SIP message from the transports.
@@ -297,5 +307,4 @@ impl Switchboard {
         }
         moved
     }
-
 }

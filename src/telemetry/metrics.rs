@@ -82,6 +82,14 @@ pub const BUS_ACK_SECONDS: &str = "alarmgate_bus_ack_seconds";
 pub const BUS_EVENT_LATENCY: &str = "alarmgate_bus_event_latency_seconds";
 /// Events appended to the journal, by `type` (`alarm.received`, `call.started`...).
 pub const EVENTS_WRITTEN: &str = "alarmgate_events_written_total";
+/// SIGHUP reloads of the dialplan, by `result` (ok, invalid).
+pub const CONFIG_RELOADS: &str = "alarmgate_config_reloads_total";
+/// Calls waiting in a queue for an operator, all queues.
+pub const CALLS_WAITING: &str = "alarmgate_calls_waiting";
+/// Routing events, by `type` (queued, offered, answered, overflowed, operator.state).
+pub const ROUTING_EVENTS: &str = "alarmgate_routing_events_total";
+/// Operator API commands, by `command`.
+pub const API_COMMANDS: &str = "alarmgate_api_commands_total";
 /// 1 when the node accepts new calls, 0 when draining or not ready.
 pub const READY: &str = "alarmgate_ready";
 /// Build information; the value is always 1, `version` is a label.
@@ -183,6 +191,10 @@ pub fn describe() {
         crate::journal::WRITE_ERRORS,
         "Journal write or sync failures"
     );
+    describe_counter!(CONFIG_RELOADS, "Dialplan reloads (SIGHUP), by result");
+    describe_gauge!(CALLS_WAITING, "Calls waiting for an operator");
+    describe_counter!(ROUTING_EVENTS, "Routing events, by type");
+    describe_counter!(API_COMMANDS, "Operator API commands, by command");
     describe_gauge!(READY, "1 when accepting calls");
     describe_gauge!(BUILD_INFO, "Build information");
 }

@@ -1,0 +1,226 @@
+//! Builds the switchboard from the config: the registrar and the router
+//! when the dialplan has an operator side, and the routes to targets and
+//! recall trunks with their host names resolved (the pure cores never
+//! resolve names).
+
+use crate::call::CallCore;
+use crate::config::Config;
+use crate::registrar::Registrar;
+use crate::routing::Router;
+use crate::sip::sdp::Codec;
+use crate::sip::types::{Peer, Transport};
+use crate::switchboard::{Route, Switchboard, SwitchboardConfig};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Instant;
+
+/// Why the operator side could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The registrar refused its settings.
+    #[error("registrar: {0}")]
+    Registrar(#[from] crate::registrar::RegistrarConfigError),
+    /// The routing plan is inconsistent.
+    #[error("routing plan: {0}")]
+    Plan(#[from] crate::routing::PlanError),
+}
+
+/// The switchboard over `core` for `config`.
+pub fn build(config: &Config, core: CallCore, now: Instant) -> Result<Switchboard, SetupError> {
+    let (registrar, router) = if config.has_operator_side() {
+        let registrar = Registrar::new(
+            config.registrar_settings(),
+            config.operator_credentials(),
+            rand::random(),
+        )?;
+        (
+            Some(registrar),
+            Some(Router::new(config.routing_plan(), now)?),
+        )
+    } else {
+        (None, None)
+    };
+    Ok(Switchboard::new(
+        core,
+        registrar,
+        router,
+        switchboard_config(config),
+    ))
+}
+
+/// SIGHUP: the new dialplan for new calls and for routing; calls in
+/// progress, operators' states and registrations are kept. A plan the
+/// router refuses leaves everything as it was.
+pub fn reload(sb: &mut Switchboard, config: &Config, now: Instant) {
+    let plan = config.has_operator_side().then(|| config.routing_plan());
+    let credentials = config
+        .has_operator_side()
+        .then(|| config.operator_credentials());
+    if sb.registrar_mut().is_none() && config.has_operator_side() {
+        match Registrar::new(
+            config.registrar_settings(),
+            config.operator_credentials(),
+            rand::random(),
+        ) {
+            Ok(registrar) => sb.set_registrar(registrar),
+            Err(err) => return tracing::error!(%err, "reload refused: registrar settings"),
+        }
+    }
+    match sb.reconfigure(now, plan, credentials, switchboard_config(config)) {
+        Ok(()) => {
+            let tenants = config
+                .tenants
+                .iter()
+                .map(super::daemon::tenant_policy)
+                .collect();
+            sb.core().set_routing(tenants, config.has_operator_side());
+            metrics::counter!(crate::telemetry::metrics::CONFIG_RELOADS, "result" => "ok")
+                .increment(1);
+            tracing::info!("dialplan reloaded");
+        }
+        Err(err) => {
+            metrics::counter!(crate::telemetry::metrics::CONFIG_RELOADS, "result" => "invalid")
+                .increment(1);
+            tracing::error!(%err, "reload refused: the routing plan; the old one stays");
+        }
+    }
+}
+
+/// Targets, recall trunks, codecs and names, resolved now.
+pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
+    let mut out = SwitchboardConfig::default();
+    for target in &config.targets {
+        match target_route(config, &target.uri, &target.trunk) {
+            Some(route) => {
+                out.targets.insert(target.id.clone(), route);
+            }
+            None => {
+                tracing::warn!(target = %target.id, uri = %target.uri, "target unreachable: cannot resolve its next hop")
+            }
+        }
+    }
+    for tenant in &config.tenants {
+        let trunk = tenant.recall_trunk.as_deref().and_then(|t| config.trunk(t));
+        if let Some(route) = trunk.and_then(trunk_route) {
+            out.recall_trunks.insert(tenant.id.clone(), route);
+        }
+        let codecs = tenant.codecs.iter().map(|c| codec(*c)).collect();
+        out.codecs.insert(tenant.id.clone(), codecs);
+    }
+    for op in &config.operators {
+        out.operator_names.insert(op.id.clone(), op.name.clone());
+    }
+    out
+}
+
+fn codec(c: crate::config::Codec) -> Codec {
+    match c {
+        crate::config::Codec::Pcma => Codec::Pcma,
+        crate::config::Codec::Pcmu => Codec::Pcmu,
+    }
+}
+
+/// A target goes through its trunk's proxy when it has one, else straight
+/// to the host in its URI.
+fn target_route(config: &Config, uri: &str, trunk: &str) -> Option<Route> {
+    let trunk = config.trunk(trunk);
+    if let Some(route) = trunk.and_then(trunk_route) {
+        return Some(Route {
+            uri: uri.to_string(),
+            peer: route.peer,
+        });
+    }
+    let transport = trunk.map_or(Transport::Udp, |t| t.transport.into());
+    let host = uri_host(uri)?;
+    let addr = resolve(host, default_port(transport))?;
+    Some(Route {
+        uri: uri.to_string(),
+        peer: peer(transport, addr),
+    })
+}
+
+/// A trunk with a proxy: recalls go to `sip:<number>@<proxy>`.
+fn trunk_route(trunk: &crate::config::Trunk) -> Option<Route> {
+    let proxy = trunk.proxy.as_ref()?;
+    let port = proxy.port_or_default(trunk.transport);
+    let addr = resolve(&proxy.host, port)?;
+    let host = if proxy.host.contains(':') {
+        format!("[{}]:{port}", proxy.host)
+    } else {
+        format!("{}:{port}", proxy.host)
+    };
+    Some(Route {
+        uri: host,
+        peer: peer(trunk.transport.into(), addr),
+    })
+}
+
+/// `host[:port]` of a `sip:` URI (after the user part, before parameters).
+fn uri_host(uri: &str) -> Option<&str> {
+    let rest = uri
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))?;
+    let rest = rest.rsplit('@').next()?;
+    rest.split([';', '?', '>']).next().filter(|h| !h.is_empty())
+}
+
+fn resolve(host: &str, default_port: u16) -> Option<SocketAddr> {
+    let with_port = if host.parse::<SocketAddr>().is_ok()
+        || host
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+    {
+        host.to_string()
+    } else {
+        format!("{host}:{default_port}")
+    };
+    with_port.to_socket_addrs().ok()?.next()
+}
+
+fn default_port(transport: Transport) -> u16 {
+    match transport {
+        Transport::Tls => 5061,
+        _ => 5060,
+    }
+}
+
+fn peer(transport: Transport, addr: SocketAddr) -> Peer {
+    Peer {
+        transport,
+        addr,
+        conn: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_of_a_uri() {
+        assert_eq!(
+            uri_host("sip:night@192.0.2.5:5080;transport=udp"),
+            Some("192.0.2.5:5080")
+        );
+        assert_eq!(uri_host("sip:192.0.2.5"), Some("192.0.2.5"));
+        assert_eq!(uri_host("tel:+4512345678"), None);
+    }
+
+    #[test]
+    fn resolves_with_and_without_a_port() {
+        assert_eq!(
+            resolve("127.0.0.1:5080", 5060),
+            Some(([127, 0, 0, 1], 5080).into())
+        );
+        assert_eq!(
+            resolve("127.0.0.1", 5060),
+            Some(([127, 0, 0, 1], 5060).into())
+        );
+    }
+
+    #[test]
+    fn the_embedded_dialplan_builds_a_switchboard_config() {
+        let config = crate::config::load_default().unwrap_or_default();
+        let sb = switchboard_config(&config);
+        assert_eq!(sb.operator_names.len(), config.operators.len());
+    }
+}
