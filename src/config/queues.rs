@@ -120,7 +120,7 @@ pub struct OverflowRule {
     /// Condition: no operator serving the queue is logged in.
     pub no_operator_logged_in: bool,
     /// Condition: more than this many calls wait in the queue (at least 1);
-    /// the calls that waited least move.
+    /// the lowest-ranked calls beyond it move.
     pub longer_than: Option<usize>,
     /// Destination: another queue (of any tenant), by id.
     pub to_queue: Option<QueueId>,
