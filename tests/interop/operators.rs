@@ -250,7 +250,8 @@ fn peers_softphone_policies_decline_busy_ring() {
 
 /// The alarm unit with its voice phase against spandsp's receiver turned
 /// person: 101 decoded and kissed off, then 1000 Hz heard by the receiver,
-/// 700 Hz heard by the unit, and the receiver's BYE ends the unit's call.
+/// 700 Hz and the digits "1#" (RFC 4733) heard by the unit, and the
+/// receiver's BYE ends the unit's call.
 #[test]
 fn peers_alarm_unit_voice_phase_against_spandsp_receiver() {
     let test = "peers_alarm_unit_voice_phase_against_spandsp_receiver";
@@ -272,7 +273,12 @@ fn peers_alarm_unit_voice_phase_against_spandsp_receiver() {
         "--voice-measure",
         &UNIT_HZ.to_string(),
     ]));
-    a.extend(strings(&["--voice-hangup-ms", "3000"]));
+    a.extend(strings(&[
+        "--voice-dtmf",
+        "1#",
+        "--voice-hangup-ms",
+        "3000",
+    ]));
     let arc = PyPeer::spawn("cid_peer.py", &dir.path, &a, Duration::from_secs(60));
     assert!(
         poll_until(Duration::from_secs(20), || port_bound(port, false)),
@@ -293,6 +299,21 @@ fn peers_alarm_unit_voice_phase_against_spandsp_receiver() {
         "the receiver did not hear the unit: {}",
         arc.json
     );
+    assert_eq!(
+        unit_digits(&unit),
+        "1#",
+        "in-call digits: {}",
+        unit.json["voice"]
+    );
+}
+
+/// The in-call digits the unit heard in its voice phase: RFC 4733 if any
+/// came that way, else those spandsp's detector found in the audio.
+fn unit_digits(unit: &PeerResult) -> String {
+    let voice = &unit.json["voice"];
+    let rfc4733 = voice["digits_rfc4733"].as_str().unwrap_or_default();
+    let inband = voice["digits_inband"].as_str().unwrap_or_default();
+    if rfc4733.is_empty() { inband } else { rfc4733 }.to_string()
 }
 
 /// Starts the spandsp unit (a 101 from `caller`, then the voice phase:
@@ -1052,6 +1073,38 @@ fn operators_last_resort_when_the_overflow_target_refuses() {
     assert_heard(&partner, inc, UNIT_HZ);
     assert_unit_voice(&unit.wait(), true);
     assert_move_journalled(&d, "forward_failed", "partner");
+}
+
+/// In-call commands: op1 answers and sends "1#" as RFC 4733; the bridge
+/// passes them to the unit (as RFC 4733, the unit offered telephone-event,
+/// or in-band), which reports them; op1 hangs up.
+#[test]
+#[ignore = "waiting for operator routing integration"]
+fn operators_operator_digits_reach_the_unit() {
+    let test = "operators_operator_digits_reach_the_unit";
+    let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
+        return;
+    };
+    let mut op1 = operator_phone(&d, operator_opts("op1"));
+    let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
+    let inc = op1
+        .wait_incoming(0, RING_WAIT)
+        .expect("op1's phone never rang");
+    assert_heard(&op1, inc, UNIT_HZ);
+    op1.send(json!({"cmd": "dtmf", "digits": "1#"}));
+    op1.wait(SHORT, |e| e["ev"] == "dtmf_sent")
+        .expect("op1 could not send the digits");
+    let (ok, _) = op1.wait_heard(inc, UNIT_HZ, HEARD_DBM0, 8, SHORT);
+    assert!(ok, "the call did not stay up after the digits");
+    op1.send(json!({"cmd": "hangup"}));
+    let unit = unit.wait();
+    assert_unit_voice(&unit, true);
+    assert_eq!(
+        unit_digits(&unit),
+        "1#",
+        "the unit's in-call digits: {}",
+        unit.json["voice"]
+    );
 }
 
 /// Priority: a voice call without an alarm (pjsua2, silence) waits first;

@@ -23,8 +23,9 @@ Modes:
           HZ[,HZ] runs Goertzel filters (tests/peers/tone_meter.py) on what
           it hears, in --voice-window-ms windows; the JSON line then also has
           voice: {tone_hz, windows: [{ms, levels: {"700": dBm0}, rms_dbm0}],
-          heard: {"700": {max_dbm0, first_ms, windows_above}}} ("above":
-          --voice-threshold-dbm0). --events prints progress lines before it:
+          heard: {"700": {max_dbm0, first_ms, windows_above}}, digits_inband,
+          digits_rfc4733} ("above": --voice-threshold-dbm0; the digits are the
+          in-call commands heard, by spandsp's DTMF detector and as RFC 4733). --events prints progress lines before it:
           {"ev": "answered"|"handshake"|"kissoff"|"ended", "t": unix time}.
   refarc  a reference alarm receiving centre: answers every INVITE with 200
           and runs spandsp's Contact ID *receiver* on the call audio
@@ -37,9 +38,9 @@ Modes:
           where reports are "ACCT MT Q XYZ GG CCC" strings. With
           --voice-tone/--voice-measure it becomes a person --voice-after-ms
           after the first decoded message (tone out, Goertzel in, each call's
-          entry gains `voice` as in device mode), and with --voice-hangup-ms
-          hangs up that long into the voice phase: the stand-in operator of
-          the unit's voice phase.
+          entry gains `voice` as in device mode), sends --voice-dtmf digits
+          (RFC 4733) 1 s into it, and with --voice-hangup-ms hangs up that
+          long into it: the stand-in operator of the unit's voice phase.
   pcap    writes an RTP capture (libpcap, Ethernet/IPv4/UDP, G.711) of a
           unit's in-band Contact ID: --lead-ms of silence, the --digits as
           spandsp DTMF (55 ms on, 55 ms off), --tail-ms of silence. Checks
@@ -242,12 +243,15 @@ class Voice:
         self.meter = Meter(a.voice_measure, a.voice_window_ms)
         self.started = None
         self.windows = []
+        self.detector = DtmfDetector()  # in-band digits (in-call commands)
+        self.rfc4733 = []
 
     def tx(self, n):
         return self.source.frame(n)
 
     def rx(self, samples):
         now = time.time()
+        self.detector.rx(samples)
         for w in self.meter.feed(samples):
             self.windows.append(dict(w, at=now))
 
@@ -256,7 +260,8 @@ class Voice:
         windows = [{"ms": rel(w["at"]), "levels": w["levels"], "rms_dbm0": w["rms_dbm0"]} for w in self.windows]
         keys = [self.key(f) for f in self.meter.freqs]
         return {"tone_hz": self.tone_hz, "started_ms": rel(self.started), "windows": windows,
-                "heard": {k: heard(windows, k, threshold) for k in keys}}
+                "heard": {k: heard(windows, k, threshold) for k in keys},
+                "digits_inband": self.detector.digits(), "digits_rfc4733": "".join(self.rfc4733)}
 
 
 def heard(windows, key, threshold):
@@ -290,6 +295,12 @@ class Unit:
     def in_voice(self):
         """True once every message is acknowledged and a voice phase was asked for."""
         return self.voice is not None and self.current >= len(self.messages)
+
+    def on_digit(self, digit):
+        """An RFC 4733 digit (pjsua2's onDtmfDigit): an in-call command in the voice phase."""
+        with self.lock:
+            if self.in_voice():
+                self.voice.rfc4733.append(digit)
 
     def tx(self, n):
         with self.lock:
@@ -446,6 +457,20 @@ def hang_up_after_voice(calls, after_ms):
             c.hangup_now()
 
 
+def send_voice_dtmf(calls, digits):
+    """refarc --voice-dtmf: the digits as RFC 4733, once, 1 s into each call's voice phase."""
+    if not digits:
+        return
+    for c in calls:
+        started = c.dsp.voice.started if c.dsp.voice is not None else None
+        if started and not c.ended_at and not getattr(c, "dtmf_sent", False) and time.time() - started >= 1.0:
+            c.dtmf_sent = True
+            try:
+                c.dialDtmf(digits)
+            except pj.Error as e:
+                print(json.dumps({"error": "dialDtmf: %s" % e.info()}), flush=True)
+
+
 def run_refarc(a):
     ep = endpoint(a)
 
@@ -467,6 +492,7 @@ def run_refarc(a):
     deadline = time.time() + a.timeout
 
     def served():
+        send_voice_dtmf(acc.calls, a.voice_dtmf)
         hang_up_after_voice(acc.calls, a.voice_hangup_ms)
         return sum(1 for c in acc.calls if c.ended_at) >= a.calls
 
@@ -639,6 +665,8 @@ def main():
                    help="device: a measured tone at or above this level counts as heard")
     p.add_argument("--voice-after-ms", type=int, default=1500,
                    help="refarc: the voice phase starts this long after the first decoded message")
+    p.add_argument("--voice-dtmf", default="",
+                   help="refarc: send these digits (RFC 4733) 1 s into the voice phase")
     p.add_argument("--voice-hangup-ms", type=int, default=None,
                    help="refarc: hang up this long after the voice phase started")
     p.add_argument("--events", action="store_true", help="device: progress lines before the JSON result")
