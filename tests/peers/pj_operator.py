@@ -168,12 +168,15 @@ class Call(pj.Call):
             self.answer_at = self.hangup_at = None
 
     def onCallMediaState(self, prm):
+        """Connects our port to the call's audio, again after every media
+        update (a re-INVITE may re-create the stream and its conference slot)."""
         ci = self.getInfo()
         for i, mi in enumerate(ci.media):
-            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE and self.port is None:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                if self.port is None:
+                    self.port = AudioPort(self.audio)
+                    self.port.createPort("op%d" % self.n, media_format())
                 am = self.getAudioMedia(i)
-                self.port = AudioPort(self.audio)
-                self.port.createPort("op%d" % self.n, media_format())
                 am.startTransmit(self.port)
                 self.port.startTransmit(am)
 
@@ -232,6 +235,8 @@ def header(msg, names):
 # ---------------------------------------------------------------- the phone
 
 class Phone:
+    """The endpoint, the one account, its calls, and what the commands set."""
+
     def __init__(self, a):
         self.a = a
         self.calls = []
