@@ -35,7 +35,11 @@ mod request;
 mod snapshot;
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_blocking;
 #[cfg(test)]
 mod tests_liveness;
 

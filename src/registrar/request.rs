@@ -172,7 +172,7 @@ fn contact(value: &str) -> Result<ContactSpec, RegisterError> {
     }
     sip_uri(text).ok_or_else(bad)?;
     let mut expires = None;
-    for (name, v) in split_params(message::addr_params(value)) {
+    for (name, v) in split_params(split_name_addr(value).1) {
         if name.eq_ignore_ascii_case("expires") {
             expires = Some(seconds(v.unwrap_or(""))?);
         }
@@ -184,15 +184,47 @@ fn contact(value: &str) -> Result<ContactSpec, RegisterError> {
     })
 }
 
-/// The URI of a name-addr (between `<` and `>`) or of an addr-spec (up to
-/// the first `;`).
-fn uri_part(value: &str) -> &str {
+/// Splits a Contact or To value into its URI and its header parameters:
+/// a name-addr's URI is between the first `<` outside the display name's
+/// quotes and the next `>` (a parameter such as `+sip.instance="<urn:…>"`
+/// may hold more angle brackets); an addr-spec's ends at the first `;`.
+fn split_name_addr(value: &str) -> (&str, &str) {
     let value = value.trim();
-    match (value.find('<'), value.rfind('>')) {
-        (Some(open), Some(close)) if open < close => value.get(open + 1..close).unwrap_or(""),
-        _ => value.split(';').next().unwrap_or(""),
+    let Some(open) = angle_open(value) else {
+        let end = value.find(';').unwrap_or(value.len());
+        return (
+            value.get(..end).unwrap_or(""),
+            value.get(end..).unwrap_or(""),
+        );
+    };
+    let rest = value.get(open + 1..).unwrap_or("");
+    match rest.find('>') {
+        Some(close) => (
+            rest.get(..close).unwrap_or("").trim(),
+            rest.get(close + 1..).unwrap_or(""),
+        ),
+        None => ("", ""),
     }
-    .trim()
+}
+
+/// The byte index of the first `<` outside double quotes.
+fn angle_open(value: &str) -> Option<usize> {
+    let (mut in_quotes, mut escaped) = (false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            '<' if !in_quotes => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The URI of a name-addr or addr-spec.
+fn uri_part(value: &str) -> &str {
+    split_name_addr(value).0
 }
 
 /// A `sip:`/`sips:` URI with a host and no white space or controls.
@@ -237,6 +269,16 @@ mod tests {
     fn uri_parts_keys_and_seconds() {
         assert_eq!(uri_part("\"A, B\" <sip:a@h;ob>;expires=5"), "sip:a@h;ob");
         assert_eq!(uri_part("sip:a@h;expires=5"), "sip:a@h");
+        let linphone = "<sip:a@h;transport=tcp>;+sip.instance=\"<urn:uuid:1>\";expires=9";
+        assert_eq!(
+            split_name_addr(linphone),
+            (
+                "sip:a@h;transport=tcp",
+                ";+sip.instance=\"<urn:uuid:1>\";expires=9"
+            )
+        );
+        assert_eq!(uri_part("\"x<y\" <sip:a@h>"), "sip:a@h");
+        assert_eq!(uri_part("<sip:a@h"), "");
         assert_eq!(
             compare_key("SIP:Alice@Host.EXAMPLE;Transport=TCP"),
             "sip:Alice@host.example;transport=tcp"
