@@ -85,8 +85,9 @@ pub struct Tenant {
     /// Default `"voice"`.
     #[serde(default = "default_class")]
     pub default_class: CallClass,
-    /// The `[[trunks]]` name recalls to this tenant's devices go out over.
-    /// Optional: without it, recalls for this tenant are refused.
+    /// The `[[trunks]]` name recalls to this tenant's devices go out over;
+    /// it must have a `proxy`. Optional: without it, recalls for this
+    /// tenant are refused.
     #[serde(default)]
     pub recall_trunk: Option<String>,
 }

@@ -283,6 +283,27 @@ fn trunk_target_api_and_registrar_values() {
 }
 
 #[test]
+fn recall_trunk_must_exist_and_have_a_proxy() {
+    let text = BASE.replace(
+        "last_resort = \"partner\"\n",
+        "last_resort = \"partner\"\nrecall_trunk = \"lo\"\n",
+    )
+        + "\n[[tenants]]\nid = \"b\"\nname = \"B\"\ndids = [\"2\"]\ndefault_queue = \"main\"\n\
+         last_resort = \"partner\"\nrecall_trunk = \"gone\"\n";
+    let (found, messages) = errors(&text);
+    assert_eq!(
+        at(&found),
+        [
+            (10, "tenants[0].recall_trunk"),
+            (34, "tenants[1].default_queue"),
+            (36, "tenants[1].recall_trunk"),
+        ]
+    );
+    assert!(messages[0].contains("has no proxy"), "{messages:?}");
+    assert!(messages[2].contains("no [[trunks]] entry"), "{messages:?}");
+}
+
+#[test]
 fn skills_the_operator_lacks_and_unknown_keys() {
     let text = BASE.replace(
         "id = \"main\"\ntenant = \"demo\"\n",

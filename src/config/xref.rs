@@ -106,12 +106,22 @@ pub(crate) fn check_tenant_routing(config: &Config, ids: &Ids<'_>, out: &mut Fin
             out.push(key, Problem::Invalid { value, expected });
         }
         if let Some(trunk) = t.recall_trunk.as_deref() {
-            if !config.trunks.iter().any(|k| k.name == trunk) {
-                let detail = format!("no [[trunks]] entry is named {trunk:?}");
-                out.push(format!("{path}.recall_trunk"), Problem::Conflict { detail });
-            }
+            check_recall_trunk(config, trunk, &format!("{path}.recall_trunk"), out);
         }
     }
+}
+
+/// A recall dials a device number: the trunk must exist and name the
+/// proxy that number is sent to.
+fn check_recall_trunk(config: &Config, trunk: &str, key: &str, out: &mut Findings) {
+    let detail = match config.trunks.iter().find(|k| k.name == trunk) {
+        None => format!("no [[trunks]] entry is named {trunk:?}"),
+        Some(k) if k.proxy.is_none() => {
+            format!("trunk {trunk:?} has no proxy to send recalls (a device number) to")
+        }
+        Some(_) => return,
+    };
+    out.push(key, Problem::Conflict { detail });
 }
 
 fn check_default_queue(config: &Config, i: usize, path: &str, ids: &Ids<'_>, out: &mut Findings) {
