@@ -17,6 +17,8 @@
 //! | [`dsp`] | Goertzel DTMF and tone detection |
 //! | [`alarm`] | Ademco Contact ID messages and the receiver state machine |
 //! | [`registrar`] | REGISTER for operators' softphones: digest auth, bindings per operator, expiry, OPTIONS keep-alives, blocking of repeated auth failures |
+//! | [`routing`] | the ACD engine: queues per tenant, operator states, alarm priorities with aging, longest-idle offers, ring-no-answer, overflow to queues and external targets, last resort |
+//! | [`switchboard`] | the call core, registrar and router wired together: offers become outgoing legs, answered legs are bridged, either side's end ends the other, recalls, API commands |
 //!
 //! The thin async layer and the edges:
 //!
