@@ -298,6 +298,11 @@ impl AlarmLeg {
         }
     }
 
+    /// Where the Contact ID exchange stands (for logs and tests).
+    pub fn state(&self) -> crate::alarm::ReceiverState {
+        self.pipeline.receiver_state()
+    }
+
     /// The call hung up: let the pipeline account for it.
     pub fn hangup(&mut self, now: Instant) {
         self.pipeline.handle_hangup(now);

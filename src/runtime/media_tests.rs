@@ -146,6 +146,7 @@ fn media_start(call: CallHandle, outgoing: bool, law: sdp::Codec, to: SocketAddr
 struct Rig {
     worker: Worker,
     control: mpsc::Receiver<Control>,
+    inbox: mpsc::UnboundedReceiver<WorkerInput>,
     unit: Far,
     phone: Far,
     buf: Vec<u8>,
@@ -154,10 +155,15 @@ struct Rig {
 impl Rig {
     /// A device leg (A-law, hold tone) and an operator leg (µ-law) of one group.
     fn new() -> Self {
+        Self::with(None)
+    }
+
+    /// The same, with `alarm` decoding on the device leg.
+    fn with(alarm: Option<AlarmContextShared>) -> Self {
         let (control_tx, control) = mpsc::channel(8);
-        let (inbox, _) = mpsc::unbounded_channel();
+        let (inbox_tx, inbox) = mpsc::unbounded_channel();
         let ip = IpAddr::from([127, 0, 0, 1]);
-        let mut worker = Worker::new(ip, control_tx, None, inbox);
+        let mut worker = Worker::new(ip, control_tx, alarm, inbox_tx);
         let (mut unit, mut phone) = (Far::bind(), Far::bind());
         worker.input(
             epoch(),
@@ -176,6 +182,7 @@ impl Rig {
         Self {
             worker,
             control,
+            inbox,
             unit,
             phone,
             buf,
@@ -302,3 +309,6 @@ fn unbridge_and_unknown_legs() {
     rig.run(0, 3);
     assert!(toned(&rig.unit.take_audio()), "hold tone after unbridge");
 }
+
+#[path = "media_alarm_tests.rs"]
+mod alarm;
