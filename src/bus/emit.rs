@@ -1,17 +1,18 @@
 //! Call events into the journal, from the runtime (the call core is pure and
 //! only reports [`CallEvent`]s): `alarmgate.call.started` when a call is
 //! answered and its media opens, `alarmgate.call.ended` with the reason and
-//! duration. Appends are fire-and-forget: the SIP driver never waits for the
+//! duration. Both are about device calls only: an outgoing leg (operator,
+//! forward, recall) is part of a call, journalled by the routing events. Appends are fire-and-forget: the SIP driver never waits for the
 //! disk (only alarms wait, before their kissoff), and a failed append is
 //! logged and counted by the journal, whose health already turns `/readyz`.
 
-use crate::call::{CallEvent, CallHandle};
+use crate::call::{CallEvent, CallHandle, EndReason};
 use crate::clock;
 use crate::events;
 use crate::journal::JournalHandle;
 use crate::telemetry::metrics as m;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Appends `payload` (an event of `kind`) without waiting; counts it once durable.
@@ -43,6 +44,8 @@ pub struct CallEvents {
     journal: Option<JournalHandle>,
     node: Arc<str>,
     calls: HashMap<CallHandle, CallInfo>,
+    /// Outgoing legs with media open: their end is not a call's end.
+    legs: HashSet<CallHandle>,
 }
 
 impl CallEvents {
@@ -52,6 +55,7 @@ impl CallEvents {
             journal,
             node: Arc::from(node),
             calls: HashMap::new(),
+            legs: HashSet::new(),
         }
     }
 
@@ -60,7 +64,24 @@ impl CallEvents {
         let Some(journal) = self.journal.clone() else {
             return;
         };
+        if let Some((kind, record)) = self.record_for(event) {
+            append(&journal, kind, record);
+        }
+    }
+
+    /// The journal record an event means, if any. Outgoing legs (operator
+    /// offers, forwards, recalls) are not calls of their own: their media
+    /// start is remembered by handle and neither it nor their end is written.
+    fn record_for(&mut self, event: &CallEvent) -> Option<(&'static str, Vec<u8>)> {
         match event {
+            CallEvent::MediaStart {
+                call,
+                outgoing: true,
+                ..
+            } => {
+                self.legs.insert(*call);
+                None
+            }
             CallEvent::MediaStart {
                 call,
                 call_id,
@@ -81,8 +102,13 @@ impl CallEvents {
                     "telephone_event": media.telephone_event_pt.is_some(),
                 });
                 let record = self.record(&info, events::CALL_STARTED, data);
-                append(&journal, events::CALL_STARTED, record);
                 self.calls.insert(*call, info);
+                Some((events::CALL_STARTED, record))
+            }
+            CallEvent::Ended { call, reason, .. }
+                if self.legs.remove(call) || *reason == EndReason::LegFailed =>
+            {
+                None
             }
             CallEvent::Ended {
                 call,
@@ -106,10 +132,10 @@ impl CallEvents {
                     data["calling_number"] = Value::from(info.caller.as_str());
                 }
                 let record = self.record(&info, events::CALL_ENDED, data);
-                append(&journal, events::CALL_ENDED, record);
+                Some((events::CALL_ENDED, record))
             }
-            // media changes and the operator legs are not call events (yet)
-            _ => {}
+            // media changes, ringing, probes: not call events
+            _ => None,
         }
     }
 
@@ -151,4 +177,67 @@ pub fn alarm_acknowledged(
         rand::random(),
         data,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::HoldAudio;
+    use crate::sip::sdp::{Codec, Direction, NegotiatedMedia};
+    use crate::sip::types::CallId;
+    use std::time::Duration;
+
+    fn start(call: u64, outgoing: bool) -> CallEvent {
+        CallEvent::MediaStart {
+            call: CallHandle(call),
+            group: CallHandle(1),
+            outgoing,
+            call_id: CallId::new(format!("c{call}")),
+            tenant: "demo".into(),
+            caller: "4512345678".into(),
+            local_port: 40000,
+            media: NegotiatedMedia {
+                codec: Codec::Pcma,
+                payload_type: 8,
+                telephone_event_pt: Some(101),
+                remote: None,
+                direction: Direction::SendRecv,
+                ptime_ms: 20,
+            },
+            hold: HoldAudio::Silence,
+        }
+    }
+
+    fn end(call: u64, reason: EndReason) -> CallEvent {
+        CallEvent::Ended {
+            call: CallHandle(call),
+            call_id: CallId::new(format!("c{call}")),
+            reason,
+            duration: Duration::from_secs(3),
+        }
+    }
+
+    fn kinds(sink: &mut CallEvents, list: &[CallEvent]) -> Vec<&'static str> {
+        list.iter()
+            .filter_map(|e| sink.record_for(e).map(|(kind, _)| kind))
+            .collect()
+    }
+
+    #[test]
+    fn device_calls_are_written_and_outgoing_legs_are_not() {
+        let mut sink = CallEvents::new(None, "n1");
+        let list = [
+            start(1, false),
+            start(2, true),
+            end(3, EndReason::LegFailed),
+            end(2, EndReason::RemoteBye),
+            end(1, EndReason::BridgePeerHungUp),
+            end(4, EndReason::Cancelled),
+        ];
+        assert_eq!(
+            kinds(&mut sink, &list),
+            vec![events::CALL_STARTED, events::CALL_ENDED, events::CALL_ENDED]
+        );
+        assert!(sink.legs.is_empty() && sink.calls.is_empty());
+    }
 }
