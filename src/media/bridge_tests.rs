@@ -82,14 +82,14 @@ fn g711_same_law_round_trip_is_lossless() {
     }
 }
 
-#[test]
-fn alaw_in_ulaw_out_sample_accurate_with_the_operators_payload_types() {
-    // The unit sends A-law (pt 8) to the device leg; the operator took µ-law
-    // (pt 0) and telephone-event 96 instead of 101.
-    let mut unit = session(Codec::Pcma, 8, Some(101), "10.0.0.1:4000", 1);
+/// The unit sends `from` (a ramp over the whole range) to the device leg,
+/// bridged to an operator leg on `to`: (codes the unit sent, codes and
+/// payload types the operator leg sent).
+fn carry(from: (Codec, u8), to: (Codec, u8)) -> (Vec<u8>, Vec<(u8, u8)>) {
+    let mut unit = session(from.0, from.1, Some(101), "10.0.0.1:4000", 1);
     unit.set_source(Box::new(Ramp(-32768)));
-    let mut device = session(Codec::Pcma, 8, Some(101), "10.0.0.9:9", 2);
-    let mut operator = session(Codec::Pcmu, 0, Some(96), "10.0.0.3:6000", 3);
+    let mut device = session(from.0, from.1, Some(101), "10.0.0.9:9", 2);
+    let mut operator = session(to.0, to.1, Some(96), "10.0.0.3:6000", 3);
     let bridge = connected(true);
     operator.set_source(Box::new(bridge.operator_port().clone()));
     let (mut from_unit, mut to_operator) = (Vec::new(), Vec::new());
@@ -107,18 +107,40 @@ fn alaw_in_ulaw_out_sample_accurate_with_the_operators_payload_types() {
             bridge.from_device(&frame);
         }
         for (pt, payload) in sent(&mut operator, now) {
-            assert_eq!(pt, 0, "the operator's payload type");
-            to_operator.extend_from_slice(&payload);
+            to_operator.extend(payload.into_iter().map(|c| (pt, c)));
         }
     }
-    let expected: Vec<u8> = from_unit
-        .iter()
-        .map(|&a| Codec::Pcmu.encode_sample(Codec::Pcma.decode_sample(a)))
-        .collect();
-    assert_eq!(to_operator.len(), expected.len(), "no sample lost or added");
-    assert_eq!(to_operator, expected);
     let stats = bridge.stats().to_operator;
     assert_eq!((stats.dropped, stats.underrun), (0, 0));
+    (from_unit, to_operator)
+}
+
+#[test]
+fn alaw_in_ulaw_out_sample_accurate_with_the_operators_payload_types() {
+    // The unit sends A-law (pt 8); the operator took µ-law (pt 0), or a
+    // dynamic payload type, and the other way round.
+    for (from, to) in [
+        (Codec::Pcma, (Codec::Pcmu, 0)),
+        (Codec::Pcmu, (Codec::Pcma, 97)),
+    ] {
+        let (sent, got) = carry((from, from.static_payload_type()), to);
+        let expected: Vec<(u8, u8)> = sent
+            .iter()
+            .map(|&c| (to.1, to.0.encode_sample(from.decode_sample(c))))
+            .collect();
+        assert_eq!(got.len(), expected.len(), "no sample lost or added");
+        assert_eq!(got, expected, "{from:?} -> {to:?}");
+    }
+}
+
+#[test]
+fn the_same_law_passes_through_byte_for_byte() {
+    for law in [Codec::Pcma, Codec::Pcmu] {
+        let (sent, got) = carry((law, 8), (law, 96));
+        let codes: Vec<u8> = got.iter().map(|&(_, c)| c).collect();
+        assert_eq!(codes, sent, "{law:?}");
+        assert!(got.iter().all(|&(pt, _)| pt == 96));
+    }
 }
 
 #[test]
@@ -234,9 +256,25 @@ fn operator_digits_go_to_a_device_with_telephone_event_as_events() {
         panic!("events")
     };
     assert_eq!(duration_ms, MIN_DIGIT_MS);
-    // The runtime sends it on the device leg, in the device's event payload type.
+    // The phone sends '7' with telephone-event 96; the operator leg decodes
+    // it, and the runtime sends it on the device leg with the device's 101.
+    let mut phone = session(Codec::Pcmu, 0, Some(96), "10.0.0.3:6000", 4);
+    let mut operator = session(Codec::Pcmu, 0, Some(96), "10.0.0.4:6000", 3);
+    phone.send_digits("7", 120).expect("negotiated");
+    for t in 0..20u32 {
+        let now = epoch() + 20 * MS * t;
+        while let Some(out) = phone.poll_transmit(now) {
+            let _ = operator.handle_packet(now, addr("10.0.0.4:6000"), &out.bytes);
+        }
+        operator.handle_timeout(now);
+    }
+    let event = operator.poll_event().expect("the phone's digit");
+    let Some(DigitRelay::Events { digit, duration_ms }) = bridge.operator_digit(&event) else {
+        panic!("events")
+    };
+    assert_eq!((digit, duration_ms), ('7', 120));
     let mut device = session(Codec::Pcma, 8, Some(101), "10.0.0.1:4000", 1);
-    device.send_digits("7", 120).expect("negotiated");
+    device.send_digits("7", duration_ms).expect("negotiated");
     let packets: Vec<_> = (0..20u32)
         .flat_map(|t| sent(&mut device, epoch() + 20 * MS * t))
         .collect();
@@ -244,7 +282,7 @@ fn operator_digits_go_to_a_device_with_telephone_event_as_events() {
     assert!(!bridge.device_port().is_overridden());
     assert!(bridge.operator_digit(&digit_event(None, 16, 100)).is_none());
     let stats = bridge.stats();
-    assert_eq!((stats.digits_events, stats.events_ignored), (2, 1));
+    assert_eq!((stats.digits_events, stats.events_ignored), (3, 1));
 }
 
 #[test]
