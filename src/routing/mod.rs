@@ -42,6 +42,8 @@ pub mod view;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_overflow;
+#[cfg(test)]
 mod tests_random;
 
 pub use io::{

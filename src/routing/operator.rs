@@ -83,6 +83,9 @@ pub(crate) struct Operator {
     pub eligible: HashSet<QueueId>,
     /// Calls the operator refused, and until when they are not re-offered.
     pub refused: Vec<(CallRef, Instant)>,
+    /// Removed from the plan while on a call: kept (serving no queue) until
+    /// the call ends, then forgotten.
+    pub retired: bool,
 }
 
 impl Operator {
@@ -97,6 +100,7 @@ impl Operator {
             deadline: None,
             eligible: HashSet::new(),
             refused: Vec::new(),
+            retired: false,
         };
         op.replan(op.plan.clone(), queues);
         op

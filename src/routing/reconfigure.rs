@@ -4,8 +4,8 @@
 //! re-ranked under the new priorities (a queue that disappeared sends its
 //! calls to the tenant's default queue). Operators keep their state and
 //! reachability; an operator removed from the plan is logged out, a ringing
-//! offer of theirs cancelled and the call re-offered; a call they are
-//! talking on goes on until it ends.
+//! offer of theirs cancelled and the call re-offered; one on a call is
+//! kept, serving no queue, until the call ends (or the operator returns).
 
 use super::operator::{Operator, OperatorState};
 use super::plan::{Plan, PlanError};
@@ -29,8 +29,9 @@ impl Router {
     fn reconcile_operators(&mut self, now: Instant) {
         let gone: Vec<OperatorId> = self
             .operators
-            .keys()
-            .filter(|id| self.plan.operators.iter().all(|p| &p.id != *id))
+            .iter()
+            .filter(|(id, o)| !o.retired && self.plan.operators.iter().all(|p| &p.id != *id))
+            .map(|(id, _)| id)
             .cloned()
             .collect();
         for id in gone {
@@ -40,7 +41,10 @@ impl Router {
         for p in plans {
             // Replanning never changes whether an operator is free.
             match self.operators.entry(p.id.clone()) {
-                Entry::Occupied(mut e) => e.get_mut().replan(p, &queues),
+                Entry::Occupied(mut e) => {
+                    e.get_mut().retired = false;
+                    e.get_mut().replan(p, &queues);
+                }
                 Entry::Vacant(e) => {
                     e.insert(Operator::new(p, &queues, now));
                 }
@@ -49,6 +53,13 @@ impl Router {
     }
 
     fn remove_operator(&mut self, now: Instant, id: &OperatorId) {
+        if let Some(o) = self.operators.get_mut(id) {
+            if matches!(o.state, OperatorState::OnCall { .. }) {
+                o.retired = true;
+                o.eligible.clear();
+                return;
+            }
+        }
         if !self.cancel_ringing(now, id, OperatorState::LoggedOut, "removed") {
             self.set_state(now, id, OperatorState::LoggedOut, "removed");
         }

@@ -188,6 +188,11 @@ impl Router {
         if !on_call {
             return;
         }
+        if self.operators.get(operator).is_some_and(|o| o.retired) {
+            self.set_state(now, operator, OperatorState::LoggedOut, "removed");
+            self.operators.remove(operator);
+            return;
+        }
         self.update_op(operator, |o| o.idle_since = now);
         if wrap_up.is_zero() {
             return self.set_state(now, operator, OperatorState::Available, "call-ended");
