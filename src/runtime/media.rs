@@ -26,7 +26,7 @@ use super::alarm_leg::{
 use super::sip_driver::Control;
 use crate::call::{CallEvent, CallHandle, HoldAudio};
 use crate::clock;
-use crate::media::bridge::{Bridge, BridgeConfig, DigitRelay};
+use crate::media::bridge::{Bridge, BridgeConfig};
 use crate::media::bridge_port::BridgePort;
 use crate::sip::sdp::NegotiatedMedia;
 use std::collections::HashMap;
@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 
 #[path = "media_leg.rs"]
 mod leg;
-use leg::{hold_spec, Leg};
+use leg::{hold_spec, Leg, Link};
 
 /// The packet time the workers tick at.
 const TICK: Duration = Duration::from_millis(20);
@@ -109,53 +109,12 @@ struct LegSpec {
     hold: HoldAudio,
 }
 
-/// Two legs of one worker connected.
-struct Link {
-    device: CallHandle,
-    operator: CallHandle,
-    bridge: Bridge,
-}
-
-impl Link {
-    /// This tick's audio both ways, and the operator's digits to the device.
-    fn carry(&mut self, legs: &mut HashMap<CallHandle, Leg>) {
-        if let Some(device) = legs.get(&self.device) {
-            device
-                .frames
-                .iter()
-                .for_each(|f| self.bridge.from_device(f));
-        }
-        let Some(operator) = legs.get_mut(&self.operator) else {
-            return;
-        };
-        operator
-            .frames
-            .iter()
-            .for_each(|f| self.bridge.from_operator(f));
-        for event in std::mem::take(&mut operator.events) {
-            let Some(DigitRelay::Events { digit, duration_ms }) =
-                self.bridge.operator_digit(&event)
-            else {
-                continue;
-            };
-            let sent = legs
-                .get_mut(&self.device)
-                .is_some_and(|d| d.send_digit(digit, duration_ms));
-            if !sent {
-                self.bridge.relay_in_band(digit, duration_ms);
-            }
-        }
-    }
-
-    fn has(&self, leg: CallHandle) -> bool {
-        self.device == leg || self.operator == leg
-    }
-}
-
 /// A worker: a share of the media groups, one tick per packet time for all.
 struct Worker {
     legs: HashMap<CallHandle, Leg>,
     links: Vec<Link>,
+    /// Bridges asked for before both legs' `MediaStart` came: (device, operator).
+    pending: Vec<(CallHandle, CallHandle)>,
     bind_ip: IpAddr,
     control: mpsc::Sender<Control>,
     alarm: Option<AlarmContextShared>,
@@ -173,6 +132,7 @@ impl Worker {
         Self {
             legs: HashMap::new(),
             links: Vec::new(),
+            pending: Vec::new(),
             bind_ip,
             control,
             alarm,
@@ -228,42 +188,47 @@ impl Worker {
         }
     }
 
+    /// Bridges two legs, or remembers the request until both have media
+    /// (a leg's `MediaStart` follows its answer).
     fn connect(&mut self, device: CallHandle, operator: CallHandle) {
-        self.disconnect(device);
-        self.disconnect(operator);
-        let ports = (self.legs.get(&device), self.legs.get(&operator));
-        let (Some(d), Some(o)) = ports else {
-            tracing::warn!(
-                device = device.0,
-                operator = operator.0,
-                "bridge: leg not in this worker"
-            );
-            return;
-        };
         if device == operator {
             return;
         }
-        let bridge = Bridge::new(
-            BridgeConfig::default(),
-            d.port.clone(),
-            o.port.clone(),
-            d.telephone_event,
-        );
+        self.disconnect(device);
+        self.disconnect(operator);
+        let (Some(d), Some(o)) = (self.legs.get(&device), self.legs.get(&operator)) else {
+            tracing::debug!(
+                device = device.0,
+                operator = operator.0,
+                "bridge waits for media"
+            );
+            return self.pending.push((device, operator));
+        };
+        let te = d.telephone_event;
+        let bridge = Bridge::new(BridgeConfig::default(), d.port.clone(), o.port.clone(), te);
         tracing::info!(
             device = device.0,
             operator = operator.0,
-            rfc4733_to_device = d.telephone_event,
+            rfc4733_to_device = te,
             "bridged"
         );
-        self.links.push(Link {
-            device,
-            operator,
-            bridge,
-        });
+        self.links.push(Link::new(device, operator, bridge));
+    }
+
+    /// A pending bridge whose legs both have media now.
+    fn connect_pending(&mut self) {
+        let ready = |&(a, b): &(CallHandle, CallHandle)| {
+            self.legs.contains_key(&a) && self.legs.contains_key(&b)
+        };
+        if let Some(index) = self.pending.iter().position(ready) {
+            let (device, operator) = self.pending.swap_remove(index);
+            self.connect(device, operator);
+        }
     }
 
     /// Ends the bridge `leg` is in; both legs go back to hold.
     fn disconnect(&mut self, leg: CallHandle) {
+        self.pending.retain(|&(a, b)| a != leg && b != leg);
         let Some(index) = self.links.iter().position(|l| l.has(leg)) else {
             return;
         };
@@ -347,6 +312,7 @@ impl Worker {
             (_, true) => port.set_hold(hold),
         }
         self.legs.insert(call, leg);
+        self.connect_pending();
     }
 
     fn stop(&mut self, now: Instant, call: CallHandle) {

@@ -1,8 +1,10 @@
 //! One call's RTP leg in a media worker: the socket, the [`RtpSession`],
 //! what the leg plays (its [`BridgePort`]: hold, our tones, or the bridged
-//! leg), and what it decoded this tick (for the alarm pipeline and the bridge).
+//! leg), and what it decoded this tick (for the alarm pipeline and the
+//! bridge); a [`Link`] moves one tick's audio and digits between two legs.
 
 use crate::call::{CallHandle, HoldAudio};
+use crate::media::bridge::{Bridge, DigitRelay};
 use crate::media::bridge_port::BridgePort;
 use crate::media::receiver::AudioFrame;
 use crate::media::sender::Seeds;
@@ -13,6 +15,7 @@ use crate::runtime::alarm_leg::{AlarmContextShared, AlarmLeg, WorkerInput};
 use crate::runtime::sip_driver::Control;
 use crate::sip::sdp::NegotiatedMedia;
 use crate::telemetry::metrics as m;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -156,5 +159,56 @@ impl Leg {
         let stats = self.session.stats();
         metrics::counter!(m::RTP_PACKETS_IN).increment(stats.packets_received);
         metrics::counter!(m::RTP_PACKETS_OUT).increment(stats.packets_sent);
+    }
+}
+
+/// Two legs of one worker connected.
+pub(super) struct Link {
+    pub(super) device: CallHandle,
+    pub(super) operator: CallHandle,
+    pub(super) bridge: Bridge,
+}
+
+impl Link {
+    pub(super) fn new(device: CallHandle, operator: CallHandle, bridge: Bridge) -> Self {
+        Self {
+            device,
+            operator,
+            bridge,
+        }
+    }
+
+    /// This tick's audio both ways, and the operator's digits to the device.
+    pub(super) fn carry(&mut self, legs: &mut HashMap<CallHandle, Leg>) {
+        if let Some(device) = legs.get(&self.device) {
+            device
+                .frames
+                .iter()
+                .for_each(|f| self.bridge.from_device(f));
+        }
+        let Some(operator) = legs.get_mut(&self.operator) else {
+            return;
+        };
+        operator
+            .frames
+            .iter()
+            .for_each(|f| self.bridge.from_operator(f));
+        for event in std::mem::take(&mut operator.events) {
+            let Some(DigitRelay::Events { digit, duration_ms }) =
+                self.bridge.operator_digit(&event)
+            else {
+                continue;
+            };
+            let sent = legs
+                .get_mut(&self.device)
+                .is_some_and(|d| d.send_digit(digit, duration_ms));
+            if !sent {
+                self.bridge.relay_in_band(digit, duration_ms);
+            }
+        }
+    }
+
+    pub(super) fn has(&self, leg: CallHandle) -> bool {
+        self.device == leg || self.operator == leg
     }
 }

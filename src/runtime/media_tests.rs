@@ -268,35 +268,27 @@ fn a_bridge_carries_both_ways_relays_digits_and_ends_with_a_leg() {
 }
 
 #[test]
-fn unbridge_and_unknown_legs() {
+fn unbridge_and_a_bridge_that_waits_for_its_leg() {
     let mut rig = Rig::new();
     let group = DEVICE;
-    let missing = CallHandle(99);
-    rig.worker.input(
-        epoch(),
-        WorkerInput::Bridge {
-            group,
-            a: DEVICE,
-            b: missing,
-        },
+    let late = CallHandle(12);
+    let bridge = |b| WorkerInput::Bridge {
+        group,
+        a: DEVICE,
+        b,
+    };
+    rig.worker.input(epoch(), bridge(late));
+    assert!(rig.worker.links.is_empty(), "no media for the leg yet");
+    let phone2 = Far::bind();
+    let start = media_start(late, true, sdp::Codec::Pcmu, phone2.addr());
+    rig.worker.input(epoch(), start);
+    assert_eq!(
+        rig.worker.links.len(),
+        1,
+        "bridged once its MediaStart came"
     );
-    assert!(rig.worker.links.is_empty(), "an unknown leg is ignored");
-    rig.worker.input(
-        epoch(),
-        WorkerInput::Bridge {
-            group,
-            a: DEVICE,
-            b: OPERATOR,
-        },
-    );
-    rig.worker.input(
-        epoch(),
-        WorkerInput::Bridge {
-            group,
-            a: DEVICE,
-            b: OPERATOR,
-        },
-    );
+    rig.worker.input(epoch(), bridge(OPERATOR));
+    rig.worker.input(epoch(), bridge(OPERATOR));
     assert_eq!(rig.worker.links.len(), 1, "bridging again replaces");
     rig.worker.input(
         epoch(),
@@ -308,6 +300,16 @@ fn unbridge_and_unknown_legs() {
     assert!(rig.worker.links.is_empty());
     rig.run(0, 3);
     assert!(toned(&rig.unit.take_audio()), "hold tone after unbridge");
+    rig.worker.input(epoch(), bridge(CallHandle(13)));
+    let stop = CallEvent::MediaStop {
+        call: DEVICE,
+        group,
+    };
+    rig.worker.input(epoch(), WorkerInput::Call(stop));
+    assert!(
+        rig.worker.pending.is_empty(),
+        "a pending bridge ends with its device"
+    );
 }
 
 #[path = "media_alarm_tests.rs"]
