@@ -247,6 +247,8 @@ impl Switchboard {
     /// A routing event as a journal record about the call's SIP Call-ID.
     pub(crate) fn on_routing_event(&mut self, event: RoutingEvent) {
         let kind = event.event_type();
+        metrics::counter!(crate::telemetry::metrics::ROUTING_EVENTS, "type" => crate::bus::emit::short(kind))
+            .increment(1);
         let mut data = event.data();
         let (subject, tenant) = match &event {
             RoutingEvent::OperatorState(e) => (e.operator.to_string(), None),

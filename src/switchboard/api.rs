@@ -19,6 +19,8 @@ pub const CALL_DISPOSITION: &str = "alarmgate.call.disposition";
 impl Switchboard {
     /// Answers one API command (the reply goes through its oneshot).
     pub fn handle_api(&mut self, now: Instant, command: ApiCommand) {
+        metrics::counter!(crate::telemetry::metrics::API_COMMANDS, "command" => label(&command))
+            .increment(1);
         match command {
             ApiCommand::ListOperators { reply } => {
                 let _ = reply.send(self.operator_views(now));
@@ -246,6 +248,17 @@ impl Switchboard {
         leg.and_then(|l| self.legs.get(&l))
             .and_then(|l| l.call_id.clone())
             .unwrap_or_else(|| call.to_string())
+    }
+}
+
+fn label(command: &ApiCommand) -> &'static str {
+    match command {
+        ApiCommand::ListOperators { .. } => "list_operators",
+        ApiCommand::SetOperatorState { .. } => "set_operator_state",
+        ApiCommand::ListCalls { .. } => "list_calls",
+        ApiCommand::ListQueues { .. } => "list_queues",
+        ApiCommand::Recall { .. } => "recall",
+        ApiCommand::Disposition { .. } => "disposition",
     }
 }
 

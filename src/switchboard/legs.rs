@@ -114,7 +114,10 @@ impl Switchboard {
         }
         match &event {
             CallEvent::MediaStart { .. } => self.on_media_start(now, &event),
-            CallEvent::LegRinging { leg } => self.on_leg_outcome(now, *leg, OfferOutcome::Ringing),
+            CallEvent::LegRinging { leg } => {
+                self.record_ring_delay(now, *leg);
+                self.on_leg_outcome(now, *leg, OfferOutcome::Ringing)
+            }
             CallEvent::LegAnswered { leg } => self.on_leg_answered(now, *leg),
             CallEvent::LegFailed {
                 leg, outcome: f, ..
@@ -129,6 +132,22 @@ impl Switchboard {
             }
             CallEvent::Register { tx, peer, request } => self.on_register(now, tx, *peer, request),
             CallEvent::MediaUpdate { .. } | CallEvent::MediaStop { .. } => {}
+        }
+    }
+
+    /// From entering the queue to the first phone ringing for the call
+    /// (for an alarm, the queue is entered right after the kissoff).
+    fn record_ring_delay(&mut self, now: Instant, leg: CallHandle) {
+        let Some(LegRole::Offer { device, .. }) = self.legs.get(&leg).map(|l| &l.role) else {
+            return;
+        };
+        let queued = self
+            .devices
+            .get_mut(device)
+            .and_then(|d| d.queued_at.take());
+        if let Some(at) = queued {
+            metrics::histogram!(crate::telemetry::metrics::QUEUE_TO_RING_SECONDS)
+                .record(now.saturating_duration_since(at).as_secs_f64());
         }
     }
 
@@ -170,6 +189,7 @@ impl Switchboard {
                 caller: caller.clone(),
                 leg: None,
                 routed: false,
+                queued_at: None,
             };
             self.devices.insert(*call, device);
             return;

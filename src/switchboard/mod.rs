@@ -88,6 +88,8 @@ pub(crate) struct Device {
     pub leg: Option<CallHandle>,
     /// It entered the router.
     pub routed: bool,
+    /// When it entered the router; cleared when a phone first rings for it.
+    pub queued_at: Option<Instant>,
 }
 
 /// See the module documentation.
@@ -217,7 +219,10 @@ impl Switchboard {
             caller: device.caller.clone(),
         };
         match router.enqueue(now, waiting) {
-            Ok(()) => device.routed = true,
+            Ok(()) => {
+                device.routed = true;
+                device.queued_at = Some(now);
+            }
             Err(err) => tracing::warn!(%err, call_id = %device.call_id, "call not queued: held"),
         }
         self.pump(now);
@@ -243,6 +248,11 @@ impl Switchboard {
         self.config = config;
         self.pump(now);
         Ok(())
+    }
+
+    /// Calls waiting in a queue (not offered, not forwarded).
+    pub fn waiting_count(&self) -> usize {
+        self.router.as_ref().map_or(0, Router::waiting_count)
     }
 
     /// The next datagram or stream message to send.

@@ -88,6 +88,9 @@ pub const CONFIG_RELOADS: &str = "alarmgate_config_reloads_total";
 pub const CALLS_WAITING: &str = "alarmgate_calls_waiting";
 /// Routing events, by `type` (queued, offered, answered, overflowed, operator.state).
 pub const ROUTING_EVENTS: &str = "alarmgate_routing_events_total";
+/// From a call entering a queue (right after an alarm's kissoff) to the
+/// first operator's phone ringing (180/183 received).
+pub const QUEUE_TO_RING_SECONDS: &str = "alarmgate_queue_to_ring_seconds";
 /// Operator API commands, by `command`.
 pub const API_COMMANDS: &str = "alarmgate_api_commands_total";
 /// 1 when the node accepts new calls, 0 when draining or not ready.
@@ -195,13 +198,18 @@ pub fn describe() {
     describe_gauge!(CALLS_WAITING, "Calls waiting for an operator");
     describe_counter!(ROUTING_EVENTS, "Routing events, by type");
     describe_counter!(API_COMMANDS, "Operator API commands, by command");
+    describe_histogram!(
+        QUEUE_TO_RING_SECONDS,
+        Unit::Seconds,
+        "Queued (after the kissoff) to the operator's phone ringing"
+    );
     describe_gauge!(READY, "1 when accepting calls");
     describe_gauge!(BUILD_INFO, "Build information");
 }
 
 /// Histogram buckets for the signal metrics (whose units are not seconds)
 /// and for the fast ones (journal sync, bus ack).
-pub fn signal_buckets() -> [(&'static str, &'static [f64]); 7] {
+pub fn signal_buckets() -> [(&'static str, &'static [f64]); 8] {
     const LEVEL: &[f64] = &[
         -40.0, -35.0, -30.0, -25.0, -20.0, -15.0, -10.0, -5.0, 0.0, 3.0,
     ];
@@ -220,5 +228,6 @@ pub fn signal_buckets() -> [(&'static str, &'static [f64]); 7] {
         (crate::journal::SYNC_SECONDS, FAST),
         (BUS_ACK_SECONDS, FAST),
         (BUS_EVENT_LATENCY, FAST),
+        (QUEUE_TO_RING_SECONDS, FAST),
     ]
 }
