@@ -12,6 +12,20 @@ use crate::sip::digest::{AuthOutcome, RejectReason};
 use crate::sip::message::{Request, Response};
 use crate::sip::types::Peer;
 
+/// Why a REGISTER's contacts were not applied.
+enum Refusal {
+    /// 423 with this Min-Expires.
+    TooBrief(u64),
+    /// 500 or 403.
+    Update(UpdateError),
+}
+
+impl From<UpdateError> for Refusal {
+    fn from(err: UpdateError) -> Self {
+        Refusal::Update(err)
+    }
+}
+
 /// What the digest check decided.
 enum Verdict {
     Pass,
@@ -119,24 +133,15 @@ impl Registrar {
     ) -> (Response, RegisterOutcome) {
         let op = &parsed.aor;
         let was = self.is_reachable(op);
-        let origin = Origin {
-            peer,
-            call_id: &parsed.call_id,
-            cseq: parsed.cseq,
-        };
-        let result = match &parsed.contacts {
-            Contacts::Query => Ok(()),
-            Contacts::Wildcard => self.unregister_all(op, origin),
-            Contacts::List(specs) => match self.updates(specs, parsed.expires) {
-                Ok(updates) => self.apply(now, op, origin, &updates),
-                Err(min_expires) => {
-                    let resp = reply::too_brief(req, min_expires, self.salt);
-                    return (resp, RegisterOutcome::TooBrief { min_expires });
-                }
-            },
-        };
-        if let Err(err) = result {
-            return (self.refusal(req, &err), RegisterOutcome::Refused(err));
+        match self.update(now, peer, parsed) {
+            Ok(()) => {}
+            Err(Refusal::TooBrief(min_expires)) => {
+                let resp = reply::too_brief(req, min_expires, self.salt);
+                return (resp, RegisterOutcome::TooBrief { min_expires });
+            }
+            Err(Refusal::Update(err)) => {
+                return (self.refusal(req, &err), RegisterOutcome::Refused(err));
+            }
         }
         self.note_reachability(op, was);
         self.forget_stale_probes();
@@ -148,6 +153,31 @@ impl Registrar {
             bindings: bindings.len(),
         };
         (resp, outcome)
+    }
+
+    /// Applies the request's contacts, all or nothing.
+    fn update(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        parsed: &RegisterRequest,
+    ) -> Result<(), Refusal> {
+        let op = &parsed.aor;
+        let origin = Origin {
+            peer,
+            call_id: &parsed.call_id,
+            cseq: parsed.cseq,
+        };
+        match &parsed.contacts {
+            Contacts::Query => Ok(()),
+            Contacts::Wildcard => Ok(self.unregister_all(op, origin)?),
+            Contacts::List(specs) => {
+                let updates = self
+                    .updates(specs, parsed.expires)
+                    .map_err(Refusal::TooBrief)?;
+                Ok(self.apply(now, op, origin, &updates)?)
+            }
+        }
     }
 
     fn apply(

@@ -353,3 +353,35 @@ fn a_register_without_contact_queries_the_bindings() {
         vec![format!("<{ALICE_PHONE};ob>;expires=240")]
     );
 }
+
+#[test]
+fn the_wire_form_of_401_and_200() {
+    let mut r = registrar();
+    let peer = udp("203.0.113.5:5060");
+    let text = pjsua("alice", ALICE_PHONE, "c1", 1, 300);
+    let challenge = r.handle_register(at(0), peer, &parse(&text));
+    let wire =
+        String::from_utf8(message::serialize_response(&challenge.response).to_vec()).unwrap();
+    assert!(wire.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{wire}");
+    assert_eq!(
+        wire.matches("\r\nWWW-Authenticate: Digest realm=\"alarm.example\"")
+            .count(),
+        2,
+        "{wire}"
+    );
+    let auth = answer(&challenge, "SHA-256", "alice", "alice-pw", 1);
+    let ok = r.handle_register(at(0), peer, &parse(&with_auth(&text, &auth)));
+    let wire = String::from_utf8(message::serialize_response(&ok.response).to_vec()).unwrap();
+    assert!(wire.starts_with("SIP/2.0 200 OK\r\n"), "{wire}");
+    assert!(
+        wire.contains(&format!("\r\nContact: <{ALICE_PHONE};ob>;expires=300\r\n")),
+        "{wire}"
+    );
+    assert!(
+        wire.contains("\r\nTo: <sip:alice@alarm.example>;tag=rg"),
+        "{wire}"
+    );
+    assert!(
+        wire.contains("\r\nCSeq: 1 REGISTER\r\n") && wire.ends_with("Content-Length: 0\r\n\r\n")
+    );
+}
