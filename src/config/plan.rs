@@ -29,6 +29,12 @@ impl Config {
         !self.queues.is_empty() || !self.operators.is_empty()
     }
 
+    /// True when REGISTER should reach the registrar: `registrar.enabled`
+    /// and at least one operator to register.
+    pub fn registrar_active(&self) -> bool {
+        self.registrar.enabled && !self.operators.is_empty()
+    }
+
     /// The routing engine's plan. Tenants without a queue or a last resort
     /// (possible only in a dialplan with no operator side) are left out:
     /// their calls are not routed, as before queues existed.

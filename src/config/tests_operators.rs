@@ -69,7 +69,9 @@ fn base_is_valid_with_defaults() {
         config.tenants[0].default_class,
         crate::routing::CallClass::Voice
     );
-    assert!(config.registrar.enabled);
+    assert!(config.registrar.enabled && config.registrar_active());
+    let off = load_str(&format!("{BASE}enabled = false\n"), "t.toml").expect("valid");
+    assert!(!off.registrar_active() && off.has_operator_side());
     assert_eq!(config.trunks[0].transport, ListenTransport::Udp);
     let plan = config.routing_plan();
     assert_eq!(plan.problems(), vec![]);
