@@ -22,6 +22,14 @@
 //!   [`metrics::AUTH_BLOCKED`].
 //! - Out-of-order CSeq for a binding of the same Call-ID gets 500; more than
 //!   `max_contacts` bindings gets 403. Either way nothing changes.
+//! - A REGISTER without Contact is a query (RFC 3261 §10.2.3): 200 with the
+//!   current bindings. A Contact that is not a `sip:`/`sips:` URI, a bad
+//!   `expires`, a missing or user-less To, no Call-ID or CSeq get 400.
+//! - Liveness (exact timing in [`liveness`]): with keep-alive interval `K`,
+//!   a binding is probed `K` after it was last heard from and goes at the
+//!   second consecutive miss or `2K` after it was last heard from, whichever
+//!   is first. Each binding keeps the flow ([`Peer`](crate::sip::types::Peer))
+//!   of its last REGISTER; probes and calls go back through it.
 
 mod bindings;
 mod blocker;
