@@ -4,7 +4,7 @@
 //! [`DigestServer`]: self-validating nonces, `stale=true` on expiry, replay
 //! refused, constant-time compare, HA1 hashes only), several bindings per
 //! operator (RFC 3261 §10.3), expiry, OPTIONS keep-alives ([`liveness`]) and
-//! blocking of sources that keep failing authentication ([`blocker`]).
+//! blocking of sources that keep failing authentication (`blocker.rs`).
 //!
 //! Calling order: feed [`Registrar::handle_register`] (it returns the
 //! response), [`Registrar::probe_result`] and [`Registrar::handle_timeout`];
