@@ -40,6 +40,9 @@ use leg::{hold_spec, Leg, Link};
 
 /// The packet time the workers tick at.
 const TICK: Duration = Duration::from_millis(20);
+/// Bridges waiting for a leg's media, per worker (a request whose legs are
+/// on another worker, by a wrong group, would otherwise wait forever).
+const MAX_PENDING: usize = 256;
 
 /// Sends call events and bridge commands to the worker that owns the group.
 #[derive(Debug, Clone)]
@@ -197,12 +200,7 @@ impl Worker {
         self.disconnect(device);
         self.disconnect(operator);
         let (Some(d), Some(o)) = (self.legs.get(&device), self.legs.get(&operator)) else {
-            tracing::debug!(
-                device = device.0,
-                operator = operator.0,
-                "bridge waits for media"
-            );
-            return self.pending.push((device, operator));
+            return self.wait_for_media(device, operator);
         };
         let te = d.telephone_event;
         let bridge = Bridge::new(BridgeConfig::default(), d.port.clone(), o.port.clone(), te);
@@ -213,6 +211,19 @@ impl Worker {
             "bridged"
         );
         self.links.push(Link::new(device, operator, bridge));
+    }
+
+    fn wait_for_media(&mut self, device: CallHandle, operator: CallHandle) {
+        tracing::debug!(
+            device = device.0,
+            operator = operator.0,
+            "bridge waits for media"
+        );
+        if self.pending.len() >= MAX_PENDING {
+            tracing::warn!("too many bridges waiting for media: the oldest is dropped");
+            self.pending.remove(0);
+        }
+        self.pending.push((device, operator));
     }
 
     /// A pending bridge whose legs both have media now.
