@@ -57,6 +57,7 @@ pub fn install_recorder() -> Result<PrometheusHandle, HttpError> {
         .install_recorder()
         .map_err(|e| HttpError::Recorder(e.to_string()))?;
     super::metrics::describe();
+    crate::registrar::metrics::describe();
     metrics::gauge!(super::metrics::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }
