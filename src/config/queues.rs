@@ -188,64 +188,68 @@ fn check_numbers(q: &Queue, path: &str, out: &mut Findings) {
 }
 
 fn check_rule(rule: &OverflowRule, own: &QueueId, path: &str, ids: &Ids<'_>, out: &mut Findings) {
-    let conditions = rule.conditions();
-    match conditions.as_slice() {
-        [] => out.push(
-            path,
-            Problem::Missing {
-                because: "(one condition: after_s, no_operator_logged_in = true or longer_than)",
-            },
-        ),
+    check_condition(rule, path, out);
+    check_destination(rule, own, path, ids, out);
+}
+
+/// Exactly one condition, and no zero thresholds.
+fn check_condition(rule: &OverflowRule, path: &str, out: &mut Findings) {
+    match rule.conditions().as_slice() {
+        [] => {
+            let because = "(one condition: after_s, no_operator_logged_in = true or longer_than)";
+            out.push(path, Problem::Missing { because });
+        }
         [_] => {}
-        [_, second, ..] => out.push(
-            format!("{path}.{second}"),
-            Problem::Forbidden {
-                because: "with another condition in the same rule (write one rule per condition)",
-            },
-        ),
+        [_, second, ..] => {
+            let because = "with another condition in the same rule (write one rule per condition)";
+            out.push(format!("{path}.{second}"), Problem::Forbidden { because });
+        }
     }
-    for (key, value) in [
+    let thresholds = [
         ("after_s", rule.after_s),
         ("longer_than", rule.longer_than.map(|n| n as u64)),
-    ] {
-        if value == Some(0) {
-            let value = "0".to_string();
-            out.push(
-                format!("{path}.{key}"),
-                Problem::Invalid {
-                    value,
-                    expected: "at least 1",
-                },
-            );
-        }
+    ];
+    for (key, _) in thresholds.into_iter().filter(|(_, v)| *v == Some(0)) {
+        let (value, expected) = ("0".to_string(), "at least 1");
+        out.push(
+            format!("{path}.{key}"),
+            Problem::Invalid { value, expected },
+        );
     }
-    match (&rule.to_queue, &rule.to_target) {
-        (None, None) => out.push(
-            path,
-            Problem::Missing {
-                because: "(one destination: to_queue or to_target)",
-            },
+}
+
+/// Exactly one destination, which exists and is not the queue itself.
+fn check_destination(
+    rule: &OverflowRule,
+    own: &QueueId,
+    path: &str,
+    ids: &Ids<'_>,
+    out: &mut Findings,
+) {
+    let (key, detail) = match (&rule.to_queue, &rule.to_target) {
+        (None, None) => {
+            let because = "(one destination: to_queue or to_target)";
+            return out.push(path, Problem::Missing { because });
+        }
+        (Some(_), Some(_)) => {
+            let because = "together with to_queue";
+            return out.push(format!("{path}.to_target"), Problem::Forbidden { because });
+        }
+        (Some(q), None) if q == own => (
+            "to_queue",
+            format!("overflows queue {:?} into itself", q.as_str()),
         ),
-        (Some(_), Some(_)) => out.push(
-            format!("{path}.to_target"),
-            Problem::Forbidden {
-                because: "together with to_queue",
-            },
+        (Some(q), None) if ids.queue(q.as_str()).is_none() => (
+            "to_queue",
+            format!("no [[queues]] entry has id {:?}", q.as_str()),
         ),
-        (Some(q), None) if q == own => {
-            let detail = format!("overflows queue {:?} into itself", q.as_str());
-            out.push(format!("{path}.to_queue"), Problem::Conflict { detail });
-        }
-        (Some(q), None) if ids.queue(q.as_str()).is_none() => {
-            let detail = format!("no [[queues]] entry has id {:?}", q.as_str());
-            out.push(format!("{path}.to_queue"), Problem::Conflict { detail });
-        }
-        (None, Some(t)) if !ids.has_target(t.as_str()) => {
-            let detail = format!("no [[targets]] entry has id {:?}", t.as_str());
-            out.push(format!("{path}.to_target"), Problem::Conflict { detail });
-        }
-        _ => {}
-    }
+        (None, Some(t)) if !ids.has_target(t.as_str()) => (
+            "to_target",
+            format!("no [[targets]] entry has id {:?}", t.as_str()),
+        ),
+        _ => return,
+    };
+    out.push(format!("{path}.{key}"), Problem::Conflict { detail });
 }
 
 #[cfg(test)]

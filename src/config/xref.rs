@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::queues::Queue;
 use super::validate::Findings;
-use super::{Config, Problem};
+use super::{Config, Problem, Tenant};
 use crate::routing::CallClass;
 
 /// The ids of the entries other entries refer to (first entry wins on
@@ -85,20 +85,7 @@ pub(crate) fn check_tenant_routing(config: &Config, ids: &Ids<'_>, out: &mut Fin
     for (i, t) in config.tenants.iter().enumerate() {
         let path = format!("tenants[{i}]");
         check_default_queue(config, i, &path, ids, out);
-        match &t.last_resort {
-            None if people => out.push(
-                format!("{path}.last_resort"),
-                Problem::Missing {
-                    because: "when the dialplan has [[queues]] or [[operators]] \
-                              (a [[targets]] id: an alarm is never rejected)",
-                },
-            ),
-            Some(target) if !ids.has_target(target.as_str()) => {
-                let detail = format!("no [[targets]] entry has id {:?}", target.as_str());
-                out.push(format!("{path}.last_resort"), Problem::Conflict { detail });
-            }
-            _ => {}
-        }
+        check_last_resort(t, people, &format!("{path}.last_resort"), ids, out);
         if t.default_class == CallClass::Recall {
             let value = "\"recall\"".to_string();
             let expected = "\"emergency\", \"voice\" or \"technical\"";
@@ -108,6 +95,22 @@ pub(crate) fn check_tenant_routing(config: &Config, ids: &Ids<'_>, out: &mut Fin
         if let Some(trunk) = t.recall_trunk.as_deref() {
             check_recall_trunk(config, trunk, &format!("{path}.recall_trunk"), out);
         }
+    }
+}
+
+/// Required once people answer calls, and it must exist.
+fn check_last_resort(t: &Tenant, people: bool, key: &str, ids: &Ids<'_>, out: &mut Findings) {
+    match &t.last_resort {
+        None if people => {
+            let because = "when the dialplan has [[queues]] or [[operators]] \
+                           (a [[targets]] id: an alarm is never rejected)";
+            out.push(key, Problem::Missing { because });
+        }
+        Some(target) if !ids.has_target(target.as_str()) => {
+            let detail = format!("no [[targets]] entry has id {:?}", target.as_str());
+            out.push(key, Problem::Conflict { detail });
+        }
+        _ => {}
     }
 }
 
