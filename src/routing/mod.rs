@@ -18,7 +18,8 @@
 //!   offered to the next. Busy or declined: the next at once, and that
 //!   operator is not offered the same call for [`REFUSAL_HOLDOFF`].
 //!   Unreachable: the operator leaves the rotation until the registrar
-//!   reports it reachable again; the call is re-offered at once.
+//!   reports it reachable again (or, if the registrar still holds the phone
+//!   alive, for [`UNREACHABLE_RECHECK`]); the call is re-offered at once.
 //! - After a connected call the operator wraps up for the queue's time.
 //! - Overflow rules move waiting calls to another queue or forward them to
 //!   an external target; a failed forward goes to the tenant's last resort,
@@ -37,6 +38,7 @@ mod reconfigure;
 mod router;
 mod transitions;
 pub mod types;
+mod validate;
 pub mod view;
 
 #[cfg(test)]
@@ -51,13 +53,14 @@ pub use io::{
     OverflowReason, RoutingAction, RoutingError, RoutingEvent, WaitingCall, CALL_ANSWERED,
     CALL_OFFERED, CALL_OVERFLOWED, CALL_QUEUED, OPERATOR_STATE,
 };
-pub use operator::{OperatorState, REFUSAL_HOLDOFF};
+pub use operator::{OperatorState, REFUSAL_HOLDOFF, UNREACHABLE_RECHECK};
 pub use overflow::{FORWARD_TIMEOUT, LAST_RESORT_RETRY};
 pub use plan::{
-    ClassPriorities, OperatorPlan, OverflowRule, OverflowTo, OverflowWhen, Plan, PlanError,
-    QueuePlan, TargetPlan, TenantPlan, RING_NO_ANSWER,
+    ClassPriorities, OperatorPlan, OverflowRule, OverflowTo, OverflowWhen, Plan, QueuePlan,
+    TargetPlan, TenantPlan, RING_NO_ANSWER,
 };
 pub use router::Router;
 pub use transitions::DIRECT_RING_TIMEOUT;
 pub use types::{CallClass, CallRef, OperatorId, QueueId, TargetId};
+pub use validate::PlanError;
 pub use view::{CallPhase, CallView, OperatorView, QueueView, RouterView, WaitingView};

@@ -16,6 +16,12 @@ use std::time::{Duration, Instant};
 /// that same call again.
 pub const REFUSAL_HOLDOFF: Duration = Duration::from_secs(10);
 
+/// How long a phone that failed an offer (transport error, timeout, 5xx)
+/// stays out of the rotation when the registrar does not report on it: its
+/// keep-alives remove a dead phone within two intervals; a phone the
+/// registrar still holds alive after this is tried again.
+pub const UNREACHABLE_RECHECK: Duration = Duration::from_secs(30);
+
 /// Where an operator is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -77,6 +83,9 @@ pub(crate) struct Operator {
     pub idle_since: Instant,
     /// The registrar reports a live contact.
     pub reachable: bool,
+    /// An offer failed as unreachable: out of the rotation until then (or
+    /// until the registrar reports the phone reachable).
+    pub failed_until: Option<Instant>,
     /// The end of the ring timeout (`Ringing`) or of wrap-up (`WrapUp`).
     pub deadline: Option<Instant>,
     /// Queues whose calls this operator may be offered (served, skills held).
@@ -97,6 +106,7 @@ impl Operator {
             since: now,
             idle_since: now,
             reachable: false,
+            failed_until: None,
             deadline: None,
             eligible: HashSet::new(),
             refused: Vec::new(),
@@ -116,14 +126,19 @@ impl Operator {
         self.plan = plan;
     }
 
+    /// The phone is registered and has not just failed an offer.
+    pub fn phone_ok(&self) -> bool {
+        self.reachable && self.failed_until.is_none()
+    }
+
     /// Available with a reachable phone: may be offered a call.
     pub fn is_free(&self) -> bool {
-        self.reachable && self.state == OperatorState::Available
+        self.phone_ok() && self.state == OperatorState::Available
     }
 
     /// Logged in (any state but `LoggedOut`) with a reachable phone.
     pub fn is_present(&self) -> bool {
-        self.reachable && self.state != OperatorState::LoggedOut
+        self.phone_ok() && self.state != OperatorState::LoggedOut
     }
 
     /// True while the operator's refusal of `call` holds.
@@ -137,6 +152,13 @@ impl Operator {
     pub fn refuse(&mut self, call: CallRef, now: Instant) {
         self.refused.retain(|&(c, until)| c != call && until > now);
         self.refused.push((call, now + REFUSAL_HOLDOFF));
+    }
+
+    /// Ends an unreachable mark that has run out.
+    pub fn expire_failure(&mut self, now: Instant) {
+        if self.failed_until.is_some_and(|t| t <= now) {
+            self.failed_until = None;
+        }
     }
 
     /// Forgets refusals that have run out; returns true if any did.

@@ -124,8 +124,9 @@ impl Router {
     }
 
     /// The registrar reports whether `operator` has a live contact. Becoming
-    /// reachable logs in an operator with `login_on_register`; becoming
-    /// unreachable cancels a ringing offer (re-offered at once).
+    /// reachable logs in an operator with `login_on_register` and ends an
+    /// unreachable mark from a failed offer; becoming unreachable cancels a
+    /// ringing offer (re-offered at once).
     pub fn set_reachable(
         &mut self,
         now: Instant,
@@ -135,11 +136,14 @@ impl Router {
         let op = self.operator(operator)?;
         let (was, login) = (op.reachable, op.plan.login_on_register);
         let logged_out = op.state == OperatorState::LoggedOut;
-        if was == reachable {
+        if was == reachable && (!reachable || op.failed_until.is_none()) {
             return Ok(());
         }
-        self.update_op(operator, |o| o.reachable = reachable);
-        if reachable && login && logged_out {
+        self.update_op(operator, |o| {
+            o.reachable = reachable;
+            o.failed_until = None;
+        });
+        if reachable && !was && login && logged_out {
             self.login(now, operator, "registered");
         } else if !reachable {
             self.cancel_ringing(now, operator, OperatorState::Available, "unreachable");
@@ -183,7 +187,9 @@ impl Router {
                 self.offer_failed(now, call, operator, OperatorState::Available, reason);
             }
             OfferOutcome::Unreachable => {
-                self.update_op(operator, |o| o.reachable = false);
+                let until = now + super::operator::UNREACHABLE_RECHECK;
+                self.update_op(operator, |o| o.failed_until = Some(until));
+                self.schedule(until, Timer::Operator(operator.clone()));
                 self.offer_failed(now, call, operator, OperatorState::Available, "unreachable");
             }
         }
@@ -236,7 +242,7 @@ impl Router {
     ) -> Result<(), RoutingError> {
         let op = self.operator(operator)?;
         if !op.is_free() {
-            let state = if op.reachable {
+            let state = if op.phone_ok() {
                 op.state.name()
             } else {
                 "unreachable"

@@ -245,6 +245,19 @@ fn an_unreachable_phone_leaves_the_rotation_until_it_registers() {
 }
 
 #[test]
+fn a_phone_the_registrar_still_holds_alive_is_tried_again_later() {
+    let mut s = Sim::new(plan());
+    s.online(&["a"]);
+    s.enqueue(1, CallClass::Voice);
+    s.take_actions();
+    s.result(1, "a", OfferOutcome::Unreachable);
+    s.advance(UNREACHABLE_RECHECK - secs(1));
+    assert_eq!(s.take_actions(), vec![]);
+    s.advance(secs(1));
+    assert_eq!(s.take_actions(), vec![offer(1, "a")]);
+}
+
+#[test]
 fn unregistering_while_ringing_reoffers_at_once() {
     let mut s = Sim::new(plan());
     s.online(&["a", "b"]);

@@ -289,6 +289,11 @@ fn check(r: &Router, now: Instant) {
             o.is_free(),
             "free index of {id}"
         );
+        let failed = o.failed_until;
+        assert!(
+            failed.is_none() || has_timer(failed),
+            "{id} unreachable for good"
+        );
     }
     assert!(r.free.iter().all(|(_, id)| r.operators.contains_key(id)));
     let mut waiting = 0;

@@ -227,6 +227,7 @@ impl Router {
         }
         self.update_op(id, |o| {
             o.expire_refusals(now);
+            o.expire_failure(now);
         });
     }
 

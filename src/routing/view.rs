@@ -161,7 +161,7 @@ impl Router {
             id: id.clone(),
             state: o.state.clone(),
             in_state_ms: millis(now.saturating_duration_since(o.since)),
-            reachable: o.reachable,
+            reachable: o.phone_ok(),
             call: o.state.call(),
         })
     }
