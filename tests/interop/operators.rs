@@ -38,18 +38,18 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The unit's tone (Hz) and the operator's.
-const UNIT_HZ: u32 = 1000;
-const OPERATOR_HZ: u32 = 700;
+pub(crate) const UNIT_HZ: u32 = 1000;
+pub(crate) const OPERATOR_HZ: u32 = 700;
 /// A tone at or above this level in a window counts as heard.
-const HEARD_DBM0: f64 = -30.0;
-const SHORT: Duration = Duration::from_secs(10);
+pub(crate) const HEARD_DBM0: f64 = -30.0;
+pub(crate) const SHORT: Duration = Duration::from_secs(10);
 
-fn strings(list: &[&str]) -> Vec<String> {
+pub(crate) fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
 /// A softphone that plays `OPERATOR_HZ` and measures both tones.
-fn operator_opts(id: &str) -> PhoneOpts {
+pub(crate) fn operator_opts(id: &str) -> PhoneOpts {
     PhoneOpts {
         tone_hz: f64::from(OPERATOR_HZ),
         measure: vec![f64::from(UNIT_HZ), f64::from(OPERATOR_HZ)],
@@ -58,7 +58,7 @@ fn operator_opts(id: &str) -> PhoneOpts {
 }
 
 /// Asserts that `phone` heard `hz` on `call` in at least 3 windows.
-fn assert_heard(phone: &Softphone, call: u64, hz: u32) {
+pub(crate) fn assert_heard(phone: &Softphone, call: u64, hz: u32) {
     let (ok, levels) = phone.wait_heard(call, hz, HEARD_DBM0, 3, SHORT);
     assert!(
         ok,
@@ -322,7 +322,7 @@ fn unit_digits(unit: &PeerResult) -> String {
 
 /// Starts the spandsp unit (a 101 from `caller`, then the voice phase:
 /// plays `UNIT_HZ`, measures `OPERATOR_HZ`) against `uri`, with `extra` flags.
-fn spawn_unit(dir: &Path, uri: &str, caller: &str, extra: &[&str]) -> PyPeer {
+pub(crate) fn spawn_unit(dir: &Path, uri: &str, caller: &str, extra: &[&str]) -> PyPeer {
     let (port, rtp) = (free_port().to_string(), free_udp_block(20).to_string());
     let mut a = strings(&[
         "device",
@@ -353,7 +353,7 @@ fn alarm_unit(dir: &Path, uri: &str, extra: &[&str]) -> PeerResult {
 }
 
 /// The unix time of the unit's progress line `ev` (answered, handshake, kissoff, ended).
-fn unit_progress(output: &str, ev: &str) -> Option<f64> {
+pub(crate) fn unit_progress(output: &str, ev: &str) -> Option<f64> {
     output
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -363,7 +363,7 @@ fn unit_progress(output: &str, ev: &str) -> Option<f64> {
 
 /// The unit got its kissoff, heard the operator's tone, and (when
 /// `ended_by_far_end`) its call was ended by the far end.
-fn assert_unit_voice(unit: &PeerResult, ended_by_far_end: bool) {
+pub(crate) fn assert_unit_voice(unit: &PeerResult, ended_by_far_end: bool) {
     assert_eq!(
         unit.json["acknowledged"], 1,
         "no kissoff: {}\n{}",
@@ -381,7 +381,7 @@ fn assert_unit_voice(unit: &PeerResult, ended_by_far_end: bool) {
 }
 
 /// The unit got its kissoff and the far end (operator or target) ended its call.
-fn assert_unit_ended_by_far_end(unit: &PeerResult) {
+pub(crate) fn assert_unit_ended_by_far_end(unit: &PeerResult) {
     assert_eq!(
         unit.json["acknowledged"], 1,
         "no kissoff: {}\n{}",
@@ -398,30 +398,30 @@ fn assert_unit_ended_by_far_end(unit: &PeerResult) {
 // ---------------------------------------------------------------- the daemon with operators
 
 /// The bearer token of the tests' `[[api.tokens]]`.
-const TOKEN: &str = "operators-interop-token";
-const REALM: &str = "alarmgate";
+pub(crate) const TOKEN: &str = "operators-interop-token";
+pub(crate) const REALM: &str = "alarmgate";
 /// Callers (From user) of the alarm units.
-const UNIT_A: &str = "4511111111";
-const UNIT_B: &str = "4522222222";
+pub(crate) const UNIT_A: &str = "4511111111";
+pub(crate) const UNIT_B: &str = "4522222222";
 /// From kissoff to the operator's phone ringing, and similar waits.
-const RING_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const RING_WAIT: Duration = Duration::from_secs(30);
 
 /// What a test's dialplan holds besides the harness's demo tenant and loopback trunk.
-struct Plan {
+pub(crate) struct Plan {
     /// Operators serving queue `main` (login_on_register = true).
-    operators: Vec<&'static str>,
+    pub(crate) operators: Vec<&'static str>,
     /// Keys and `[[queues.overflow]]` tables of queue `main` (tenant demo).
-    queue: String,
+    pub(crate) queue: String,
     /// `[[targets]]` (id, uri), over the loopback trunk.
-    targets: Vec<(&'static str, String)>,
+    pub(crate) targets: Vec<(&'static str, String)>,
     /// Keys of the demo tenant (default_queue, last_resort).
-    tenant_keys: String,
+    pub(crate) tenant_keys: String,
 }
 
 impl Plan {
     /// `operators` serving `main` (ring 5 s, no wrap-up, no aging), last
     /// resort `partner` at `partner_uri`.
-    fn new(operators: &[&'static str], partner_uri: &str) -> Self {
+    pub(crate) fn new(operators: &[&'static str], partner_uri: &str) -> Self {
         Plan {
             operators: operators.to_vec(),
             queue: queue_keys(5, 0),
@@ -430,7 +430,7 @@ impl Plan {
         }
     }
 
-    fn config(&self) -> Config {
+    pub(crate) fn config(&self) -> Config {
         let mut extra = format!(
             "[registrar]\nrealm = \"{REALM}\"\nkeepalive_interval_s = 2\n\n[api]\n[[api.tokens]]\nname = \"tests\"\n{}\n",
             token_sha256_line(TOKEN)
@@ -457,12 +457,12 @@ impl Plan {
 }
 
 /// Queue `main`'s keys: ring timeout and wrap-up in seconds, no aging.
-fn queue_keys(ring_timeout_s: u64, wrap_up_s: u64) -> String {
+pub(crate) fn queue_keys(ring_timeout_s: u64, wrap_up_s: u64) -> String {
     format!("ring_timeout_s = {ring_timeout_s}\nwrap_up_s = {wrap_up_s}\naging_per_s = 0\n")
 }
 
 /// A target nobody answers at (the last resort the tests never reach).
-const NOWHERE: &str = "sip:partner@127.0.0.1:9";
+pub(crate) const NOWHERE: &str = "sip:partner@127.0.0.1:9";
 
 /// `operators` serving `main` with this ring timeout (no wrap-up).
 fn plan_ring_timeout(operators: &[&'static str], ring_timeout_s: u64) -> Plan {
@@ -496,7 +496,7 @@ fn plan_refusing_target(partner_uri: &str, closed_uri: &str) -> Plan {
 }
 
 /// The `sha256 = "..."` line of an `[[api.tokens]]` entry for `token`.
-fn token_sha256_line(token: &str) -> String {
+pub(crate) fn token_sha256_line(token: &str) -> String {
     use sha2::{Digest, Sha256};
     let hex: String = Sha256::digest(token.as_bytes())
         .iter()
@@ -506,7 +506,7 @@ fn token_sha256_line(token: &str) -> String {
 }
 
 /// An `[[operators]]` table serving `main`, password `secret-<id>` (as [`PhoneOpts::new`]).
-fn operator_table(id: &str) -> String {
+pub(crate) fn operator_table(id: &str) -> String {
     format!(
         "[[operators]]\nid = \"{id}\"\nname = \"Operator {id}\"\n{}queues = [\"main\"]\nlogin_on_register = true\n\n",
         alarmgate::config::device_ha1_lines(id, REALM, &format!("secret-{id}"))
@@ -514,19 +514,19 @@ fn operator_table(id: &str) -> String {
 }
 
 /// A daemon running `plan`, when spandsp and pjsua2 are there.
-fn centre(test: &str, plan: &Plan) -> Option<Daemon> {
+pub(crate) fn centre(test: &str, plan: &Plan) -> Option<Daemon> {
     if !need_spandsp(test) {
         return None;
     }
     Daemon::start(test, &plan.config())
 }
 
-fn device_uri(d: &Daemon) -> String {
+pub(crate) fn device_uri(d: &Daemon) -> String {
     format!("sip:112@127.0.0.1:{}", d.sip_port)
 }
 
 /// `method path` on the API with the tests' token; (status, JSON body or Null).
-fn api(d: &Daemon, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) fn api(d: &Daemon, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let body = body.map(|b| b.to_string());
     let (status, text) = http_request(d.http_port, method, path, Some(TOKEN), body.as_deref())
         .unwrap_or_else(|| panic!("{method} {path}: no HTTP answer"));
@@ -534,14 +534,14 @@ fn api(d: &Daemon, method: &str, path: &str, body: Option<Value>) -> (u16, Value
 }
 
 /// `GET /api/v1/operators/{id}`.
-fn operator(d: &Daemon, id: &str) -> Value {
+pub(crate) fn operator(d: &Daemon, id: &str) -> Value {
     let (status, v) = api(d, "GET", &format!("/api/v1/operators/{id}"), None);
     assert_eq!(status, 200, "GET /api/v1/operators/{id}: {v}");
     v
 }
 
 /// Polls until operator `id` is in `state`; panics with what it was.
-fn wait_operator_state(d: &Daemon, id: &str, state: &str, timeout: Duration) {
+pub(crate) fn wait_operator_state(d: &Daemon, id: &str, state: &str, timeout: Duration) {
     let mut last = Value::Null;
     let ok = poll_until(timeout, || {
         last = operator(d, id);
@@ -551,7 +551,7 @@ fn wait_operator_state(d: &Daemon, id: &str, state: &str, timeout: Duration) {
 }
 
 /// `PUT /api/v1/operators/{id}/state` with `{"state": state[, "reason"]}`.
-fn set_state(d: &Daemon, id: &str, state: &str, reason: Option<&str>) {
+pub(crate) fn set_state(d: &Daemon, id: &str, state: &str, reason: Option<&str>) {
     let mut body = json!({"state": state});
     if let Some(r) = reason {
         body["reason"] = json!(r);
@@ -569,14 +569,14 @@ fn set_state(d: &Daemon, id: &str, state: &str, reason: Option<&str>) {
 }
 
 /// `GET /api/v1/calls`: the calls array.
-fn calls(d: &Daemon) -> Vec<Value> {
+pub(crate) fn calls(d: &Daemon) -> Vec<Value> {
     let (status, v) = api(d, "GET", "/api/v1/calls", None);
     assert_eq!(status, 200, "GET /api/v1/calls: {v}");
     v["calls"].as_array().cloned().unwrap_or_default()
 }
 
 /// Polls `GET /api/v1/calls` until some call matches `pred`; returns it.
-fn wait_call(d: &Daemon, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_call(d: &Daemon, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
     let mut last = Vec::new();
     let mut found = None;
     poll_until(timeout, || {
@@ -588,7 +588,7 @@ fn wait_call(d: &Daemon, timeout: Duration, what: &str, pred: impl Fn(&Value) ->
 }
 
 /// `GET /api/v1/queues`: queue `id`.
-fn queue(d: &Daemon, id: &str) -> Value {
+pub(crate) fn queue(d: &Daemon, id: &str) -> Value {
     let (status, v) = api(d, "GET", "/api/v1/queues", None);
     assert_eq!(status, 200, "GET /api/v1/queues: {v}");
     let queues = v["queues"].as_array().cloned().unwrap_or_default();
@@ -600,7 +600,7 @@ fn queue(d: &Daemon, id: &str) -> Value {
 
 /// A softphone registered with the daemon as `opts.id`; waits for the 200
 /// and (login_on_register) for the operator to be available.
-fn operator_phone(d: &Daemon, opts: PhoneOpts) -> Softphone {
+pub(crate) fn operator_phone(d: &Daemon, opts: PhoneOpts) -> Softphone {
     let opts = PhoneOpts {
         registrar: Some(format!("sip:127.0.0.1:{}", d.sip_port)),
         ..opts
@@ -620,7 +620,7 @@ fn operator_phone(d: &Daemon, opts: PhoneOpts) -> Softphone {
 
 /// A softphone outside the daemon (a partner centre) on a port chosen now,
 /// so that the config can name it: (uri, opts to spawn it with).
-fn target_phone(id: &str) -> (String, PhoneOpts) {
+pub(crate) fn target_phone(id: &str) -> (String, PhoneOpts) {
     let port = free_port();
     let opts = PhoneOpts {
         sip_port: Some(port),
@@ -631,14 +631,14 @@ fn target_phone(id: &str) -> (String, PhoneOpts) {
 }
 
 /// The `from` of incoming call `n` (1-based) of `phone`.
-fn incoming_from(phone: &Softphone, n: u64) -> String {
+pub(crate) fn incoming_from(phone: &Softphone, n: u64) -> String {
     let e = phone
         .wait(SHORT, |e| is(e, "incoming", &[("call", json!(n))]))
         .unwrap_or(Value::Null);
     e["from"].as_str().unwrap_or_default().to_string()
 }
 
-fn event_time(e: &Value) -> f64 {
+pub(crate) fn event_time(e: &Value) -> f64 {
     e["t"].as_f64().unwrap_or(0.0)
 }
 
@@ -680,12 +680,12 @@ fn operators_test_dialplans_pass_alarmgate_check() {
 const BROKEN_OPERATOR: &str = "\n[[operators]]\nid = \"op3\"\n";
 
 /// The config a daemon started on `plan` runs on (fixed ports: never started).
-fn render_plan(plan: &Plan) -> String {
+pub(crate) fn render_plan(plan: &Plan) -> String {
     plan.config().render(5060, 9060, (20000, 20199), "")
 }
 
 /// Writes `text` as `<name>.toml` and asserts `alarmgate check` exits `want`.
-fn check_dialplan(dir: &Path, name: &str, text: &str, want: i32) {
+pub(crate) fn check_dialplan(dir: &Path, name: &str, text: &str, want: i32) {
     let path = dir.join(format!("{name}.toml"));
     fs::write(&path, text).expect("write dialplan");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_alarmgate"))
@@ -1185,7 +1185,7 @@ fn operators_emergency_overtakes_a_waiting_voice_call() {
 }
 
 /// A citizen's voice call (pjsua2 sending silence, no Contact ID), from `caller`.
-fn voice_caller(d: &Daemon, caller: &str) -> PyPeer {
+pub(crate) fn voice_caller(d: &Daemon, caller: &str) -> PyPeer {
     let (port, rtp) = (free_port().to_string(), free_udp_block(20).to_string());
     let mut a = strings(&["call", "--uri", &device_uri(d), "--caller", caller]);
     a.extend(strings(&[

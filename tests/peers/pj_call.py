@@ -7,7 +7,8 @@ on 127.0.0.1 only, UDP. Two modes:
           reading the RTP stream statistics, hang up (or with --wait-bye wait
           for the remote BYE), and print one JSON line:
           {connected, codec, rx_packets, tx_packets, telephone_event,
-           disconnected_cleanly, ended_by_remote, last_status, setup_ms}
+           disconnected_cleanly, ended_by_remote, last_status, setup_ms,
+           call_id (the SIP Call-ID it sent)}
           Exit 0 only if the call connected and ended cleanly (and, with
           --wait-bye, the remote side ended it).
   answer  a stand-in for the daemon, used to prove `call`: answers every
@@ -45,9 +46,11 @@ class Call(pj.Call):
         self.tx_packets = 0
         self.telephone_event = None
         self.hangup_at = None
+        self.sip_call_id = None
 
     def onCallState(self, prm):
         ci = self.getInfo()
+        self.sip_call_id = self.sip_call_id or ci.callIdString or None
         self.last_status = ci.lastStatusCode
         self.last_reason = ci.lastReason
         if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
@@ -212,6 +215,7 @@ def run_call(a):
         "ended_by_remote": ended_by_remote,
         "last_status": call.last_status,
         "last_reason": call.last_reason,
+        "call_id": call.sip_call_id,
     }
     print(json.dumps(res), flush=True)
     ok = res["connected"] and clean and (ended_by_remote or not a.wait_bye)
