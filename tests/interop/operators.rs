@@ -576,7 +576,12 @@ pub(crate) fn calls(d: &Daemon) -> Vec<Value> {
 }
 
 /// Polls `GET /api/v1/calls` until some call matches `pred`; returns it.
-pub(crate) fn wait_call(d: &Daemon, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_call(
+    d: &Daemon,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
     let mut last = Vec::new();
     let mut found = None;
     poll_until(timeout, || {
