@@ -9,11 +9,11 @@
 //! call's decoded messages (an emergency for 1xx medical/fire/panic codes
 //! the classifier sends to a person), or the trigger's own.
 
-use crate::runtime::sip_driver::Control;
 use crate::alarm::classify::AlarmClass;
 use crate::alarm::{AccountNo, ContactIdMessage, EventCode};
 use crate::call::CallHandle;
 use crate::routing::CallClass;
+use crate::runtime::sip_driver::Control;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
