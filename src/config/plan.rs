@@ -114,6 +114,13 @@ impl Config {
         self.api.token_hashes()
     }
 
+    /// The class of a call with no decodable alarm for `tenant`: its
+    /// `default_class`, or voice for an unknown tenant.
+    pub fn default_class(&self, tenant: &str) -> routing::CallClass {
+        self.tenant(tenant)
+            .map_or(routing::CallClass::Voice, |t| t.default_class)
+    }
+
     /// The `[[targets]]` entry with this id.
     pub fn target(&self, id: &routing::TargetId) -> Option<&Target> {
         self.targets.iter().find(|t| &t.id == id)

@@ -3,13 +3,16 @@
 //! [`reload`] reads and validates the file exactly as at start; the daemon
 //! keeps the running config when it fails. What a reload can change in
 //! place is the routing side (tenants, queues, operators, targets, trunks'
-//! outbound settings, API tokens, registrar settings); sockets, the journal
-//! and the bus are set up once, and [`Config::restart_needed`] names the
-//! sections whose changes wait for a restart, so the daemon can say so.
+//! outbound settings, API tokens); sockets, the journal, the bus, admission
+//! and the registrar's settings are set up once, and
+//! [`Config::restart_needed`] names what changed but waits for a restart,
+//! so the daemon can say so.
 
 use std::path::Path;
 
 use super::{load_file, Config, ConfigErrors};
+use crate::admission::IpNet;
+use crate::alarm::classify::ClassRule;
 
 /// Reads and validates the dialplan at `path` for a reload.
 ///
@@ -21,9 +24,10 @@ pub fn reload(path: &Path) -> Result<Config, ConfigErrors> {
 }
 
 impl Config {
-    /// The sections that differ between `self` (running) and `new` but only
-    /// take effect at the next start: `node`, `log`, `http`, `sip`, `media`,
-    /// `calls`, `alarm`, `bus`. Empty when a reload applies in full.
+    /// The sections and keys that differ between `self` (running) and
+    /// `new` but only take effect at the next start: `node`, `log`, `http`,
+    /// `sip`, `media`, `calls`, `alarm`, `bus`, `auth`, `registrar`,
+    /// `trunks.allow`, `tenants.classify`. Empty when a reload applies in full.
     pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
         let checks = [
             ("node", self.node != new.node),
@@ -34,6 +38,13 @@ impl Config {
             ("calls", self.calls != new.calls),
             ("alarm", self.alarm != new.alarm),
             ("bus", self.bus != new.bus),
+            ("auth", self.auth != new.auth),
+            ("registrar", self.registrar != new.registrar),
+            ("trunks.allow", allow_lists(self) != allow_lists(new)),
+            (
+                "tenants.classify",
+                classify_rules(self) != classify_rules(new),
+            ),
         ];
         checks
             .into_iter()
@@ -41,6 +52,20 @@ impl Config {
             .map(|(name, _)| name)
             .collect()
     }
+}
+
+fn allow_lists(c: &Config) -> Vec<(&str, &[IpNet])> {
+    c.trunks
+        .iter()
+        .map(|t| (t.name.as_str(), t.allow.as_slice()))
+        .collect()
+}
+
+fn classify_rules(c: &Config) -> Vec<(&str, &[ClassRule])> {
+    c.tenants
+        .iter()
+        .map(|t| (t.id.as_str(), t.classify.as_slice()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -71,5 +96,9 @@ mod tests {
         new.media.rtp_port_min = 20002;
         new.node.name = "other".into();
         assert_eq!(running.restart_needed(&new), ["node", "media"]);
+        new.trunks[0].allow.pop();
+        new.registrar.max_contacts = 2;
+        let needed = running.restart_needed(&new);
+        assert_eq!(needed, ["node", "media", "registrar", "trunks.allow"]);
     }
 }

@@ -124,6 +124,15 @@ fn centre_dialplan_converts_to_a_consistent_plan() {
     let emergency = crate::routing::CallClass::Emergency;
     assert_eq!(aarhus.base_priority(emergency, code.as_ref()), 1200);
     assert_eq!(plan.targets[0].trunk.as_deref(), Some("partner"));
+    assert_eq!(config.default_class("odense"), emergency);
+    assert_eq!(
+        config.default_class("aarhus"),
+        crate::routing::CallClass::Voice
+    );
+    assert_eq!(
+        config.default_class("nowhere"),
+        crate::routing::CallClass::Voice
+    );
 }
 
 #[test]
