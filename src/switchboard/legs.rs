@@ -102,14 +102,20 @@ impl Switchboard {
     pub(crate) fn on_call_event(&mut self, now: Instant, event: CallEvent) {
         // Media and end events go out first, so that a bridge follows the
         // leg's MediaStart and a hang-up follows the end that caused it.
-        if !matches!(
-            event,
-            CallEvent::Register { .. }
-                | CallEvent::ProbeDone { .. }
-                | CallEvent::LegRinging { .. }
-                | CallEvent::LegAnswered { .. }
-                | CallEvent::LegFailed { .. }
-        ) {
+        // An unanswered leg's end is not passed on: it never had media, and
+        // the journal would take it for a device call that was not answered.
+        let unanswered_leg = matches!(&event, CallEvent::Ended { call, .. }
+            if self.legs.get(call).is_some_and(|l| !l.answered));
+        if !unanswered_leg
+            && !matches!(
+                event,
+                CallEvent::Register { .. }
+                    | CallEvent::ProbeDone { .. }
+                    | CallEvent::LegRinging { .. }
+                    | CallEvent::LegAnswered { .. }
+                    | CallEvent::LegFailed { .. }
+            )
+        {
             self.out.push_back(Output::Call(event.clone()));
         }
         match &event {
