@@ -219,13 +219,20 @@ impl Switchboard {
         &mut self,
         now: Instant,
         recall: CallRef,
-        _leg: CallHandle,
+        leg: CallHandle,
         call_id: &str,
     ) {
+        let public = self.public_id(recall);
         let Some(r) = self.recalls.remove(&recall) else {
             return;
         };
-        self.recent.remember(call_id, &r.tenant);
+        // A disposition names the recall by its operator leg's Call-ID.
+        let id = if r.operator_leg == Some(leg) {
+            call_id.to_string()
+        } else {
+            public
+        };
+        self.recent.remember(&id, &r.tenant);
         for other in [r.operator_leg, r.device_leg].into_iter().flatten() {
             if self.legs.contains_key(&other) {
                 self.cancel(now, other);

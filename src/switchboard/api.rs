@@ -223,6 +223,7 @@ impl Switchboard {
             .values()
             .find(|d| d.call_id == call)
             .map(|d| d.tenant.clone())
+            .or_else(|| self.live_recall_tenant(call))
             .or_else(|| self.recent.tenant(call).map(str::to_string))
             .ok_or_else(|| ApiError::not_found(format!("call {call}")))?;
         let data = json!({
@@ -237,6 +238,13 @@ impl Switchboard {
             data,
         }));
         Ok(())
+    }
+
+    /// The tenant of the recall in progress whose public id is `call`.
+    fn live_recall_tenant(&self, call: &str) -> Option<String> {
+        let mut live = self.recalls.iter();
+        live.find(|(r, _)| self.public_id(**r) == call)
+            .map(|(_, r)| r.tenant.clone())
     }
 
     /// A call's public id: its SIP Call-ID (a recall's: its operator leg's).
