@@ -1,1 +1,582 @@
-//! Switchboard tests.
+//! The switchboard with real SIP text in simulated time: a scripted alarm
+//! unit, operator softphones (REGISTER with digest, ringing, answering,
+//! hanging up), a trunk and external targets. Everything sent is read back
+//! from `poll_transmit`, media commands and journal records from
+//! `poll_output`, router state through the API commands. The harness is
+//! here with the operator's basic flows; the others are in `tests_flows`.
+
+use super::*;
+use crate::admission::Admission;
+use crate::api::{ApiCommand, ApiError, OperatorState as Api, RequestedState};
+use crate::call::{CoreConfig, EndReason};
+use crate::clock::epoch;
+use crate::registrar::{OperatorCredentials, RegistrarConfig};
+use crate::routing::{OperatorId, OperatorPlan, QueuePlan, TargetId, TargetPlan, TenantPlan};
+use crate::sip::digest::{ha1, respond, Algorithm};
+use crate::sip::message::{self, Method, Request, SipMessage};
+use crate::sip::sdp::{self, Codec, LocalMedia, MediaPolicy};
+use crate::sip::types::Tag;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub(super) const REALM: &str = "alarm.example";
+pub(super) const UNIT: &str = "127.0.0.1:5070";
+pub(super) const OP1: &str = "127.0.0.1:5081";
+pub(super) const OP2: &str = "127.0.0.1:5082";
+pub(super) const TRUNK: &str = "127.0.0.1:5090";
+pub(super) const PARTNER: &str = "127.0.0.1:5091";
+pub(super) const LAST: &str = "127.0.0.1:5092";
+
+pub(super) fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+pub(super) fn peer(addr: &str) -> Peer {
+    Peer::udp(addr.parse::<SocketAddr>().expect("address"))
+}
+
+fn route(uri: &str, addr: &str) -> Route {
+    Route {
+        uri: uri.into(),
+        peer: peer(addr),
+    }
+}
+
+/// Tenant `demo` (the core's test tenant), queue `q1` (ring 15 s, wrap-up
+/// 10 s), operators op1 and op2 logged in by the API, targets `partner`
+/// and `lr` (the last resort).
+pub(super) fn plan() -> Plan {
+    let target = |id: &str| TargetPlan {
+        id: TargetId::new(id),
+        uri: format!("sip:{id}@x"),
+        trunk: None,
+    };
+    let operator = |id: &str| OperatorPlan {
+        login_on_register: false,
+        ..OperatorPlan::new(id, &["q1"])
+    };
+    Plan {
+        queues: vec![QueuePlan::new("q1", "demo", secs(15), secs(10))],
+        operators: vec![operator("op1"), operator("op2")],
+        targets: vec![target("partner"), target("lr")],
+        tenants: vec![TenantPlan {
+            id: "demo".into(),
+            default_queue: crate::routing::QueueId::new("q1"),
+            last_resort: TargetId::new("lr"),
+        }],
+    }
+}
+
+pub(super) fn config() -> SwitchboardConfig {
+    let mut c = SwitchboardConfig::default();
+    let partner = route(&format!("sip:partner@{PARTNER}"), PARTNER);
+    c.targets.insert(TargetId::new("partner"), partner);
+    c.targets
+        .insert(TargetId::new("lr"), route(&format!("sip:lr@{LAST}"), LAST));
+    c.recall_trunks.insert("demo".into(), route(TRUNK, TRUNK));
+    c
+}
+
+/// The switchboard under test, the simulated clock and what came out.
+pub(super) struct Sim {
+    pub sb: Switchboard,
+    pub now: Instant,
+}
+
+impl Sim {
+    /// Keep-alives off unless `keepalive` is given.
+    pub fn new(plan: Plan, keepalive: Option<Duration>) -> Self {
+        let mut core_config = CoreConfig::for_tests();
+        core_config.registrar = true;
+        let admission = Admission::for_tests(&["127.0.0.0/8"], 100, 0);
+        let core = CallCore::new(core_config, admission, None, 11);
+        let creds = |user: &str| OperatorCredentials {
+            ha1_md5: Some(ha1(Algorithm::Md5, user, REALM, &format!("{user}-pw"))),
+            ha1_sha256: Some(ha1(Algorithm::Sha256, user, REALM, &format!("{user}-pw"))),
+        };
+        let credentials = ["op1", "op2"]
+            .into_iter()
+            .map(|u| (OperatorId::new(u), creds(u)))
+            .collect();
+        let registrar_config = RegistrarConfig {
+            realm: REALM.into(),
+            keepalive_interval: keepalive,
+            ..RegistrarConfig::default()
+        };
+        let registrar = Registrar::new(registrar_config, credentials, 5).expect("registrar");
+        let router = Router::new(plan, epoch()).expect("plan");
+        let sb = Switchboard::new(core, Some(registrar), Some(router), config());
+        Self { sb, now: epoch() }
+    }
+
+    pub fn send(&mut self, from: &str, text: &str) {
+        self.sb
+            .handle_message(self.now, peer(from), text.as_bytes());
+    }
+
+    /// Everything sent since the last call: (destination, text).
+    pub fn sent(&mut self) -> Vec<(String, String)> {
+        std::iter::from_fn(|| self.sb.poll_transmit())
+            .map(|t| {
+                let text = String::from_utf8_lossy(&t.data).into_owned();
+                (t.peer.addr.to_string(), text)
+            })
+            .collect()
+    }
+
+    pub fn outputs(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.sb.poll_output()).collect()
+    }
+
+    /// Moves the clock on by `d`, firing every deadline on the way.
+    pub fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        for _ in 0..10_000 {
+            match self.sb.poll_timeout().filter(|at| *at <= end) {
+                Some(at) => {
+                    self.now = self.now.max(at);
+                    self.sb.handle_timeout(self.now);
+                }
+                None => break,
+            }
+        }
+        self.now = end;
+        self.sb.handle_timeout(end);
+    }
+
+    /// One API command, answered at once.
+    pub fn api<T>(
+        &mut self,
+        make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> ApiCommand,
+    ) -> Result<T, ApiError> {
+        let (tx, mut rx) = oneshot::channel();
+        self.sb.handle_api(self.now, make(tx));
+        rx.try_recv().expect("answered before handle_api returns")
+    }
+
+    pub fn op_state(&mut self, id: &str) -> (Api, Option<String>) {
+        let ops = self.api(|reply| ApiCommand::ListOperators { reply });
+        let op = ops
+            .expect("operators")
+            .into_iter()
+            .find(|o| o.id.as_str() == id);
+        let op = op.expect("operator listed");
+        (op.state, op.reason)
+    }
+
+    pub fn set_state(&mut self, id: &str, state: RequestedState) -> Result<Api, ApiError> {
+        self.api(|reply| ApiCommand::SetOperatorState {
+            id: OperatorId::new(id),
+            state,
+            by: "test".into(),
+            reply,
+        })
+        .map(|view| view.state)
+    }
+
+    /// The calls the API lists: (id, state, operator).
+    pub fn calls(&mut self) -> Vec<(String, crate::api::CallState, Option<String>)> {
+        let calls = self.api(|reply| ApiCommand::ListCalls { reply });
+        let calls = calls.expect("calls").into_iter();
+        calls
+            .map(|c| (c.id, c.state, c.operator.map(|o| o.to_string())))
+            .collect()
+    }
+
+    /// Whether the router has a live contact for the operator.
+    pub fn reachable(&self, id: &str) -> bool {
+        let router = self.sb.router.as_ref().expect("router");
+        let view = router.snapshot(self.now);
+        view.operators
+            .iter()
+            .any(|o| o.id.as_str() == id && o.reachable)
+    }
+
+    /// The phone of `user` at `addr` registers: 401, then the digest answer, 200.
+    pub fn register(&mut self, user: &str, addr: &str) {
+        self.send(addr, &register(user, addr, 1, None));
+        let out = self.sent();
+        assert_eq!(lines(&out), vec!["SIP/2.0 401 Unauthorized"], "{out:?}");
+        let challenge = out[0]
+            .1
+            .lines()
+            .find(|l| l.starts_with("WWW-Authenticate:") && l.contains("SHA-256"))
+            .map(|l| l["WWW-Authenticate:".len()..].trim().to_string())
+            .expect("a SHA-256 challenge");
+        let uri = format!("sip:{REALM}");
+        let pw = format!("{user}-pw");
+        let auth = respond(&challenge, "REGISTER", &uri, user, &pw, "c0ffee42", 1);
+        let auth = auth.expect("answerable");
+        self.send(addr, &register(user, addr, 2, Some(&auth)));
+        let out = self.sent();
+        assert_eq!(lines(&out), vec!["SIP/2.0 200 OK"], "{out:?}");
+        assert_eq!(out[0].0, addr);
+    }
+
+    /// A unit calls 112 and is answered; it ACKs. Returns the device call
+    /// handle and the 200 OK's text.
+    pub fn device_call(&mut self, call_id: &str) -> (CallHandle, String) {
+        self.send(UNIT, &invite(call_id));
+        let out = self.sent();
+        assert_eq!(lines(&out), vec!["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
+        let ok = out[1].1.clone();
+        self.send(UNIT, &from_unit("ACK", call_id, &to_tag(&ok), 1));
+        assert!(self.sent().is_empty());
+        let device = self.outputs().into_iter().find_map(|o| match o {
+            Output::Call(CallEvent::MediaStart {
+                call,
+                outgoing: false,
+                ..
+            }) => Some(call),
+            _ => None,
+        });
+        (device.expect("the device's media starts"), ok)
+    }
+
+    /// A logged-in, registered operator set available by the API.
+    pub fn available(&mut self, user: &str, addr: &str) {
+        self.register(user, addr);
+        assert!(self.reachable(user));
+        assert_eq!(
+            self.set_state(user, RequestedState::Available),
+            Ok(Api::Available)
+        );
+        self.outputs();
+    }
+}
+
+pub(super) fn register(user: &str, addr: &str, cseq: u32, auth: Option<&str>) -> String {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "REGISTER sip:{REALM} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKr{user}{cseq};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{user}@{REALM}>;tag=r{user}\r\nTo: <sip:{user}@{REALM}>\r\n\
+Call-ID: reg-{user}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{addr}>\r\nExpires: 600\r\n\
+{auth}Content-Length: 0\r\n\r\n"
+    )
+}
+
+const OFFER: &str = "v=0\r\no=unit 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n";
+
+pub(super) fn invite(call_id: &str) -> String {
+    format!(
+        "INVITE sip:112@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {UNIT};branch=z9hG4bKi{call_id};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:4512345678@127.0.0.1>;tag=u1\r\nTo: <sip:112@127.0.0.1>\r\n\
+Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:unit@{UNIT}>\r\n\
+Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}",
+        OFFER.len()
+    )
+}
+
+/// ACK or BYE from the unit in its dialog.
+pub(super) fn from_unit(method: &str, call_id: &str, to_tag: &str, cseq: u32) -> String {
+    format!(
+        "{method} sip:112@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {UNIT};branch=z9hG4bK{method}{cseq}{call_id}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:4512345678@127.0.0.1>;tag=u1\r\nTo: <sip:112@127.0.0.1>;tag={to_tag}\r\n\
+Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+pub(super) fn to_tag(response: &str) -> String {
+    let to = header(response, "To");
+    to.split("tag=")
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The value of the first header `name`.
+pub(super) fn header<'a>(text: &'a str, name: &str) -> &'a str {
+    let prefix = format!("{name}:");
+    let line = text.lines().find(|l| l.starts_with(&prefix));
+    line.map_or("", |l| l[prefix.len()..].trim())
+}
+
+/// First lines of what was sent.
+pub(super) fn lines(out: &[(String, String)]) -> Vec<String> {
+    out.iter()
+        .map(|(_, m)| m.lines().next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The one message sent whose first line starts with `start`.
+pub(super) fn find<'a>(out: &'a [(String, String)], start: &str) -> &'a (String, String) {
+    let mut hits = out.iter().filter(|(_, m)| m.starts_with(start));
+    let hit = hits
+        .next()
+        .unwrap_or_else(|| panic!("no {start} in {out:?}"));
+    assert!(hits.next().is_none(), "two {start} in {out:?}");
+    hit
+}
+
+fn parse_request(text: &str) -> Request {
+    match message::parse(text.as_bytes()) {
+        Ok(SipMessage::Request(r)) => r,
+        other => panic!("not a request: {other:?}"),
+    }
+}
+
+/// A phone's response to one of our requests, To tag `ph`.
+pub(super) fn reply(request: &str, code: u16, body: &str) -> String {
+    let req = parse_request(request);
+    let mut resp = message::response_to(&req, code, None);
+    if code > 100 && message::to_tag(&resp).is_none() {
+        message::set_to_tag(&mut resp, &Tag::new("ph"));
+    }
+    if (200..300).contains(&code) && req.method == Method::Invite {
+        let uri = req.uri.to_string();
+        message::add_header(&mut resp, "Contact", &format!("<{uri}>"));
+    }
+    if !body.is_empty() {
+        message::set_body(&mut resp, "application/sdp", body.as_bytes().to_vec());
+    }
+    String::from_utf8_lossy(&message::serialize(&SipMessage::Response(resp))).into_owned()
+}
+
+/// A phone's SDP answer (µ-law only) to our offer.
+pub(super) fn answer_sdp(invite: &str) -> String {
+    let offer = invite.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let policy = MediaPolicy {
+        codecs: vec![Codec::Pcmu],
+        ptime_ms: 20,
+    };
+    let far = LocalMedia {
+        addr: [127, 0, 0, 1].into(),
+        port: 7078,
+        session_id: 1,
+        session_version: 1,
+        username: "ph".into(),
+    };
+    match sdp::answer(&sdp::parse(offer).expect("our offer parses"), &policy, far) {
+        sdp::AnswerOutcome::Accepted(_, text) => text,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A request from the phone that answered our INVITE, in its dialog.
+pub(super) fn from_phone(method: &str, invite: &str, addr: &str, cseq: u32) -> String {
+    let our_tag = header(invite, "From")
+        .split("tag=")
+        .nth(1)
+        .unwrap_or_default();
+    let (to_uri, from_uri) = (header(invite, "From"), header(invite, "To"));
+    let to_uri = to_uri.split(';').next().unwrap_or_default();
+    format!(
+        "{method} sip:gw@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bKp{method}{cseq}\r\n\
+Max-Forwards: 70\r\nFrom: {from_uri};tag=ph\r\nTo: {to_uri};tag={our_tag}\r\nCall-ID: {}\r\n\
+CSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
+        header(invite, "Call-ID")
+    )
+}
+
+/// The journal records among `outputs`: (kind, subject, data).
+pub(super) fn records(outputs: &[Output]) -> Vec<(&'static str, String, Value)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(r) => Some((r.kind, r.subject.clone(), r.data.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+pub(super) fn kinds(outputs: &[Output]) -> Vec<&'static str> {
+    records(outputs).into_iter().map(|(k, _, _)| k).collect()
+}
+
+pub(super) fn bridges(outputs: &[Output]) -> Vec<(CallHandle, CallHandle, CallHandle)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Bridge { group, a, b } => Some((*group, *a, *b)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The handle of the outgoing leg whose media started among `outputs`.
+pub(super) fn leg_started(outputs: &[Output]) -> Option<(usize, CallHandle, CallHandle)> {
+    outputs.iter().enumerate().find_map(|(i, o)| match o {
+        Output::Call(CallEvent::MediaStart {
+            call,
+            group,
+            outgoing: true,
+            ..
+        }) => Some((i, *call, *group)),
+        _ => None,
+    })
+}
+
+pub(super) fn emergency() -> Option<EventCode> {
+    EventCode::new("101").ok()
+}
+
+pub(super) fn end_reasons(outputs: &[Output]) -> Vec<EndReason> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Call(CallEvent::Ended { reason, .. }) => Some(*reason),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Rings op1 for a new device call `call_id`: (device, our INVITE to op1,
+/// the 200 OK the device got).
+pub(super) fn offered(s: &mut Sim, call_id: &str) -> (CallHandle, String, String) {
+    let (device, ok) = s.device_call(call_id);
+    s.sb.queue(s.now, device, CallClass::Emergency, emergency());
+    let out = s.sent();
+    let (to, invite) = find(&out, "INVITE ").clone();
+    assert_eq!(to, OP1);
+    (device, invite, ok)
+}
+
+#[test]
+fn register_login_offer_answer_bridge_bye_and_wrap_up() {
+    use crate::api::CallState as Phase;
+    use crate::routing::{CALL_ANSWERED, CALL_OFFERED, CALL_QUEUED, OPERATOR_STATE};
+    let mut s = Sim::new(plan(), None);
+    s.register("op1", OP1);
+    assert!(s.reachable("op1"), "the registrar told the router");
+    assert_eq!(s.op_state("op1").0, Api::LoggedOut, "no login_on_register");
+    assert_eq!(
+        s.set_state("op1", RequestedState::Available),
+        Ok(Api::Available)
+    );
+    let recs = records(&s.outputs());
+    assert_eq!(recs.len(), 1);
+    assert_eq!((recs[0].0, recs[0].1.as_str()), (OPERATOR_STATE, "op1"));
+
+    let (device, _) = s.device_call("dev1@unit");
+    s.sb.queue(s.now, device, CallClass::Emergency, emergency());
+    let out = s.sent();
+    assert_eq!(lines(&out), vec![format!("INVITE sip:op1@{OP1} SIP/2.0")]);
+    let (to, invite) = out[0].clone();
+    assert_eq!(to, OP1, "to the flow the phone registered from");
+    assert_eq!(header(&invite, "Content-Type"), "application/sdp");
+    assert!(
+        invite.contains(" RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000"),
+        "{invite}"
+    );
+    assert!(header(&invite, "From").starts_with("<sip:4512345678@"));
+    let recs = records(&s.outputs());
+    let call_recs: Vec<_> = recs.iter().filter(|r| r.0 != OPERATOR_STATE).collect();
+    assert_eq!(
+        call_recs.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![CALL_QUEUED, CALL_OFFERED]
+    );
+    for (_, subject, data) in &call_recs {
+        assert_eq!(
+            (subject.as_str(), &data["tenant"]),
+            ("dev1@unit", &json!("demo"))
+        );
+    }
+    assert_eq!(call_recs[1].2["operator"], json!("op1"));
+
+    s.send(OP1, &reply(&invite, 180, ""));
+    assert!(s.sent().is_empty());
+    assert_eq!(s.op_state("op1").0, Api::Ringing);
+    let ringing = ("dev1@unit".to_string(), Phase::Ringing, Some("op1".into()));
+    assert_eq!(s.calls(), vec![ringing]);
+
+    s.advance(secs(3));
+    assert!(s.sent().is_empty(), "no retransmission after the 180");
+    s.send(OP1, &reply(&invite, 200, &answer_sdp(&invite)));
+    let out = s.sent();
+    assert_eq!(lines(&out), vec![format!("ACK sip:op1@{OP1} SIP/2.0")]);
+    assert_eq!(out[0].0, OP1);
+    let ev = s.outputs();
+    let (at, leg, group) = leg_started(&ev).expect("the leg's media starts");
+    assert_eq!(group, device, "the leg is in the device's media group");
+    let bridge_at = ev.iter().position(|o| matches!(o, Output::Bridge { .. }));
+    assert!(
+        bridge_at > Some(at),
+        "the bridge follows the leg's MediaStart"
+    );
+    assert_eq!(bridges(&ev), vec![(device, device, leg)]);
+    assert!(kinds(&ev).contains(&CALL_ANSWERED));
+    assert_eq!(s.op_state("op1").0, Api::OnCall);
+    let connected = (
+        "dev1@unit".to_string(),
+        Phase::Connected,
+        Some("op1".into()),
+    );
+    assert_eq!(s.calls(), vec![connected]);
+
+    s.advance(secs(60));
+    assert!(s.sent().is_empty());
+    s.send(OP1, &from_phone("BYE", &invite, OP1, 2));
+    let out = s.sent();
+    assert_eq!(lines(&out).len(), 2, "{out:?}");
+    let ok = find(&out, "SIP/2.0 200");
+    assert_eq!((ok.0.as_str(), header(&ok.1, "CSeq")), (OP1, "2 BYE"));
+    let bye = find(&out, "BYE ").clone();
+    assert_eq!(bye.0, UNIT);
+    assert!(bye.1.starts_with(&format!("BYE sip:unit@{UNIT} SIP/2.0")));
+    assert_eq!(header(&bye.1, "Call-ID"), "dev1@unit");
+    assert_eq!(s.op_state("op1").0, Api::WrapUp);
+    let ev = s.outputs();
+    assert_eq!(
+        end_reasons(&ev),
+        vec![EndReason::RemoteBye],
+        "the leg's end"
+    );
+    s.send(UNIT, &reply(&bye.1, 200, ""));
+    let ev = s.outputs();
+    assert_eq!(end_reasons(&ev), vec![EndReason::BridgePeerHungUp]);
+    assert!(s.calls().is_empty());
+
+    s.advance(secs(9));
+    assert_eq!(s.op_state("op1").0, Api::WrapUp);
+    s.advance(secs(1));
+    assert_eq!(s.op_state("op1"), (Api::Available, None));
+    assert_eq!(kinds(&s.outputs()), vec![OPERATOR_STATE]);
+}
+
+#[test]
+fn the_device_hanging_up_while_the_phone_rings_cancels_the_offer() {
+    use crate::routing::OPERATOR_STATE;
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    let (device, invite, ok) = offered(&mut s, "dev2@unit");
+    s.send(OP1, &reply(&invite, 180, ""));
+    s.advance(secs(4));
+    s.outputs();
+    s.send(UNIT, &from_unit("BYE", "dev2@unit", &to_tag(&ok), 2));
+    let out = s.sent();
+    assert_eq!(find(&out, "SIP/2.0 200").0, UNIT);
+    let cancel = find(&out, "CANCEL ").clone();
+    assert_eq!(cancel.0, OP1);
+    assert_eq!(header(&cancel.1, "Call-ID"), header(&invite, "Call-ID"));
+    assert_eq!(header(&cancel.1, "CSeq"), "1 CANCEL");
+    assert_eq!(lines(&out).len(), 2, "{out:?}");
+    let ev = s.outputs();
+    assert_eq!(end_reasons(&ev), vec![EndReason::RemoteBye]);
+    let state = records(&ev).into_iter().find(|r| r.0 == OPERATOR_STATE);
+    assert_eq!(
+        state.map(|r| r.2["reason"].clone()),
+        Some(json!("caller-gone"))
+    );
+    assert!(s.calls().is_empty(), "the call is gone from the API");
+    assert_eq!(s.op_state("op1").0, Api::Available);
+    assert!(!s.sb.devices.contains_key(&device));
+
+    // The phone confirms: 200 to the CANCEL, 487 to the INVITE (ACKed).
+    s.send(OP1, &reply(&cancel.1, 200, ""));
+    s.send(OP1, &reply(&invite, 487, ""));
+    let out = s.sent();
+    assert_eq!(lines(&out), vec![format!("ACK sip:op1@{OP1} SIP/2.0")]);
+    let ev = s.outputs();
+    assert!(bridges(&ev).is_empty() && records(&ev).is_empty(), "{ev:?}");
+    assert!(
+        end_reasons(&ev).is_empty(),
+        "an unanswered leg is no call: {ev:?}"
+    );
+    assert!(s.sb.legs.is_empty());
+    assert_eq!(s.op_state("op1").0, Api::Available);
+}

@@ -1,1 +1,375 @@
-//! Switchboard flow tests.
+//! Switchboard flows in simulated time with real SIP text: ring timeout,
+//! refusals and unreachable phones, overflow to an external target and the
+//! last resort, keep-alives, recalls, dispositions, reload. The harness is
+//! in `tests`.
+
+use super::tests::*;
+use super::*;
+use crate::api::{ApiCommand, ApiError, CallState as Phase, Disposition, OperatorState as Api};
+use crate::call::EndReason;
+use crate::routing::{
+    OperatorId, OverflowRule, OverflowTo, OverflowWhen, TargetId, CALL_OVERFLOWED, RING_NO_ANSWER,
+};
+use serde_json::json;
+
+/// op1 and op2 available (op1 longest idle), a call ringing op1:
+/// (device, our INVITE to op1, the device's 200 OK).
+fn two_operators(plan: Plan) -> (Sim, CallHandle, String, String) {
+    let mut s = Sim::new(plan, None);
+    s.available("op1", OP1);
+    s.advance(secs(1));
+    s.available("op2", OP2);
+    let (device, invite, ok) = offered(&mut s, "dev3@unit");
+    s.send(OP1, &reply(&invite, 180, ""));
+    s.outputs();
+    (s, device, invite, ok)
+}
+
+/// The one INVITE sent, to `addr`.
+fn invite_to(out: &[(String, String)], addr: &str) -> String {
+    let (to, invite) = find(out, "INVITE ");
+    assert_eq!(to, addr, "{out:?}");
+    invite.clone()
+}
+
+#[test]
+fn ring_timeout_cancels_pauses_and_offers_the_next_operator() {
+    let (mut s, _, invite, _) = two_operators(plan());
+    s.advance(secs(14));
+    assert!(s.sent().is_empty());
+    s.advance(secs(1));
+    let out = s.sent();
+    let cancel = find(&out, "CANCEL ");
+    assert_eq!(cancel.0, OP1);
+    assert_eq!(header(&cancel.1, "Call-ID"), header(&invite, "Call-ID"));
+    assert!(invite_to(&out, OP2).starts_with(&format!("INVITE sip:op2@{OP2} ")));
+    assert_eq!(
+        s.op_state("op1"),
+        (Api::Paused, Some(RING_NO_ANSWER.into()))
+    );
+    assert_eq!(s.op_state("op2").0, Api::Ringing);
+    let ringing = ("dev3@unit".to_string(), Phase::Ringing, Some("op2".into()));
+    assert_eq!(s.calls(), vec![ringing]);
+    // op1's phone answers after all, crossing the CANCEL: hung up at once.
+    s.send(OP1, &reply(&invite, 200, &answer_sdp(&invite)));
+    let out = s.sent();
+    assert!(find(&out, "ACK ").0 == OP1 && find(&out, "BYE ").0 == OP1);
+    assert!(bridges(&s.outputs()).is_empty());
+    assert_eq!(s.op_state("op2").0, Api::Ringing);
+}
+
+#[test]
+fn busy_and_decline_go_to_the_next_operator_at_once() {
+    for code in [486, 603] {
+        let (mut s, _, invite, _) = two_operators(plan());
+        s.send(OP1, &reply(&invite, code, ""));
+        let out = s.sent();
+        assert_eq!(find(&out, "ACK ").0, OP1, "{code}");
+        invite_to(&out, OP2);
+        assert_eq!(s.op_state("op1").0, Api::Available, "{code}");
+        assert!(s.reachable("op1"));
+        assert_eq!(s.op_state("op2").0, Api::Ringing);
+    }
+}
+
+#[test]
+fn a_503_makes_the_operator_unreachable_and_the_next_is_rung() {
+    let (mut s, _, invite, _) = two_operators(plan());
+    s.send(OP1, &reply(&invite, 503, ""));
+    let out = s.sent();
+    assert_eq!(find(&out, "ACK ").0, OP1);
+    invite_to(&out, OP2);
+    assert!(!s.reachable("op1"), "out of the rotation");
+    assert_eq!(s.op_state("op2").0, Api::Ringing);
+    s.advance(crate::routing::UNREACHABLE_RECHECK);
+    assert!(
+        s.reachable("op1"),
+        "still registered: back after the recheck"
+    );
+}
+
+#[test]
+fn no_answer_at_all_is_unreachable_after_timer_b() {
+    let mut slow = plan();
+    slow.queues[0].ring_timeout = secs(60);
+    let mut s = Sim::new(slow, None);
+    s.available("op1", OP1);
+    s.advance(secs(1));
+    s.available("op2", OP2);
+    let (_, invite, _) = offered(&mut s, "dev4@unit");
+    s.advance(secs(31));
+    let out = s.sent();
+    assert!(
+        out.iter().all(|(to, m)| to == OP1 && *m == invite),
+        "retransmissions"
+    );
+    s.advance(secs(1));
+    let out = s.sent();
+    let fresh: Vec<_> = out.into_iter().filter(|(to, _)| to == OP2).collect();
+    invite_to(&fresh, OP2);
+    assert!(!s.reachable("op1"));
+}
+
+/// The plan with `q1` forwarding to `partner` while nobody is logged in.
+fn overflow_plan() -> Plan {
+    let mut p = plan();
+    p.queues[0].overflow = vec![OverflowRule {
+        when: OverflowWhen::NoOperatorsLoggedIn,
+        to: OverflowTo::Target(TargetId::new("partner")),
+    }];
+    p
+}
+
+#[test]
+fn nobody_logged_in_forwards_to_the_target_and_bridges_its_answer() {
+    let mut s = Sim::new(overflow_plan(), None);
+    let (device, ok) = s.device_call("dev5@unit");
+    s.sb.queue(s.now, device, CallClass::Voice, None);
+    let invite = invite_to(&s.sent(), PARTNER);
+    assert!(invite.starts_with(&format!("INVITE sip:partner@{PARTNER} SIP/2.0")));
+    let recs = records(&s.outputs());
+    let overflowed = recs.iter().find(|r| r.0 == CALL_OVERFLOWED).expect("moved");
+    assert_eq!(overflowed.1, "dev5@unit");
+    assert_eq!(overflowed.2["reason"], json!("no_operators_logged_in"));
+    assert_eq!(overflowed.2["tenant"], json!("demo"));
+    assert_eq!(s.calls()[0].1, Phase::Forwarding);
+
+    s.send(PARTNER, &reply(&invite, 200, &answer_sdp(&invite)));
+    assert_eq!(find(&s.sent(), "ACK ").0, PARTNER);
+    let ev = s.outputs();
+    let (_, leg, group) = leg_started(&ev).expect("the target's media");
+    assert_eq!((group, bridges(&ev)), (device, vec![(device, device, leg)]));
+    // The unit hangs up: the target gets a BYE, the call is over.
+    s.send(UNIT, &from_unit("BYE", "dev5@unit", &to_tag(&ok), 2));
+    let out = s.sent();
+    assert_eq!(find(&out, "BYE ").0, PARTNER);
+    assert!(s.calls().is_empty());
+}
+
+#[test]
+fn a_failed_forward_goes_to_the_last_resort() {
+    let mut s = Sim::new(overflow_plan(), None);
+    let (device, _) = s.device_call("dev6@unit");
+    s.sb.queue(s.now, device, CallClass::Voice, None);
+    let invite = invite_to(&s.sent(), PARTNER);
+    s.outputs();
+    s.send(PARTNER, &reply(&invite, 503, ""));
+    let out = s.sent();
+    assert_eq!(find(&out, "ACK ").0, PARTNER);
+    let last = invite_to(&out, LAST);
+    assert!(last.starts_with(&format!("INVITE sip:lr@{LAST} SIP/2.0")));
+    let recs = records(&s.outputs());
+    let moved = recs.iter().find(|r| r.0 == CALL_OVERFLOWED).expect("moved");
+    assert_eq!(moved.2["reason"], json!("forward_failed"));
+    s.send(LAST, &reply(&last, 200, &answer_sdp(&last)));
+    let ev = s.outputs();
+    let (_, leg, _) = leg_started(&ev).expect("the last resort's media");
+    assert_eq!(bridges(&ev), vec![(device, device, leg)]);
+}
+
+#[test]
+fn keep_alives_probe_and_silence_removes_the_binding_within_two_intervals() {
+    let mut s = Sim::new(plan(), Some(secs(30)));
+    s.available("op1", OP1);
+    s.advance(secs(29));
+    assert!(s.sent().is_empty());
+    s.advance(secs(1));
+    let out = s.sent();
+    assert_eq!(lines(&out), vec![format!("OPTIONS sip:op1@{OP1} SIP/2.0")]);
+    assert_eq!(out[0].0, OP1);
+    s.send(OP1, &reply(&out[0].1, 200, ""));
+    // Heard at 30 s: the next probe at 60 s goes unanswered.
+    s.advance(secs(30));
+    let probe = s.sent();
+    assert_eq!(
+        lines(&probe),
+        vec![format!("OPTIONS sip:op1@{OP1} SIP/2.0")]
+    );
+    s.advance(secs(29));
+    assert!(s.reachable("op1"));
+    s.advance(secs(1));
+    assert!(!s.reachable("op1"), "gone 2 intervals after last heard");
+    let ops = s
+        .api(|reply| ApiCommand::ListOperators { reply })
+        .expect("ops");
+    assert_eq!(ops[0].contacts, 0);
+    let unanswered = s.sent();
+    assert!(unanswered.iter().all(|(_, m)| m.starts_with("OPTIONS ")));
+    // A call now waits: nobody to ring.
+    let (device, _) = s.device_call("dev7@unit");
+    s.sb.queue(s.now, device, CallClass::Emergency, None);
+    assert!(s.sent().iter().all(|(_, m)| !m.starts_with("INVITE")));
+    assert_eq!(s.calls()[0].1, Phase::Waiting);
+}
+
+fn recall(s: &mut Sim, operator: &str) -> Result<String, ApiError> {
+    s.api(|reply| ApiCommand::Recall {
+        operator: OperatorId::new(operator),
+        number: "4512345678".into(),
+        tenant: "demo".into(),
+        by: "test".into(),
+        reply,
+    })
+    .map(|r| r.id)
+}
+
+/// A recall answered by op1 and by the device: (op1's INVITE, the trunk INVITE).
+fn recall_connected(s: &mut Sim) -> (String, String) {
+    s.available("op1", OP1);
+    let id = recall(s, "op1").expect("accepted");
+    let op_invite = invite_to(&s.sent(), OP1);
+    assert_eq!(header(&op_invite, "Call-ID"), id, "the recall's id");
+    assert!(header(&op_invite, "From").starts_with("<sip:4512345678@"));
+    s.send(OP1, &reply(&op_invite, 180, ""));
+    assert_eq!(s.op_state("op1").0, Api::Ringing);
+    s.send(OP1, &reply(&op_invite, 200, &answer_sdp(&op_invite)));
+    let out = s.sent();
+    assert_eq!(find(&out, "ACK ").0, OP1);
+    let trunk = invite_to(&out, TRUNK);
+    assert!(trunk.starts_with(&format!("INVITE sip:4512345678@{TRUNK} SIP/2.0")));
+    let (_, op_leg, _) = leg_started(&s.outputs()).expect("op1's media");
+    s.send(TRUNK, &reply(&trunk, 200, &answer_sdp(&trunk)));
+    assert_eq!(find(&s.sent(), "ACK ").0, TRUNK);
+    let ev = s.outputs();
+    let (_, device_leg, group) = leg_started(&ev).expect("the device's media");
+    assert_eq!(
+        group, op_leg,
+        "the device leg joins the operator leg's group"
+    );
+    assert_eq!(bridges(&ev), vec![(op_leg, device_leg, op_leg)]);
+    assert_eq!(s.op_state("op1").0, Api::OnCall);
+    (op_invite, trunk)
+}
+
+#[test]
+fn a_recall_rings_the_operator_then_the_device_and_either_bye_ends_both() {
+    let mut s = Sim::new(plan(), None);
+    let (op_invite, trunk) = recall_connected(&mut s);
+    s.send(TRUNK, &from_phone("BYE", &trunk, TRUNK, 2));
+    let out = s.sent();
+    assert_eq!(find(&out, "SIP/2.0 200").0, TRUNK);
+    let bye = find(&out, "BYE ");
+    assert_eq!(bye.0, OP1);
+    assert_eq!(header(&bye.1, "Call-ID"), header(&op_invite, "Call-ID"));
+    assert_eq!(s.op_state("op1").0, Api::WrapUp);
+
+    let mut s = Sim::new(plan(), None);
+    let (op_invite, trunk) = recall_connected(&mut s);
+    s.send(OP1, &from_phone("BYE", &op_invite, OP1, 2));
+    let out = s.sent();
+    let bye = find(&out, "BYE ");
+    assert_eq!(bye.0, TRUNK);
+    assert_eq!(header(&bye.1, "Call-ID"), header(&trunk, "Call-ID"));
+    assert_eq!(s.op_state("op1").0, Api::WrapUp);
+    assert!(s.sb.recalls.is_empty());
+}
+
+#[test]
+fn a_recall_needs_an_available_operator_and_a_trunk() {
+    let mut s = Sim::new(plan(), None);
+    s.register("op1", OP1);
+    assert!(matches!(
+        recall(&mut s, "op1"),
+        Err(ApiError::Conflict { .. })
+    ));
+    assert!(matches!(
+        recall(&mut s, "op9"),
+        Err(ApiError::NotFound { .. })
+    ));
+    s.sb.config.recall_trunks.clear();
+    assert!(matches!(
+        recall(&mut s, "op1"),
+        Err(ApiError::BadRequest { .. })
+    ));
+    assert!(s.sent().is_empty() && s.sb.recalls.is_empty());
+}
+
+fn dispose(s: &mut Sim, call: &str) -> Result<(), ApiError> {
+    s.api(|reply| ApiCommand::Disposition {
+        call: call.into(),
+        disposition: Disposition::FalseAlarm,
+        note: Some("pressed by mistake".into()),
+        by: "desk-1".into(),
+        reply,
+    })
+}
+
+#[test]
+fn dispositions_for_live_and_recently_ended_calls_and_not_for_unknown_ones() {
+    let mut s = Sim::new(plan(), None);
+    let (_, ok) = s.device_call("dev8@unit");
+    s.outputs();
+    assert_eq!(dispose(&mut s, "dev8@unit"), Ok(()));
+    let recs = records(&s.outputs());
+    assert_eq!(recs.len(), 1);
+    let (kind, subject, data) = &recs[0];
+    assert_eq!(
+        (*kind, subject.as_str()),
+        (api::CALL_DISPOSITION, "dev8@unit")
+    );
+    let expected = json!({"tenant": "demo", "disposition": "false_alarm",
+        "note": "pressed by mistake", "by": "desk-1"});
+    assert_eq!(data, &expected);
+    s.send(UNIT, &from_unit("BYE", "dev8@unit", &to_tag(&ok), 2));
+    s.outputs();
+    assert_eq!(dispose(&mut s, "dev8@unit"), Ok(()), "recently ended");
+    assert_eq!(records(&s.outputs())[0].2["tenant"], json!("demo"));
+    let unknown = dispose(&mut s, "nobody@nowhere");
+    assert!(matches!(unknown, Err(ApiError::NotFound { .. })));
+    assert!(s.outputs().is_empty());
+}
+
+#[test]
+fn a_reload_during_a_connected_call_keeps_it() {
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    let (device, invite, _) = offered(&mut s, "dev9@unit");
+    s.send(OP1, &reply(&invite, 200, &answer_sdp(&invite)));
+    s.sent();
+    s.outputs();
+    let mut next = plan();
+    next.queues[0].wrap_up = secs(3);
+    next.operators
+        .push(crate::routing::OperatorPlan::new("op3", &["q1"]));
+    let result = s.sb.reconfigure(s.now, Some(next), None, config());
+    assert_eq!(result, Ok(()));
+    assert!(s.sent().is_empty(), "nothing hung up");
+    let connected = (
+        "dev9@unit".to_string(),
+        Phase::Connected,
+        Some("op1".into()),
+    );
+    assert_eq!(s.calls(), vec![connected]);
+    assert_eq!(s.op_state("op1").0, Api::OnCall);
+    assert!(s.sb.devices[&device].leg.is_some());
+    s.send(OP1, &from_phone("BYE", &invite, OP1, 2));
+    assert_eq!(find(&s.sent(), "BYE ").0, UNIT);
+    assert_eq!(s.op_state("op1").0, Api::WrapUp);
+    s.advance(secs(3));
+    assert_eq!(s.op_state("op1").0, Api::Available, "the new wrap-up time");
+    assert_eq!(end_reasons(&s.outputs()), vec![EndReason::RemoteBye]);
+}
+
+#[test]
+fn a_recall_the_device_does_not_answer_hangs_up_the_operator_once() {
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    let id = recall(&mut s, "op1").expect("accepted");
+    let op_invite = invite_to(&s.sent(), OP1);
+    s.send(OP1, &reply(&op_invite, 200, &answer_sdp(&op_invite)));
+    let trunk = invite_to(&s.sent(), TRUNK);
+    s.outputs();
+    assert_eq!(dispose(&mut s, &id), Ok(()), "a live recall");
+    s.send(TRUNK, &reply(&trunk, 486, ""));
+    let out = s.sent();
+    assert_eq!(find(&out, "ACK ").0, TRUNK);
+    assert_eq!(find(&out, "BYE ").0, OP1, "one BYE to the operator");
+    assert_eq!(s.op_state("op1").0, Api::WrapUp);
+    assert!(bridges(&s.outputs()).is_empty());
+    s.send(OP1, &reply(&find(&out, "BYE ").1, 200, ""));
+    assert!(s.sent().is_empty());
+    assert!(s.sb.recalls.is_empty() && s.sb.legs.is_empty());
+    assert_eq!(dispose(&mut s, &id), Ok(()), "a recently ended recall");
+    let recs = records(&s.outputs());
+    assert!(recs.iter().all(|r| r.1 == id), "{recs:?}");
+}
