@@ -109,7 +109,12 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
             node: Arc::from(config.node.name.as_str()),
         },
     ));
-    let reloader = tokio::spawn(reload_on_sighup(source, control_tx.clone(), tokens.clone()));
+    let reloader = tokio::spawn(reload_on_sighup(
+        config.clone(),
+        source,
+        control_tx.clone(),
+        tokens.clone(),
+    ));
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
     let (http_addr, http_serve) = http::bind_with(
         config.http.listen,
@@ -145,6 +150,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
 /// the API's tokens, an invalid one is logged problem by problem and the
 /// running one stays.
 async fn reload_on_sighup(
+    mut running: Config,
     source: Option<PathBuf>,
     control: mpsc::Sender<Control>,
     tokens: ApiTokens,
@@ -158,10 +164,12 @@ async fn reload_on_sighup(
             tracing::warn!("SIGHUP: running on the embedded default, nothing to reload");
             continue;
         };
-        match config::load_file(path) {
+        match config::reload(path) {
             Ok(new) => {
-                tracing::info!(path = %path.display(), "SIGHUP: dialplan valid, applying");
+                let later = running.restart_needed(&new);
+                tracing::info!(path = %path.display(), restart_needed_for = ?later, "SIGHUP: dialplan valid, applying the routing part now");
                 tokens.replace(new.api_tokens());
+                running = new.clone();
                 let _ = control.send(Control::Reload(Box::new(new))).await;
             }
             Err(errors) => {
@@ -248,7 +256,7 @@ pub fn core_config(config: &Config, bound: &[(Transport, SocketAddr)]) -> CoreCo
         rtp_ports: (config.media.rtp_port_min, config.media.rtp_port_max),
         ptime_ms: 20,
         hold: hold_audio(config),
-        registrar: config.has_operator_side(),
+        registrar: config.registrar_active(),
     }
 }
 

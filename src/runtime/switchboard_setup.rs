@@ -55,7 +55,7 @@ pub fn reload(sb: &mut Switchboard, config: &Config, now: Instant) {
     let credentials = config
         .has_operator_side()
         .then(|| config.operator_credentials());
-    if sb.registrar_mut().is_none() && config.has_operator_side() {
+    if sb.registrar_mut().is_none() && config.registrar_active() {
         match Registrar::new(
             config.registrar_settings(),
             config.operator_credentials(),
@@ -72,7 +72,7 @@ pub fn reload(sb: &mut Switchboard, config: &Config, now: Instant) {
                 .iter()
                 .map(super::daemon::tenant_policy)
                 .collect();
-            sb.core().set_routing(tenants, config.has_operator_side());
+            sb.core().set_routing(tenants, config.registrar_active());
             metrics::counter!(crate::telemetry::metrics::CONFIG_RELOADS, "result" => "ok")
                 .increment(1);
             tracing::info!("dialplan reloaded");
@@ -105,6 +105,8 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
         }
         let codecs = tenant.codecs.iter().map(|c| codec(*c)).collect();
         out.codecs.insert(tenant.id.clone(), codecs);
+        out.default_class
+            .insert(tenant.id.clone(), tenant.default_class);
     }
     for op in &config.operators {
         out.operator_names.insert(op.id.clone(), op.name.clone());

@@ -2,7 +2,7 @@
 //! settings: where targets and trunks are, what to offer, operators' names.
 //! Built by the runtime (which resolves host names), never from TOML here.
 
-use crate::routing::{OperatorId, TargetId};
+use crate::routing::{CallClass, OperatorId, TargetId};
 use crate::sip::sdp::Codec;
 use crate::sip::types::Peer;
 use std::collections::HashMap;
@@ -28,6 +28,9 @@ pub struct SwitchboardConfig {
     pub codecs: HashMap<String, Vec<Codec>>,
     /// Operators' display names, for the API.
     pub operator_names: HashMap<OperatorId, String>,
+    /// Per tenant: the class of a call with no decodable alarm (a voice-only
+    /// unit, a citizen calling the number); voice when absent.
+    pub default_class: HashMap<String, CallClass>,
 }
 
 impl SwitchboardConfig {

@@ -210,6 +210,15 @@ impl Switchboard {
             tracing::debug!(call = call.0, "no routing: the call stays on hold");
             return;
         };
+        let class = match (class, &event_code) {
+            (CallClass::Voice, None) => self
+                .config
+                .default_class
+                .get(&device.tenant)
+                .copied()
+                .unwrap_or(class),
+            _ => class,
+        };
         let waiting = WaitingCall {
             call: CallRef(call.0),
             tenant: device.tenant.clone(),
