@@ -373,3 +373,60 @@ fn a_recall_the_device_does_not_answer_hangs_up_the_operator_once() {
     let recs = records(&s.outputs());
     assert!(recs.iter().all(|r| r.1 == id), "{recs:?}");
 }
+
+#[test]
+fn a_recall_the_operator_does_not_answer_is_cancelled_and_released() {
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    let id = recall(&mut s, "op1").expect("accepted");
+    let op_invite = invite_to(&s.sent(), OP1);
+    s.send(OP1, &reply(&op_invite, 180, ""));
+    let recs = records(&s.outputs());
+    let offered = recs.iter().find(|r| r.0 == crate::routing::CALL_OFFERED);
+    let offered = offered.expect("offered");
+    assert_eq!((&offered.1, &offered.2["tenant"]), (&id, &json!("demo")));
+    assert_eq!(s.calls().len(), 1);
+    s.advance(secs(14));
+    assert!(s.sent().is_empty());
+    s.advance(secs(1)); // the ring timeout of the operator's queue
+    let out = s.sent();
+    assert_eq!(find(&out, "CANCEL ").0, OP1);
+    assert!(
+        out.iter().all(|(to, _)| to == OP1),
+        "no trunk call: {out:?}"
+    );
+    assert!(s.sb.recalls.is_empty() && s.calls().is_empty());
+    assert_eq!(s.op_state("op1").0, Api::Paused);
+    s.send(OP1, &reply(&op_invite, 487, ""));
+    assert_eq!(lines(&s.sent()), vec![format!("ACK sip:op1@{OP1} SIP/2.0")]);
+    assert!(s.sb.legs.is_empty());
+}
+
+#[test]
+fn a_forward_that_rings_too_long_is_cancelled_and_goes_to_the_last_resort() {
+    let mut s = Sim::new(overflow_plan(), None);
+    let (device, _) = s.device_call("dev10@unit");
+    s.sb.queue(s.now, device, CallClass::Voice, None);
+    let invite = invite_to(&s.sent(), PARTNER);
+    s.send(PARTNER, &reply(&invite, 180, ""));
+    s.advance(crate::routing::FORWARD_TIMEOUT);
+    let out = s.sent();
+    assert_eq!(find(&out, "CANCEL ").0, PARTNER);
+    invite_to(&out, LAST);
+    s.send(PARTNER, &reply(&invite, 487, ""));
+    let late = s.sent();
+    assert_eq!(
+        lines(&late),
+        vec![format!("ACK sip:partner@{PARTNER} SIP/2.0")]
+    );
+    assert_eq!(s.calls()[0].1, Phase::Forwarding);
+    assert_eq!(
+        s.sb.devices[&device]
+            .leg
+            .map(|l| s.sb.legs[&l].role.clone()),
+        Some(LegRole::Forward {
+            device,
+            target: TargetId::new("lr")
+        })
+    );
+}
