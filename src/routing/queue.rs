@@ -133,6 +133,12 @@ impl WaitingLists {
         self.lists.get(queue).into_iter().flatten()
     }
 
+    /// True if `entry` waits in `queue` (for the invariant checks).
+    #[cfg(test)]
+    pub fn contains(&self, queue: &QueueId, entry: &Entry) -> bool {
+        self.lists.get(queue).is_some_and(|l| l.contains(entry))
+    }
+
     /// The number of waiting calls in `queue`.
     pub fn len(&self, queue: &QueueId) -> usize {
         self.lists.get(queue).map_or(0, BTreeSet::len)

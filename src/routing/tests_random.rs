@@ -300,10 +300,11 @@ fn check(r: &Router, now: Instant) {
     for (call, c) in &r.calls {
         match &c.state {
             CallState::Ringing { operator, .. } | CallState::Connected { operator } => {
-                let known = r.operators.contains_key(operator);
-                assert!(
-                    holders.get(call) == Some(operator)
-                        || (!known && matches!(c.state, CallState::Connected { .. }))
+                assert_eq!(
+                    holders.get(call),
+                    Some(operator),
+                    "call {call} in {:?}",
+                    c.state
                 );
             }
             CallState::Waiting => {
@@ -328,11 +329,8 @@ fn check(r: &Router, now: Instant) {
 /// A waiting call is in its queue's list and no free operator could take it.
 fn check_waiting(r: &Router, c: &super::queue::Call, now: Instant) {
     let q = c.queue.clone().expect("a waiting call has a queue");
-    assert!(
-        r.waiting.iter(&q).any(|e| e.2 == c.info.call),
-        "call {} forgotten",
-        c.info.call
-    );
+    let listed = r.waiting.contains(&q, &c.entry());
+    assert!(listed, "call {} forgotten", c.info.call);
     for (_, id) in &r.free {
         let o = &r.operators[id];
         let may = o.eligible.contains(&q) && !o.has_refused(c.info.call, now);
