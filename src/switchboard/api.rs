@@ -180,7 +180,11 @@ impl Switchboard {
                         position: i as u32 + 1,
                         id: self.public_id(w.call),
                         class: w.class,
-                        event_code: None,
+                        event_code: view
+                            .calls
+                            .iter()
+                            .find(|c| c.call == w.call)
+                            .and_then(|c| c.event_code.clone()),
                         state: CallState::Waiting,
                         waited_s: w.waited_ms / 1000,
                     })
