@@ -373,15 +373,24 @@ CSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
     )
 }
 
-/// The journal records among `outputs`: (kind, subject, data).
+/// The journal records among `outputs`: (kind, subject, data). Each is
+/// checked, as the runtime writes it, against the event schema.
 pub(super) fn records(outputs: &[Output]) -> Vec<(&'static str, String, Value)> {
-    outputs
+    let records: Vec<_> = outputs
         .iter()
         .filter_map(|o| match o {
             Output::Event(r) => Some((r.kind, r.subject.clone(), r.data.clone())),
             _ => None,
         })
-        .collect()
+        .collect();
+    for (kind, subject, data) in &records {
+        let time = crate::clock::wall();
+        let bytes = crate::events::record("n1", subject, kind, time, 7, data.clone());
+        let event: Value = serde_json::from_slice(&bytes).expect("json");
+        let problems = crate::bus::schema::validate(&event);
+        assert!(problems.is_empty(), "{problems:?} in {event}");
+    }
+    records
 }
 
 pub(super) fn kinds(outputs: &[Output]) -> Vec<&'static str> {

@@ -197,9 +197,18 @@ fn keep_alives_probe_and_silence_removes_the_binding_within_two_intervals() {
     assert!(unanswered.iter().all(|(_, m)| m.starts_with("OPTIONS ")));
     // A call now waits: nobody to ring.
     let (device, _) = s.device_call("dev7@unit");
-    s.sb.queue(s.now, device, CallClass::Emergency, None);
+    s.sb.queue(s.now, device, CallClass::Emergency, emergency());
     assert!(s.sent().iter().all(|(_, m)| !m.starts_with("INVITE")));
     assert_eq!(s.calls()[0].1, Phase::Waiting);
+    let queues = s.api(|reply| ApiCommand::ListQueues { reply });
+    let q = &queues.expect("queues")[0];
+    assert_eq!(
+        (q.waiting, q.operators_available, q.operators_total),
+        (1, 0, 2)
+    );
+    let waiting = &q.calls[0];
+    assert_eq!((waiting.position, waiting.id.as_str()), (1, "dev7@unit"));
+    assert_eq!(waiting.event_code, emergency());
 }
 
 fn recall(s: &mut Sim, operator: &str) -> Result<String, ApiError> {
