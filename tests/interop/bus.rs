@@ -24,11 +24,13 @@
 //! |---|---|
 //! | `bus.rs` | the stream against the journal, dedup, the 30 s outage, SIGKILL mid-burst |
 //! | `bus/nats_server.rs` | finding and running nats-server |
+//! | `bus/retention.rs` | journal retention in the daemon: old segments go, but not before the bus has them |
 //! | `bus/slow_ack.rs` | a bus that acknowledges seconds late (a delaying proxy) |
 //! | `bus/events_api.rs` | `GET /api/v1/events` without a bus; call events with Contact ID off |
 
 mod events_api;
 mod nats_server;
+mod retention;
 mod slow_ack;
 
 use nats_server::{need_nats, Nats};
