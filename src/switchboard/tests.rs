@@ -194,8 +194,9 @@ impl Sim {
             .any(|o| o.id.as_str() == id && o.reachable)
     }
 
-    /// The phone of `user` at `addr` registers: 401, then the digest answer, 200.
-    pub fn register(&mut self, user: &str, addr: &str) {
+    /// The phone of `user` at `addr` registers: 401, then the digest answer,
+    /// 200. Returns what was sent after the 200.
+    pub fn register(&mut self, user: &str, addr: &str) -> Vec<(String, String)> {
         self.send(addr, &register(user, addr, 1, None));
         let out = self.sent();
         assert_eq!(lines(&out), vec!["SIP/2.0 401 Unauthorized"], "{out:?}");
@@ -210,9 +211,10 @@ impl Sim {
         let auth = respond(&challenge, "REGISTER", &uri, user, &pw, "c0ffee42", 1);
         let auth = auth.expect("answerable");
         self.send(addr, &register(user, addr, 2, Some(&auth)));
-        let out = self.sent();
-        assert_eq!(lines(&out), vec!["SIP/2.0 200 OK"], "{out:?}");
+        let mut out = self.sent();
+        assert_eq!(lines(&out[..1]), vec!["SIP/2.0 200 OK"], "{out:?}");
         assert_eq!(out[0].0, addr);
+        out.split_off(1)
     }
 
     /// A unit calls 112 and is answered; it ACKs. Returns the device call
@@ -237,7 +239,7 @@ impl Sim {
 
     /// A logged-in, registered operator set available by the API.
     pub fn available(&mut self, user: &str, addr: &str) {
-        self.register(user, addr);
+        assert!(self.register(user, addr).is_empty());
         assert!(self.reachable(user));
         assert_eq!(
             self.set_state(user, RequestedState::Available),
@@ -450,7 +452,7 @@ fn register_login_offer_answer_bridge_bye_and_wrap_up() {
     use crate::api::CallState as Phase;
     use crate::routing::{CALL_ANSWERED, CALL_OFFERED, CALL_QUEUED, OPERATOR_STATE};
     let mut s = Sim::new(plan(), None);
-    s.register("op1", OP1);
+    assert!(s.register("op1", OP1).is_empty());
     assert!(s.reachable("op1"), "the registrar told the router");
     assert_eq!(s.op_state("op1").0, Api::LoggedOut, "no login_on_register");
     assert_eq!(
@@ -588,4 +590,62 @@ fn the_device_hanging_up_while_the_phone_rings_cancels_the_offer() {
     );
     assert!(s.sb.legs.is_empty());
     assert_eq!(s.op_state("op1").0, Api::Available);
+}
+
+#[test]
+fn login_on_register_offers_a_waiting_call_to_the_newest_contact() {
+    let mut p = plan();
+    p.operators[0].login_on_register = true;
+    let mut s = Sim::new(p, None);
+    let (device, _) = s.device_call("dev11@unit");
+    s.sb.queue(s.now, device, CallClass::Voice, None);
+    assert!(s.sent().is_empty(), "nobody to ring");
+    let out = s.register("op1", OP1);
+    assert_eq!(lines(&out), vec![format!("INVITE sip:op1@{OP1} SIP/2.0")]);
+    assert_eq!(
+        out[0].0, OP1,
+        "logged in by the REGISTER, rung after its 200"
+    );
+    assert_eq!(s.op_state("op1").0, Api::Ringing);
+    let reason = records(&s.outputs())
+        .into_iter()
+        .find(|r| r.0 == crate::routing::OPERATOR_STATE)
+        .map(|r| r.2["reason"].clone());
+    assert_eq!(reason, Some(json!("registered")));
+}
+
+#[test]
+fn logging_out_while_ringing_cancels_and_the_device_hanging_up_ends_the_operator_leg() {
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    s.advance(secs(1));
+    s.available("op2", OP2);
+    let (_, invite, ok) = offered(&mut s, "dev12@unit");
+    s.send(OP1, &reply(&invite, 180, ""));
+    assert_eq!(
+        s.set_state("op1", RequestedState::LoggedOut),
+        Ok(Api::LoggedOut)
+    );
+    let out = s.sent();
+    let cancel = find(&out, "CANCEL ").clone();
+    assert_eq!(cancel.0, OP1);
+    let (to, op2_invite) = find(&out, "INVITE ").clone();
+    assert_eq!(to, OP2);
+    s.send(OP1, &reply(&cancel.1, 200, ""));
+    s.send(OP1, &reply(&invite, 487, ""));
+    assert_eq!(lines(&s.sent()), vec![format!("ACK sip:op1@{OP1} SIP/2.0")]);
+    s.send(OP2, &reply(&op2_invite, 200, &answer_sdp(&op2_invite)));
+    s.sent();
+    assert_eq!(s.op_state("op2").0, Api::OnCall);
+    s.send(UNIT, &from_unit("BYE", "dev12@unit", &to_tag(&ok), 2));
+    let out = s.sent();
+    assert_eq!(find(&out, "SIP/2.0 200").0, UNIT);
+    let bye = find(&out, "BYE ");
+    assert_eq!(bye.0, OP2);
+    assert_eq!(header(&bye.1, "Call-ID"), header(&op2_invite, "Call-ID"));
+    assert_eq!(s.op_state("op2").0, Api::WrapUp);
+    assert!(s.calls().is_empty());
+    s.send(OP2, &reply(&bye.1, 200, ""));
+    assert!(s.sent().is_empty());
+    assert!(s.sb.legs.is_empty() && s.sb.devices.is_empty());
 }

@@ -276,7 +276,7 @@ fn a_recall_rings_the_operator_then_the_device_and_either_bye_ends_both() {
 #[test]
 fn a_recall_needs_an_available_operator_and_a_trunk() {
     let mut s = Sim::new(plan(), None);
-    s.register("op1", OP1);
+    assert!(s.register("op1", OP1).is_empty());
     assert!(matches!(
         recall(&mut s, "op1"),
         Err(ApiError::Conflict { .. })
