@@ -145,11 +145,30 @@ impl Router {
         });
         if reachable && !was && login && logged_out {
             self.login(now, operator, "registered");
+        } else if !reachable && login {
+            // Logged in by its phone, logged out with its last phone gone
+            // (unregistered, expired, or silent to keep-alives).
+            let to = OperatorState::LoggedOut;
+            if !self.cancel_ringing(now, operator, to.clone(), "unregistered") {
+                self.logout_if_idle(now, operator);
+            }
         } else if !reachable {
             self.cancel_ringing(now, operator, OperatorState::Available, "unreachable");
         }
         self.settle(now);
         Ok(())
+    }
+
+    /// Logs out an operator who is not on a call (on a call, the end of
+    /// the call is the exit; the operator is then unreachable and not offered more).
+    fn logout_if_idle(&mut self, now: Instant, operator: &OperatorId) {
+        let idle = matches!(
+            self.operators.get(operator).map(|o| &o.state),
+            Some(OperatorState::Available | OperatorState::WrapUp | OperatorState::Paused { .. })
+        );
+        if idle {
+            self.set_state(now, operator, OperatorState::LoggedOut, "unregistered");
+        }
     }
 
     /// What became of the offer of `call` to `operator`. `Err(NoSuchOffer)`

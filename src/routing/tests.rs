@@ -268,6 +268,29 @@ fn unregistering_while_ringing_reoffers_at_once() {
 }
 
 #[test]
+fn an_operator_logged_in_by_its_phone_is_logged_out_when_the_last_phone_goes() {
+    let mut s = Sim::new(plan());
+    s.online(&["a"]);
+    assert_eq!(s.state("a"), OperatorState::Available);
+    s.r.set_reachable(s.now, &op("a"), false).expect("known");
+    assert_eq!(s.state("a"), OperatorState::LoggedOut);
+    s.r.set_reachable(s.now, &op("a"), true).expect("known");
+    assert_eq!(s.state("a"), OperatorState::Available);
+}
+
+#[test]
+fn an_operator_on_a_call_stays_on_it_when_its_phone_goes() {
+    let mut s = Sim::new(plan());
+    s.online(&["a"]);
+    s.enqueue(1, CallClass::Voice);
+    s.take_actions();
+    s.r.offer_result(s.now, CallRef(1), &op("a"), OfferOutcome::Answered)
+        .expect("offered");
+    s.r.set_reachable(s.now, &op("a"), false).expect("known");
+    assert_eq!(s.state("a"), OperatorState::OnCall { call: CallRef(1) });
+}
+
+#[test]
 fn wrap_up_holds_the_next_call_until_it_ends() {
     let mut s = Sim::new(plan());
     s.online(&["a"]);
