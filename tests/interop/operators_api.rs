@@ -189,6 +189,11 @@ fn operators_api_recall_rings_operator_then_unit_tones_both_ways() {
     wait_operator_state(&d, "op1", "on_call", SHORT);
     assert_heard(&op1, inc, UNIT_HZ);
     assert_heard(&unit, uinc, OPERATOR_HZ);
+    let body = json!({"disposition": "recall", "note": "Checked the unit after a silent alarm."});
+    let (status, v) = disposition(&d, &id, &body);
+    assert_eq!(status, 204, "disposition of the connected recall: {v}");
+    let event = journalled_disposition(&d, &id, "recall");
+    assert_eq!(event["data"]["tenant"], "demo", "{event}");
     op1.send(json!({"cmd": "hangup"}));
     assert!(
         unit.wait_state(uinc, "DISCONNECTED", SHORT).is_some(),
@@ -237,6 +242,102 @@ fn operators_api_recall_refusals() {
     assert!(calls(&d).is_empty(), "{:?}", calls(&d));
     assert_eq!(op1.incoming_count(), 0, "a refused recall rang op1");
     assert_eq!(operator(&d, "op1")["state"], "available");
+}
+
+/// The citizen's unit as a softphone at the recall trunk's proxy port,
+/// playing `UNIT_HZ`, with this answer policy.
+fn unit_phone(d: &Daemon, port: u16, on_incoming: &str) -> Softphone {
+    Softphone::spawn(
+        &d.dir.path,
+        &PhoneOpts {
+            sip_port: Some(port),
+            on_incoming: on_incoming.into(),
+            tone_hz: f64::from(UNIT_HZ),
+            measure: vec![f64::from(UNIT_HZ), f64::from(OPERATOR_HZ)],
+            ..PhoneOpts::new("unit")
+        },
+    )
+}
+
+/// A recall to a busy unit: op1 answers, the unit answers the daemon's
+/// INVITE with 486, and op1's call is ended by the daemon (not left in
+/// silence); op1 is available again and no call is left.
+#[test]
+fn operators_api_recall_to_a_busy_unit_ends_the_operator_call() {
+    let test = "operators_api_recall_to_a_busy_unit_ends_the_operator_call";
+    let unit_port = free_port();
+    let cfg = recall_config(Plan::new(&["op1"], NOWHERE), unit_port);
+    let Some(d) = daemon(test, &cfg) else {
+        return;
+    };
+    let unit = unit_phone(&d, unit_port, "busy");
+    let op1 = operator_phone(&d, operator_opts("op1"));
+    let (status, accepted) = recall(&d, "op1", CITIZEN);
+    assert_eq!(status, 202, "POST /api/v1/calls: {accepted}");
+    let inc = op1.wait_incoming(0, RING_WAIT).expect("op1 never rang");
+    assert!(
+        op1.wait_state(inc, "CONFIRMED", SHORT).is_some(),
+        "op1 did not connect"
+    );
+    let uinc = unit
+        .wait_incoming(0, RING_WAIT)
+        .expect("the daemon never called the unit");
+    let refused = unit.wait_state(uinc, "DISCONNECTED", SHORT);
+    assert!(refused.is_some(), "the unit's 486 did not end its call");
+    assert!(
+        op1.wait_state(inc, "DISCONNECTED", SHORT).is_some(),
+        "op1's call stayed up after the unit was busy: {:?}",
+        op1.events()
+    );
+    assert!(
+        poll_until(SHORT, || calls(&d).is_empty()),
+        "calls left: {:?}",
+        calls(&d)
+    );
+    wait_operator_state(&d, "op1", "available", SHORT);
+}
+
+/// A recall the unit ends: once connected (tones heard at op1), the unit
+/// hangs up and op1's call ends; op1 is available again, and the recall
+/// can still be given a disposition under the id the POST returned.
+#[test]
+fn operators_api_recall_unit_hangs_up_first() {
+    let test = "operators_api_recall_unit_hangs_up_first";
+    let unit_port = free_port();
+    let cfg = recall_config(Plan::new(&["op1"], NOWHERE), unit_port);
+    let Some(d) = daemon(test, &cfg) else {
+        return;
+    };
+    let mut unit = unit_phone(&d, unit_port, "answer");
+    let op1 = operator_phone(&d, operator_opts("op1"));
+    let (status, accepted) = recall(&d, "op1", CITIZEN);
+    assert_eq!(status, 202, "POST /api/v1/calls: {accepted}");
+    let id = accepted["id"].as_str().unwrap_or_default().to_string();
+    let inc = op1.wait_incoming(0, RING_WAIT).expect("op1 never rang");
+    let uinc = unit
+        .wait_incoming(0, RING_WAIT)
+        .expect("the daemon never called the unit");
+    assert!(
+        unit.wait_state(uinc, "CONFIRMED", SHORT).is_some(),
+        "the unit did not connect"
+    );
+    assert_heard(&op1, inc, UNIT_HZ);
+    unit.send(json!({"cmd": "hangup"}));
+    assert!(
+        op1.wait_state(inc, "DISCONNECTED", SHORT).is_some(),
+        "op1's call stayed up after the unit hung up: {:?}",
+        op1.events()
+    );
+    assert!(
+        poll_until(SHORT, || calls(&d).is_empty()),
+        "calls left: {:?}",
+        calls(&d)
+    );
+    wait_operator_state(&d, "op1", "available", SHORT);
+    let body = json!({"disposition": "technical", "note": "Unit hung up."});
+    let (status, v) = disposition(&d, &id, &body);
+    assert_eq!(status, 204, "disposition of the ended recall: {v}");
+    journalled_disposition(&d, &id, "technical");
 }
 
 // ---------------------------------------------------------------- disposition
@@ -395,5 +496,30 @@ fn operators_api_queues_and_operators_show_a_wait() {
         next["position"],
         calls_now.iter().position(|c| c == next).unwrap_or(0) as u64 + 1,
         "{main}"
+    );
+}
+
+/// `GET /api/v1/queues` lists a waiting alarm with its event code, as
+/// `GET /api/v1/calls` does and the OpenAPI example of `/api/v1/queues`
+/// shows (`"event_code": "101"` on a queued emergency).
+#[test]
+fn operators_api_queue_lists_the_event_code() {
+    let test = "operators_api_queue_lists_the_event_code";
+    let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
+        return;
+    };
+    let _op1 = operator_phone(&d, operator_opts("op1"));
+    set_state(&d, "op1", "paused", Some("meeting"));
+    wait_operator_state(&d, "op1", "paused", SHORT);
+    let _unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
+    let waiting = wait_call(&d, RING_WAIT, "emergency waiting", |c| {
+        c["class"] == "emergency" && c["state"] == "waiting"
+    });
+    assert_eq!(waiting["event_code"], "101", "GET /api/v1/calls: {waiting}");
+    let main = queue(&d, "main");
+    assert_eq!(main["calls"][0]["id"], waiting["id"], "{main}");
+    assert_eq!(
+        main["calls"][0]["event_code"], "101",
+        "GET /api/v1/queues: {main}"
     );
 }
