@@ -240,4 +240,30 @@ mod tests {
         );
         assert!(sink.legs.is_empty() && sink.calls.is_empty());
     }
+
+    #[test]
+    fn every_end_reason_of_a_device_call_fits_the_schema() {
+        let reasons = [
+            EndReason::RemoteBye,
+            EndReason::Cancelled,
+            EndReason::MaxDuration,
+            EndReason::NoAck,
+            EndReason::Shutdown,
+            EndReason::MediaFailed,
+            EndReason::Settled,
+            EndReason::BridgePeerHungUp,
+            EndReason::Forwarded,
+            EndReason::HungUp,
+        ];
+        let mut sink = CallEvents::new(None, "n1");
+        for (i, reason) in reasons.into_iter().enumerate() {
+            let list = [start(i as u64, false), end(i as u64, reason)];
+            for event in &list {
+                let (_, bytes) = sink.record_for(event).expect("a record");
+                let value: Value = serde_json::from_slice(&bytes).expect("json");
+                let problems = crate::bus::schema::validate(&value);
+                assert!(problems.is_empty(), "{reason:?}: {problems:?}");
+            }
+        }
+    }
 }
