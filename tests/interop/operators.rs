@@ -18,7 +18,7 @@
 //! to end path, ring-no-answer, decline, a softphone killed while ringing,
 //! unregistering while a call waits, overflow by time and by nobody logged
 //! in, the last resort, priority overtaking, wrap-up, reload during a call,
-//! and in-call digits. One known failure is `#[ignore]`d with its reason.
+//! and in-call digits.
 //! Tones: the unit plays 1000 Hz, operators play 700 Hz, both at -10 dBm0;
 //! "heard" means a 500 ms Goertzel window at or above -30 dBm0 (a bridge
 //! through A-law/µ-law loses well under 1 dB).
@@ -981,7 +981,6 @@ fn operators_unregister_while_calls_wait() {
 /// and must be logged out, both when the REGISTER says so and when its
 /// phone dies (keep-alives, 2 s).
 #[test]
-#[ignore = "known failure: the router keeps an unreachable operator `available` (contacts 0) instead of logging them out"]
 fn operators_login_on_register_logs_out_with_the_last_binding() {
     let test = "operators_login_on_register_logs_out_with_the_last_binding";
     let Some(d) = centre(test, &Plan::new(&["op1", "op2"], NOWHERE)) else {
