@@ -196,7 +196,7 @@ fn keep_alives_probe_and_silence_removes_the_binding_within_two_intervals() {
     let unanswered = s.sent();
     assert!(unanswered.iter().all(|(_, m)| m.starts_with("OPTIONS ")));
     // A call now waits: nobody to ring.
-    let (device, _) = s.device_call("dev7@unit");
+    let (device, ok) = s.device_call("dev7@unit");
     s.sb.queue(s.now, device, CallClass::Emergency, emergency());
     assert!(s.sent().iter().all(|(_, m)| !m.starts_with("INVITE")));
     assert_eq!(s.calls()[0].1, Phase::Waiting);
@@ -209,6 +209,10 @@ fn keep_alives_probe_and_silence_removes_the_binding_within_two_intervals() {
     let waiting = &q.calls[0];
     assert_eq!((waiting.position, waiting.id.as_str()), (1, "dev7@unit"));
     assert_eq!(waiting.event_code, emergency());
+    // The unit gives up waiting: the call leaves the queue.
+    s.send(UNIT, &from_unit("BYE", "dev7@unit", &to_tag(&ok), 2));
+    assert_eq!(lines(&s.sent()), vec!["SIP/2.0 200 OK"]);
+    assert!(s.calls().is_empty());
 }
 
 fn recall(s: &mut Sim, operator: &str) -> Result<String, ApiError> {
