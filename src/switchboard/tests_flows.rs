@@ -443,3 +443,23 @@ fn a_forward_that_rings_too_long_is_cancelled_and_goes_to_the_last_resort() {
         })
     );
 }
+
+#[test]
+fn targets_without_a_route_fail_over_to_the_last_resort_retry_without_looping() {
+    let mut s = Sim::new(overflow_plan(), None);
+    s.sb.config.targets.clear();
+    let (device, _) = s.device_call("dev13@unit");
+    s.sb.queue(s.now, device, CallClass::Voice, None);
+    assert!(s.sent().is_empty(), "nowhere to send it");
+    let recs = records(&s.outputs());
+    assert!(recs.iter().any(|r| r.0 == CALL_OVERFLOWED));
+    assert_eq!(s.calls().len(), 1, "never dropped");
+    s.sb.config = config();
+    s.advance(crate::routing::LAST_RESORT_RETRY);
+    let out = s.sent();
+    let retry = invite_to(&out, LAST);
+    assert!(
+        retry.starts_with(&format!("INVITE sip:lr@{LAST} ")),
+        "the last resort again"
+    );
+}
