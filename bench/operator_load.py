@@ -13,7 +13,8 @@ Per device call (subject = its SIP Call-ID in the journal):
   offered the first call.offered (operator), ms
   ring    the 180 that operator's SIPp sent for the matching INVITE, µs
 Offers are matched to the INVITEs an operator received in order: the first
-INVITE that arrived at or after the offer's millisecond and is not yet taken.
+INVITE not yet taken that arrived no earlier than 50 ms before the offer's journal
+time (records are stamped when built, a few ms after the INVITE went out).
 
 The last line is a one-line summary (key=value) for results.txt.
 """
@@ -137,22 +138,23 @@ def read_trace(path):
 
 
 def read_phones(run):
-    """Per operator: INVITEs in arrival order, each {cid, invite, ring}."""
+    """Per operator (the INVITE's Request-URI user): INVITEs in arrival order, each {cid, invite, ring}."""
     phones = {}
     for path in glob.glob(os.path.join(run, "op*", "msg.log")):
-        op = os.path.basename(os.path.dirname(path))
         legs = {}
-        order = []
         for m in read_trace(path):
             if not m["cid"] or not m["first"]:
                 continue
             if m["dir"] == "in" and m["first"].startswith("INVITE ") and m["cid"] not in legs:
+                user = re.match(r"INVITE sips?:([^@;>\s]+)@", m["first"])
+                op = user.group(1) if user else "?"
                 legs[m["cid"]] = {"cid": m["cid"], "invite": m["t"], "ring": None}
-                order.append(m["cid"])
+                phones.setdefault(op, []).append(legs[m["cid"]])
             elif m["dir"] == "out" and m["first"].startswith("SIP/2.0 18") and m["cid"] in legs:
                 if legs[m["cid"]]["ring"] is None:
                     legs[m["cid"]]["ring"] = m["t"]
-        phones[op] = [legs[c] for c in order]
+    for legs in phones.values():
+        legs.sort(key=lambda leg: leg["invite"])
     return phones
 
 
@@ -205,7 +207,7 @@ def main():
             for i, leg in enumerate(legs):
                 if i in used.get(op, set()):
                     continue
-                if leg["invite"] >= t_off - 0.0015:
+                if leg["invite"] >= t_off - 0.050:
                     used[op].add(i)
                     ring = leg["ring"]
                     o2r.append((ring - t_off) if ring else None)

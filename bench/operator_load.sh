@@ -28,9 +28,12 @@
 #
 # Usage: bench/operator_load.sh [--no-build] [--operators N] [--calls N] [--rate R]
 #          [--ring-ms MS] [--talk-ms MS] [--wrap-up-s S] [--ring-timeout-s S]
-#          [--keepalive-s S] [--concurrency C] [--tag NAME]
+#          [--keepalive-s S] [--concurrency C] [--one-phone] [--tag NAME]
 #   defaults: 20 operators, 200 calls at 5/s, ring 200 ms, talk 1000 ms,
 #   wrap-up 0, ring timeout 15 s, keep-alive 30 s, 60 calls in progress at most
+#   --one-phone: one SIPp on one port registers for every operator and takes
+#   all their calls (as a PBX in front of the phones would); N SIPp processes
+#   cost about 0.5 % of a core each even idle, too much for N = 200 here
 #   env: SIP_PORT (default 15260), OP_PORT (first operator port, default 15400),
 #        OUT (default target/bench/operator_load), BIN (default target/release/alarmgate),
 #        LOG_LEVEL (daemon, default warn), REV (the commit BIN was built from, for
@@ -51,6 +54,7 @@ WRAP_UP_S=0
 RING_TIMEOUT_S=15
 KEEPALIVE_S=30
 CONC=60
+ONE_PHONE=0
 TAG=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -65,6 +69,7 @@ while [ $# -gt 0 ]; do
         --keepalive-s) KEEPALIVE_S=$2; shift 2 ;;
         --concurrency) CONC=$2; shift 2 ;;
         --tag) TAG=$2; shift 2 ;;
+        --one-phone) ONE_PHONE=1; shift ;;
         -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
@@ -202,23 +207,40 @@ for _ in $(seq 200); do
 done
 curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null || { echo "daemon not ready" >&2; tail "$RUN/daemon.log" >&2; exit 1; }
 
-# Operators: register (one short SIPp run each), then serve calls on that port.
+# Operators: each registers with a short SIPp run from its port, then a UAS
+# on that port serves its calls: one SIPp per operator, or with --one-phone
+# every operator registers from one port and a single SIPp serves them all.
 SIPP_BUDGET=$((CALLS / (RATE > 0 ? RATE : 1) + 300))
-for k in $(seq 1 "$OPS"); do
-    d=$RUN/op$k && mkdir -p "$d"
-    if ! (cd "$d" && timeout 20 sipp "127.0.0.1:$SIP_PORT" -sf "$ROOT/bench/sipp/operator_register.xml" \
-        -s "op$k" -au "op$k" -ap "pw-op$k" -i 127.0.0.1 -p "$(op_port "$k")" -m 1 \
-        -timeout 15s -timeout_error -nostdin -trace_err -error_file register_err.log >register.out 2>&1); then
-        echo "op$k: REGISTER failed (see $d/register.out, register_err.log)" >&2
-        tail -5 "$d/register.out" >&2
-        exit 1
+# register_op K PORT DIR
+register_op() {
+    if ! (cd "$3" && timeout 20 sipp "127.0.0.1:$SIP_PORT" -sf "$ROOT/bench/sipp/operator_register.xml" \
+        -s "op$1" -au "op$1" -ap "pw-op$1" -i 127.0.0.1 -p "$2" -m 1 \
+        -timeout 15s -timeout_error -nostdin -trace_err -error_file "register_err_op$1.log" >"register_op$1.out" 2>&1); then
+        echo "op$1: REGISTER failed (see $3/register_op$1.out, register_err_op$1.log)" >&2
+        tail -5 "$3/register_op$1.out" >&2
+        return 1
     fi
-    (cd "$d" && exec timeout "$SIPP_BUDGET" sipp -sf "$ROOT/bench/sipp/operator_uas.xml" -s "op$k" \
-        -i 127.0.0.1 -p "$(op_port "$k")" -mp "$(op_media "$k")" -set ring_ms "$RING_MS" -set talk_ms "$TALK_MS" \
+}
+# serve DIR PORT MEDIA_PORT
+serve() {
+    (cd "$1" && exec timeout "$SIPP_BUDGET" sipp -sf "$ROOT/bench/sipp/operator_uas.xml" \
+        -i 127.0.0.1 -p "$2" -mp "$3" -set ring_ms "$RING_MS" -set talk_ms "$TALK_MS" \
         -aa -nostdin -trace_msg -message_file msg.log -trace_err -error_file err.log \
+        -l $((OPS + 10)) -max_socket 4096 -buff_size 4194304 \
         -trace_stat -stf stat.csv -fd 1 -trace_screen -screen_file screen.log >uas.out 2>&1) &
     OP_PIDS+=($!)
-done
+}
+if [ "$ONE_PHONE" = 1 ]; then
+    mkdir -p "$RUN/op-all"
+    for k in $(seq 1 "$OPS"); do register_op "$k" "$(op_port 1)" "$RUN/op-all" || exit 1; done
+    serve "$RUN/op-all" "$(op_port 1)" "$(op_media 1)"
+else
+    for k in $(seq 1 "$OPS"); do
+        mkdir -p "$RUN/op$k"
+        register_op "$k" "$(op_port "$k")" "$RUN/op$k" || exit 1
+        serve "$RUN/op$k" "$(op_port "$k")" "$(op_media "$k")"
+    done
+fi
 # Every operator must be available before the first alarm.
 avail=0
 for _ in $(seq 100); do
@@ -287,7 +309,7 @@ other=$(awk -v b=$((b1 - b0)) -v d=$((c1 - c0)) -v p=$((s1 - s0)) -v t="$TCK" -v
 python3 "$ROOT/bench/operator_load.py" "$RUN" >"$RUN/analysis.txt" || true
 cat "$RUN/analysis.txt"
 summary=$(tail -n 1 "$RUN/analysis.txt")
-printf '%s operators=%s calls=%s rate=%s ring_ms=%s talk_ms=%s wrap_up_s=%s sim_rc=%s peak_waiting=%s elapsed=%ss daemon_cpu=%s%% daemon_hwm=%sMiB phones_cpu=%s%% sim_cpu=%s%% other_cpu=%s%% load=%s/%s %s %s\n' \
-    "$(date -u +%FT%TZ)" "$OPS" "$CALLS" "$RATE" "$RING_MS" "$TALK_MS" "$WRAP_UP_S" "$sim_rc" "$peak_wait" "$elapsed" "$cpu" \
+printf '%s operators=%s one_phone=%s calls=%s rate=%s ring_ms=%s talk_ms=%s wrap_up_s=%s sim_rc=%s peak_waiting=%s elapsed=%ss daemon_cpu=%s%% daemon_hwm=%sMiB phones_cpu=%s%% sim_cpu=%s%% other_cpu=%s%% load=%s/%s %s %s\n' \
+    "$(date -u +%FT%TZ)" "$OPS" "$ONE_PHONE" "$CALLS" "$RATE" "$RING_MS" "$TALK_MS" "$WRAP_UP_S" "$sim_rc" "$peak_wait" "$elapsed" "$cpu" \
     $((hwm / 1024)) "$sipp_cpu" "$sim_cpu" "$other" "$load" "$load_end" "$REV" "$summary" \
     | tee -a "$OUT/results.txt"
