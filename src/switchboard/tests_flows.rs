@@ -463,3 +463,34 @@ fn targets_without_a_route_fail_over_to_the_last_resort_retry_without_looping() 
         "the last resort again"
     );
 }
+
+#[test]
+fn unregistering_while_ringing_cancels_and_offers_the_next_operator() {
+    let (mut s, _, invite, _) = two_operators(plan());
+    let bye = |cseq, auth: Option<&str>| {
+        register("op1", OP1, cseq, auth).replace("Expires: 600", "Expires: 0")
+    };
+    s.send(OP1, &bye(3, None));
+    let out = s.sent();
+    let challenge = out[0]
+        .1
+        .lines()
+        .find(|l| l.starts_with("WWW-Authenticate:") && l.contains("MD5"));
+    let challenge = challenge.expect("challenged")["WWW-Authenticate:".len()..]
+        .trim()
+        .to_string();
+    let uri = format!("sip:{REALM}");
+    let auth =
+        crate::sip::digest::respond(&challenge, "REGISTER", &uri, "op1", "op1-pw", "beef", 1);
+    s.send(OP1, &bye(4, Some(&auth.expect("answer"))));
+    let out = s.sent();
+    assert_eq!(lines(&out[..1]), vec!["SIP/2.0 200 OK"]);
+    assert_eq!(find(&out, "CANCEL ").0, OP1);
+    assert_eq!(
+        header(&find(&out, "CANCEL ").1, "Call-ID"),
+        header(&invite, "Call-ID")
+    );
+    invite_to(&out, OP2);
+    assert!(!s.reachable("op1"));
+    assert_eq!(s.op_state("op2").0, Api::Ringing);
+}
