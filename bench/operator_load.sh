@@ -84,7 +84,7 @@ REV=${REV:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')}
 TOKEN=bench-operator-load
 REALM=alarmgate
 TCK=$(getconf CLK_TCK)
-RUN=$OUT/o${OPS}-c${CALLS}-r${RATE}${TAG:+-$TAG}
+RUN=$OUT/o${OPS}-c${CALLS}-r${RATE}$([ "$ONE_PHONE" = 1 ] && echo -one-phone || true)${TAG:+-$TAG}
 command -v sipp >/dev/null || { echo "sipp missing (apt-get install sip-tester)" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "python3 missing" >&2; exit 2; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
