@@ -494,3 +494,27 @@ fn unregistering_while_ringing_cancels_and_offers_the_next_operator() {
     assert!(!s.reachable("op1"));
     assert_eq!(s.op_state("op2").0, Api::Ringing);
 }
+
+#[test]
+fn a_reload_removing_the_operator_on_a_call_keeps_the_call_until_its_end() {
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    let (device, invite, _) = offered(&mut s, "dev14@unit");
+    s.send(OP1, &reply(&invite, 200, &answer_sdp(&invite)));
+    s.sent();
+    s.outputs();
+    let mut next = plan();
+    next.operators.retain(|o| o.id.as_str() != "op1");
+    let credentials = [(OperatorId::new("op2"), Default::default())]
+        .into_iter()
+        .collect();
+    assert_eq!(
+        s.sb.reconfigure(s.now, Some(next), Some(credentials), config()),
+        Ok(())
+    );
+    assert!(s.sent().is_empty(), "the call goes on");
+    assert!(s.sb.devices[&device].leg.is_some());
+    s.send(OP1, &from_phone("BYE", &invite, OP1, 2));
+    assert_eq!(find(&s.sent(), "BYE ").0, UNIT);
+    assert!(s.calls().is_empty());
+}
