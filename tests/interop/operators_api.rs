@@ -8,9 +8,12 @@
 //!   then the daemon calls `sip:<number>@<the tenant's recall trunk proxy>`,
 //!   where a second softphone answers as the unit; tones are heard both
 //!   ways (Goertzel on each side), `GET /api/v1/calls` shows the recall
-//!   connected under the id the POST returned, and the operator's hang-up
-//!   ends the unit's call. Refusals: no token 401, an operator logged out or
-//!   paused 409, an unknown operator 404, a bad number 400.
+//!   connected under the id the POST returned, a disposition of it is
+//!   journalled, and the operator's hang-up ends the unit's call. Also: the
+//!   unit busy (486), the unit hanging up first, the operator declining,
+//!   and a trunk proxy where nothing answers (the operator's call ends at
+//!   Timer B). Refusals: no token 401, an operator logged out or paused
+//!   409, an unknown operator 404, a bad number 400.
 //! - Disposition (`POST /api/v1/calls/{id}/disposition`): on a voice call
 //!   (alarm.contact_id off, so it queues at once) connected to an operator,
 //!   and again after it ended: 204 and an `alarmgate.call.disposition`
@@ -18,7 +21,8 @@
 //!   unknown call 404, no token 401, unknown disposition 400.
 //! - `GET /api/v1/queues` and `/api/v1/operators` while calls wait: the
 //!   operator paused with its reason, the emergency at position 1 and the
-//!   voice call at 2, then the operator ringing with the emergency.
+//!   voice call at 2, then the operator ringing with the emergency; the
+//!   queue lists a waiting alarm's event code.
 //!
 //! The shared helpers (dialplan, API calls, phones, the unit) are those of
 //! [`crate::operators`].
@@ -338,6 +342,79 @@ fn operators_api_recall_unit_hangs_up_first() {
     let (status, v) = disposition(&d, &id, &body);
     assert_eq!(status, 204, "disposition of the ended recall: {v}");
     journalled_disposition(&d, &id, "technical");
+}
+
+/// A recall the operator declines (603): the recall is released at once,
+/// the unit is never called, no call is left, and op1 holds no call.
+#[test]
+fn operators_api_recall_declined_by_the_operator_calls_nobody() {
+    let test = "operators_api_recall_declined_by_the_operator_calls_nobody";
+    let unit_port = free_port();
+    let cfg = recall_config(Plan::new(&["op1"], NOWHERE), unit_port);
+    let Some(d) = daemon(test, &cfg) else {
+        return;
+    };
+    let unit = unit_phone(&d, unit_port, "answer");
+    let op1 = operator_phone(
+        &d,
+        PhoneOpts {
+            on_incoming: "decline".into(),
+            ..operator_opts("op1")
+        },
+    );
+    let (status, accepted) = recall(&d, "op1", CITIZEN);
+    assert_eq!(status, 202, "POST /api/v1/calls: {accepted}");
+    let inc = op1.wait_incoming(0, RING_WAIT).expect("op1 never rang");
+    let ended = op1
+        .wait_state(inc, "DISCONNECTED", SHORT)
+        .expect("op1's declined call did not end");
+    assert_eq!(ended["code"], 603, "{ended}");
+    assert!(
+        poll_until(SHORT, || calls(&d).is_empty()),
+        "the declined recall is still listed: {:?}",
+        calls(&d)
+    );
+    let st = operator(&d, "op1");
+    assert!(
+        st["state"] != "ringing" && st["state"] != "on_call" && st["current_call"].is_null(),
+        "{st}"
+    );
+    assert_eq!(
+        unit.incoming_count(),
+        0,
+        "a declined recall called the unit"
+    );
+}
+
+/// A recall whose trunk proxy does not answer (nothing listens there): op1
+/// answers, the daemon's INVITE to the unit fails, and op1's call is ended
+/// by the daemon (bounded: Timer B, 32 s, at most); no call is left.
+#[test]
+fn operators_api_recall_to_a_dead_trunk_ends_the_operator_call() {
+    let test = "operators_api_recall_to_a_dead_trunk_ends_the_operator_call";
+    let dead_port = free_port();
+    let cfg = recall_config(Plan::new(&["op1"], NOWHERE), dead_port);
+    let Some(d) = daemon(test, &cfg) else {
+        return;
+    };
+    let op1 = operator_phone(&d, operator_opts("op1"));
+    let (status, accepted) = recall(&d, "op1", CITIZEN);
+    assert_eq!(status, 202, "POST /api/v1/calls: {accepted}");
+    let inc = op1.wait_incoming(0, RING_WAIT).expect("op1 never rang");
+    let connected = op1
+        .wait_state(inc, "CONFIRMED", SHORT)
+        .expect("op1 did not connect");
+    let ended = op1
+        .wait_state(inc, "DISCONNECTED", std::time::Duration::from_secs(40))
+        .expect("op1's call stayed up with nobody to call");
+    let took = ended["t"].as_f64().unwrap_or(0.0) - connected["t"].as_f64().unwrap_or(0.0);
+    eprintln!("{test}: op1's call ended {took:.1} s after it connected");
+    assert!(
+        poll_until(SHORT, || calls(&d).is_empty()),
+        "calls left: {:?}",
+        calls(&d)
+    );
+    wait_operator_state(&d, "op1", "available", SHORT);
 }
 
 // ---------------------------------------------------------------- disposition
