@@ -11,13 +11,13 @@
 # (bench/sipp/operator_uas.xml) takes every offer: 100, 180 at once, 200
 # after RING_MS, BYE after TALK_MS. Then `alarmgate simulate device` makes
 # CALLS alarm calls at RATE per second, each sending one Contact ID 101
-# (medical emergency, a voice alarm) in-band; after its kissoff the call is
+# (personal emergency, a voice alarm) in-band; after its kissoff the call is
 # queued, offered to the longest-idle available operator and bridged; the
 # simulator waits for the daemon's BYE (sent when the operator hangs up).
 #
 # Measured, per call:
 #   - the daemon's histogram alarmgate_queue_to_ring_seconds (queue entry,
-#     right after the kissoff, to the first 180 received), p50/p99
+#     when the kissoff ends, to the first 180 received), p50/p99
 #     interpolated linearly inside its buckets;
 #   - from the journal (`alarmgate events replay`): alarm.acknowledged (the
 #     kissoff starts) -> call.queued -> call.offered (ms resolution);
@@ -31,7 +31,7 @@
 #          [--keepalive-s S] [--concurrency C] [--one-phone] [--tag NAME]
 #   defaults: 20 operators, 200 calls at 5/s, ring 200 ms, talk 1000 ms,
 #   wrap-up 0, ring timeout 15 s, keep-alive 30 s, 60 calls in progress at most
-#   --one-phone: one SIPp on one port registers for every operator and takes
+#   --one-phone: every operator registers from one port and one SIPp takes
 #   all their calls (as a PBX in front of the phones would); N SIPp processes
 #   cost about 0.5 % of a core each even idle, too much for N = 200 here
 #   env: SIP_PORT (default 15260), OP_PORT (first operator port, default 15400),
@@ -70,7 +70,7 @@ while [ $# -gt 0 ]; do
         --concurrency) CONC=$2; shift 2 ;;
         --tag) TAG=$2; shift 2 ;;
         --one-phone) ONE_PHONE=1; shift ;;
-        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
