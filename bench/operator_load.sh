@@ -70,7 +70,7 @@ while [ $# -gt 0 ]; do
         --concurrency) CONC=$2; shift 2 ;;
         --tag) TAG=$2; shift 2 ;;
         --one-phone) ONE_PHONE=1; shift ;;
-        -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
