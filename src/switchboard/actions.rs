@@ -193,7 +193,12 @@ impl Switchboard {
             parent: Some(operator_leg),
             request_uri: uri.clone(),
             to: uri,
-            from_user: r.tenant.clone(),
+            from_user: self
+                .config
+                .presented_number
+                .get(&r.tenant)
+                .cloned()
+                .unwrap_or_else(|| r.tenant.clone()),
             peer: route.peer,
             codecs: self.config.codecs_for(&r.tenant),
             tenant: r.tenant.clone(),

@@ -28,6 +28,9 @@ pub struct SwitchboardConfig {
     pub codecs: HashMap<String, Vec<Codec>>,
     /// Operators' display names, for the API.
     pub operator_names: HashMap<OperatorId, String>,
+    /// Per tenant: the number a recall presents to the unit (the tenant's
+    /// first DID: the number the unit itself calls, so it recognises the centre).
+    pub presented_number: HashMap<String, String>,
     /// Per tenant: the class of a call with no decodable alarm (a voice-only
     /// unit, a citizen calling the number); voice when absent.
     pub default_class: HashMap<String, CallClass>,
