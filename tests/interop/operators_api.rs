@@ -12,8 +12,8 @@
 //!   journalled, and the operator's hang-up ends the unit's call. Also: the
 //!   unit busy (486), the unit hanging up first, the operator declining,
 //!   and a trunk proxy where nothing answers (the operator's call ends at
-//!   Timer B). Refusals: no token 401, an operator logged out or paused
-//!   409, an unknown operator 404, a bad number 400.
+//!   Timer B). Refusals: no token 401, an operator logged out, paused or
+//!   on a call 409, an unknown operator 404, a bad number 400.
 //! - Disposition (`POST /api/v1/calls/{id}/disposition`): on a voice call
 //!   (alarm.contact_id off, so it queues at once) connected to an operator,
 //!   and again after it ended: 204 and an `alarmgate.call.disposition`
@@ -22,7 +22,9 @@
 //! - `GET /api/v1/queues` and `/api/v1/operators` while calls wait: the
 //!   operator paused with its reason, the emergency at position 1 and the
 //!   voice call at 2, then the operator ringing with the emergency; the
-//!   queue lists a waiting alarm's event code.
+//!   queue lists a waiting alarm's event code. One known failure is
+//!   `#[ignore]`d with its reason: the queue does not list a call while it
+//!   rings at an operator, as docs/openapi.yaml says it does.
 //!
 //! The shared helpers (dialplan, API calls, phones, the unit) are those of
 //! [`crate::operators`].
@@ -191,6 +193,10 @@ fn operators_api_recall_rings_operator_then_unit_tones_both_ways() {
         "the recall's id should be the Call-ID of op1's leg"
     );
     wait_operator_state(&d, "op1", "on_call", SHORT);
+    let op = operator(&d, "op1");
+    assert_eq!(op["current_call"], id.as_str(), "{op}");
+    let (status, v) = recall(&d, "op1", CITIZEN);
+    assert_eq!(status, 409, "a second recall to op1 on a call: {v}");
     assert_heard(&op1, inc, UNIT_HZ);
     assert_heard(&unit, uinc, OPERATOR_HZ);
     let body = json!({"disposition": "recall", "note": "Checked the unit after a silent alarm."});
