@@ -34,7 +34,11 @@ pub mod legs;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_basic;
+#[cfg(test)]
 mod tests_flows;
+#[cfg(test)]
+mod tests_recall;
 
 pub use config::{Route, SwitchboardConfig};
 pub use legs::LegRole;
