@@ -156,8 +156,8 @@ impl Switchboard {
 
     fn queue_views(&self, now: Instant) -> Result<Vec<QueueView>, ApiError> {
         let view = self.router_view(now)?;
+        let plan = self.router.as_ref().map(|r| r.plan());
         let total = |q: &routing::QueueView| {
-            let plan = self.router.as_ref().map(|r| r.plan());
             plan.map_or(0, |p| {
                 p.operators
                     .iter()
@@ -168,31 +168,43 @@ impl Switchboard {
         Ok(view
             .queues
             .iter()
-            .map(|q| QueueView {
-                id: q.id.clone(),
-                tenant: q.tenant.clone(),
-                waiting: q.waiting.len() as u32,
-                calls: q
-                    .waiting
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| QueuedCall {
-                        position: i as u32 + 1,
-                        id: self.public_id(w.call),
-                        class: w.class,
-                        event_code: view
-                            .calls
-                            .iter()
-                            .find(|c| c.call == w.call)
-                            .and_then(|c| c.event_code.clone()),
-                        state: CallState::Waiting,
-                        waited_s: w.waited_ms / 1000,
-                    })
-                    .collect(),
-                operators_available: q.operators_available as u32,
-                operators_total: total(q) as u32,
+            .map(|q| {
+                let calls = self.queued_calls(&view, q);
+                QueueView {
+                    id: q.id.clone(),
+                    tenant: q.tenant.clone(),
+                    waiting: calls.len() as u32,
+                    calls,
+                    operators_available: q.operators_available as u32,
+                    operators_total: total(q) as u32,
+                }
             })
             .collect())
+    }
+
+    /// A queue's calls: those ringing at an operator first (they are being
+    /// served), then the waiting ones in the order they will be offered.
+    fn queued_calls(&self, view: &routing::RouterView, q: &routing::QueueView) -> Vec<QueuedCall> {
+        let ringing = view
+            .calls
+            .iter()
+            .filter(|c| c.queue.as_ref() == Some(&q.id) && c.state == CallPhase::Ringing);
+        let waiting = q
+            .waiting
+            .iter()
+            .filter_map(|w| view.calls.iter().find(|c| c.call == w.call));
+        ringing
+            .chain(waiting)
+            .enumerate()
+            .map(|(i, c)| QueuedCall {
+                position: i as u32 + 1,
+                id: self.public_id(c.call),
+                class: c.class,
+                event_code: c.event_code.clone(),
+                state: phase(c.state),
+                waited_s: c.waited_ms / 1000,
+            })
+            .collect()
     }
 
     fn recall(

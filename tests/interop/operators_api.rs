@@ -22,9 +22,8 @@
 //! - `GET /api/v1/queues` and `/api/v1/operators` while calls wait: the
 //!   operator paused with its reason, the emergency at position 1 and the
 //!   voice call at 2, then the operator ringing with the emergency; the
-//!   queue lists a waiting alarm's event code. One known failure is
-//!   `#[ignore]`d with its reason: the queue does not list a call while it
-//!   rings at an operator, as docs/openapi.yaml says it does.
+//!   queue lists a waiting alarm's event code, and a call ringing at an
+//!   operator first, as docs/openapi.yaml says.
 //!
 //! The shared helpers (dialplan, API calls, phones, the unit) are those of
 //! [`crate::operators`].
@@ -613,7 +612,6 @@ fn operators_api_queue_lists_the_event_code() {
 /// it (state ringing, position 1) ahead of the waiting voice call
 /// (position 2), and `waiting` is 2.
 #[test]
-#[ignore = "daemon bug: GET /api/v1/queues omits calls ringing at an operator (src/switchboard/api.rs queue_views lists only the router's waiting calls, all as state waiting); docs/openapi.yaml says the queue lists and counts waiting and ringing calls"]
 fn operators_api_queue_lists_a_ringing_call() {
     let test = "operators_api_queue_lists_a_ringing_call";
     let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
