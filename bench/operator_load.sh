@@ -36,6 +36,7 @@
 #   cost about 0.5 % of a core each even idle, too much for N = 200 here
 #   env: SIP_PORT (default 15260), OP_PORT (first operator port, default 15400),
 #        OUT (default target/bench/operator_load), BIN (default target/release/alarmgate),
+#        RTP_MIN/RTP_MAX (daemon RTP ports, default 16000-19999),
 #        LOG_LEVEL (daemon, default warn), REV (the commit BIN was built from, for
 #        results.txt; default this tree's HEAD)
 #
@@ -70,13 +71,17 @@ while [ $# -gt 0 ]; do
         --concurrency) CONC=$2; shift 2 ;;
         --tag) TAG=$2; shift 2 ;;
         --one-phone) ONE_PHONE=1; shift ;;
-        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
 SIP_PORT=${SIP_PORT:-15260}
 HTTP_PORT=$((SIP_PORT + 1))
 OP_PORT=${OP_PORT:-15400}
+# The daemon's RTP ports: below the dev dialplan's 20000-29999 (other
+# engineers' test daemons on this machine) and the ephemeral range.
+RTP_MIN=${RTP_MIN:-16000}
+RTP_MAX=${RTP_MAX:-19999}
 LOG_LEVEL=${LOG_LEVEL:-warn}
 OUT=${OUT:-$ROOT/target/bench/operator_load}
 BIN=${BIN:-$ROOT/target/release/alarmgate}
@@ -95,7 +100,7 @@ fi
 rm -rf "$RUN" && mkdir -p "$RUN"
 
 # Operator k: SIP port OP_PORT+k, SIPp media port 12000+4k (below the
-# daemon's RTP range 16000-32599), password pw-opk.
+# daemon's RTP range), password pw-opk.
 op_port() { echo $((OP_PORT + $1)); }
 op_media() { echo $((12000 + 4 * $1)); }
 
@@ -121,8 +126,8 @@ transport = "udp"
 addr = "127.0.0.1:$SIP_PORT"
 
 [media]
-rtp_port_min = 16000
-rtp_port_max = 32599
+rtp_port_min = $RTP_MIN
+rtp_port_max = $RTP_MAX
 hold = "silence"
 
 [calls]
