@@ -98,7 +98,31 @@ fn outcome(failure: LegFailure) -> OfferOutcome {
     }
 }
 
+/// The far end hung up on purpose (or the node is stopping): the other side
+/// of the bridge ends too. Any other end of an answered leg (its media could
+/// not open, our 200's ACK never came) is a failure of the leg, not the end
+/// of the conversation.
+fn hung_up_by_person(reason: EndReason) -> bool {
+    matches!(
+        reason,
+        EndReason::RemoteBye | EndReason::Shutdown | EndReason::MaxDuration
+    )
+}
+
 impl Switchboard {
+    /// The operator's leg failed after the answer: the citizen is not
+    /// dropped, the call goes back to its queue (its original class).
+    fn requeue(&mut self, now: Instant, device: CallHandle, reason: EndReason) {
+        let Some(d) = self.devices.get_mut(&device) else {
+            return;
+        };
+        let Some((class, code)) = d.request.clone() else {
+            return;
+        };
+        tracing::warn!(call_id = %d.call_id, reason = reason.as_str(), "the operator's leg failed: the call goes back to the queue");
+        self.queue(now, device, class, code);
+    }
+
     pub(crate) fn on_call_event(&mut self, now: Instant, event: CallEvent) {
         // Media and end events go out first, so that a bridge follows the
         // leg's MediaStart and a hang-up follows the end that caused it.
@@ -128,7 +152,12 @@ impl Switchboard {
             CallEvent::LegFailed {
                 leg, outcome: f, ..
             } => self.on_leg_failed(now, *leg, *f),
-            CallEvent::Ended { call, call_id, .. } => self.on_ended(now, *call, call_id.as_str()),
+            CallEvent::Ended {
+                call,
+                call_id,
+                reason,
+                ..
+            } => self.on_ended(now, *call, call_id.as_str(), *reason),
             CallEvent::ProbeDone { probe, ok } => {
                 if let (Some(id), Some(registrar)) =
                     (self.probes.remove(probe), self.registrar.as_mut())
@@ -196,6 +225,7 @@ impl Switchboard {
                 leg: None,
                 routed: false,
                 queued_at: None,
+                request: None,
             };
             self.devices.insert(*call, device);
             return;
@@ -276,14 +306,14 @@ impl Switchboard {
         self.core.cancel_leg(now, leg);
     }
 
-    fn on_ended(&mut self, now: Instant, call: CallHandle, call_id: &str) {
+    fn on_ended(&mut self, now: Instant, call: CallHandle, call_id: &str, reason: EndReason) {
         if let Some(device) = self.devices.remove(&call) {
             return self.device_ended(now, call, device);
         }
         let Some(leg) = self.legs.remove(&call) else {
             return;
         };
-        self.leg_ended(now, call, leg, call_id);
+        self.leg_ended(now, call, leg, call_id, reason);
     }
 
     fn device_ended(&mut self, now: Instant, call: CallHandle, device: Device) {
@@ -298,7 +328,14 @@ impl Switchboard {
         }
     }
 
-    fn leg_ended(&mut self, now: Instant, handle: CallHandle, leg: Leg, call_id: &str) {
+    fn leg_ended(
+        &mut self,
+        now: Instant,
+        handle: CallHandle,
+        leg: Leg,
+        call_id: &str,
+        reason: EndReason,
+    ) {
         match leg.role {
             LegRole::Offer { device, .. } | LegRole::Forward { device, .. } => {
                 if let Some(d) = self.devices.get_mut(&device) {
@@ -307,10 +344,14 @@ impl Switchboard {
                     }
                 }
                 if leg.answered && !leg.cancelled {
-                    self.core
-                        .hang_up_call(now, device, EndReason::BridgePeerHungUp);
                     if let Some(router) = self.router.as_mut() {
                         router.connected_ended(now, CallRef(device.0));
+                    }
+                    if hung_up_by_person(reason) {
+                        self.core
+                            .hang_up_call(now, device, EndReason::BridgePeerHungUp);
+                    } else {
+                        self.requeue(now, device, reason);
                     }
                 }
             }

@@ -38,6 +38,8 @@ mod tests_basic;
 #[cfg(test)]
 mod tests_flows;
 #[cfg(test)]
+mod tests_probe;
+#[cfg(test)]
 mod tests_recall;
 
 pub use config::{Route, SwitchboardConfig};
@@ -94,6 +96,8 @@ pub(crate) struct Device {
     pub routed: bool,
     /// When it entered the router; cleared when a phone first rings for it.
     pub queued_at: Option<Instant>,
+    /// What it was queued with, to queue it again if the operator's leg fails.
+    pub request: Option<(CallClass, Option<EventCode>)>,
 }
 
 /// See the module documentation.
@@ -223,6 +227,7 @@ impl Switchboard {
                 .unwrap_or(class),
             _ => class,
         };
+        let event_code_copy = event_code.clone();
         let waiting = WaitingCall {
             call: CallRef(call.0),
             tenant: device.tenant.clone(),
@@ -235,6 +240,7 @@ impl Switchboard {
             Ok(()) => {
                 device.routed = true;
                 device.queued_at = Some(now);
+                device.request = Some((class, event_code_copy));
             }
             Err(err) => tracing::warn!(%err, call_id = %device.call_id, "call not queued: held"),
         }

@@ -211,3 +211,36 @@ fn logging_out_while_ringing_cancels_and_the_device_hanging_up_ends_the_operator
     assert!(s.sent().is_empty());
     assert!(s.sb.legs.is_empty() && s.sb.devices.is_empty());
 }
+
+#[test]
+fn an_operator_leg_that_fails_after_the_answer_puts_the_call_back_in_the_queue() {
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    s.advance(secs(1));
+    s.available("op2", OP2);
+    let (device, invite, _ok) = offered(&mut s, "dev9@unit");
+    s.send(OP1, &reply(&invite, 200, &answer_sdp(&invite)));
+    s.sent();
+    let (_, leg, _) = leg_started(&s.outputs()).expect("the leg's media starts");
+    // The media engine cannot open the leg's RTP socket.
+    s.sb.with_core(s.now, |core, now| core.media_failed(now, leg));
+    let mut out = s.sent();
+    let bye = find(&out, "BYE ").clone();
+    assert_eq!(bye.0, OP1, "the failed leg is hung up: {out:?}");
+    s.send(OP1, &reply(&bye.1, 200, ""));
+    out.extend(s.sent());
+    assert!(
+        out.iter()
+            .all(|(to, m)| !(to == UNIT && m.starts_with("BYE "))),
+        "the citizen is not dropped: {out:?}"
+    );
+    assert_eq!(
+        lines(&out)
+            .iter()
+            .filter(|l| l.starts_with("INVITE sip:op2@"))
+            .count(),
+        1,
+        "the call is offered again, to the next operator: {out:?}"
+    );
+    assert!(s.sb.devices.contains_key(&device));
+}
