@@ -46,6 +46,7 @@ pub mod dsp;
 pub mod events;
 pub mod journal;
 pub mod media;
+mod newtype;
 pub mod registrar;
 pub mod routing;
 pub mod runtime;

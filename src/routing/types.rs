@@ -4,43 +4,25 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-macro_rules! name_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+use crate::newtype::string_newtype;
 
-        impl $name {
-            /// Wraps a name from the dialplan, the API or a REGISTER.
-            pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
-            }
-            /// The name as written in the dialplan.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-name_newtype!(
+string_newtype!(
     /// An operator, as named in `[[operators]]`; also the SIP user name its
     /// softphones register with.
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
     OperatorId
 );
-name_newtype!(
+string_newtype!(
     /// A queue, as named in `[[queues]]`.
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
     QueueId
 );
-name_newtype!(
+string_newtype!(
     /// An external SIP target (partner centre, night staff), as named in `[[targets]]`.
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
     TargetId
 );
 

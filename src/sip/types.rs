@@ -6,30 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-macro_rules! string_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Wraps a value taken from a message or generated locally.
-            pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
-            }
-            /// The value as it goes on the wire.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
+use crate::newtype::string_newtype;
 
 string_newtype!(
     /// The Call-ID header value (RFC 3261 §8.1.1.4).
