@@ -8,6 +8,7 @@
 //! request (as [`Caller`]) into the commands it causes.
 
 use super::error::error_response;
+use crate::config::parse_sha256;
 use crate::sip::digest::constant_time_eq;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -126,23 +127,8 @@ impl ApiTokens {
     }
 }
 
-/// 64 hex digits (either case) to 32 bytes.
-fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// The SHA-256 of a token in lower-case hex: what the config stores.
-pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::config::token_sha256_hex as hash_token;
 
 /// The token of an `Authorization: Bearer <token>` header (scheme
 /// case-insensitive, RFC 6750 §2.1), or `None`.

@@ -37,13 +37,18 @@ pub struct ApiToken {
 /// The line to paste under `[[api.tokens]]` for `token` (what
 /// `alarmgate hash-password --token` prints).
 pub fn token_sha256_line(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256 = \"{hex}\"\n")
+    format!("sha256 = \"{}\"\n", token_sha256_hex(token))
 }
 
-/// 64 hex digits to 32 bytes; `None` for anything else.
-fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+/// The SHA-256 of a token in lower-case hex: what `[[api.tokens]]` stores.
+pub fn token_sha256_hex(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 64 hex digits (either case) to 32 bytes; `None` for anything else. The
+/// config check and `api::ApiTokens::new` both decode with this.
+pub(crate) fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 || !hex.is_ascii() {
         return None;
     }

@@ -433,7 +433,7 @@ impl Plan {
     pub(crate) fn config(&self) -> Config {
         let mut extra = format!(
             "[registrar]\nrealm = \"{REALM}\"\nkeepalive_interval_s = 2\n\n[api]\n[[api.tokens]]\nname = \"tests\"\n{}\n",
-            token_sha256_line(TOKEN)
+            alarmgate::config::token_sha256_line(TOKEN)
         );
         extra.push_str(&format!(
             "[[queues]]\nid = \"main\"\ntenant = \"demo\"\n{}\n",
@@ -493,16 +493,6 @@ fn plan_refusing_target(partner_uri: &str, closed_uri: &str) -> Plan {
     let mut plan = plan_overflow("no_operator_logged_in = true", "closed", partner_uri);
     plan.targets.push(("closed", closed_uri.to_string()));
     plan
-}
-
-/// The `sha256 = "..."` line of an `[[api.tokens]]` entry for `token`.
-pub(crate) fn token_sha256_line(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let hex: String = Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256 = \"{hex}\"\n")
 }
 
 /// An `[[operators]]` table serving `main`, password `secret-<id>` (as [`PhoneOpts::new`]).
