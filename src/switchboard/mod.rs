@@ -38,8 +38,6 @@ mod tests_basic;
 #[cfg(test)]
 mod tests_flows;
 #[cfg(test)]
-mod tests_probe;
-#[cfg(test)]
 mod tests_recall;
 
 pub use config::{Route, SwitchboardConfig};
