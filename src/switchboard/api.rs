@@ -140,10 +140,16 @@ impl Switchboard {
     }
 
     fn call_view(&self, c: &routing::CallView) -> CallView {
+        // The router files a recall under its operator's first queue's
+        // tenant, with no caller: the recall's own tenant and number count.
+        let (tenant, caller) = match self.recalls.get(&c.call) {
+            Some(r) => (r.tenant.clone(), r.number.clone()),
+            None => (c.tenant.clone(), c.caller.clone()),
+        };
         CallView {
             id: self.public_id(c.call),
-            tenant: c.tenant.clone(),
-            caller: c.caller.clone(),
+            tenant,
+            caller,
             class: c.class,
             event_code: c.event_code.clone(),
             state: phase(c.state),

@@ -13,7 +13,7 @@ use serde_json::json;
 
 /// op1 and op2 available (op1 longest idle), a call ringing op1:
 /// (device, our INVITE to op1, the device's 200 OK).
-fn two_operators(plan: Plan) -> (Sim, CallHandle, String, String) {
+pub(super) fn two_operators(plan: Plan) -> (Sim, CallHandle, String, String) {
     let mut s = Sim::new(plan, None);
     s.available("op1", OP1);
     s.advance(secs(1));
@@ -25,7 +25,7 @@ fn two_operators(plan: Plan) -> (Sim, CallHandle, String, String) {
 }
 
 /// The one INVITE sent, to `addr`.
-fn invite_to(out: &[(String, String)], addr: &str) -> String {
+pub(super) fn invite_to(out: &[(String, String)], addr: &str) -> String {
     let (to, invite) = find(out, "INVITE ");
     assert_eq!(to, addr, "{out:?}");
     invite.clone()

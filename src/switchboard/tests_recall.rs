@@ -3,32 +3,12 @@
 //! harness is in `tests`.
 
 use super::tests::*;
-use super::tests_flows::overflow_plan;
+use super::tests_flows::{invite_to, overflow_plan, two_operators};
 use super::*;
 use crate::api::{ApiCommand, ApiError, CallState as Phase, Disposition, OperatorState as Api};
 use crate::call::EndReason;
-use crate::routing::{OperatorId, TargetId, CALL_OVERFLOWED};
+use crate::routing::{OperatorId, QueueId, QueuePlan, TargetId, TenantPlan, CALL_OVERFLOWED};
 use serde_json::json;
-
-/// op1 and op2 available (op1 longest idle), a call ringing op1:
-/// (device, our INVITE to op1, the device's 200 OK).
-fn two_operators(plan: Plan) -> (Sim, CallHandle, String, String) {
-    let mut s = Sim::new(plan, None);
-    s.available("op1", OP1);
-    s.advance(secs(1));
-    s.available("op2", OP2);
-    let (device, invite, ok) = offered(&mut s, "dev3@unit");
-    s.send(OP1, &reply(&invite, 180, ""));
-    s.outputs();
-    (s, device, invite, ok)
-}
-
-/// The one INVITE sent, to `addr`.
-fn invite_to(out: &[(String, String)], addr: &str) -> String {
-    let (to, invite) = find(out, "INVITE ");
-    assert_eq!(to, addr, "{out:?}");
-    invite.clone()
-}
 
 fn recall(s: &mut Sim, operator: &str) -> Result<String, ApiError> {
     s.api(|reply| ApiCommand::Recall {
@@ -332,4 +312,30 @@ fn a_reload_removing_the_operator_on_a_call_keeps_the_call_until_its_end() {
     s.send(OP1, &from_phone("BYE", &invite, OP1, 2));
     assert_eq!(find(&s.sent(), "BYE ").0, UNIT);
     assert!(s.calls().is_empty());
+}
+
+#[test]
+fn the_call_list_names_a_recall_by_its_tenant_and_number() {
+    // op1 serves tenant acme's queue first: the recall is still demo's.
+    let mut p = plan();
+    p.queues
+        .insert(0, QueuePlan::new("q0", "acme", secs(15), secs(10)));
+    p.tenants.push(TenantPlan {
+        id: "acme".into(),
+        default_queue: QueueId::new("q0"),
+        last_resort: TargetId::new("lr"),
+    });
+    p.operators[0].queues.insert(0, QueueId::new("q0"));
+    let mut s = Sim::new(p, None);
+    s.available("op1", OP1);
+    let id = recall(&mut s, "op1").expect("accepted");
+    let calls = s.api(|reply| ApiCommand::ListCalls { reply });
+    let calls = calls.expect("calls");
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!((c.id.as_str(), c.state), (id.as_str(), Phase::Ringing));
+    assert_eq!(
+        (c.tenant.as_str(), c.caller.as_str()),
+        ("demo", "4512345678")
+    );
 }
