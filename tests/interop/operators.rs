@@ -632,6 +632,41 @@ pub(crate) fn incoming_from(phone: &Softphone, n: u64) -> String {
         .unwrap_or(Value::Null);
     e["from"].as_str().unwrap_or_default().to_string()
 }
+/// `id`'s phone, doing `on_incoming` with every call ("ring": ring until
+/// cancelled, "decline": 603).
+pub(crate) fn phone_that(d: &Daemon, id: &str, on_incoming: &str) -> Softphone {
+    let opts = PhoneOpts {
+        on_incoming: on_incoming.into(),
+        ..operator_opts(id)
+    };
+    operator_phone(d, opts)
+}
+
+/// `id`'s phone, answering every call and hanging up `ms` after.
+pub(crate) fn phone_hanging_up_after(d: &Daemon, id: &str, ms: u64) -> Softphone {
+    let opts = PhoneOpts {
+        hangup_after_ms: Some(ms),
+        ..operator_opts(id)
+    };
+    operator_phone(d, opts)
+}
+
+/// op1 paused ("meeting") while a voice call from `UNIT_B` (pjsua2) and
+/// then an emergency from the unit at `UNIT_A` (101) come in and wait:
+/// (the voice caller, the unit, their `GET /api/v1/calls` entries).
+pub(crate) fn voice_then_emergency_waiting(d: &Daemon) -> (PyPeer, PyPeer, Value, Value) {
+    set_state(d, "op1", "paused", Some("meeting"));
+    wait_operator_state(d, "op1", "paused", SHORT);
+    let voice = voice_caller(d, UNIT_B);
+    let voice_call = wait_call(d, RING_WAIT, "voice waiting", |c| {
+        c["class"] == "voice" && c["state"] == "waiting"
+    });
+    let unit = spawn_unit(&d.dir.path, &device_uri(d), UNIT_A, &["--wait-bye"]);
+    let emergency = wait_call(d, RING_WAIT, "emergency waiting", |c| {
+        c["class"] == "emergency" && c["state"] == "waiting"
+    });
+    (voice, unit, voice_call, emergency)
+}
 
 pub(crate) fn event_time(e: &Value) -> f64 {
     e["t"].as_f64().unwrap_or(0.0)
@@ -766,20 +801,8 @@ fn operators_ring_no_answer_pauses_and_offers_the_next() {
     let Some(d) = centre(test, &plan_ring_timeout(&["op1", "op2"], 5)) else {
         return;
     };
-    let op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            on_incoming: "ring".into(),
-            ..operator_opts("op1")
-        },
-    );
-    let op2 = operator_phone(
-        &d,
-        PhoneOpts {
-            hangup_after_ms: Some(3000),
-            ..operator_opts("op2")
-        },
-    );
+    let op1 = phone_that(&d, "op1", "ring");
+    let op2 = phone_hanging_up_after(&d, "op2", 3000);
     let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
     let first = op1
         .wait(RING_WAIT, |e| e["ev"] == "incoming")
@@ -820,20 +843,8 @@ fn operators_decline_offers_the_next_at_once() {
     let Some(d) = centre(test, &plan_ring_timeout(&["op1", "op2"], 20)) else {
         return;
     };
-    let op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            on_incoming: "decline".into(),
-            ..operator_opts("op1")
-        },
-    );
-    let op2 = operator_phone(
-        &d,
-        PhoneOpts {
-            hangup_after_ms: Some(3000),
-            ..operator_opts("op2")
-        },
-    );
+    let op1 = phone_that(&d, "op1", "decline");
+    let op2 = phone_hanging_up_after(&d, "op2", 3000);
     let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
     let first = op1
         .wait(RING_WAIT, |e| e["ev"] == "incoming")
@@ -863,20 +874,8 @@ fn operators_softphone_killed_while_ringing_fails_over() {
     let Some(d) = centre(test, &plan_ring_timeout(&["op1", "op2"], 30)) else {
         return;
     };
-    let mut op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            on_incoming: "ring".into(),
-            ..operator_opts("op1")
-        },
-    );
-    let op2 = operator_phone(
-        &d,
-        PhoneOpts {
-            hangup_after_ms: Some(3000),
-            ..operator_opts("op2")
-        },
-    );
+    let mut op1 = phone_that(&d, "op1", "ring");
+    let op2 = phone_hanging_up_after(&d, "op2", 3000);
     let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
     op1.wait(RING_WAIT, |e| e["ev"] == "incoming")
         .expect("op1 (longest idle) never rang");
@@ -913,20 +912,8 @@ fn operators_unregister_while_calls_wait() {
     let Some(d) = centre(test, &plan_ring_timeout(&["op1", "op2"], 30)) else {
         return;
     };
-    let mut op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            on_incoming: "ring".into(),
-            ..operator_opts("op1")
-        },
-    );
-    let op2 = operator_phone(
-        &d,
-        PhoneOpts {
-            hangup_after_ms: Some(3000),
-            ..operator_opts("op2")
-        },
-    );
+    let mut op1 = phone_that(&d, "op1", "ring");
+    let op2 = phone_hanging_up_after(&d, "op2", 3000);
     set_state(&d, "op2", "paused", Some("break"));
     wait_operator_state(&d, "op2", "paused", SHORT);
     let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
@@ -1132,23 +1119,8 @@ fn operators_emergency_overtakes_a_waiting_voice_call() {
     let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
         return;
     };
-    let op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            hangup_after_ms: Some(1500),
-            ..operator_opts("op1")
-        },
-    );
-    set_state(&d, "op1", "paused", Some("meeting"));
-    wait_operator_state(&d, "op1", "paused", SHORT);
-    let voice = voice_caller(&d, UNIT_B);
-    wait_call(&d, RING_WAIT, "voice waiting", |c| {
-        c["class"] == "voice" && c["state"] == "waiting"
-    });
-    let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
-    wait_call(&d, RING_WAIT, "emergency waiting", |c| {
-        c["class"] == "emergency" && c["state"] == "waiting"
-    });
+    let op1 = phone_hanging_up_after(&d, "op1", 1500);
+    let (voice, unit, _, _) = voice_then_emergency_waiting(&d);
     let main = queue(&d, "main");
     assert_eq!(main["waiting"], 2, "{main}");
     assert_eq!(
@@ -1202,13 +1174,7 @@ fn operators_no_offer_during_wrap_up() {
     let Some(d) = centre(test, &plan_wrap_up(8)) else {
         return;
     };
-    let op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            hangup_after_ms: Some(1000),
-            ..operator_opts("op1")
-        },
-    );
+    let op1 = phone_hanging_up_after(&d, "op1", 1000);
     let unit_a = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
     op1.wait_incoming(0, RING_WAIT)
         .expect("op1 never rang for A");

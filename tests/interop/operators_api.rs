@@ -32,9 +32,10 @@ use crate::harness::{
     free_port, http_request, journal_records, need_pjsua2, poll_until, AlarmOpts, Config, Daemon,
 };
 use crate::operators::{
-    api, assert_heard, calls, centre, device_uri, operator, operator_opts, operator_phone, queue,
-    set_state, spawn_unit, voice_caller, wait_call, wait_operator_state, Plan, NOWHERE,
-    OPERATOR_HZ, RING_WAIT, SHORT, UNIT_A, UNIT_B, UNIT_HZ,
+    api, assert_heard, calls, centre, device_uri, operator, operator_opts, operator_phone,
+    phone_that, queue, set_state, spawn_unit, voice_caller, voice_then_emergency_waiting,
+    wait_call, wait_operator_state, Plan, NOWHERE, OPERATOR_HZ, RING_WAIT, SHORT, UNIT_A, UNIT_B,
+    UNIT_HZ,
 };
 use crate::softphone::{PhoneOpts, Softphone};
 use alarmgate::switchboard::api::CALL_DISPOSITION;
@@ -360,13 +361,7 @@ fn operators_api_recall_declined_by_the_operator_calls_nobody() {
         return;
     };
     let unit = unit_phone(&d, unit_port, "answer");
-    let op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            on_incoming: "decline".into(),
-            ..operator_opts("op1")
-        },
-    );
+    let op1 = phone_that(&d, "op1", "decline");
     let (status, accepted) = recall(&d, "op1", CITIZEN);
     assert_eq!(status, 202, "POST /api/v1/calls: {accepted}");
     let inc = op1.wait_incoming(0, RING_WAIT).expect("op1 never rang");
@@ -506,23 +501,8 @@ fn operators_api_queues_and_operators_show_a_wait() {
     let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
         return;
     };
-    let op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            on_incoming: "ring".into(),
-            ..operator_opts("op1")
-        },
-    );
-    set_state(&d, "op1", "paused", Some("meeting"));
-    wait_operator_state(&d, "op1", "paused", SHORT);
-    let _voice = voice_caller(&d, UNIT_B);
-    let voice = wait_call(&d, RING_WAIT, "voice waiting", |c| {
-        c["class"] == "voice" && c["state"] == "waiting"
-    });
-    let _unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
-    let emergency = wait_call(&d, RING_WAIT, "emergency waiting", |c| {
-        c["class"] == "emergency" && c["state"] == "waiting"
-    });
+    let op1 = phone_that(&d, "op1", "ring");
+    let (_voice, _unit, voice, emergency) = voice_then_emergency_waiting(&d);
     let main = queue(&d, "main");
     assert_eq!(main["tenant"], "demo", "{main}");
     assert_eq!(main["waiting"], 2, "{main}");
@@ -617,23 +597,8 @@ fn operators_api_queue_lists_a_ringing_call() {
     let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
         return;
     };
-    let op1 = operator_phone(
-        &d,
-        PhoneOpts {
-            on_incoming: "ring".into(),
-            ..operator_opts("op1")
-        },
-    );
-    set_state(&d, "op1", "paused", Some("meeting"));
-    wait_operator_state(&d, "op1", "paused", SHORT);
-    let _voice = voice_caller(&d, UNIT_B);
-    let voice = wait_call(&d, RING_WAIT, "voice waiting", |c| {
-        c["class"] == "voice" && c["state"] == "waiting"
-    });
-    let _unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
-    let emergency = wait_call(&d, RING_WAIT, "emergency waiting", |c| {
-        c["class"] == "emergency" && c["state"] == "waiting"
-    });
+    let op1 = phone_that(&d, "op1", "ring");
+    let (_voice, _unit, voice, emergency) = voice_then_emergency_waiting(&d);
     set_state(&d, "op1", "available", None);
     op1.wait_incoming(0, RING_WAIT)
         .expect("op1 never rang once available");
