@@ -228,6 +228,13 @@ impl Switchboard {
         let recall = self
             .start_recall(now, operator, number, tenant)
             .map_err(api_error)?;
+        // The operator's leg could not start (draining, no RTP port): the
+        // router released the recall at once, and no phone is ringing.
+        if !self.recalls.contains_key(&recall) {
+            return Err(ApiError::unavailable(
+                "the operator's phone could not be called",
+            ));
+        }
         Ok(RecallAccepted {
             id: self.public_id(recall),
         })

@@ -336,6 +336,7 @@ impl Switchboard {
         call_id: &str,
         reason: EndReason,
     ) {
+        let forward = matches!(leg.role, LegRole::Forward { .. });
         match leg.role {
             LegRole::Offer { device, .. } | LegRole::Forward { device, .. } => {
                 if let Some(d) = self.devices.get_mut(&device) {
@@ -344,8 +345,14 @@ impl Switchboard {
                     }
                 }
                 if leg.answered && !leg.cancelled {
+                    // An answered forward stays in the router (forwarded,
+                    // done) until it is gone: requeueing needs it gone.
                     if let Some(router) = self.router.as_mut() {
-                        router.connected_ended(now, CallRef(device.0));
+                        if forward {
+                            router.call_gone(now, CallRef(device.0));
+                        } else {
+                            router.connected_ended(now, CallRef(device.0));
+                        }
                     }
                     if hung_up_by_person(reason) {
                         self.core

@@ -213,3 +213,25 @@ fn keep_alives_probe_and_silence_removes_the_binding_within_two_intervals() {
     assert_eq!(lines(&s.sent()), vec!["SIP/2.0 200 OK"]);
     assert!(s.calls().is_empty());
 }
+
+#[test]
+fn a_forward_leg_that_fails_after_the_answer_puts_the_call_back_in_the_queue() {
+    let mut s = Sim::new(overflow_plan(), None);
+    let (device, _ok) = s.device_call("dev6@unit");
+    s.sb.queue(s.now, device, CallClass::Voice, None);
+    let invite = invite_to(&s.sent(), PARTNER);
+    s.send(PARTNER, &reply(&invite, 200, &answer_sdp(&invite)));
+    s.sent();
+    let (_, leg, _) = leg_started(&s.outputs()).expect("the target's media");
+    // The media engine cannot open the leg's RTP socket: not a hang-up.
+    s.sb.with_core(s.now, |core, now| core.media_failed(now, leg));
+    let bye = find(&s.sent(), "BYE ").clone();
+    assert_eq!(bye.0, PARTNER);
+    s.send(PARTNER, &reply(&bye.1, 200, ""));
+    // Back in the queue: nobody is logged in, so it is forwarded again
+    // (not held forever under a forward the router thinks is connected).
+    let again = invite_to(&s.sent(), PARTNER);
+    assert_ne!(header(&again, "Call-ID"), header(&invite, "Call-ID"));
+    assert_eq!(s.calls()[0].1, Phase::Forwarding);
+    assert!(s.sb.devices.contains_key(&device));
+}

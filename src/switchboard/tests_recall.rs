@@ -339,3 +339,17 @@ fn the_call_list_names_a_recall_by_its_tenant_and_number() {
         ("demo", "4512345678")
     );
 }
+
+#[test]
+fn a_recall_whose_operator_leg_cannot_start_is_refused_not_accepted() {
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    // Draining: no outgoing leg starts, so nobody's phone is being rung.
+    s.sb.with_core(s.now, |core, now| core.begin_drain(now, secs(30)));
+    let refused = recall(&mut s, "op1");
+    assert!(
+        matches!(refused, Err(ApiError::Unavailable { .. })),
+        "{refused:?}"
+    );
+    assert!(s.sent().is_empty() && s.sb.recalls.is_empty());
+}
