@@ -391,4 +391,4 @@ mod tests_leg_end;
 #[cfg(test)]
 mod tests_probe;
 #[cfg(test)]
-mod tests_uac;
+pub(crate) mod tests_uac;

@@ -67,7 +67,7 @@ pub(super) fn reply(request: &str, code: u16, body: &str) -> Vec<u8> {
 }
 
 /// A phone that only does PCMU answers our offer.
-pub(super) fn pcmu_answer(invite: &str) -> String {
+pub(crate) fn pcmu_answer(invite: &str) -> String {
     let offer = invite.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     let policy = MediaPolicy {
         codecs: vec![Codec::Pcmu],

@@ -14,7 +14,6 @@ use crate::registrar::{OperatorCredentials, RegistrarConfig};
 use crate::routing::{OperatorId, OperatorPlan, QueuePlan, TargetId, TargetPlan, TenantPlan};
 use crate::sip::digest::{ha1, respond, Algorithm};
 use crate::sip::message::{self, Method, Request, SipMessage};
-use crate::sip::sdp::{self, Codec, LocalMedia, MediaPolicy};
 use crate::sip::types::Tag;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -339,24 +338,7 @@ pub(super) fn reply(request: &str, code: u16, body: &str) -> String {
 }
 
 /// A phone's SDP answer (µ-law only) to our offer.
-pub(super) fn answer_sdp(invite: &str) -> String {
-    let offer = invite.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let policy = MediaPolicy {
-        codecs: vec![Codec::Pcmu],
-        ptime_ms: 20,
-    };
-    let far = LocalMedia {
-        addr: [127, 0, 0, 1].into(),
-        port: 7078,
-        session_id: 1,
-        session_version: 1,
-        username: "ph".into(),
-    };
-    match sdp::answer(&sdp::parse(offer).expect("our offer parses"), &policy, far) {
-        sdp::AnswerOutcome::Accepted(_, text) => text,
-        other => panic!("{other:?}"),
-    }
-}
+pub(super) use crate::call::tests_uac::pcmu_answer as answer_sdp;
 
 /// A request from the phone that answered our INVITE, in its dialog.
 pub(super) fn from_phone(method: &str, invite: &str, addr: &str, cseq: u32) -> String {
