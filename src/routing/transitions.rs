@@ -193,6 +193,15 @@ impl Router {
             self.operators.remove(operator);
             return;
         }
+        // Logged in by its phone, which went away during the call: logged
+        // out now, as it would have been at once had it been idle.
+        let phone_gone = self
+            .operators
+            .get(operator)
+            .is_some_and(|o| o.plan.login_on_register && !o.reachable);
+        if phone_gone {
+            return self.set_state(now, operator, OperatorState::LoggedOut, "unregistered");
+        }
         self.update_op(operator, |o| o.idle_since = now);
         if wrap_up.is_zero() {
             return self.set_state(now, operator, OperatorState::Available, "call-ended");

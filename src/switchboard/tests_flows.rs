@@ -235,3 +235,41 @@ fn a_forward_leg_that_fails_after_the_answer_puts_the_call_back_in_the_queue() {
     assert_eq!(s.calls()[0].1, Phase::Forwarding);
     assert!(s.sb.devices.contains_key(&device));
 }
+
+#[test]
+fn a_phone_logged_in_by_register_that_unregisters_during_a_call_is_logged_out_after_it() {
+    let mut p = plan();
+    p.operators[0].login_on_register = true;
+    let mut s = Sim::new(p, None);
+    let (device, ok) = s.device_call("dev12@unit");
+    s.sb.queue(s.now, device, CallClass::Voice, None);
+    let out = s.register("op1", OP1);
+    let invite = invite_to(&out, OP1);
+    s.send(OP1, &reply(&invite, 200, &answer_sdp(&invite)));
+    s.sent();
+    assert_eq!(s.op_state("op1").0, Api::OnCall);
+    // The softphone unregisters (Expires: 0, digest) while on the call.
+    let unregister = |cseq, auth: Option<&str>| {
+        register("op1", OP1, cseq, auth).replace("Expires: 600", "Expires: 0")
+    };
+    s.send(OP1, &unregister(3, None));
+    let out = s.sent();
+    let challenge = out[0]
+        .1
+        .lines()
+        .find(|l| l.starts_with("WWW-Authenticate:") && l.contains("MD5"));
+    let challenge = challenge.expect("challenged")["WWW-Authenticate:".len()..]
+        .trim()
+        .to_string();
+    let uri = format!("sip:{REALM}");
+    let auth =
+        crate::sip::digest::respond(&challenge, "REGISTER", &uri, "op1", "op1-pw", "beef", 1);
+    s.send(OP1, &unregister(4, Some(&auth.expect("answer"))));
+    assert_eq!(lines(&s.sent()[..1]), vec!["SIP/2.0 200 OK"]);
+    assert_eq!(s.op_state("op1").0, Api::OnCall, "the call goes on");
+    s.send(UNIT, &from_unit("BYE", "dev12@unit", &to_tag(&ok), 2));
+    s.sent();
+    s.advance(secs(11));
+    // No phone left: logged out (as login_on_register says), not "available".
+    assert_eq!(s.op_state("op1").0, Api::LoggedOut);
+}
