@@ -8,7 +8,6 @@
 //! request (as [`Caller`]) into the commands it causes.
 
 use super::error::error_response;
-use crate::config::parse_sha256;
 use crate::sip::digest::constant_time_eq;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,36 +15,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, RwLock};
-use thiserror::Error;
 
 /// The longest token accepted in a header; longer ones are refused unhashed.
 const TOKEN_MAX: usize = 512;
-
-/// A token entry from the config: a name for the logs and events, and the
-/// SHA-256 of the secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiToken {
-    /// Who holds it (`dispatch-console`, `night-desk`).
-    pub name: String,
-    /// The SHA-256 of the token, 64 hex digits (either case).
-    pub sha256: String,
-}
-
-/// Why a stored token hash was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum TokenError {
-    /// Not 64 hex digits.
-    #[error("token {name}: sha256 must be 64 hex digits, got {len} characters")]
-    BadHash {
-        /// The entry's name.
-        name: String,
-        /// The length given.
-        len: usize,
-    },
-    /// An empty name.
-    #[error("an API token needs a name")]
-    NoName,
-}
 
 /// A stored hash: the token's name and the SHA-256 of the token.
 type Entry = (String, [u8; 32]);
@@ -64,25 +36,6 @@ pub struct ApiTokens {
 pub struct Caller(pub String);
 
 impl ApiTokens {
-    /// Checks the entries' hex hashes (either case) and keeps them.
-    pub fn new(entries: Vec<ApiToken>) -> Result<Self, TokenError> {
-        let mut checked = Vec::with_capacity(entries.len());
-        for entry in entries {
-            if entry.name.is_empty() {
-                return Err(TokenError::NoName);
-            }
-            let Some(hash) = parse_sha256(&entry.sha256) else {
-                let len = entry.sha256.len();
-                return Err(TokenError::BadHash {
-                    name: entry.name,
-                    len,
-                });
-            };
-            checked.push((entry.name, hash));
-        }
-        Ok(Self::from_hashes(checked))
-    }
-
     /// From names and decoded hashes, as the config gives them
     /// (`config::api::ApiSection::token_hashes`).
     pub fn from_hashes(entries: impl IntoIterator<Item = (String, [u8; 32])>) -> Self {
@@ -126,9 +79,6 @@ impl ApiTokens {
         found
     }
 }
-
-/// The SHA-256 of a token in lower-case hex: what the config stores.
-pub use crate::config::token_sha256_hex as hash_token;
 
 /// The token of an `Authorization: Bearer <token>` header (scheme
 /// case-insensitive, RFC 6750 §2.1), or `None`.
@@ -182,26 +132,22 @@ fn unauthorized(had_credentials: bool) -> Response {
 mod tests {
     use super::*;
 
+    /// Two tokens as a loaded config gives them (one hash in upper case).
     fn tokens() -> ApiTokens {
-        ApiTokens::new(vec![
-            ApiToken {
-                name: "console".into(),
-                sha256: hash_token("s3cret-console").to_ascii_uppercase(),
+        let entry = |name: &str, token: &str, upper: bool| crate::config::ApiToken {
+            name: name.into(),
+            sha256: match crate::config::token_sha256_hex(token) {
+                hex if upper => hex.to_ascii_uppercase(),
+                hex => hex,
             },
-            ApiToken {
-                name: "night".into(),
-                sha256: hash_token("s3cret-night"),
-            },
-        ])
-        .unwrap_or_default()
-    }
-
-    #[test]
-    fn hash_is_sha256_hex() {
-        assert_eq!(
-            hash_token("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        };
+        let section = crate::config::ApiSection {
+            tokens: vec![
+                entry("console", "s3cret-console", true),
+                entry("night", "s3cret-night", false),
+            ],
+        };
+        ApiTokens::from_hashes(section.token_hashes())
     }
 
     #[test]
@@ -225,31 +171,6 @@ mod tests {
         assert_eq!(serving.verify("rotated").as_deref(), Some("rotated"));
         tokens.replace([]);
         assert!(serving.is_empty());
-    }
-
-    #[test]
-    fn bad_entries_are_refused() {
-        for (bad, len) in [
-            ("abcd".to_string(), 4),
-            (format!("{}zz", "0".repeat(62)), 64),
-        ] {
-            let entry = ApiToken {
-                name: "x".into(),
-                sha256: bad,
-            };
-            assert!(matches!(
-                ApiTokens::new(vec![entry]),
-                Err(TokenError::BadHash { len: l, .. }) if l == len
-            ));
-        }
-        let unnamed = ApiToken {
-            name: String::new(),
-            sha256: hash_token("t"),
-        };
-        assert_eq!(
-            ApiTokens::new(vec![unnamed]).err(),
-            Some(TokenError::NoName)
-        );
     }
 
     #[test]

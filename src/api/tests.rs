@@ -84,12 +84,16 @@ pub(super) fn json(text: &str) -> Option<(&'static str, &str)> {
     Some(("application/json", text))
 }
 
+/// The one token, as a loaded config gives it.
 fn tokens() -> ApiTokens {
-    let entry = ApiToken {
+    let entry = crate::config::ApiToken {
         name: "console".into(),
-        sha256: hash_token(TOKEN),
+        sha256: crate::config::token_sha256_hex(TOKEN),
     };
-    ApiTokens::new(vec![entry]).unwrap_or_default()
+    let section = crate::config::ApiSection {
+        tokens: vec![entry],
+    };
+    ApiTokens::from_hashes(section.token_hashes())
 }
 
 /// Serves the API on a loopback port; returns its address and the far end

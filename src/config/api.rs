@@ -46,9 +46,8 @@ pub fn token_sha256_hex(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// 64 hex digits (either case) to 32 bytes; `None` for anything else. The
-/// config check and `api::ApiTokens::new` both decode with this.
-pub(crate) fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+/// 64 hex digits (either case) to 32 bytes; `None` for anything else.
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 || !hex.is_ascii() {
         return None;
     }

@@ -50,7 +50,6 @@ mod validate;
 mod xref;
 
 pub use alarm::AlarmConfig;
-pub(crate) use api::parse_sha256;
 pub use api::{token_sha256_hex, token_sha256_line, ApiSection, ApiToken};
 pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
 pub use bus::{BusConfig, BusStorage, DEFAULT_BUS_STREAM, DEFAULT_BUS_URL};
