@@ -353,3 +353,16 @@ fn a_recall_whose_operator_leg_cannot_start_is_refused_not_accepted() {
     );
     assert!(s.sent().is_empty() && s.sb.recalls.is_empty());
 }
+
+#[test]
+fn a_recall_the_operator_declines_still_takes_a_disposition() {
+    let mut s = Sim::new(plan(), None);
+    s.available("op1", OP1);
+    let id = recall(&mut s, "op1").expect("accepted");
+    let op_invite = invite_to(&s.sent(), OP1);
+    s.send(OP1, &reply(&op_invite, 603, ""));
+    assert!(s.sb.recalls.is_empty() && s.sb.legs.is_empty());
+    s.outputs();
+    assert_eq!(dispose(&mut s, &id), Ok(()), "the id POST /recalls gave");
+    assert_eq!(records(&s.outputs())[0].2["tenant"], json!("demo"));
+}
