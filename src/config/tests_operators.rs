@@ -153,8 +153,8 @@ fn centre_registrar_credentials_and_tokens() {
     assert_eq!(tokens[0].0, "console");
     let partner = config.trunk("partner").and_then(|t| t.proxy.clone());
     assert_eq!(
-        partner.map(|p| p.port_or_default(ListenTransport::Tls)),
-        Some(5061)
+        partner.map(|p| p.port_or_default(ListenTransport::Tcp)),
+        Some(5060)
     );
     let target = config
         .target(&TargetId::new("aarhus-night"))
@@ -333,4 +333,15 @@ fn skills_the_operator_lacks_and_unknown_keys() {
     let (found, messages) = errors(&text);
     assert_eq!(at(&found), [(25, "operators[0].queues[0]")]);
     assert!(messages[0].contains("lacks: danish"), "{messages:?}");
+}
+
+#[test]
+fn an_outgoing_tls_trunk_is_refused_at_its_line() {
+    let text = "[[trunks]]\nname = \"p\"\nallow = [\"198.51.100.40/30\"]\ntransport = \"tls\"\n";
+    let (found, messages) = errors(text);
+    assert_eq!(at(&found), vec![(4, "trunks[0].transport")]);
+    assert!(
+        messages[0].contains("outgoing TLS is not supported yet"),
+        "{messages:?}"
+    );
 }

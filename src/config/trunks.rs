@@ -181,6 +181,17 @@ pub(crate) fn check_trunks(trunks: &[Trunk], out: &mut Findings) {
                 },
             );
         }
+        if t.transport == ListenTransport::Tls {
+            // Inbound TLS is served; opening a TLS connection to a peer is not
+            // built yet, so every call out over this trunk would fail.
+            out.push(
+                format!("trunks[{i}].transport"),
+                Problem::Invalid {
+                    value: "\"tls\"".into(),
+                    expected: "\"udp\" or \"tcp\" (outgoing TLS is not supported yet)",
+                },
+            );
+        }
     }
 }
 
