@@ -170,7 +170,14 @@ async fn reload_on_sighup(
                 tracing::info!(path = %path.display(), restart_needed_for = ?later, "SIGHUP: dialplan valid, applying the routing part now");
                 tokens.replace(new.api_tokens());
                 running = new.clone();
-                let _ = control.send(Control::Reload(Box::new(new))).await;
+                // Target and trunk host names: DNS off the SIP driver.
+                let resolve = move || switchboard_setup::Reload::resolve(new);
+                match tokio::task::spawn_blocking(resolve).await {
+                    Ok(reload) => {
+                        let _ = control.send(Control::Reload(Box::new(reload))).await;
+                    }
+                    Err(err) => tracing::error!(%err, "SIGHUP: resolving the routes failed"),
+                }
             }
             Err(errors) => {
                 metrics::counter!(crate::telemetry::metrics::CONFIG_RELOADS, "result" => "invalid")

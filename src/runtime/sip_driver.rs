@@ -15,7 +15,6 @@ use crate::api::ApiCommand;
 use crate::bus::emit::CallEvents;
 use crate::call::{CallEvent, CallHandle};
 use crate::clock;
-use crate::config::Config;
 use crate::journal::JournalHandle;
 use crate::switchboard::{EventRecord, Output, Switchboard};
 use crate::telemetry::health::Health;
@@ -38,8 +37,8 @@ pub enum Control {
     Settle(CallHandle),
     /// A device call needs a person: route it (once per call, from the media worker).
     Queue(super::alarm_leg::QueueRequest),
-    /// SIGHUP: a new, validated dialplan.
-    Reload(Box<Config>),
+    /// SIGHUP: a new, validated dialplan, its routes resolved.
+    Reload(Box<super::switchboard_setup::Reload>),
 }
 
 /// How many transport events are handled before transmits are flushed.
@@ -114,7 +113,7 @@ fn apply_control(sb: &mut Switchboard, cmd: Control) {
         Control::MediaFailed(call) => sb.with_core(now, |core, now| core.media_failed(now, call)),
         Control::Settle(call) => sb.with_core(now, |core, now| core.settle(now, call)),
         Control::Queue(request) => sb.queue(now, request.call, request.class, request.event_code),
-        Control::Reload(config) => super::switchboard_setup::reload(sb, &config, now),
+        Control::Reload(reload) => super::switchboard_setup::reload(sb, *reload, now),
     }
 }
 

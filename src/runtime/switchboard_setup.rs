@@ -24,6 +24,25 @@ pub enum SetupError {
     Plan(#[from] crate::routing::PlanError),
 }
 
+/// A validated dialplan for [`reload`], with its routes already resolved.
+#[derive(Debug)]
+pub struct Reload {
+    /// The new dialplan.
+    pub config: Config,
+    /// Its targets, recall trunks and names ([`switchboard_config`]).
+    pub routes: SwitchboardConfig,
+}
+
+impl Reload {
+    /// Resolves the host names of `config`'s targets and trunks: blocking
+    /// DNS, so this runs on a blocking thread (`spawn_blocking`), never on
+    /// the SIP driver, whose calls would all stop for as long as DNS takes.
+    pub fn resolve(config: Config) -> Self {
+        let routes = switchboard_config(&config);
+        Self { config, routes }
+    }
+}
+
 /// The switchboard over `core` for `config`.
 pub fn build(config: &Config, core: CallCore, now: Instant) -> Result<Switchboard, SetupError> {
     let (registrar, router) = if config.has_operator_side() {
@@ -49,8 +68,11 @@ pub fn build(config: &Config, core: CallCore, now: Instant) -> Result<Switchboar
 
 /// SIGHUP: the new dialplan for new calls and for routing; calls in
 /// progress, operators' states and registrations are kept. A plan the
-/// router refuses leaves everything as it was.
-pub fn reload(sb: &mut Switchboard, config: &Config, now: Instant) {
+/// router refuses leaves everything as it was. Resolves no name: the
+/// routes come resolved ([`Reload::resolve`]).
+pub fn reload(sb: &mut Switchboard, reload: Reload, now: Instant) {
+    let Reload { config, routes } = reload;
+    let config = &config;
     let plan = config.has_operator_side().then(|| config.routing_plan());
     let credentials = config
         .has_operator_side()
@@ -65,7 +87,7 @@ pub fn reload(sb: &mut Switchboard, config: &Config, now: Instant) {
             Err(err) => return tracing::error!(%err, "reload refused: registrar settings"),
         }
     }
-    match sb.reconfigure(now, plan, credentials, switchboard_config(config)) {
+    match sb.reconfigure(now, plan, credentials, routes) {
         Ok(()) => {
             let tenants = config
                 .tenants
@@ -217,6 +239,26 @@ mod tests {
             resolve("127.0.0.1", 5060),
             Some(([127, 0, 0, 1], 5060).into())
         );
+    }
+
+    #[test]
+    fn a_reload_takes_its_routes_resolved_beforehand() {
+        let config = crate::config::load_default().expect("the embedded dialplan");
+        let admission = crate::admission::Admission::for_tests(&["127.0.0.0/8"], 100, 0);
+        let core = CallCore::new(crate::call::CoreConfig::for_tests(), admission, None, 11);
+        let now = crate::clock::epoch();
+        let mut sb = build(&config, core, now).expect("switchboard");
+        // A name nobody resolves: the reload must not try (it runs on the
+        // SIP driver); it takes the route resolved off the driver.
+        let night = Route {
+            uri: "sip:night@night-desk.invalid".into(),
+            peer: peer(Transport::Udp, ([192, 0, 2, 9], 5060).into()),
+        };
+        let mut routes = switchboard_config(&config);
+        let id = crate::routing::TargetId::new("night");
+        routes.targets.insert(id.clone(), night.clone());
+        reload(&mut sb, Reload { config, routes }, now);
+        assert_eq!(sb.config.targets.get(&id), Some(&night));
     }
 
     #[test]
