@@ -249,10 +249,23 @@ fn a_phone_logged_in_by_register_that_unregisters_during_a_call_is_logged_out_af
     s.sent();
     assert_eq!(s.op_state("op1").0, Api::OnCall);
     // The softphone unregisters (Expires: 0, digest) while on the call.
-    let unregister = |cseq, auth: Option<&str>| {
+    let out = unregister(&mut s, 3);
+    assert_eq!(lines(&out[..1]), vec!["SIP/2.0 200 OK"]);
+    assert_eq!(s.op_state("op1").0, Api::OnCall, "the call goes on");
+    s.send(UNIT, &from_unit("BYE", "dev12@unit", &to_tag(&ok), 2));
+    s.sent();
+    s.advance(secs(11));
+    // No phone left: logged out (as login_on_register says), not "available".
+    assert_eq!(s.op_state("op1").0, Api::LoggedOut);
+}
+
+/// op1's phone at `OP1` unregisters (Expires: 0), answering the digest
+/// challenge (CSeq `cseq`, then `cseq + 1`): what was sent after the answer.
+pub(super) fn unregister(s: &mut Sim, cseq: u32) -> Vec<(String, String)> {
+    let bye = |cseq, auth: Option<&str>| {
         register("op1", OP1, cseq, auth).replace("Expires: 600", "Expires: 0")
     };
-    s.send(OP1, &unregister(3, None));
+    s.send(OP1, &bye(cseq, None));
     let out = s.sent();
     let challenge = out[0]
         .1
@@ -264,12 +277,6 @@ fn a_phone_logged_in_by_register_that_unregisters_during_a_call_is_logged_out_af
     let uri = format!("sip:{REALM}");
     let auth =
         crate::sip::digest::respond(&challenge, "REGISTER", &uri, "op1", "op1-pw", "beef", 1);
-    s.send(OP1, &unregister(4, Some(&auth.expect("answer"))));
-    assert_eq!(lines(&s.sent()[..1]), vec!["SIP/2.0 200 OK"]);
-    assert_eq!(s.op_state("op1").0, Api::OnCall, "the call goes on");
-    s.send(UNIT, &from_unit("BYE", "dev12@unit", &to_tag(&ok), 2));
-    s.sent();
-    s.advance(secs(11));
-    // No phone left: logged out (as login_on_register says), not "available".
-    assert_eq!(s.op_state("op1").0, Api::LoggedOut);
+    s.send(OP1, &bye(cseq + 1, Some(&auth.expect("answer"))));
+    s.sent()
 }

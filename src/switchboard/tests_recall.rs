@@ -3,7 +3,7 @@
 //! harness is in `tests`.
 
 use super::tests::*;
-use super::tests_flows::{invite_to, overflow_plan, two_operators};
+use super::tests_flows::{invite_to, overflow_plan, two_operators, unregister};
 use super::*;
 use crate::api::{ApiCommand, ApiError, CallState as Phase, Disposition, OperatorState as Api};
 use crate::call::EndReason;
@@ -262,23 +262,7 @@ fn targets_without_a_route_fail_over_to_the_last_resort_retry_without_looping() 
 #[test]
 fn unregistering_while_ringing_cancels_and_offers_the_next_operator() {
     let (mut s, _, invite, _) = two_operators(plan());
-    let bye = |cseq, auth: Option<&str>| {
-        register("op1", OP1, cseq, auth).replace("Expires: 600", "Expires: 0")
-    };
-    s.send(OP1, &bye(3, None));
-    let out = s.sent();
-    let challenge = out[0]
-        .1
-        .lines()
-        .find(|l| l.starts_with("WWW-Authenticate:") && l.contains("MD5"));
-    let challenge = challenge.expect("challenged")["WWW-Authenticate:".len()..]
-        .trim()
-        .to_string();
-    let uri = format!("sip:{REALM}");
-    let auth =
-        crate::sip::digest::respond(&challenge, "REGISTER", &uri, "op1", "op1-pw", "beef", 1);
-    s.send(OP1, &bye(4, Some(&auth.expect("answer"))));
-    let out = s.sent();
+    let out = unregister(&mut s, 3);
     assert_eq!(lines(&out[..1]), vec!["SIP/2.0 200 OK"]);
     assert_eq!(find(&out, "CANCEL ").0, OP1);
     assert_eq!(
