@@ -75,9 +75,14 @@ pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) 
     loop {
         sb.core().set_storage_ok(outputs.health.journal_ok());
         let deadline = sb.poll_timeout().map(tokio::time::Instant::from_std);
+        // Control, due timers and the API go before SIP traffic, so that a
+        // flood of messages cannot hold back retransmissions, ring timeouts,
+        // keep-alives or an operator's command.
         tokio::select! {
             biased;
             Some(cmd) = inputs.control.recv() => apply_control(&mut sb, cmd),
+            _ = sleep_until(deadline) => sb.handle_timeout(clock::now()),
+            Some(cmd) = inputs.api.recv() => sb.handle_api(clock::now(), cmd),
             event = inputs.transport.recv() => {
                 let Some(event) = event else { break };
                 handle_event(&mut sb, event);
@@ -88,8 +93,6 @@ pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) 
                     }
                 }
             }
-            Some(cmd) = inputs.api.recv() => sb.handle_api(clock::now(), cmd),
-            _ = sleep_until(deadline) => sb.handle_timeout(clock::now()),
         }
         flush(&mut sb, &mut outputs);
         if sb.core().is_drained() {
