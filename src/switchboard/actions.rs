@@ -61,13 +61,27 @@ impl Switchboard {
         };
         match self.start_leg(now, request, role) {
             Some(leg) => self.attach(call, leg),
-            None => self.offer_failed(now, call, &operator),
+            // Our side failed (no free RTP port, draining): the phone is
+            // fine, so the operator is not marked unreachable; the call goes
+            // to the next operator as if this one had declined.
+            None => self.offer_outcome(now, call, &operator, OfferOutcome::Declined),
         }
     }
 
+    /// No live contact: the phone is unreachable.
     fn offer_failed(&mut self, now: Instant, call: CallRef, operator: &OperatorId) {
+        self.offer_outcome(now, call, operator, OfferOutcome::Unreachable);
+    }
+
+    fn offer_outcome(
+        &mut self,
+        now: Instant,
+        call: CallRef,
+        op: &OperatorId,
+        outcome: OfferOutcome,
+    ) {
         if let Some(router) = self.router.as_mut() {
-            let _ = router.offer_result(now, call, operator, OfferOutcome::Unreachable);
+            let _ = router.offer_result(now, call, op, outcome);
         }
     }
 

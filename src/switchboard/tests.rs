@@ -86,8 +86,14 @@ pub(super) struct Sim {
 impl Sim {
     /// Keep-alives off unless `keepalive` is given.
     pub fn new(plan: Plan, keepalive: Option<Duration>) -> Self {
+        Self::with_ports(plan, keepalive, CoreConfig::for_tests().rtp_ports)
+    }
+
+    /// With this RTP port range (a small one runs out of ports).
+    pub fn with_ports(plan: Plan, keepalive: Option<Duration>, ports: (u16, u16)) -> Self {
         let mut core_config = CoreConfig::for_tests();
         core_config.registrar = true;
+        core_config.rtp_ports = ports;
         let admission = Admission::for_tests(&["127.0.0.0/8"], 100, 0);
         let core = CallCore::new(core_config, admission, None, 11);
         let creds = |user: &str| OperatorCredentials {

@@ -244,3 +244,15 @@ fn an_operator_leg_that_fails_after_the_answer_puts_the_call_back_in_the_queue()
     );
     assert!(s.sb.devices.contains_key(&device));
 }
+
+#[test]
+fn no_free_rtp_port_for_the_leg_does_not_mark_the_operator_unreachable() {
+    // One port pair: the device call takes it, the operator's leg finds none.
+    let mut s = Sim::with_ports(plan(), None, (40000, 40001));
+    s.available("op1", OP1);
+    let (device, _) = s.device_call("dev8@unit");
+    s.sb.queue(s.now, device, CallClass::Voice, None);
+    assert!(s.sent().is_empty(), "no INVITE without a port");
+    assert!(s.reachable("op1"), "the phone is not blamed");
+    assert_eq!(s.op_state("op1").0, Api::Available);
+}
