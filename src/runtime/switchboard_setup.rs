@@ -73,6 +73,16 @@ pub fn build(config: &Config, core: CallCore, now: Instant) -> Result<Switchboar
 pub fn reload(sb: &mut Switchboard, reload: Reload, now: Instant) {
     let Reload { config, routes } = reload;
     let config = &config;
+    if sb.routes_calls() && !config.has_operator_side() {
+        // Calls may be waiting or connected: with no queues and no last
+        // resort left there would be nowhere to put them.
+        metrics::counter!(crate::telemetry::metrics::CONFIG_RELOADS, "result" => "invalid")
+            .increment(1);
+        return tracing::error!(
+            "reload refused: the new dialplan removes every queue and operator; \
+             that needs a restart (calls in progress would have nowhere to go)"
+        );
+    }
     let plan = config.has_operator_side().then(|| config.routing_plan());
     let credentials = config
         .has_operator_side()
@@ -259,6 +269,29 @@ mod tests {
         routes.targets.insert(id.clone(), night.clone());
         reload(&mut sb, Reload { config, routes }, now);
         assert_eq!(sb.config.targets.get(&id), Some(&night));
+    }
+
+    #[test]
+    fn a_reload_that_removes_every_queue_and_operator_is_refused() {
+        let config = crate::config::load_default().expect("the embedded dialplan");
+        let admission = crate::admission::Admission::for_tests(&["127.0.0.0/8"], 100, 0);
+        let core = CallCore::new(crate::call::CoreConfig::for_tests(), admission, None, 11);
+        let now = crate::clock::epoch();
+        let mut sb = build(&config, core, now).expect("switchboard");
+        let mut bare = config.clone();
+        bare.operators.clear();
+        bare.queues.clear();
+        let routes = switchboard_config(&bare);
+        reload(
+            &mut sb,
+            Reload {
+                config: bare,
+                routes,
+            },
+            now,
+        );
+        assert!(sb.routes_calls(), "the running routing stays");
+        assert_eq!(sb.config.operator_names.len(), config.operators.len());
     }
 
     #[test]

@@ -267,6 +267,11 @@ impl Switchboard {
         Ok(())
     }
 
+    /// True when calls are routed to operators (the dialplan has queues).
+    pub fn routes_calls(&self) -> bool {
+        self.router.is_some()
+    }
+
     /// Calls waiting in a queue (not offered, not forwarded).
     pub fn waiting_count(&self) -> usize {
         self.router.as_ref().map_or(0, Router::waiting_count)
