@@ -220,6 +220,12 @@ pub fn signal_buckets() -> [(&'static str, &'static [f64]); 8] {
     const FAST: &[f64] = &[
         0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 30.0, 120.0,
     ];
+    // queue to ringing: milliseconds when an operator is free, then the
+    // seconds a call waits (a centre watches 10, 20, 30 and 60 s)
+    const RING: &[f64] = &[
+        0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0,
+        120.0, 300.0,
+    ];
     [
         (DIGIT_LEVEL, LEVEL),
         (DIGIT_TWIST, TWIST),
@@ -228,6 +234,6 @@ pub fn signal_buckets() -> [(&'static str, &'static [f64]); 8] {
         (crate::journal::SYNC_SECONDS, FAST),
         (BUS_ACK_SECONDS, FAST),
         (BUS_EVENT_LATENCY, FAST),
-        (QUEUE_TO_RING_SECONDS, FAST),
+        (QUEUE_TO_RING_SECONDS, RING),
     ]
 }
