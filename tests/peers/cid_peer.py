@@ -17,7 +17,7 @@ Modes:
            tone_events, ended_by_remote, call_ms, last_status}
           (times in ms since the 200 OK). Exit 0 when every message got its
           kissoff (and, with --wait-bye, the far end hung up).
-          Voice phase (the operator tests, tests/interop/operators.rs): after
+          Voice phase (the operator tests, tests/interop/operators/): after
           the last kissoff the unit stays in the call as a speakerphone does:
           --voice-tone HZ plays a sine (--voice-dbm0) and --voice-measure
           HZ[,HZ] runs Goertzel filters (tests/peers/tone_meter.py) on what

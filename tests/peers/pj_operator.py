@@ -1,5 +1,5 @@
 """An operator's softphone for alarmgate's operator tests
-(tests/interop/operators.rs): pjsua2 (PyPI `pjsua2-python`) with a null audio
+(tests/interop/operators/): pjsua2 (PyPI `pjsua2-python`) with a null audio
 device, on 127.0.0.1 only, SIP over UDP, G.711. One process hosts one account;
 run several for several operators.
 
