@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn refusals_hold_for_the_holdoff_then_expire() {
-        let now = Instant::now();
+        let now = crate::clock::epoch();
         let q = QueuePlan::new("q", "t", Duration::from_secs(5), Duration::ZERO);
         let mut op = Operator::new(OperatorPlan::new("a", &["q"]), &[q], now);
         op.refuse(CallRef(1), now);
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn skills_limit_eligibility() {
-        let now = Instant::now();
+        let now = crate::clock::epoch();
         let mut q = QueuePlan::new("q", "t", Duration::from_secs(5), Duration::ZERO);
         q.skills = vec!["nurse".into()];
         let op = Operator::new(OperatorPlan::new("a", &["q"]), &[q], now);

@@ -51,7 +51,7 @@ pub(super) struct Sim {
 
 impl Sim {
     pub fn new(plan: Plan) -> Self {
-        let now = Instant::now();
+        let now = crate::clock::epoch();
         let r = Router::new(plan, now).expect("test plan is valid");
         Self {
             r,
