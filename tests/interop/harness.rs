@@ -133,6 +133,18 @@ fn claim(port: u16) -> bool {
     g.get_or_insert_with(HashSet::new).insert(port)
 }
 
+/// Gives back ports a finished test no longer uses. Without this, the
+/// daemons' 200-port RTP blocks of a long suite (80+ daemons) would use up
+/// the whole 10000-31999 range and later tests could find no free block.
+fn unclaim(ports: std::ops::Range<u16>) {
+    let mut g = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(set) = g.as_mut() {
+        for port in ports {
+            set.remove(&port);
+        }
+    }
+}
+
 /// A loopback port free for both UDP and TCP right now, never handed out twice
 /// by this process.
 pub fn free_port() -> u16 {
@@ -491,6 +503,8 @@ pub struct Daemon {
     child: Child,
     exited: Option<ExitStatus>,
     pub dir: TestDir,
+    /// The first of the daemon's RTP ports, given back when it is dropped.
+    rtp_min: u16,
 }
 
 impl Daemon {
@@ -541,6 +555,7 @@ impl Daemon {
             child,
             exited: None,
             dir,
+            rtp_min,
         };
         let mut ready = false;
         poll_until(Duration::from_secs(60), || {
@@ -658,6 +673,8 @@ impl Drop for Daemon {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        // The process is gone: its RTP ports are free for the next tests.
+        unclaim(self.rtp_min..self.rtp_min.saturating_add(200));
         if thread::panicking() {
             let log = self.log_text();
             let tail: Vec<&str> = log.lines().rev().take(300).collect();
