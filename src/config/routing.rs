@@ -25,6 +25,15 @@ pub enum Codec {
     Pcmu,
 }
 
+impl From<Codec> for crate::sip::sdp::Codec {
+    fn from(c: Codec) -> Self {
+        match c {
+            Codec::Pcma => crate::sip::sdp::Codec::Pcma,
+            Codec::Pcmu => crate::sip::sdp::Codec::Pcmu,
+        }
+    }
+}
+
 impl Codec {
     /// The SDP encoding name (`a=rtpmap:8 PCMA/8000`).
     pub fn name(self) -> &'static str {

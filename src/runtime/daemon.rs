@@ -23,7 +23,6 @@ use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
 use crate::config::{self, Config, HoldKind};
 use crate::journal::{self, Journal, JournalHandle};
 use crate::sip::digest::{Algorithm, DigestServer};
-use crate::sip::sdp::Codec;
 use crate::sip::transaction::TimerConfig;
 use crate::sip::types::Transport;
 use crate::telemetry::{health::Health, http};
@@ -276,14 +275,7 @@ pub fn tenant_policy(tenant: &config::Tenant) -> TenantPolicy {
             .iter()
             .map(|d| config::normalise_did(d))
             .collect(),
-        codecs: tenant
-            .codecs
-            .iter()
-            .map(|c| match c {
-                config::Codec::Pcma => Codec::Pcma,
-                config::Codec::Pcmu => Codec::Pcmu,
-            })
-            .collect(),
+        codecs: tenant.codecs.iter().map(|&c| c.into()).collect(),
     }
 }
 

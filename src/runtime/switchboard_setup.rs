@@ -7,7 +7,6 @@ use crate::call::CallCore;
 use crate::config::Config;
 use crate::registrar::Registrar;
 use crate::routing::Router;
-use crate::sip::sdp::Codec;
 use crate::sip::types::{Peer, Transport};
 use crate::switchboard::{Route, Switchboard, SwitchboardConfig};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -135,7 +134,7 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
         if let Some(route) = trunk.and_then(trunk_route) {
             out.recall_trunks.insert(tenant.id.clone(), route);
         }
-        let codecs = tenant.codecs.iter().map(|c| codec(*c)).collect();
+        let codecs = tenant.codecs.iter().map(|&c| c.into()).collect();
         out.codecs.insert(tenant.id.clone(), codecs);
         out.default_class
             .insert(tenant.id.clone(), tenant.default_class);
@@ -144,13 +143,6 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
         out.operator_names.insert(op.id.clone(), op.name.clone());
     }
     out
-}
-
-fn codec(c: crate::config::Codec) -> Codec {
-    match c {
-        crate::config::Codec::Pcma => Codec::Pcma,
-        crate::config::Codec::Pcmu => Codec::Pcmu,
-    }
 }
 
 /// A target goes through its trunk's proxy when it has one, else straight
