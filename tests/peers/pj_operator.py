@@ -54,6 +54,7 @@ import time
 
 import pjsua2 as pj
 
+from pj_setup import loopback_endpoint
 from tone_meter import BLOCK, Meter, ToneSource
 
 STATE_NAMES = {
@@ -459,31 +460,7 @@ def stdin_reader(lines):
 # ---------------------------------------------------------------- pjsua2 set-up
 
 def make_endpoint(a):
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.logConfig.level = a.log_level
-    cfg.logConfig.consoleLevel = a.log_level
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.uaConfig.userAgent = "alarmgate-tests/pj_operator"
-    cfg.medConfig.clockRate = 8000
-    cfg.medConfig.sndClockRate = 8000
-    cfg.medConfig.noVad = True
-    cfg.medConfig.ecTailLen = 0
-    ep.libInit(cfg)
-    tc = pj.TransportConfig()
-    tc.port = a.local_port
-    tc.boundAddress = "127.0.0.1"
-    tc.publicAddress = "127.0.0.1"
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    wanted = [c.strip().upper() for c in a.codecs.split(",") if c.strip()]
-    for c in ep.codecEnum2():
-        name = c.codecId.split("/")[0].upper()
-        ep.codecSetPriority(c.codecId, 255 - wanted.index(name) if name in wanted else 0)
-    return ep
+    return loopback_endpoint(a, "alarmgate-tests/pj_operator")
 
 
 def account_config(a):
