@@ -24,6 +24,9 @@
 //! `alarmgate::bus::Forwarder`, publishing to stream `ALARMGATE_BENCH`).
 //! One JSON line on stdout.
 
+// A benchmark measures real time (clippy.toml holds the cores to simulated time).
+#![allow(clippy::disallowed_methods)]
+
 use alarmgate::bus::Forwarder;
 use alarmgate::config::BusConfig;
 use alarmgate::journal::{Journal, JournalConfig, JournalHandle, SyncMode};

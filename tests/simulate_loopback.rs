@@ -3,6 +3,9 @@
 //! `simulate::reference::ReferenceReceiver` (RtpSession + DtmfDetector +
 //! ContactIdReceiver, playing handshake and kissoff). Every wait is bounded.
 
+// Tests of real processes wait by the real clock (clippy.toml holds the cores to simulated time).
+#![allow(clippy::disallowed_methods)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -10,6 +10,9 @@
 //! server's duplicate window removes what had arrived after all. The journal
 //! writer never waits for it.
 
+// An async driver: it reads the tokio clock for its backoff (clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use super::ackfile::AckFile;
 use super::nats::{Link, LinkError, PendingAck};
 use super::tail::Tail;

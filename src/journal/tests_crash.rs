@@ -1,6 +1,9 @@
 //! Crash simulation (a child process killed with SIGKILL mid-append) and the
 //! `#[ignore]`d measurement behind BENCHMARKS.md.
 
+// Wall-clock latencies of a real child process (clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

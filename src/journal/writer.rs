@@ -228,7 +228,11 @@ impl Writer {
         let started = crate::clock::now();
         self.sync_data()
             .map_err(|e| JournalError::io("sync", &self.path, e))?;
-        metrics::histogram!(SYNC_SECONDS).record(started.elapsed().as_secs_f64());
+        metrics::histogram!(SYNC_SECONDS).record(
+            crate::clock::now()
+                .saturating_duration_since(started)
+                .as_secs_f64(),
+        );
         metrics::counter!(SYNCS).increment(1);
         self.shared.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())

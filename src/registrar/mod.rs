@@ -85,15 +85,17 @@ pub struct Registrar {
 
 impl Registrar {
     /// A registrar with these settings and operators; `seed` salts To tags.
-    /// The nonce key is 32 random bytes: nonces do not survive a restart
-    /// (a phone with an old nonce gets a fresh 401).
+    /// `nonce_secret` keys the digest nonces: the driver passes 32 random
+    /// bytes, so nonces do not survive a restart (a phone with an old nonce
+    /// gets a fresh 401).
     pub fn new(
         config: RegistrarConfig,
         credentials: Credentials,
         seed: u64,
+        nonce_secret: [u8; 32],
     ) -> Result<Self, RegistrarConfigError> {
         config.validate()?;
-        let digest = DigestServer::new(config.realm.clone(), rand::random(), config.nonce_ttl);
+        let digest = DigestServer::new(config.realm.clone(), nonce_secret, config.nonce_ttl);
         let blocker = Blocker::new(
             config.fail_limit,
             config.fail_window,

@@ -55,7 +55,7 @@ pub fn config() -> RegistrarConfig {
 }
 
 pub fn registrar() -> Registrar {
-    Registrar::new(config(), credentials(), 7).expect("valid config")
+    Registrar::new(config(), credentials(), 7, [7; 32]).expect("valid config")
 }
 
 pub fn udp(addr: &str) -> Peer {

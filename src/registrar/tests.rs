@@ -159,7 +159,8 @@ fn a_nonce_from_another_run_is_challenged_again_not_counted() {
     let text = pjsua("alice", ALICE_PHONE, "c1", 1, 300);
     let challenge = before.handle_register(at(0), peer, &parse(&text));
     let old = with_auth(&text, &answer(&challenge, "MD5", "alice", "alice-pw", 1));
-    let mut after = registrar();
+    // a restart draws a new nonce secret
+    let mut after = Registrar::new(config(), credentials(), 7, [8; 32]).expect("valid config");
     for _ in 0..5 {
         let reply = after.handle_register(at(1), peer, &parse(&old));
         assert_eq!(reply.outcome, RegisterOutcome::Challenged { stale: false });

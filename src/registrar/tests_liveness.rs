@@ -147,7 +147,7 @@ fn bindings_expire_without_keepalives() {
         keepalive_interval: None,
         ..config()
     };
-    let mut r = Registrar::new(config, credentials(), 1).unwrap();
+    let mut r = Registrar::new(config, credentials(), 1, [1; 32]).unwrap();
     bound(&mut r, 0, 60);
     assert_eq!(r.poll_timeout(), Some(at(60)));
     r.handle_timeout(at(60) - MS);

@@ -49,6 +49,7 @@ pub fn build(config: &Config, core: CallCore, now: Instant) -> Result<Switchboar
             config.registrar_settings(),
             config.operator_credentials(),
             rand::random(),
+            rand::random(),
         )?;
         (
             Some(registrar),
@@ -90,6 +91,7 @@ pub fn reload(sb: &mut Switchboard, reload: Reload, now: Instant) {
         match Registrar::new(
             config.registrar_settings(),
             config.operator_credentials(),
+            rand::random(),
             rand::random(),
         ) {
             Ok(registrar) => sb.set_registrar(registrar),

@@ -2,6 +2,9 @@
 //! most `--concurrency C` in progress, each on its own sockets and seed
 //! (`seed + index`), summarised in one [`SimReport`].
 
+// The load driver: real time and a random seed (clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

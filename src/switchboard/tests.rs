@@ -109,7 +109,8 @@ impl Sim {
             keepalive_interval: keepalive,
             ..RegistrarConfig::default()
         };
-        let registrar = Registrar::new(registrar_config, credentials, 5).expect("registrar");
+        let registrar =
+            Registrar::new(registrar_config, credentials, 5, [5; 32]).expect("registrar");
         let router = Router::new(plan, epoch()).expect("plan");
         let sb = Switchboard::new(core, Some(registrar), Some(router), config());
         Self { sb, now: epoch() }

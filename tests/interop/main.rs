@@ -28,6 +28,9 @@
 //! - `ALARMGATE_PYTHON`: the Python with pjsua2 (default `.venv/bin/python`).
 //! - `ALARMGATE_KEEP_TMP=1`: keep each test's temp dir (config, logs, traces).
 
+// Tests of real processes wait by the real clock (clippy.toml holds the cores to simulated time).
+#![allow(clippy::disallowed_methods)]
+
 mod alarm_peers;
 mod bus;
 mod calls;

@@ -5,7 +5,7 @@
 //! `mac` is the first 16 bytes of HMAC-SHA-256(secret, realm ‖ instance ‖
 //! issued_ms ‖ counter). No table of issued nonces is kept: a nonce proves
 //! itself. `issued_ms` counts from the first `now` the mint saw, and
-//! `instance` is random per process, so a nonce from before a restart with a
+//! `instance` is derived from the secret, which is random per process, so a nonce from before a restart with a
 //! valid MAC is recognised as ours but not fresh.
 //!
 //! **Replay guard:** for each nonce that authenticated a request the highest
@@ -41,14 +41,35 @@ pub(super) struct NonceMint {
     counter: u64,
 }
 
+/// The mint's instance: the first 8 bytes of HMAC-SHA-256(secret,
+/// "instance"), so a fresh secret (per process) gives a fresh instance and
+/// the mint itself draws no random numbers.
+fn instance_of(secret: &[u8; 32]) -> u64 {
+    let mac = super::hmac_sha256(secret, &[b"instance"]);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&mac[..8]);
+    u64::from_be_bytes(first)
+}
+
 impl NonceMint {
     pub(super) fn new(secret: [u8; 32], realm: &str, ttl: Duration) -> Self {
+        Self::with_instance(secret, realm, ttl, instance_of(&secret))
+    }
+
+    /// A mint with an explicit instance: tests model a restart that kept
+    /// the secret.
+    pub(super) fn with_instance(
+        secret: [u8; 32],
+        realm: &str,
+        ttl: Duration,
+        instance: u64,
+    ) -> Self {
         let realm = realm.to_string();
         Self {
             secret,
             realm,
             ttl,
-            instance: rand::random(),
+            instance,
             base: None,
             counter: 0,
         }
@@ -271,7 +292,7 @@ mod tests {
             epoch() + Duration::from_secs(10) + TTL + Duration::from_millis(1),
             &info
         ));
-        let mut restarted = mint();
+        let mut restarted = NonceMint::with_instance([7; 32], "alarm.example", TTL, 1);
         let seen = restarted.open(&m.issue(epoch())).unwrap();
         assert!(
             !restarted.is_fresh(epoch(), &seen),

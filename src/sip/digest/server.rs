@@ -379,6 +379,7 @@ mod tests {
         let mut before = server();
         let ch = before.challenge(epoch(), Algorithm::Sha256, false);
         let mut after = server(); // same secret, new instance
+        after.mint = NonceMint::with_instance([7; 32], REALM, TTL, 1);
         assert_eq!(
             verify(
                 &mut after,
