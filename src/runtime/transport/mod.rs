@@ -6,13 +6,17 @@
 //! [`Transports::start`] binds the listeners from the config and pushes
 //! [`TransportEvent`]s into the driver's channel; [`TransportSender::send`]
 //! takes a [`Transmit`] and never waits. Everything a hostile peer can do
-//! (slowloris, endless headers, connection floods, garbage TLS) is bounded
-//! by [`TransportLimits`].
+//! (slowloris, endless headers, connection floods, garbage TLS, idle
+//! connections that never speak SIP) is bounded by [`TransportLimits`]:
+//! a global connection limit, a limit per source ([`SourcePolicy`]), and
+//! the timers of [`conn_timer`].
 //!
 //! | file | role |
 //! |---|---|
 //! | `udp.rs` | one socket per listener, receive loop, direct sends |
-//! | `tcp.rs` | accept loops, connection limit, outbound TCP connect |
+//! | `tcp.rs` | accept loops, connection limits, outbound TCP connect |
+//! | `source_limit.rs` | pure per-source connection counts (IPv4 address, IPv6 /64) |
+//! | `conn_timer.rs` | pure per-connection deadlines (first message, idle, slow message) |
 //! | `tls.rs` | [`load_tls_config`], handshake with timeout |
 //! | `conn.rs` | one stream connection: framing, keep-alives, idle timeout, writer queue |
 //! | `shared.rs` | the connection registry and state shared by all tasks |
@@ -20,9 +24,11 @@
 //! | `devcert.rs` | [`write_dev_cert`] for `alarmgate certs dev` |
 
 mod conn;
+pub mod conn_timer;
 pub mod devcert;
 mod sender;
 mod shared;
+pub mod source_limit;
 mod tcp;
 mod tls;
 mod udp;
@@ -40,6 +46,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use devcert::{write_dev_cert, DEV_CERT_FILE, DEV_KEY_FILE};
 pub use sender::TransportSender;
+pub use source_limit::SourcePolicy;
 pub use tls::load_tls_config;
 
 use crate::sip::framing::FramingLimits;
@@ -48,6 +55,13 @@ use shared::{Shared, MAX_PERMITS};
 
 #[cfg(doc)]
 use crate::sip::types::Transmit;
+
+/// Stream connections refused at accept, by `reason` (`per_source_limit`,
+/// `global_limit`).
+pub const CONNECTIONS_REFUSED: &str = "alarmgate_sip_connections_refused_total";
+/// Stream connections closed, by `reason` (`first_message_timeout`,
+/// `idle_timeout`, `peer_closed`, `tls_handshake_failed`...).
+pub const CONNECTIONS_CLOSED: &str = "alarmgate_sip_connections_closed_total";
 
 /// How long [`Transports::shutdown`] waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -101,13 +115,19 @@ pub enum TransportEvent {
 }
 
 /// Bounds on what peers can make the transports hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportLimits {
     /// Open stream connections (TCP and TLS, inbound and outbound together);
     /// beyond it, new connections are refused with a reset.
     pub max_connections: usize,
+    /// Open inbound stream connections per source; a connection over its
+    /// source's limit is reset at once without taking a global permit.
+    pub sources: SourcePolicy,
+    /// An inbound connection that has not delivered one complete SIP
+    /// message this long after its accept (TLS handshake included) is closed.
+    pub first_message_timeout: Duration,
     /// A stream connection that receives nothing (keep-alives count) for
-    /// this long is closed.
+    /// this long, once it has sent a message, is closed.
     pub idle_timeout: Duration,
     /// Once part of a message has arrived on a stream, the rest must follow
     /// within this time (slowloris guard); keep-alives do not reset it.
@@ -132,6 +152,8 @@ impl Default for TransportLimits {
     fn default() -> Self {
         Self {
             max_connections: 8192,
+            sources: SourcePolicy::default(),
+            first_message_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(15 * 60),
             message_timeout: Duration::from_secs(30),
             max_message: crate::sip::framing::DEFAULT_MAX_MESSAGE,
