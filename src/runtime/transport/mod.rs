@@ -49,6 +49,7 @@ pub use sender::TransportSender;
 pub use source_limit::SourcePolicy;
 pub use tls::load_tls_config;
 
+use crate::config::{self, Config};
 use crate::sip::framing::FramingLimits;
 use crate::sip::types::{Peer, Transport};
 use shared::{Shared, MAX_PERMITS};
@@ -151,10 +152,10 @@ pub struct TransportLimits {
 impl Default for TransportLimits {
     fn default() -> Self {
         Self {
-            max_connections: 8192,
+            max_connections: config::DEFAULT_MAX_CONNECTIONS,
             sources: SourcePolicy::default(),
-            first_message_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(15 * 60),
+            first_message_timeout: Duration::from_secs(config::DEFAULT_FIRST_MESSAGE_S),
+            idle_timeout: Duration::from_secs(config::DEFAULT_IDLE_S),
             message_timeout: Duration::from_secs(30),
             max_message: crate::sip::framing::DEFAULT_MAX_MESSAGE,
             max_header: crate::sip::framing::DEFAULT_MAX_HEADER,
@@ -168,6 +169,24 @@ impl Default for TransportLimits {
 }
 
 impl TransportLimits {
+    /// The limits `[sip.connections]` asks for; the `[[trunks]]` networks
+    /// get `trunk_per_source`. The rest keep their defaults.
+    pub fn from_config(config: &Config) -> Self {
+        let c = &config.sip.connections;
+        let trusted = config.trunks.iter().flat_map(|t| t.allow.iter().copied());
+        Self {
+            max_connections: c.max,
+            sources: SourcePolicy {
+                per_source: c.per_source,
+                trusted: trusted.collect(),
+                trusted_per_source: c.trunk_per_source,
+            },
+            first_message_timeout: c.first_message(),
+            idle_timeout: c.idle(),
+            ..Self::default()
+        }
+    }
+
     /// The framer's share of the limits.
     pub fn framing(&self) -> FramingLimits {
         FramingLimits {

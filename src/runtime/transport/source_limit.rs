@@ -19,12 +19,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use crate::admission::IpNet;
+use crate::config::DEFAULT_PER_SOURCE;
 
 /// Least time between two log lines about the same source at its limit.
 pub const LOG_EVERY: Duration = Duration::from_secs(60);
-
-/// Default open connections per source.
-pub const DEFAULT_PER_SOURCE: usize = 64;
 
 /// What the connections of one source are counted under: an IPv4 address,
 /// or the /64 an IPv6 address lies in (IPv4-mapped IPv6 counts as IPv4).

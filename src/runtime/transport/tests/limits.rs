@@ -108,3 +108,25 @@ async fn a_connection_that_never_sends_a_message_is_closed_after_the_first_messa
     let key = SourceKey::of("127.0.0.2".parse().unwrap());
     assert_eq!(t.shared.sources.lock().unwrap().open(key), 0);
 }
+
+#[test]
+fn trunk_networks_get_the_trunk_limit_from_the_config() {
+    let toml = r#"
+        [sip.connections]
+        max = 500
+        per_source = 8
+        trunk_per_source = 300
+        first_message_s = 4
+        [[trunks]]
+        name = "carrier"
+        allow = ["192.0.2.0/28", "2001:db8::/48"]
+    "#;
+    let config = crate::config::load_str(toml, "test.toml").unwrap();
+    let limits = TransportLimits::from_config(&config);
+    assert_eq!(limits.max_connections, 500);
+    assert_eq!(limits.first_message_timeout, Duration::from_secs(4));
+    let limit = |ip: &str| limits.sources.limit_for(ip.parse().unwrap());
+    assert_eq!(limit("192.0.2.9"), 300);
+    assert_eq!(limit("2001:db8:0:7::1"), 300);
+    assert_eq!(limit("192.0.2.16"), 8);
+}
