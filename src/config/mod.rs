@@ -13,6 +13,7 @@
 //! |---|---|
 //! | `general.rs` | `[node]`, `[log]`, `[http]` |
 //! | `sip.rs` | `[sip]`, `[[sip.listen]]`, `[sip.timers]` |
+//! | `sip_connections.rs` | `[sip.connections]` |
 //! | `media.rs` | `[media]`, `[media.hold_tone]` |
 //! | `calls.rs` | `[calls]` |
 //! | `auth.rs` | `[auth]`, `[[auth.devices]]`, HA1 hashing |
@@ -45,6 +46,7 @@ mod registrar;
 mod reload;
 mod routing;
 mod sip;
+mod sip_connections;
 mod trunks;
 mod validate;
 mod xref;
@@ -68,6 +70,10 @@ pub use routing::{normalise_did, Codec, Tenant};
 pub use sip::{
     ListenConfig, ListenTransport, SipConfig, SipTimers, TlsPaths, DEFAULT_T1_MS, DEFAULT_T2_MS,
     DEFAULT_T4_MS, DEFAULT_USER_AGENT,
+};
+pub use sip_connections::{
+    SipConnections, DEFAULT_FIRST_MESSAGE_S, DEFAULT_IDLE_S, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PER_SOURCE, DEFAULT_TRUNK_PER_SOURCE,
 };
 pub use trunks::{HostPort, HostPortError, Target, Trunk};
 

@@ -1,4 +1,5 @@
-//! `[sip]`: listeners, identity and RFC 3261 timers.
+//! `[sip]`: listeners, identity, RFC 3261 timers and connection limits
+//! (`[sip.connections]`, in `sip_connections.rs`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::sip_connections::SipConnections;
 use super::validate::Findings;
 use super::Problem;
 use crate::sip::types::Transport;
@@ -36,6 +38,8 @@ pub struct SipConfig {
     pub listen: Vec<ListenConfig>,
     /// `[sip.timers]`: transaction timers.
     pub timers: SipTimers,
+    /// `[sip.connections]`: TCP and TLS connection limits.
+    pub connections: SipConnections,
 }
 
 impl Default for SipConfig {
@@ -52,6 +56,7 @@ impl Default for SipConfig {
             advertise: None,
             listen: vec![plain(ListenTransport::Udp), plain(ListenTransport::Tcp)],
             timers: SipTimers::default(),
+            connections: SipConnections::default(),
         }
     }
 }
@@ -187,6 +192,7 @@ impl SipConfig {
             }
         }
         self.timers.check(out);
+        self.connections.check(out);
     }
 }
 

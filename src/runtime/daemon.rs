@@ -64,7 +64,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     let transports = Transports::start(
         &listener_specs(&config)?,
         events_tx,
-        TransportLimits::default(),
+        TransportLimits::from_config(&config),
     )
     .await?;
     let bound = transports.local_addrs();

@@ -198,6 +198,14 @@ pub fn describe() {
     describe_gauge!(CALLS_WAITING, "Calls waiting for an operator");
     describe_counter!(ROUTING_EVENTS, "Routing events, by type");
     describe_counter!(API_COMMANDS, "Operator API commands, by command");
+    describe_counter!(
+        crate::runtime::transport::CONNECTIONS_REFUSED,
+        "TCP/TLS connections refused at accept, by reason (per_source_limit, global_limit)"
+    );
+    describe_counter!(
+        crate::runtime::transport::CONNECTIONS_CLOSED,
+        "TCP/TLS connections closed, by reason (first_message_timeout, idle_timeout...)"
+    );
     describe_histogram!(
         QUEUE_TO_RING_SECONDS,
         Unit::Seconds,

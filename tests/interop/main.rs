@@ -16,6 +16,7 @@
 //! | [`operators_api`] | the operator API against real peers (`operators_api/`: `recall`, `queues`): a recall rings a softphone operator, then calls a softphone unit over the recall trunk, tones both ways; dispositions journalled; queues and operators shown during a wait; refusals (401, 404, 409, 400) |
 //! | [`softphone`] | the operator softphone (`tests/peers/pj_operator.py`) driven over JSON lines |
 //! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean |
+//! | [`conn_limits`] | 10,000 idle TCP connections from one source (127.0.0.2) do not stop a TCP call nor a TLS registration from another, and the daemon closes them within the first-message timeout |
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //!
@@ -34,6 +35,7 @@
 mod alarm_peers;
 mod bus;
 mod calls;
+mod conn_limits;
 mod harness;
 mod impairments;
 mod operators;

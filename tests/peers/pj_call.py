@@ -11,6 +11,9 @@ on 127.0.0.1 only, UDP. Two modes:
            call_id (the SIP Call-ID it sent)}
           Exit 0 only if the call connected and ended cleanly (and, with
           --wait-bye, the remote side ended it).
+  register  REGISTER --user/--password (digest) at --registrar over
+          --transport, wait for the final answer, unregister, and print one
+          JSON line {registered, status, reason, ms}. Exit 0 only on a 2xx.
   answer  a stand-in for the daemon, used to prove `call`: answers every
           INVITE with 200, sends RTP; a request URI parameter `;hangup=N`
           makes it hang up after N s. Exits 0 after --calls calls ended
@@ -223,6 +226,45 @@ def run_call(a):
     return finish(ep, 0 if ok else 1)
 
 
+class RegAcc(pj.Account):
+    """Records the registration's final status (register mode)."""
+
+    def __init__(self):
+        super().__init__()
+        self.status = None
+        self.reason = None
+
+    def onRegState(self, prm):
+        if prm.code >= 200:
+            self.status = prm.code
+            self.reason = prm.reason
+
+
+def run_register(a):
+    ep = make_endpoint(a)
+    acc = RegAcc()
+    ac = pj.AccountConfig()
+    ac.idUri = "sip:%s@127.0.0.1" % a.user
+    ac.regConfig.registrarUri = a.registrar
+    ac.regConfig.timeoutSec = 60
+    ac.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.user, 0, a.password))
+    ac.natConfig.iceEnabled = False
+    t0 = time.time()
+    acc.create(ac)
+    pump(ep, lambda: acc.status is not None, t0 + a.timeout)
+    ms = round((time.time() - t0) * 1000, 1)
+    ok = acc.status is not None and 200 <= acc.status < 300
+    print(json.dumps({"registered": ok, "status": acc.status, "reason": acc.reason, "ms": ms}), flush=True)
+    if ok:
+        try:
+            acc.setRegistration(False)
+        except pj.Error:
+            pass
+        pump(ep, lambda: False, time.time() + 1)
+    del acc
+    return finish(ep, 0 if ok else 1)
+
+
 def run_answer(a):
     ep = make_endpoint(a)
     acc = make_account(a, Acc(), "standin")
@@ -258,7 +300,7 @@ def finish(ep, code):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["call", "answer"])
+    p.add_argument("mode", choices=["call", "register", "answer"])
     p.add_argument("--uri", default="sip:112@127.0.0.1:5060")
     p.add_argument("--caller", default="4512345678")
     p.add_argument("--local-port", type=int, default=5070)
@@ -272,9 +314,13 @@ def main():
     p.add_argument("--calls", type=int, default=1, help="answer mode: calls to serve before exiting")
     p.add_argument("--timeout", type=float, default=20.0, help="overall deadline in seconds")
     p.add_argument("--codecs", default="PCMA,PCMU", help="codecs to offer/accept, in order (pjsip names)")
+    p.add_argument("--registrar", default="sip:127.0.0.1:5060", help="register mode: the registrar URI")
+    p.add_argument("--user", default="op1", help="register mode: digest user name")
+    p.add_argument("--password", default="secret-op1", help="register mode: digest password")
     p.add_argument("--log-level", type=int, default=1)
     a = p.parse_args()
-    return run_call(a) if a.mode == "call" else run_answer(a)
+    modes = {"call": run_call, "register": run_register, "answer": run_answer}
+    return modes[a.mode](a)
 
 
 if __name__ == "__main__":

@@ -5,24 +5,25 @@
 //! events; the writer (a spawned task) drains the bounded queue that
 //! [`super::TransportSender`] fills, with a write timeout so that a peer who
 //! never reads cannot hold a connection forever. The writer holds the
-//! connection-limit permit, so the permit is released only when the socket
-//! is really gone.
+//! connection's [`Slot`] (global permit and per-source count), so both are
+//! released only when the socket is really gone.
 //!
-//! A connection ends on EOF, a read or write error, the idle timeout (any
-//! received byte, keep-alives included, counts as activity), a message that
-//! stays incomplete too long (slowloris), a framing error, or shutdown. After a framing error it lingers briefly with reading
-//! stopped, so the driver's 400 can still be written, then closes.
+//! A connection ends on EOF, a read or write error, a timer of
+//! [`ConnTimer`] (no complete message soon after the accept, idle, a message
+//! that stays incomplete too long), a framing error, or shutdown; each end
+//! is counted by reason. After a framing error it lingers briefly with
+//! reading stopped, so the driver's 400 can still be written, then closes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::shared::{shutdown_signal, ConnParts, Shared};
+use super::conn_timer::{ConnTimer, Expiry};
+use super::shared::{shutdown_signal, ConnParts, Shared, Slot};
 use super::TransportEvent;
 use crate::sip::framing::{Frame, StreamFramer};
 use crate::sip::types::{Peer, Transmit};
@@ -38,6 +39,7 @@ const PONG: &[u8] = b"\r\n";
 enum End {
     Eof,
     Idle,
+    FirstMessage,
     SlowMessage,
     Shutdown,
     WriteFailed,
@@ -50,6 +52,7 @@ impl std::fmt::Display for End {
         match self {
             End::Eof => f.write_str("closed by peer"),
             End::Idle => f.write_str("idle timeout"),
+            End::FirstMessage => f.write_str("no SIP message in time after the accept"),
             End::SlowMessage => f.write_str("message incomplete too long"),
             End::Shutdown => f.write_str("shutdown"),
             End::WriteFailed => f.write_str("write failed"),
@@ -59,36 +62,56 @@ impl std::fmt::Display for End {
     }
 }
 
+impl End {
+    /// The `reason` label of [`super::CONNECTIONS_CLOSED`].
+    fn label(&self) -> &'static str {
+        match self {
+            End::Eof => "peer_closed",
+            End::Idle => "idle_timeout",
+            End::FirstMessage => "first_message_timeout",
+            End::SlowMessage => "message_timeout",
+            End::Shutdown => "shutdown",
+            End::WriteFailed => "write_failed",
+            End::Framing => "framing_error",
+            End::Io(_) => "read_error",
+        }
+    }
+}
+
+/// How a connection came to be, for its timers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Origin {
+    /// Accepted at this time: it owes us a first message.
+    Accepted(Instant),
+    /// Opened by us.
+    Connected,
+}
+
 /// Runs a registered connection to its end, then unregisters it and emits
-/// [`TransportEvent::Closed`].
+/// [`TransportEvent::Closed`]. `slot` is released once the socket is gone.
 pub(crate) async fn run<S>(
     shared: Arc<Shared>,
     stream: S,
     parts: ConnParts,
     local: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    slot: Slot,
+    origin: Origin,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let ConnParts { peer, tx, rx } = parts;
     let (reader, writer) = tokio::io::split(stream);
     let (alive_tx, mut alive) = oneshot::channel::<()>();
-    tokio::spawn(write_loop(
-        shared.clone(),
-        writer,
-        rx,
-        peer,
-        permit,
-        alive_tx,
-    ));
+    tokio::spawn(write_loop(shared.clone(), writer, rx, peer, slot, alive_tx));
     let conn = Reader {
         shared: &shared,
         peer,
         local,
         tx: &tx,
     };
-    let end = conn.read_loop(reader, &mut alive).await;
+    let end = conn.read_loop(reader, &mut alive, origin).await;
     tracing::debug!(?peer, %end, "SIP connection closing");
+    metrics::counter!(super::CONNECTIONS_CLOSED, "reason" => end.label()).increment(1);
     if matches!(end, End::Framing) {
         linger(&shared, &mut alive).await;
     }
@@ -107,22 +130,32 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    async fn read_loop<R>(&self, mut r: R, alive: &mut oneshot::Receiver<()>) -> End
+    async fn read_loop<R>(&self, mut r: R, alive: &mut oneshot::Receiver<()>, origin: Origin) -> End
     where
         R: AsyncRead + Unpin,
     {
         let limits = &self.shared.limits;
         let mut framer = StreamFramer::new(limits.framing());
         let mut buf = vec![0u8; READ_CHUNK];
-        let mut timer = Timer::new(limits);
-        let deadline = tokio::time::sleep_until(timer.deadline());
+        let now = Instant::now().into_std();
+        let mut timer = match origin {
+            Origin::Accepted(at) => ConnTimer::inbound(limits, at.into_std(), now),
+            Origin::Connected => ConnTimer::outbound(limits, now),
+        };
+        let deadline = tokio::time::sleep_until(Instant::from_std(timer.deadline()));
         tokio::pin!(deadline);
         let mut shutdown = self.shared.shutdown.clone();
         loop {
             let n = tokio::select! {
                 _ = shutdown_signal(&mut shutdown) => return End::Shutdown,
                 _ = &mut *alive => return End::WriteFailed,
-                _ = &mut deadline => return self.timed_out(&timer).await,
+                _ = &mut deadline => match timer.expired(Instant::now().into_std()) {
+                    Some(expiry) => return self.timed_out(expiry).await,
+                    None => {
+                        deadline.as_mut().reset(Instant::from_std(timer.deadline()));
+                        continue;
+                    }
+                },
                 read = r.read(&mut buf) => match read {
                     Ok(0) => return End::Eof,
                     Ok(n) => n,
@@ -130,18 +163,21 @@ impl Reader<'_> {
                 },
             };
             framer.push(&buf[..n]);
-            if !self.deliver(&mut framer).await {
+            let Some(messages) = self.deliver(&mut framer).await else {
                 return End::Framing;
-            }
-            timer.activity(framer.buffered() > 0);
-            deadline.as_mut().reset(timer.deadline());
+            };
+            let now = Instant::now().into_std();
+            timer.received(now, messages, framer.buffered() > 0);
+            deadline.as_mut().reset(Instant::from_std(timer.deadline()));
         }
     }
 
-    /// Reports which of the two timers fired.
-    async fn timed_out(&self, timer: &Timer) -> End {
-        if !timer.message_late() {
-            return End::Idle;
+    /// Reports the timer that fired.
+    async fn timed_out(&self, expiry: Expiry) -> End {
+        match expiry {
+            Expiry::Idle => return End::Idle,
+            Expiry::FirstMessage => return End::FirstMessage,
+            Expiry::SlowMessage => {}
         }
         let limit = self.shared.limits.message_timeout;
         let event = TransportEvent::StreamError {
@@ -153,11 +189,13 @@ impl Reader<'_> {
         End::SlowMessage
     }
 
-    /// Emits every complete frame; false on a framing error.
-    async fn deliver(&self, framer: &mut StreamFramer) -> bool {
+    /// Emits every complete frame and counts the SIP messages among them;
+    /// `None` on a framing error.
+    async fn deliver(&self, framer: &mut StreamFramer) -> Option<usize> {
+        let mut messages = 0;
         loop {
             let event = match framer.next_frame() {
-                Ok(None) => return true,
+                Ok(None) => return Some(messages),
                 Ok(Some(Frame::Message(data))) => TransportEvent::Message {
                     peer: self.peer,
                     local: self.local,
@@ -175,9 +213,10 @@ impl Reader<'_> {
                         partial: e.partial(),
                     };
                     self.shared.emit(event).await;
-                    return false;
+                    return None;
                 }
             };
+            messages += 1;
             self.shared.emit(event).await;
         }
     }
@@ -189,49 +228,6 @@ impl Reader<'_> {
             data: Bytes::from_static(PONG),
         };
         let _ = self.tx.try_send(pong);
-    }
-}
-
-/// The idle timer and the incomplete-message timer, as one deadline.
-struct Timer {
-    idle: Duration,
-    message: Duration,
-    last_activity: Instant,
-    /// When the bytes now buffered began to arrive, if any are.
-    partial_since: Option<Instant>,
-}
-
-impl Timer {
-    fn new(limits: &super::TransportLimits) -> Self {
-        Self {
-            idle: limits.idle_timeout,
-            message: limits.message_timeout,
-            last_activity: Instant::now(),
-            partial_since: None,
-        }
-    }
-
-    /// Bytes arrived; `partial` if part of a message is still buffered.
-    fn activity(&mut self, partial: bool) {
-        let now = Instant::now();
-        self.last_activity = now;
-        self.partial_since = match (partial, self.partial_since) {
-            (false, _) => None,
-            (true, since) => since.or(Some(now)),
-        };
-    }
-
-    fn message_deadline(&self) -> Option<Instant> {
-        self.partial_since.map(|since| since + self.message)
-    }
-
-    fn deadline(&self) -> Instant {
-        let idle = self.last_activity + self.idle;
-        self.message_deadline().map_or(idle, |m| m.min(idle))
-    }
-
-    fn message_late(&self) -> bool {
-        self.message_deadline().is_some_and(|m| m <= Instant::now())
     }
 }
 
@@ -250,7 +246,7 @@ async fn write_loop<W>(
     mut w: W,
     mut rx: mpsc::Receiver<Transmit>,
     peer: Peer,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
     _alive: oneshot::Sender<()>,
 ) where
     W: AsyncWrite + Unpin,

@@ -6,13 +6,17 @@
 //! [`Transports::start`] binds the listeners from the config and pushes
 //! [`TransportEvent`]s into the driver's channel; [`TransportSender::send`]
 //! takes a [`Transmit`] and never waits. Everything a hostile peer can do
-//! (slowloris, endless headers, connection floods, garbage TLS) is bounded
-//! by [`TransportLimits`].
+//! (slowloris, endless headers, connection floods, garbage TLS, idle
+//! connections that never speak SIP) is bounded by [`TransportLimits`]:
+//! a global connection limit, a limit per source ([`SourcePolicy`]), and
+//! the timers of [`conn_timer`].
 //!
 //! | file | role |
 //! |---|---|
 //! | `udp.rs` | one socket per listener, receive loop, direct sends |
-//! | `tcp.rs` | accept loops, connection limit, outbound TCP connect |
+//! | `tcp.rs` | accept loops, connection limits, outbound TCP connect |
+//! | `source_limit.rs` | pure per-source connection counts (IPv4 address, IPv6 /64) |
+//! | `conn_timer.rs` | pure per-connection deadlines (first message, idle, slow message) |
 //! | `tls.rs` | [`load_tls_config`], handshake with timeout |
 //! | `conn.rs` | one stream connection: framing, keep-alives, idle timeout, writer queue |
 //! | `shared.rs` | the connection registry and state shared by all tasks |
@@ -20,9 +24,11 @@
 //! | `devcert.rs` | [`write_dev_cert`] for `alarmgate certs dev` |
 
 mod conn;
+pub mod conn_timer;
 pub mod devcert;
 mod sender;
 mod shared;
+pub mod source_limit;
 mod tcp;
 mod tls;
 mod udp;
@@ -40,14 +46,23 @@ use tokio_rustls::TlsAcceptor;
 
 pub use devcert::{write_dev_cert, DEV_CERT_FILE, DEV_KEY_FILE};
 pub use sender::TransportSender;
+pub use source_limit::SourcePolicy;
 pub use tls::load_tls_config;
 
+use crate::config::{self, Config};
 use crate::sip::framing::FramingLimits;
 use crate::sip::types::{Peer, Transport};
 use shared::{Shared, MAX_PERMITS};
 
 #[cfg(doc)]
 use crate::sip::types::Transmit;
+
+/// Stream connections refused at accept, by `reason` (`per_source_limit`,
+/// `global_limit`).
+pub const CONNECTIONS_REFUSED: &str = "alarmgate_sip_connections_refused_total";
+/// Stream connections closed, by `reason` (`first_message_timeout`,
+/// `idle_timeout`, `peer_closed`, `tls_handshake_failed`...).
+pub const CONNECTIONS_CLOSED: &str = "alarmgate_sip_connections_closed_total";
 
 /// How long [`Transports::shutdown`] waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -101,13 +116,19 @@ pub enum TransportEvent {
 }
 
 /// Bounds on what peers can make the transports hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportLimits {
     /// Open stream connections (TCP and TLS, inbound and outbound together);
     /// beyond it, new connections are refused with a reset.
     pub max_connections: usize,
+    /// Open inbound stream connections per source; a connection over its
+    /// source's limit is reset at once without taking a global permit.
+    pub sources: SourcePolicy,
+    /// An inbound connection that has not delivered one complete SIP
+    /// message this long after its accept (TLS handshake included) is closed.
+    pub first_message_timeout: Duration,
     /// A stream connection that receives nothing (keep-alives count) for
-    /// this long is closed.
+    /// this long, once it has sent a message, is closed.
     pub idle_timeout: Duration,
     /// Once part of a message has arrived on a stream, the rest must follow
     /// within this time (slowloris guard); keep-alives do not reset it.
@@ -131,8 +152,10 @@ pub struct TransportLimits {
 impl Default for TransportLimits {
     fn default() -> Self {
         Self {
-            max_connections: 8192,
-            idle_timeout: Duration::from_secs(15 * 60),
+            max_connections: config::DEFAULT_MAX_CONNECTIONS,
+            sources: SourcePolicy::default(),
+            first_message_timeout: Duration::from_secs(config::DEFAULT_FIRST_MESSAGE_S),
+            idle_timeout: Duration::from_secs(config::DEFAULT_IDLE_S),
             message_timeout: Duration::from_secs(30),
             max_message: crate::sip::framing::DEFAULT_MAX_MESSAGE,
             max_header: crate::sip::framing::DEFAULT_MAX_HEADER,
@@ -146,6 +169,24 @@ impl Default for TransportLimits {
 }
 
 impl TransportLimits {
+    /// The limits `[sip.connections]` asks for; the `[[trunks]]` networks
+    /// get `trunk_per_source`. The rest keep their defaults.
+    pub fn from_config(config: &Config) -> Self {
+        let c = &config.sip.connections;
+        let trusted = config.trunks.iter().flat_map(|t| t.allow.iter().copied());
+        Self {
+            max_connections: c.max,
+            sources: SourcePolicy {
+                per_source: c.per_source,
+                trusted: trusted.collect(),
+                trusted_per_source: c.trunk_per_source,
+            },
+            first_message_timeout: c.first_message(),
+            idle_timeout: c.idle(),
+            ..Self::default()
+        }
+    }
+
     /// The framer's share of the limits.
     pub fn framing(&self) -> FramingLimits {
         FramingLimits {

@@ -92,7 +92,7 @@ impl TransportSender {
             drop(reg);
             return shared.send_failed(t.peer, "transports shut down");
         }
-        let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+        let Some(slot) = shared.admit_outbound() else {
             drop(reg);
             return shared.send_failed(t.peer, "connection limit reached");
         };
@@ -103,6 +103,6 @@ impl TransportSender {
         let _ = parts.tx.try_send(t); // a fresh queue has room
         shared
             .runtime
-            .spawn(tcp::connect(shared.clone(), parts, permit));
+            .spawn(tcp::connect(shared.clone(), parts, slot));
     }
 }

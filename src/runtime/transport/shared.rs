@@ -1,14 +1,18 @@
 //! State shared by the listener tasks, the connection tasks and every
 //! [`super::TransportSender`]: the event channel, the connection registry
 //! (RFC 3261 §18 connection reuse: by ConnId and by remote address, as in
-//! RFC 5923), the connection-limit semaphore and the shutdown signal.
+//! RFC 5923), the connection limits (a global semaphore and the per-source
+//! [`SourceLimiter`]) and the shutdown signal.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
 
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+
+use super::source_limit::{SourceKey, SourceLimiter, Verdict};
 
 use super::udp::UdpOut;
 
@@ -30,6 +34,8 @@ pub(crate) struct Shared {
     pub registry: Mutex<Registry>,
     /// One permit per open (or opening) stream connection.
     pub permits: Arc<Semaphore>,
+    /// Open inbound stream connections per source.
+    pub sources: Arc<Mutex<SourceLimiter>>,
     pub shutdown: watch::Receiver<bool>,
     /// Spawns from [`super::TransportSender::send`], which may run off the runtime.
     pub runtime: tokio::runtime::Handle,
@@ -102,6 +108,7 @@ impl Shared {
         Self {
             events,
             permits: Arc::new(Semaphore::new(limits.max_connections.min(MAX_PERMITS))),
+            sources: Arc::new(Mutex::new(SourceLimiter::new(limits.sources.clone()))),
             limits,
             udp: RwLock::new(Vec::new()),
             registry: Mutex::new(Registry::default()),
@@ -144,6 +151,33 @@ impl Shared {
         ConnParts { peer, tx, rx }
     }
 
+    /// Takes the slot for a connection accepted from `from`: its source's
+    /// count first, so a source over its limit never touches the global
+    /// budget, then a global permit.
+    pub fn admit_inbound(&self, from: SocketAddr, now: Instant) -> Result<Slot, Refusal> {
+        let verdict = lock(&self.sources).admit(from.ip(), now);
+        let key = match verdict {
+            Verdict::Admitted(key) => key,
+            Verdict::Refused { key, limit, log } => {
+                return Err(Refusal::PerSource { key, limit, log })
+            }
+        };
+        let source = SourceSlot {
+            limiter: self.sources.clone(),
+            key,
+        };
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => Ok(Slot::new(permit, Some(source))),
+            Err(_) => Err(Refusal::Global), // `source` dropped: count released
+        }
+    }
+
+    /// Takes a global permit for a connection we open.
+    pub fn admit_outbound(&self) -> Option<Slot> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        Some(Slot::new(permit, None))
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
@@ -170,5 +204,61 @@ impl Shared {
         if let Err(err) = self.events.try_send(event) {
             tracing::warn!(%err, "transport event channel full: SendFailed dropped");
         }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Why an inbound connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Its source holds `limit` connections already; `log` as in
+    /// [`Verdict::Refused`].
+    PerSource {
+        key: SourceKey,
+        limit: usize,
+        log: Option<u64>,
+    },
+    /// Every global permit is taken.
+    Global,
+}
+
+impl Refusal {
+    /// The `reason` label of [`super::CONNECTIONS_REFUSED`].
+    pub fn label(&self) -> &'static str {
+        match self {
+            Refusal::PerSource { .. } => "per_source_limit",
+            Refusal::Global => "global_limit",
+        }
+    }
+}
+
+/// A connection's share of the limits: a global permit and, when it was
+/// accepted, its source's count. Both are given back when it is dropped.
+pub(crate) struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _source: Option<SourceSlot>,
+}
+
+impl Slot {
+    fn new(permit: OwnedSemaphorePermit, source: Option<SourceSlot>) -> Self {
+        Self {
+            _permit: permit,
+            _source: source,
+        }
+    }
+}
+
+/// One count of a source in the [`SourceLimiter`], released on drop.
+struct SourceSlot {
+    limiter: Arc<Mutex<SourceLimiter>>,
+    key: SourceKey,
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        lock(&self.limiter).release(self.key);
     }
 }

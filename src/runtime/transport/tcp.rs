@@ -1,10 +1,13 @@
 //! SIP over TCP and TLS listeners, and outbound TCP connections
 //! (RFC 3261 §18.1.1, §18.2.2; connection reuse as in RFC 5923).
 //!
-//! The accept loop takes a connection-limit permit before anything else and
-//! refuses (RST) a connection when none is left, so a flood of connections
-//! costs one accept and one close each. TLS handshakes run in the
-//! connection's own task under a timeout, holding the permit.
+//! The accept loop takes the connection's slot before anything else (its
+//! source's count, then a global permit) and refuses (RST) a connection
+//! when either is used up, so a flood of connections costs one accept and
+//! one close each, and a source over its own limit never takes from the
+//! global budget. Refusals are counted by reason and logged once per source
+//! and minute. TLS handshakes run in the connection's own task, holding the
+//! slot, within the first-message timeout.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -12,11 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use super::shared::{shutdown_signal, ConnParts, Shared};
+use super::conn::Origin;
+use super::shared::{shutdown_signal, ConnParts, Refusal, Shared, Slot};
 use super::{conn, tls, udp};
 use crate::sip::types::Transport;
 
@@ -48,25 +52,53 @@ async fn accept_loop(
                 continue;
             }
         };
-        let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-            refused += 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(%local, %from, refused, "connection limit reached: refusing");
+        let accepted = Instant::now();
+        let from = udp::canonical(from);
+        let slot = match shared.admit_inbound(from, accepted.into_std()) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                refused += 1;
+                log_refusal(local, from, refusal, refused);
+                let _ = stream.set_zero_linger();
+                continue; // dropping the stream resets it
             }
-            let _ = stream.set_zero_linger();
-            continue;
         };
         let _ = stream.set_nodelay(true);
-        let from = udp::canonical(from);
-        tokio::spawn(serve(
-            shared.clone(),
-            stream,
+        let accept = Accept {
             from,
             local,
-            tls.clone(),
-            permit,
-        ));
+            at: accepted,
+            slot,
+        };
+        tokio::spawn(serve(shared.clone(), stream, accept, tls.clone()));
     }
+}
+
+/// Counts a refused connection; logs it once per source and minute (per
+/// source limit) or at powers of two (global limit).
+fn log_refusal(local: SocketAddr, from: SocketAddr, refusal: Refusal, refused: u64) {
+    metrics::counter!(super::CONNECTIONS_REFUSED, "reason" => refusal.label()).increment(1);
+    match refusal {
+        Refusal::PerSource {
+            key,
+            limit,
+            log: Some(count),
+        } => tracing::warn!(%local, source = %key, limit, refused = count,
+            "source holds its limit of SIP connections: refusing its new ones"),
+        Refusal::PerSource { log: None, .. } => {}
+        Refusal::Global if refused.is_power_of_two() => {
+            tracing::warn!(%local, %from, refused, "connection limit reached: refusing");
+        }
+        Refusal::Global => {}
+    }
+}
+
+/// An accepted connection and what it holds.
+struct Accept {
+    from: SocketAddr,
+    local: SocketAddr,
+    at: Instant,
+    slot: Slot,
 }
 
 /// Logs an accept error; backs off when the process is out of resources.
@@ -83,20 +115,19 @@ async fn accept_error(local: SocketAddr, e: &std::io::Error) {
     }
 }
 
-/// Runs one accepted connection, after the TLS handshake if any.
-async fn serve(
-    shared: Arc<Shared>,
-    stream: TcpStream,
-    from: SocketAddr,
-    local: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    permit: OwnedSemaphorePermit,
-) {
+/// Runs one accepted connection, after the TLS handshake if any. The
+/// handshake must end within the TLS handshake timeout and leave time of
+/// the first-message timeout, which started at the accept.
+async fn serve(shared: Arc<Shared>, stream: TcpStream, a: Accept, tls: Option<TlsAcceptor>) {
+    let origin = Origin::Accepted(a.at);
     let Some(acceptor) = tls else {
-        let parts = shared.register(Transport::Tcp, from);
-        return conn::run(shared, stream, parts, local, permit).await;
+        let parts = shared.register(Transport::Tcp, a.from);
+        return conn::run(shared, stream, parts, a.local, a.slot, origin).await;
     };
-    let timeout = shared.limits.tls_handshake_timeout;
+    let limits = &shared.limits;
+    let timeout = limits
+        .tls_handshake_timeout
+        .min(limits.first_message_timeout);
     let mut shutdown = shared.shutdown.clone();
     let handshake = tokio::select! {
         done = tls::handshake(&acceptor, stream, timeout) => done,
@@ -104,16 +135,20 @@ async fn serve(
     };
     match handshake {
         Ok(stream) => {
-            let parts = shared.register(Transport::Tls, from);
-            conn::run(shared, stream, parts, local, permit).await;
+            let parts = shared.register(Transport::Tls, a.from);
+            conn::run(shared, stream, parts, a.local, a.slot, origin).await;
         }
-        Err(reason) => tracing::debug!(%from, %reason, "TLS handshake failed"),
+        Err(reason) => {
+            metrics::counter!(super::CONNECTIONS_CLOSED, "reason" => "tls_handshake_failed")
+                .increment(1);
+            tracing::debug!(from = %a.from, %reason, "TLS handshake failed");
+        }
     }
 }
 
 /// Opens an outbound TCP connection registered by the sender; on failure,
 /// reports every queued transmit as failed.
-pub(crate) async fn connect(shared: Arc<Shared>, parts: ConnParts, permit: OwnedSemaphorePermit) {
+pub(crate) async fn connect(shared: Arc<Shared>, parts: ConnParts, slot: Slot) {
     let addr = parts.peer.addr;
     let limit = shared.limits.connect_timeout;
     let mut shutdown = shared.shutdown.clone();
@@ -130,7 +165,7 @@ pub(crate) async fn connect(shared: Arc<Shared>, parts: ConnParts, permit: Owned
     };
     let _ = stream.set_nodelay(true);
     match stream.local_addr() {
-        Ok(local) => conn::run(shared, stream, parts, local, permit).await,
+        Ok(local) => conn::run(shared, stream, parts, local, slot, Origin::Connected).await,
         Err(e) => fail_connect(&shared, parts, &e.to_string()),
     }
 }

@@ -3,6 +3,7 @@
 //! This file holds the shared helpers; the tests are in the submodules.
 
 mod lifecycle;
+mod limits;
 mod stream;
 mod tls;
 

@@ -140,3 +140,21 @@ async fn tls_listener_without_certificate_is_an_error() {
         .err();
     assert!(matches!(err, Some(TransportError::MissingTlsConfig { .. })));
 }
+
+#[tokio::test]
+async fn an_unfinished_handshake_ends_at_the_first_message_timeout() {
+    let limits = TransportLimits {
+        tls_handshake_timeout: Duration::from_secs(60),
+        first_message_timeout: Duration::from_millis(300),
+        ..TransportLimits::default()
+    };
+    let (t, _rx, dir) = tls_listener(limits).await;
+    let mut silent = TcpStream::connect(bound(&t, Transport::Tls)).await.unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        closed_by_server(&mut silent).await,
+        "closed within {WAIT:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let _ = std::fs::remove_dir_all(dir);
+}
