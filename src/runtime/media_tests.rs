@@ -51,6 +51,7 @@ impl Far {
             ptime_ms: 20,
             remote: Some(to),
             rtcp_mux: false,
+            source: crate::media::source::SourceRules::default(),
         };
         let seeds = Seeds {
             ssrc,
