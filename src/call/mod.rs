@@ -399,6 +399,8 @@ mod tests;
 #[cfg(test)]
 mod tests_leg_end;
 #[cfg(test)]
+mod tests_media_address;
+#[cfg(test)]
 mod tests_probe;
 #[cfg(test)]
 pub(crate) mod tests_uac;

@@ -174,7 +174,10 @@ fn our_invite_offers_pcma_pcmu_and_telephone_event_from_the_pool() {
     let mut c = core_with(CoreConfig::for_tests());
     let (_, invite) = call_op(&mut c);
     let port = sdp_port(&invite);
-    assert!((40000..=40010).contains(&port) && port.is_multiple_of(2), "{invite}");
+    assert!(
+        (40000..=40010).contains(&port) && port.is_multiple_of(2),
+        "{invite}"
+    );
     assert!(
         invite.contains(&format!("m=audio {port} RTP/AVP 8 0 101\r\n")),
         "{invite}"

@@ -324,6 +324,11 @@ impl RtpSession {
         }
     }
 
+    /// Datagrams refused by the source rules so far.
+    pub fn dropped(&self) -> DropCounts {
+        self.source.dropped()
+    }
+
     /// Counters now.
     pub fn stats(&self) -> SessionStats {
         let (counts, reorder, source) = (
