@@ -10,13 +10,13 @@
 //! A port may be held by another process on the host: the runtime's
 //! [`PortCheck`] binds each drawn port before the SDP answer names it, and
 //! a port it cannot bind is set aside (it cools down like a released one)
-//! and the next is drawn, at most [`MAX_ATTEMPTS`] times per call.
+//! and the next is drawn, at most [`MAX_ATTEMPTS`] times per call (each try is one bind).
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 
 /// Ports drawn for one call before giving up (a 503).
-pub const MAX_ATTEMPTS: usize = 16;
+pub const MAX_ATTEMPTS: usize = 32;
 
 /// The runtime's side of a port: bind it before the answer names it.
 pub trait PortCheck: Send + fmt::Debug {

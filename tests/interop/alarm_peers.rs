@@ -47,7 +47,7 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config {
         alarm: Some(AlarmOpts::default()),
         ..Config::default()
@@ -84,7 +84,7 @@ fn spandsp_unit(d: &Daemon, messages: &[&str], extra: &[&str]) -> PeerResult {
     r
 }
 
-fn metric_eq(d: &Daemon, name: &str, labels: &[(&str, &str)], want: f64) {
+pub(crate) fn metric_eq(d: &Daemon, name: &str, labels: &[(&str, &str)], want: f64) {
     let ok = poll_until(WAIT, || d.metric(name, labels) == Some(want));
     assert!(
         ok,
@@ -95,7 +95,7 @@ fn metric_eq(d: &Daemon, name: &str, labels: &[(&str, &str)], want: f64) {
     );
 }
 
-fn metric_at_least(d: &Daemon, name: &str, labels: &[(&str, &str)], min: f64) {
+pub(crate) fn metric_at_least(d: &Daemon, name: &str, labels: &[(&str, &str)], min: f64) {
     assert!(
         d.wait_metric_at_least(name, labels, min, WAIT),
         "{}: {name}{labels:?} never reached {min}:\n{}",
@@ -122,7 +122,7 @@ fn report_kissoff_delay(d: &Daemon) {
 
 /// The journal holds exactly these alarms, in order: (account, event, raw digits).
 /// (Its call and acknowledgement events are not counted.)
-fn assert_journal(d: &Daemon, want: &[(&str, &str, &str)]) -> Vec<Value> {
+pub(crate) fn assert_journal(d: &Daemon, want: &[(&str, &str, &str)]) -> Vec<Value> {
     let records: Vec<Value> = journal_records(&d.journal_dir)
         .into_iter()
         .filter(|r| r["type"] == ALARM_RECEIVED)
@@ -395,7 +395,7 @@ fn simulator_rfc4733_to_spandsp_receiver() {
 
 /// A copy of `tests/sipp/<name>` in `dir` whose `play_pcap_audio` paths
 /// starting with `prefix` point into `to` (SIPp wants them literal).
-fn scenario_copy(name: &str, dir: &Path, prefix: &str, to: &Path) -> PathBuf {
+pub(crate) fn scenario_copy(name: &str, dir: &Path, prefix: &str, to: &Path) -> PathBuf {
     let text = fs::read_to_string(crate::harness::scenario(name)).expect("read scenario");
     let from = format!("play_pcap_audio=\"{prefix}");
     assert!(text.contains(&from), "{name} has no {from}");
@@ -406,7 +406,7 @@ fn scenario_copy(name: &str, dir: &Path, prefix: &str, to: &Path) -> PathBuf {
 }
 
 /// The 16 per-digit captures, renumbered (`stream` or `ssrc`), in `dir/rfc2833/`.
-fn rfc2833_captures(dir: &Path, digits: &str, renumber: &str) -> PathBuf {
+pub(crate) fn rfc2833_captures(dir: &Path, digits: &str, renumber: &str) -> PathBuf {
     let out = dir.join("rfc2833");
     let py = python().unwrap_or_else(|| PathBuf::from("python3"));
     let o = Command::new(py)
