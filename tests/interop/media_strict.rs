@@ -155,7 +155,8 @@ fn forged_rfc4733_and_inband_digits_from_another_address_are_not_decoded() {
     );
     metric_at_least(&d, m::RTP_DROPPED, &[("reason", "address")], 10.0);
     assert!(
-        d.metric(m::ALARMS_DECODED, &[("class", "burglary")]).is_none(),
+        d.metric(m::ALARMS_DECODED, &[("class", "burglary")])
+            .is_none(),
         "{}",
         d.metrics()
     );
