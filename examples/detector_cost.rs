@@ -224,6 +224,7 @@ fn params() -> MediaParams {
         ptime_ms: 20,
         remote: Some(SocketAddr::from(([127, 0, 0, 1], 40000))),
         rtcp_mux: false,
+        source: alarmgate::media::source::SourceRules::default(),
     }
 }
 

@@ -109,7 +109,7 @@ impl CallCore {
         } else {
             match self.answer_sdp(req, &policy, local, version) {
                 Ok(a) => Some(a),
-                Err(code) => return self.reply(now, key, req, code, None),
+                Err(refusal) => return self.refuse_offer(now, key, req, &refusal),
             }
         };
         self.send_refresh_answer(now, handle, key, req, answer);

@@ -21,6 +21,36 @@ use crate::telemetry::metrics as m;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// Why an offer gets no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SdpRefusal {
+    /// Not UTF-8 or not SDP: 400.
+    Unreadable,
+    /// No common codec or no audio stream: 488.
+    Codec,
+    /// A `c=` address we do not send media to: 488 with a Warning.
+    Address(sdp::AddressRejection),
+}
+
+impl SdpRefusal {
+    /// The status code.
+    pub(crate) fn code(&self) -> u16 {
+        match self {
+            SdpRefusal::Unreadable => 400,
+            SdpRefusal::Codec | SdpRefusal::Address(_) => 488,
+        }
+    }
+
+    /// The refusal metric's reason.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            SdpRefusal::Unreadable => "bad_sdp",
+            SdpRefusal::Codec => "codec",
+            SdpRefusal::Address(_) => "media_address",
+        }
+    }
+}
+
 /// What the answer to an INVITE carries, worked out before the call exists.
 struct Accepted {
     tenant: String,
@@ -40,10 +70,11 @@ impl CallCore {
         };
         match self.answer_sdp(&req, &accepted.policy, (peer.addr, port), 1) {
             Ok(answer) => self.create_call(now, key, peer, req, accepted, port, answer),
-            Err(code) => {
+            Err(refusal) => {
                 self.ports.release(port);
-                let reason = if code == 488 { "codec" } else { "bad_sdp" };
-                self.refuse(now, &key, &req, code, reason);
+                let reason = refusal.label();
+                metrics::counter!(m::ADMISSION_REFUSALS, "reason" => reason).increment(1);
+                self.refuse_offer(now, &key, &req, &refusal);
             }
         }
     }
@@ -184,15 +215,34 @@ impl CallCore {
         self.reply(now, key, req, code, None);
     }
 
-    /// Our SDP: the answer to the INVITE's offer, or our offer when it had none.
-    /// `Err(code)`: 488 for no common codec, 400 for an unreadable offer.
+    /// Answers an offer we refused: 400, or 488 with a Warning when the
+    /// `c=` address was the problem (strict media).
+    pub(crate) fn refuse_offer(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        req: &Request,
+        refusal: &SdpRefusal,
+    ) {
+        let mut resp = self.response(req, refusal.code(), None, None);
+        if let SdpRefusal::Address(rejection) = refusal {
+            tracing::info!(%rejection, "offer refused: media address");
+            let agent = self.config.advertise.to_string();
+            message::add_header(&mut resp, "Warning", &rejection.warning(&agent));
+        }
+        self.send_response(now, key, resp);
+    }
+
+    /// Our SDP: the answer to the INVITE's offer, or our offer when it had
+    /// none. A re-INVITE or UPDATE (a request with a To tag) may hold with
+    /// `c=0.0.0.0`; see [`sdp::check_addresses`] for the `c=` rules.
     pub(crate) fn answer_sdp(
         &self,
         req: &Request,
         policy: &MediaPolicy,
         (peer, port): (SocketAddr, u16),
         version: u64,
-    ) -> Result<SdpAnswer, u16> {
+    ) -> Result<SdpAnswer, SdpRefusal> {
         let local = LocalMedia {
             addr: self.config.advertise_for(peer),
             port,
@@ -204,14 +254,17 @@ impl CallCore {
             let text = sdp::offer(policy, &local, sdp::Direction::SendRecv);
             return Ok(SdpAnswer { media: None, text });
         }
-        let text = std::str::from_utf8(&req.body).map_err(|_| 400u16)?;
-        let offer = sdp::parse(text).map_err(|_| 400u16)?;
+        let text = std::str::from_utf8(&req.body).map_err(|_| SdpRefusal::Unreadable)?;
+        let offer = sdp::parse(text).map_err(|_| SdpRefusal::Unreadable)?;
+        let in_dialog = message::to_tag(req).is_some();
+        sdp::check_addresses(&offer, &self.config.sdp_allow, in_dialog)
+            .map_err(SdpRefusal::Address)?;
         match sdp::answer(&offer, policy, local) {
             AnswerOutcome::Accepted(media, text) => Ok(SdpAnswer {
                 media: Some(media),
                 text,
             }),
-            AnswerOutcome::NotAcceptable { .. } => Err(488),
+            AnswerOutcome::NotAcceptable { .. } => Err(SdpRefusal::Codec),
         }
     }
 
@@ -297,7 +350,7 @@ impl CallCore {
         let supports = header_has_token(&invite, "Supported", "timer");
         match self.answer_sdp(&invite, &policy, local, 1) {
             Ok(answer) => self.send_answer(now, handle, &invite_tx, &invite, &answer, supports),
-            Err(code) => self.reply(now, &invite_tx, &invite, code, None),
+            Err(refusal) => self.refuse_offer(now, &invite_tx, &invite, &refusal),
         }
     }
 

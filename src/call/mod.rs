@@ -55,6 +55,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use timers::TimerQueue;
 
+/// Mixed into the core's seed for the RTP port draws.
+const PORT_SEED: u64 = 0x5be0_cd19_137e_2179;
+
 /// Digest credentials of IP devices that are not on a trusted trunk.
 #[derive(Debug)]
 pub struct DeviceAuth {
@@ -95,7 +98,7 @@ impl CallCore {
         auth: Option<DeviceAuth>,
         seed: u64,
     ) -> Self {
-        let ports = PortPool::new(config.rtp_ports.0, config.rtp_ports.1);
+        let ports = PortPool::new(config.rtp_ports.0, config.rtp_ports.1, seed ^ PORT_SEED);
         Self {
             tl: TransactionLayer::new(config.timers),
             config,
@@ -154,6 +157,13 @@ impl CallCore {
     pub fn settle(&mut self, now: Instant, call: CallHandle) {
         self.hang_up(now, call, EndReason::Settled);
         self.process_tl_events(now);
+    }
+
+    /// Ports are bound by `check` before an answer names them (the runtime
+    /// passes one that binds the RTP socket; ports another process holds
+    /// are skipped).
+    pub fn set_port_check(&mut self, check: Box<dyn ports::PortCheck>) {
+        self.ports.set_check(check);
     }
 
     /// The driver could not open the media socket of `call`: hang up.
@@ -388,6 +398,8 @@ fn cseq_method_of(data: &[u8]) -> Option<&'static str> {
 mod tests;
 #[cfg(test)]
 mod tests_leg_end;
+#[cfg(test)]
+mod tests_media_address;
 #[cfg(test)]
 mod tests_probe;
 #[cfg(test)]

@@ -67,6 +67,9 @@ pub struct CoreConfig {
     pub rtp_ports: (u16, u16),
     /// RTP packet time in milliseconds.
     pub ptime_ms: u32,
+    /// Networks an offer's `c=` may name (`media.sdp_allow`); empty: any
+    /// unicast address.
+    pub sdp_allow: Vec<crate::admission::IpNet>,
     /// What a held call hears.
     pub hold: HoldAudio,
     /// REGISTER is handed out as `CallEvent::Register` (a registrar is
@@ -132,6 +135,7 @@ impl CoreConfig {
             min_se: Duration::from_secs(90),
             rtp_ports: (40000, 40010),
             ptime_ms: 20,
+            sdp_allow: Vec::new(),
             hold: HoldAudio::Silence,
             registrar: false,
         }

@@ -160,12 +160,26 @@ pub(super) fn failed(ev: &[CallEvent]) -> Vec<(LegFailure, Option<u16>)> {
         .collect()
 }
 
+/// The port of the first `m=audio` line (drawn at random from the pool).
+pub(super) fn sdp_port(sdp: &str) -> u16 {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .expect("an m=audio line")
+}
+
 #[test]
 fn our_invite_offers_pcma_pcmu_and_telephone_event_from_the_pool() {
     let mut c = core_with(CoreConfig::for_tests());
     let (_, invite) = call_op(&mut c);
+    let port = sdp_port(&invite);
     assert!(
-        invite.contains("m=audio 40000 RTP/AVP 8 0 101\r\n"),
+        (40000..=40010).contains(&port) && port.is_multiple_of(2),
+        "{invite}"
+    );
+    assert!(
+        invite.contains(&format!("m=audio {port} RTP/AVP 8 0 101\r\n")),
         "{invite}"
     );
     assert!(invite.contains("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20"));
@@ -208,7 +222,7 @@ fn ringing_then_answered_with_ack_and_media_in_the_parents_group() {
         } => {
             assert_eq!(
                 (*call, *group, *outgoing, *local_port),
-                (leg, DEVICE, true, 40000)
+                (leg, DEVICE, true, sdp_port(&invite))
             );
             assert_eq!((media.codec, media.payload_type), (Codec::Pcmu, 0));
             assert_eq!(media.telephone_event_pt, Some(101));

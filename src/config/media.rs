@@ -1,4 +1,5 @@
-//! `[media]`: RTP ports and what a held call hears.
+//! `[media]`: RTP ports, where a call's RTP and SDP may point (strict
+//! media), and what a held call hears.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -7,6 +8,11 @@ use serde::Deserialize;
 
 use super::validate::Findings;
 use super::Problem;
+use crate::admission::IpNet;
+use crate::media::source::{SourceMode, SourceRules};
+
+/// Default `media.ssrc_change_gap_ms`.
+pub const DEFAULT_SSRC_CHANGE_GAP_MS: u64 = 1000;
 
 /// Default `media.rtp_port_min`.
 pub const DEFAULT_RTP_PORT_MIN: u16 = 20000;
@@ -29,6 +35,31 @@ pub struct MediaConfig {
     pub hold: HoldKind,
     /// `[media.hold_tone]`: the tone played when `hold = "tone"`.
     pub hold_tone: HoldTone,
+    /// Where a call's RTP may come from: `"sdp"`, only the address (IP and
+    /// port) its SDP named; `"latch"`, symmetric RTP for units behind NAT:
+    /// the first source, latched once. Anything else is dropped and counted
+    /// (`alarmgate_rtp_dropped_packets_total`). Default `"sdp"`.
+    pub rtp_source: RtpSource,
+    /// Silence, in ms, after which the accepted source may start a new SSRC
+    /// without a re-INVITE (a unit restarting its stream). 20 to 60000.
+    /// Default 1000.
+    pub ssrc_change_gap_ms: u64,
+    /// Networks an SDP `c=` address may name, as CIDRs; empty: any unicast
+    /// address. Unspecified (except the `c=0.0.0.0` hold of a re-INVITE),
+    /// broadcast and multicast addresses are always refused with 488.
+    /// Default empty.
+    pub sdp_allow: Vec<IpNet>,
+}
+
+/// `media.rtp_source`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RtpSource {
+    /// Only the SDP's address.
+    #[default]
+    Sdp,
+    /// Symmetric RTP: latch once.
+    Latch,
 }
 
 impl Default for MediaConfig {
@@ -38,6 +69,9 @@ impl Default for MediaConfig {
             rtp_port_max: DEFAULT_RTP_PORT_MAX,
             hold: HoldKind::Silence,
             hold_tone: HoldTone::default(),
+            rtp_source: RtpSource::Sdp,
+            ssrc_change_gap_ms: DEFAULT_SSRC_CHANGE_GAP_MS,
+            sdp_allow: Vec::new(),
         }
     }
 }
@@ -103,6 +137,18 @@ impl MediaConfig {
         self.rtp_ports().count()
     }
 
+    /// The media core's source rules.
+    pub fn source_rules(&self) -> SourceRules {
+        let mode = match self.rtp_source {
+            RtpSource::Sdp => SourceMode::Sdp,
+            RtpSource::Latch => SourceMode::Latch,
+        };
+        SourceRules {
+            mode,
+            ssrc_gap: Duration::from_millis(self.ssrc_change_gap_ms),
+        }
+    }
+
     /// The configured range as written.
     pub fn rtp_port_range(&self) -> RangeInclusive<u16> {
         self.rtp_port_min..=self.rtp_port_max
@@ -125,6 +171,15 @@ impl MediaConfig {
             let detail =
                 format!("{min}..={max} holds no even RTP port with its RTCP port above it");
             out.push("media.rtp_port_max", Problem::Conflict { detail });
+        }
+        if !(20..=60_000).contains(&self.ssrc_change_gap_ms) {
+            out.push(
+                "media.ssrc_change_gap_ms",
+                Problem::Invalid {
+                    value: self.ssrc_change_gap_ms.to_string(),
+                    expected: "20 to 60000 ms",
+                },
+            );
         }
         self.hold_tone.check(out);
     }
@@ -198,6 +253,27 @@ mod tests {
         assert_eq!(keys(&media(30000, 20000)), ["media.rtp_port_min"]);
         assert_eq!(keys(&media(20001, 20002)), ["media.rtp_port_max"]);
         assert_eq!(keys(&media(0, 20002)), ["media.rtp_port_min"]);
+    }
+
+    #[test]
+    fn strict_media_keys() {
+        let m: MediaConfig = toml::from_str(
+            "rtp_source = \"latch\"\nssrc_change_gap_ms = 500\nsdp_allow = [\"10.0.0.0/8\"]",
+        )
+        .expect("valid");
+        assert_eq!(m.source_rules().mode, SourceMode::Latch);
+        assert_eq!(m.source_rules().ssrc_gap, Duration::from_millis(500));
+        assert_eq!(m.sdp_allow.len(), 1);
+        assert_eq!(
+            MediaConfig::default().source_rules(),
+            SourceRules::default()
+        );
+        let bad = MediaConfig {
+            ssrc_change_gap_ms: 0,
+            ..MediaConfig::default()
+        };
+        assert_eq!(keys(&bad), ["media.ssrc_change_gap_ms"]);
+        assert!(toml::from_str::<MediaConfig>("rtp_source = \"any\"").is_err());
     }
 
     #[test]

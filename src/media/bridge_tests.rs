@@ -29,6 +29,7 @@ fn session(codec: Codec, pt: u8, te: Option<u8>, remote: &str, ssrc: u32) -> Rtp
         ptime_ms: 20,
         remote: Some(addr(remote)),
         rtcp_mux: false,
+        source: crate::media::source::SourceRules::default(),
     };
     let seeds = Seeds {
         ssrc,
@@ -88,7 +89,7 @@ fn g711_same_law_round_trip_is_lossless() {
 fn carry(from: (Codec, u8), to: (Codec, u8)) -> (Vec<u8>, Vec<(u8, u8)>) {
     let mut unit = session(from.0, from.1, Some(101), "10.0.0.1:4000", 1);
     unit.set_source(Box::new(Ramp(-32768)));
-    let mut device = session(from.0, from.1, Some(101), "10.0.0.9:9", 2);
+    let mut device = session(from.0, from.1, Some(101), "10.0.0.1:4000", 2);
     let mut operator = session(to.0, to.1, Some(96), "10.0.0.3:6000", 3);
     let bridge = connected(true);
     operator.set_source(Box::new(bridge.operator_port().clone()));

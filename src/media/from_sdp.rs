@@ -25,5 +25,6 @@ pub fn params_from_sdp(media: &NegotiatedMedia) -> MediaParams {
         ptime_ms: media.ptime_ms.clamp(10, 120),
         remote: media.remote,
         rtcp_mux: false,
+        source: super::source::SourceRules::default(),
     }
 }

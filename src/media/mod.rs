@@ -18,6 +18,7 @@
 //! | [`receiver`] | incoming leg: latching, reorder, decode, digits |
 //! | [`sender`] | outgoing packet clock and audio sources |
 //! | [`session`] | one leg: latching, decode, events, transmit, stats |
+//! | [`source`] | strict media: which source and SSRC a leg takes |
 //! | [`bridge`] | two legs connected: audio both ways, digit relay |
 //! | [`bridge_port`] | what a leg plays: override tone, digits, bridged audio or hold |
 
@@ -33,6 +34,7 @@ pub mod rtcp_stats;
 pub mod rtp;
 pub mod sender;
 pub mod session;
+pub mod source;
 pub mod telephone_event;
 pub mod tone;
 

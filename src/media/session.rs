@@ -20,7 +20,9 @@ use super::g711::Codec;
 use super::receiver::{AudioFrame, EventParams, ReceiveError, RtpReceiver};
 use super::rtcp::{self, ReportBlock, RtcpError, RtcpPacket};
 use super::rtcp_stats::ReceiverStats;
+use super::rtp::RtpPacket;
 use super::sender::{AudioSource, RtpSender, Seeds};
+use super::source::{DropCounts, DropReason, SourceFilter, SourceRules};
 use super::telephone_event::DigitEvent;
 
 /// Interval between our RTCP reports (RFC 3550 §6.2 minimum, not randomised).
@@ -43,6 +45,8 @@ pub struct MediaParams {
     pub remote: Option<SocketAddr>,
     /// RTCP on the RTP port (`a=rtcp-mux`); otherwise RTP port + 1.
     pub rtcp_mux: bool,
+    /// Where RTP may come from (strict media).
+    pub source: SourceRules,
 }
 
 /// Why a session could not be made or a datagram was refused.
@@ -57,6 +61,9 @@ pub enum SessionError {
     /// A malformed RTCP compound.
     #[error(transparent)]
     Rtcp(#[from] RtcpError),
+    /// RTP or RTCP from a source this leg does not take (counted).
+    #[error("RTP dropped: {}", .0.label())]
+    Dropped(DropReason),
     /// Digits asked for without negotiated telephone-event, or not DTMF keys.
     #[error("cannot send {0:?} as telephone-events")]
     Digits(String),
@@ -107,6 +114,8 @@ pub struct SessionStats {
     pub last_received: Option<Instant>,
     /// The peer's last report about our stream.
     pub remote_report: Option<ReportBlock>,
+    /// Datagrams refused by the source rules, by reason.
+    pub dropped: DropCounts,
 }
 
 /// One call leg's media.
@@ -116,6 +125,7 @@ pub struct RtpSession {
     cname: String,
     rx: RtpReceiver,
     tx: RtpSender,
+    source: SourceFilter,
     rtcp_remote: Option<SocketAddr>,
     next_rtcp: Instant,
     remote_report: Option<ReportBlock>,
@@ -145,11 +155,13 @@ impl RtpSession {
             params.ptime_ms,
             seeds,
         );
+        let source = SourceFilter::new(params.source, params.remote);
         Ok(Self {
             params,
             cname: cname.to_owned(),
             rx,
             tx,
+            source,
             rtcp_remote: None,
             next_rtcp: now + RTCP_INTERVAL,
             remote_report: None,
@@ -157,12 +169,20 @@ impl RtpSession {
         })
     }
 
-    /// Where RTP goes now: the latched source, else the SDP address.
+    /// Where RTP goes now: the SDP address, or the latched source when
+    /// latching (see [`super::source`]).
     pub fn remote(&self) -> Option<SocketAddr> {
-        self.rx.latched().or(self.params.remote)
+        self.source.destination()
     }
 
-    /// Takes one datagram from the RTP socket (RTCP too, if muxed).
+    /// A re-INVITE or UPDATE was answered with the peer's new address
+    /// (`None`: a `c=0.0.0.0` hold keeps the old one).
+    pub fn renegotiate(&mut self, remote: Option<SocketAddr>) {
+        self.source.renegotiate(remote);
+    }
+
+    /// Takes one datagram from the RTP socket (RTCP too, if muxed). RTP
+    /// from a source the leg does not take is dropped and counted.
     pub fn handle_packet(
         &mut self,
         now: Instant,
@@ -172,7 +192,15 @@ impl RtpSession {
         if rtcp::is_rtcp(bytes) {
             return self.handle_rtcp(now, src, bytes);
         }
-        Ok(self.rx.handle_packet(now, src, bytes)?)
+        let Ok(ssrc) = RtpPacket::new_checked(bytes).map(|p| p.ssrc()) else {
+            return Ok(self.rx.handle_packet(now, src, bytes)?);
+        };
+        self.source
+            .admit(now, src, ssrc)
+            .map_err(SessionError::Dropped)?;
+        self.rx.handle_packet(now, src, bytes)?;
+        self.source.commit(now, src, ssrc);
+        Ok(())
     }
 
     /// Takes one datagram from the RTCP socket; latches the RTCP address.
@@ -182,6 +210,9 @@ impl RtpSession {
         src: SocketAddr,
         bytes: &[u8],
     ) -> Result<(), SessionError> {
+        if !self.source.admits_rtcp(src) {
+            return Err(SessionError::Dropped(DropReason::Address));
+        }
         let packets = rtcp::parse_compound(bytes).inspect_err(|_| self.invalid_rtcp += 1)?;
         self.rtcp_remote = Some(src);
         for packet in packets {
@@ -293,6 +324,11 @@ impl RtpSession {
         }
     }
 
+    /// Datagrams refused by the source rules so far.
+    pub fn dropped(&self) -> DropCounts {
+        self.source.dropped()
+    }
+
     /// Counters now.
     pub fn stats(&self) -> SessionStats {
         let (counts, reorder, source) = (
@@ -312,6 +348,7 @@ impl RtpSession {
             unknown_payload_type: counts.unknown_payload_type,
             last_received: counts.last_received,
             remote_report: self.remote_report,
+            dropped: self.source.dropped(),
         }
     }
 }
@@ -340,6 +377,7 @@ mod tests {
             ptime_ms: 20,
             remote: Some(addr(remote)),
             rtcp_mux: false,
+            source: SourceRules::default(),
         }
     }
 
@@ -358,8 +396,10 @@ mod tests {
             let now = epoch() + MS * t;
             while let Some(out) = a.poll_transmit(now) {
                 if out.kind == TransmitKind::Rtp {
-                    b.handle_packet(now, addr(a_addr), &out.bytes)
-                        .expect("valid RTP");
+                    match b.handle_packet(now, addr(a_addr), &out.bytes) {
+                        Ok(()) | Err(SessionError::Dropped(_)) => {}
+                        Err(e) => panic!("invalid RTP: {e}"),
+                    }
                 }
             }
             b.handle_timeout(now);
@@ -372,7 +412,15 @@ mod tests {
 
     #[test]
     fn loopback_tone_arrives_decoded_and_latched() {
-        let (mut a, mut b) = (session("10.0.0.2:4000", 1), session("192.0.2.9:9", 2));
+        let mut b_params = params("192.0.2.9:9");
+        b_params.source.mode = crate::media::source::SourceMode::Latch;
+        let seeds = Seeds {
+            ssrc: 2,
+            sequence_number: 0,
+            timestamp: 0,
+        };
+        let mut b = RtpSession::new(epoch(), b_params, seeds, "b").expect("valid");
+        let mut a = session("10.0.0.2:4000", 1);
         a.set_source(Box::new(ToneGenerator::new(
             ToneSpec::contact_id_handshake(),
         )));
@@ -425,6 +473,23 @@ mod tests {
             c.send_digits("1", 60),
             Err(SessionError::Digits("1".into()))
         );
+    }
+
+    #[test]
+    fn forged_events_from_a_third_party_are_dropped_and_counted() {
+        let mut b = session("10.0.0.1:5000", 2);
+        let mut forger = session("10.0.0.2:4000", 66);
+        forger.send_digits("4242", 60).expect("negotiated");
+        pump(&mut forger, &mut b, "10.0.0.3:5000", 600);
+        assert_eq!(b.poll_event(), None, "nothing decoded");
+        let stats = b.stats();
+        assert_eq!(stats.packets_received, 0);
+        assert!(stats.dropped.address > 20, "{:?}", stats.dropped);
+        // The real unit, from the SDP address, still gets through.
+        let mut unit = session("10.0.0.2:4000", 1);
+        unit.send_digits("1", 60).expect("negotiated");
+        pump(&mut unit, &mut b, "10.0.0.1:5000", 200);
+        assert_eq!(b.poll_event().and_then(|e| e.digit), Some('1'));
     }
 
     #[test]

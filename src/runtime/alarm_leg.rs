@@ -26,6 +26,7 @@ use crate::events::{self, AlarmContext};
 use crate::journal::JournalHandle;
 use crate::media::bridge_port::BridgePort;
 use crate::media::receiver::AudioFrame;
+use crate::media::source::{DropCounts, DropReason};
 use crate::media::telephone_event::DigitEvent;
 use crate::media::tone::ToneSpec;
 use crate::routing::CallClass;
@@ -80,6 +81,9 @@ pub struct AlarmLeg {
     port: BridgePort,
     /// The one queue request of the call.
     queue: QueueState,
+    /// RTP the leg refused by its source rules (strict media), for the
+    /// stored record's forensics.
+    rtp_dropped: DropCounts,
 }
 
 impl AlarmLeg {
@@ -107,7 +111,13 @@ impl AlarmLeg {
             received: HashMap::new(),
             port,
             queue: QueueState::default(),
+            rtp_dropped: DropCounts::default(),
         }
+    }
+
+    /// The leg's source-rule drops so far.
+    pub fn set_rtp_dropped(&mut self, dropped: DropCounts) {
+        self.rtp_dropped = dropped;
     }
 
     /// Feeds what the leg's RTP session decoded since the last tick.
@@ -194,6 +204,7 @@ impl AlarmLeg {
                     class,
                     &forensics,
                 );
+                let record = with_rtp_dropped(record, self.rtp_dropped);
                 if let Some(meta) = crate::bus::EventMeta::parse(&record) {
                     self.received.insert(seq, meta.id);
                 }
@@ -336,6 +347,26 @@ pub enum WorkerInput {
 }
 
 /// Per-message signal quality as metrics, so a degrading line shows before it fails.
+/// Adds `forensics.rtp_dropped` (datagrams refused by reason, from call
+/// start) to an `alarm.received` record; a record that does not parse is
+/// kept as it is.
+fn with_rtp_dropped(record: Vec<u8>, dropped: DropCounts) -> Vec<u8> {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&record) else {
+        return record;
+    };
+    let counts: serde_json::Map<String, serde_json::Value> = DropReason::ALL
+        .iter()
+        .map(|r| (r.label().to_string(), dropped.get(*r).into()))
+        .collect();
+    match value.pointer_mut("/data/forensics") {
+        Some(serde_json::Value::Object(f)) => {
+            f.insert("rtp_dropped".into(), counts.into());
+        }
+        _ => return record,
+    }
+    serde_json::to_vec(&value).unwrap_or(record)
+}
+
 fn record_forensics(f: &MessageForensics) {
     if let Some(d) = f.handshake_to_first_digit {
         metrics::histogram!(m::HANDSHAKE_TO_FIRST_DIGIT).record(d.as_secs_f64());

@@ -10,7 +10,7 @@
 //! the batch in flight; the rest is forwarded after the next start).
 
 use super::alarm_leg::AlarmContextShared;
-use super::media::MediaHandle;
+use super::media::{MediaHandle, MediaSettings};
 use super::sip_driver::{self, Control};
 use super::switchboard_setup;
 use super::transport::{self, ListenerSpec, TransportLimits, Transports};
@@ -82,13 +82,17 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         forwarder.as_ref().map(bus::Forwarder::acked),
         journal::retention::PASS_EVERY,
     );
-    let media = MediaHandle::start(media_bind_ip(&core_config), 2, control_tx.clone(), alarm);
-    let core = CallCore::new(
+    let mut media_settings = MediaSettings::new(media_bind_ip(&core_config));
+    media_settings.source = config.media.source_rules();
+    let sockets = media_settings.sockets.clone();
+    let media = MediaHandle::start(media_settings, 2, control_tx.clone(), alarm);
+    let mut core = CallCore::new(
         core_config,
         admission(&config),
         device_auth(&config),
         seed(),
     );
+    core.set_port_check(Box::new(sockets));
     let switchboard = switchboard_setup::build(&config, core, crate::clock::now())?;
     let (api_tx, api_rx) = mpsc::channel(256);
     let tokens = ApiTokens::from_hashes(config.api_tokens());
@@ -261,6 +265,7 @@ pub fn core_config(config: &Config, bound: &[(Transport, SocketAddr)]) -> CoreCo
         min_se: config.calls.min_se(),
         rtp_ports: (config.media.rtp_port_min, config.media.rtp_port_max),
         ptime_ms: 20,
+        sdp_allow: config.media.sdp_allow.clone(),
         hold: hold_audio(config),
         registrar: config.registrar_active(),
     }

@@ -28,6 +28,7 @@ use crate::call::{CallEvent, CallHandle, HoldAudio};
 use crate::clock;
 use crate::media::bridge::{Bridge, BridgeConfig};
 use crate::media::bridge_port::BridgePort;
+use crate::media::source::SourceRules;
 use crate::sip::sdp::NegotiatedMedia;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,6 +38,31 @@ use tokio::sync::mpsc;
 #[path = "media_leg.rs"]
 mod leg;
 use leg::{hold_spec, Leg, Link};
+#[path = "media_ports.rs"]
+pub mod ports;
+pub use ports::RtpSockets;
+
+/// How the workers open legs.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    /// The address RTP sockets bind.
+    pub bind_ip: IpAddr,
+    /// Where a leg's RTP may come from (`[media] rtp_source`).
+    pub source: SourceRules,
+    /// Sockets the call core bound when it drew the port.
+    pub sockets: RtpSockets,
+}
+
+impl MediaSettings {
+    /// Strict SDP-address rules; sockets bound on `bind_ip` as the core draws.
+    pub fn new(bind_ip: IpAddr) -> Self {
+        Self {
+            bind_ip,
+            source: SourceRules::default(),
+            sockets: RtpSockets::new(bind_ip),
+        }
+    }
+}
 
 /// The packet time the workers tick at.
 const TICK: Duration = Duration::from_millis(20);
@@ -51,10 +77,10 @@ pub struct MediaHandle {
 }
 
 impl MediaHandle {
-    /// Starts `workers` media workers binding RTP sockets on `bind_ip`; with
+    /// Starts `workers` media workers opening legs by `settings`; with
     /// `alarm`, every answered device call runs the Contact ID pipeline.
     pub fn start(
-        bind_ip: IpAddr,
+        settings: MediaSettings,
         workers: usize,
         control: mpsc::Sender<Control>,
         alarm: Option<AlarmContextShared>,
@@ -62,7 +88,8 @@ impl MediaHandle {
         let workers = (0..workers.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                let worker = Worker::new(bind_ip, control.clone(), alarm.clone(), tx.clone());
+                let worker =
+                    Worker::new(settings.clone(), control.clone(), alarm.clone(), tx.clone());
                 tokio::spawn(worker.run(rx));
                 tx
             })
@@ -118,7 +145,7 @@ struct Worker {
     links: Vec<Link>,
     /// Bridges asked for before both legs' `MediaStart` came: (device, operator).
     pending: Vec<(CallHandle, CallHandle)>,
-    bind_ip: IpAddr,
+    settings: MediaSettings,
     control: mpsc::Sender<Control>,
     alarm: Option<AlarmContextShared>,
     /// Its own inbox, for journal callbacks.
@@ -127,7 +154,7 @@ struct Worker {
 
 impl Worker {
     fn new(
-        bind_ip: IpAddr,
+        settings: MediaSettings,
         control: mpsc::Sender<Control>,
         alarm: Option<AlarmContextShared>,
         inbox: mpsc::UnboundedSender<WorkerInput>,
@@ -136,7 +163,7 @@ impl Worker {
             legs: HashMap::new(),
             links: Vec::new(),
             pending: Vec::new(),
-            bind_ip,
+            settings,
             control,
             alarm,
             inbox,
@@ -279,7 +306,7 @@ impl Worker {
             }
             CallEvent::MediaUpdate { call, media, .. } => {
                 if let Some(leg) = self.legs.get_mut(&call) {
-                    leg.sending = media.direction.sends();
+                    leg.update(&media);
                 }
             }
             CallEvent::MediaStop { call, .. } => self.stop(now, call),
@@ -300,7 +327,7 @@ impl Worker {
         let port = BridgePort::new(BridgeConfig::default().capacity_ms);
         let mut leg = match Leg::open(
             now,
-            self.bind_ip,
+            &self.settings,
             spec.local_port,
             media,
             port.clone(),

@@ -3,11 +3,13 @@
 //! leg), and what it decoded this tick (for the alarm pipeline and the
 //! bridge); a [`Link`] moves one tick's audio and digits between two legs.
 
+use super::{MediaSettings, RtpSockets};
 use crate::call::{CallHandle, HoldAudio};
 use crate::media::bridge::{Bridge, DigitRelay};
 use crate::media::bridge_port::BridgePort;
 use crate::media::receiver::AudioFrame;
 use crate::media::sender::Seeds;
+use crate::media::source::{DropCounts, DropReason};
 use crate::media::telephone_event::DigitEvent;
 use crate::media::tone::{Component, ToneSpec};
 use crate::media::{params_from_sdp, RtpSession};
@@ -37,6 +39,8 @@ pub(super) struct Leg {
     pub(super) frames: Vec<AudioFrame>,
     /// RFC 4733 events finished this tick.
     pub(super) events: Vec<DigitEvent>,
+    /// Drops already added to the metric.
+    reported: DropCounts,
 }
 
 /// The hold tone's spec, when the hold audio is a tone.
@@ -59,24 +63,30 @@ pub(super) fn hold_spec(hold: HoldAudio) -> Option<ToneSpec> {
 }
 
 impl Leg {
-    /// Binds `ip:port` and starts the session, playing `port` (its hold audio).
+    /// Takes the socket the core bound for `local_port` (or binds it) and
+    /// starts the session, playing `port` (its hold audio).
     pub(super) fn open(
         now: Instant,
-        ip: IpAddr,
+        settings: &MediaSettings,
         local_port: u16,
         media: &NegotiatedMedia,
         port: BridgePort,
         call: CallHandle,
     ) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind(SocketAddr::new(ip, local_port))?;
-        socket.set_nonblocking(true)?;
+        let ip = settings.bind_ip;
+        let socket = match settings.sockets.take(local_port) {
+            Some(socket) => socket,
+            None => RtpSockets::bind(ip, local_port)?,
+        };
         let seed = call.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(local_port);
         let seeds = Seeds {
             ssrc: seed as u32,
             sequence_number: (seed >> 32) as u16,
             timestamp: (seed >> 40) as u32,
         };
-        let mut session = RtpSession::new(now, params_from_sdp(media), seeds, "alarmgate")
+        let mut params = params_from_sdp(media);
+        params.source = settings.source;
+        let mut session = RtpSession::new(now, params, seeds, "alarmgate")
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         session.set_source(Box::new(port.clone()));
         Ok(Self {
@@ -89,7 +99,14 @@ impl Leg {
             alarm: None,
             frames: Vec::new(),
             events: Vec::new(),
+            reported: DropCounts::default(),
         })
+    }
+
+    /// A re-INVITE or UPDATE was answered: its direction and address.
+    pub(super) fn update(&mut self, media: &NegotiatedMedia) {
+        self.sending = media.direction.sends();
+        self.session.renegotiate(media.remote);
     }
 
     /// Reads every waiting datagram into the session and takes what it decoded.
@@ -99,11 +116,31 @@ impl Leg {
                 .session
                 .handle_packet(now, from, buf.get(..n).unwrap_or_default());
         }
+        self.count_drops();
         self.session.handle_timeout(now);
         self.frames
             .extend(std::iter::from_fn(|| self.session.poll_audio()));
         self.events
             .extend(std::iter::from_fn(|| self.session.poll_event()));
+    }
+
+    /// Adds this tick's source drops to the metric and to the alarm
+    /// forensics.
+    fn count_drops(&mut self) {
+        let dropped = self.session.dropped();
+        if dropped == self.reported {
+            return;
+        }
+        for reason in DropReason::ALL {
+            let new = dropped.get(reason) - self.reported.get(reason);
+            if new > 0 {
+                metrics::counter!(m::RTP_DROPPED, "reason" => reason.label()).increment(new);
+            }
+        }
+        self.reported = dropped;
+        if let Some(alarm) = self.alarm.as_mut() {
+            alarm.set_rtp_dropped(dropped);
+        }
     }
 
     /// Feeds this tick's audio and digits to the alarm pipeline, if any, and

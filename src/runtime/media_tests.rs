@@ -51,6 +51,7 @@ impl Far {
             ptime_ms: 20,
             remote: Some(to),
             rtcp_mux: false,
+            source: crate::media::source::SourceRules::default(),
         };
         let seeds = Seeds {
             ssrc,
@@ -163,7 +164,7 @@ impl Rig {
         let (control_tx, control) = mpsc::channel(8);
         let (inbox_tx, inbox) = mpsc::unbounded_channel();
         let ip = IpAddr::from([127, 0, 0, 1]);
-        let mut worker = Worker::new(ip, control_tx, alarm, inbox_tx);
+        let mut worker = Worker::new(MediaSettings::new(ip), control_tx, alarm, inbox_tx);
         let (mut unit, mut phone) = (Far::bind(), Far::bind());
         worker.input(
             epoch(),

@@ -12,9 +12,13 @@
 //! - [`answer`] answers an offer (RFC 3264 §6): one accepted audio stream,
 //!   every other m-line rejected with port 0 in its original order. No common
 //!   codec is the value [`AnswerOutcome::NotAcceptable`] (send a 488).
+//! - [`check_addresses`] refuses offers whose `c=` is unspecified (outside
+//!   a re-INVITE's hold), broadcast, multicast or outside the allowed
+//!   networks (a 488 with a Warning).
 //! - [`offer`] builds our own offer for outgoing legs and
 //!   [`negotiated_from_answer`] reads the answer to it.
 
+mod address;
 mod answer;
 mod negotiate;
 mod offer;
@@ -23,6 +27,7 @@ mod write;
 
 use std::net::IpAddr;
 
+pub use address::{check_addresses, AddressProblem, AddressRejection};
 pub use answer::answer;
 pub use negotiate::{AnswerOutcome, LocalMedia, MediaPolicy, NegotiatedMedia, RejectReason};
 pub use offer::{negotiated_from_answer, offer};

@@ -34,6 +34,9 @@ pub const CALL_DURATION: &str = "alarmgate_call_duration_seconds";
 pub const RTP_PACKETS_IN: &str = "alarmgate_rtp_packets_received_total";
 /// RTP packets sent on call legs.
 pub const RTP_PACKETS_OUT: &str = "alarmgate_rtp_packets_sent_total";
+/// RTP/RTCP datagrams a leg refused by its source rules, by `reason`
+/// (address, ssrc, no_remote).
+pub const RTP_DROPPED: &str = "alarmgate_rtp_dropped_packets_total";
 /// Contact ID messages decoded with a good checksum, by `class` (voice, technical, test, cancel).
 pub const ALARMS_DECODED: &str = "alarmgate_alarms_decoded_total";
 /// Kissoffs sent: messages stored on disk and acknowledged to the unit.
@@ -120,6 +123,10 @@ pub fn describe() {
     describe_histogram!(CALL_DURATION, Unit::Seconds, "Call duration at hang-up");
     describe_counter!(RTP_PACKETS_IN, "RTP packets received");
     describe_counter!(RTP_PACKETS_OUT, "RTP packets sent");
+    describe_counter!(
+        RTP_DROPPED,
+        "RTP/RTCP datagrams refused by the leg's source rules, by reason"
+    );
     describe_counter!(ALARMS_DECODED, "Contact ID messages decoded, by class");
     describe_counter!(
         ALARMS_ACKNOWLEDGED,

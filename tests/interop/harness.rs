@@ -248,6 +248,8 @@ pub struct Config {
     pub ipv6: bool,
     /// TOML appended to the rendered config as it is (whole tables only).
     pub extra: String,
+    /// Keys written inside `[media]`, as they are (`rtp_source = "latch"\n`).
+    pub media_keys: String,
     /// Keys written inside the `demo` tenant's table, as they are
     /// (`default_queue = "main"\nlast_resort = "partner"\n`).
     pub tenant_keys: String,
@@ -298,6 +300,7 @@ impl Default for Config {
             tls: false,
             ipv6: false,
             extra: String::new(),
+            media_keys: String::new(),
             tenant_keys: String::new(),
             alarm: None,
         }
@@ -356,6 +359,7 @@ addr = "127.0.0.1:{sip_port}"
 rtp_port_min = {rtp_min}
 rtp_port_max = {rtp_max}
 hold = "silence"
+{media_keys}
 
 [calls]
 max_duration_s = {max_duration_s}
@@ -379,6 +383,7 @@ codecs = ["PCMA", "PCMU"]
 "#,
             extra = self.extra,
             tenant_keys = self.tenant_keys,
+            media_keys = self.media_keys,
             max_duration_s = self.max_duration_s,
             max_concurrent = self.max_concurrent,
             shutdown_grace_s = self.shutdown_grace_s,
@@ -592,6 +597,11 @@ impl Daemon {
             self.exited = self.child.try_wait().ok().flatten();
         }
         self.exited
+    }
+
+    /// The daemon's RTP port range, inclusive.
+    pub fn rtp_range(&self) -> (u16, u16) {
+        (self.rtp_min, self.rtp_min + 199)
     }
 
     /// The daemon's log so far.

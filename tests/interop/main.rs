@@ -18,6 +18,7 @@
 //! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean |
 //! | [`conn_limits`] | 10,000 idle TCP connections from one source (127.0.0.2) do not stop a TCP call nor a TLS registration from another, and the daemon closes them within the first-message timeout |
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
+//! | [`media_strict`] | strict media: forged RFC 4733 and in-band digits from another address and SSRC are not decoded while the real unit's message is; `c=` broadcast gets 488; RTP ports held by another process do not end calls |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //!
 //! Environment:
@@ -38,6 +39,7 @@ mod calls;
 mod conn_limits;
 mod harness;
 mod impairments;
+mod media_strict;
 mod operators;
 mod operators_api;
 mod pj;
