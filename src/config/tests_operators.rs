@@ -150,7 +150,7 @@ fn centre_registrar_credentials_and_tokens() {
     assert!(lines.contains(lars.ha1_sha256.as_deref().unwrap_or("missing")));
     let tokens = config.api_tokens();
     assert_eq!(tokens.len(), 2);
-    assert_eq!(tokens[0].0, "console");
+    assert_eq!(tokens[0].name, "console");
     let partner = config.trunk("partner").and_then(|t| t.proxy.clone());
     assert_eq!(
         partner.map(|p| p.port_or_default(ListenTransport::Tcp)),
