@@ -12,6 +12,8 @@ use std::time::Duration;
 
 const ADMIN: &str = "events-admin-token";
 const AARHUS: &str = "events-aarhus-token";
+/// The units' calling number: personal data, never a metric label.
+const CALLER: &str = "4599887766";
 
 /// The `demo` tenant (DID 112) comes from the harness; `aarhus` answers 113.
 fn config(journal: &std::path::Path) -> Config {
@@ -38,6 +40,7 @@ fn alarm(d: &Daemon, did: &str, account: &str) -> bool {
         ])
         .args(["-m", &format!("{account} 18 1 602 00 000")])
         .args(["--attempts", "2", "--json", "--seed", account])
+        .args(["--from-user", CALLER])
         .current_dir(&d.dir.path)
         .stdin(Stdio::null())
         .output()
@@ -61,6 +64,31 @@ fn tenants_of(reader: std::io::BufReader<std::net::TcpStream>, want: usize) -> V
         }
     }
     out
+}
+
+/// Label values in a `/metrics` text that are citizens' data: the known
+/// caller and accounts, or anything shaped like a phone number or account
+/// (4 or more digits, maybe after a `+`; status codes have 3). `le` and
+/// `quantile` hold numbers by design.
+fn personal_labels(text: &str, known: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((_, rest)) = line.split_once('{') else {
+            continue;
+        };
+        let labels = rest.split('}').next().unwrap_or("");
+        for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once("=\"").unwrap_or((pair, ""));
+            let value = value.trim_end_matches('"');
+            let digits = value.strip_prefix('+').unwrap_or(value);
+            let numeric = digits.len() >= 4 && digits.bytes().all(|b| b.is_ascii_digit());
+            let by_design = key == "le" || key == "quantile";
+            if !by_design && (numeric || known.iter().any(|k| value.contains(k))) {
+                found.push(line.to_string());
+            }
+        }
+    }
+    found
 }
 
 fn status(d: &Daemon, path: &str, token: Option<&str>) -> Option<u16> {
@@ -113,5 +141,30 @@ fn events_need_a_token_and_a_scoped_token_sees_only_its_tenant() {
         seen.iter().filter(|t| *t == "aarhus").count(),
         4,
         "{seen:?}"
+    );
+}
+
+#[test]
+fn metrics_carry_no_callers_or_accounts() {
+    let test = "metrics_carry_no_callers_or_accounts";
+    let dir = TestDir::new(test);
+    let journal = dir.path.join("journal");
+    let Some(d) = Daemon::start(test, &config(&journal)) else {
+        return;
+    };
+    assert!(alarm(&d, "113", "4321"), "acknowledged");
+    let text = d.metrics();
+    assert!(
+        text.contains("alarmgate_alarms_acknowledged_total"),
+        "{text}"
+    );
+    let known = [CALLER, "4321"];
+    assert_eq!(personal_labels(&text, &known), Vec::<String>::new());
+    let planted =
+        "x_total{caller=\"+4599887766\",le=\"1000\"} 1\nx{tenant=\"aarhus\",code=\"200\"} 1";
+    assert_eq!(
+        personal_labels(planted, &known).len(),
+        1,
+        "the check finds a number"
     );
 }
