@@ -168,3 +168,7 @@ fn sse_event(payload: &[u8], grant: &Grant) -> Option<Event> {
     }
     Some(Event::default().id(meta.id).event(meta.kind).data(data))
 }
+
+#[cfg(test)]
+#[path = "tests_sse.rs"]
+mod tests;
