@@ -6,7 +6,9 @@
 //! throws it away, as recovery at start-up cuts a torn tail: it removes every
 //! segment created after the last durable one, truncates that one to its
 //! durable length (through a new file descriptor, and syncs it), and creates
-//! a new segment for the next sequence number. The old descriptor, whose
+//! a new segment for the next sequence number (a durable segment that holds
+//! no record yet is cut to zero in place and reused instead, so that a reader
+//! holding it open never sees the failed bytes). The old descriptor, whose
 //! failed `fsync` leaves the page cache untrustworthy, is never written
 //! again. Sequence numbers continue from the last durable record: no gap, no
 //! duplicate, and a crash at any step leaves a directory that start-up
@@ -59,33 +61,61 @@ fn write_probe(path: &Path, sync: SyncMode) -> io::Result<()> {
     Ok(())
 }
 
-/// Discards everything after `end` and creates the segment for `next_seq`
-/// (the seq after the last durable record). Returns the new segment's file.
+/// Discards everything after `end` and returns the file to append to, for
+/// `next_seq` (the seq after the last durable record): a new segment, or
+/// the durable segment itself when it holds no record (it is then cut to
+/// zero in place, so a reader holding it open sees only what comes next).
 pub(crate) fn reopen(
     dir: &Path,
     end: &DurableEnd,
     next_seq: u64,
     sync: SyncMode,
 ) -> Result<File, JournalError> {
-    let keep = end.len > 0;
-    let mut later: Vec<Segment> = format::list_segments(dir)?
-        .into_iter()
-        .filter(|s| s.first_seq > end.first_seq || (!keep && s.first_seq == end.first_seq))
-        .collect();
-    later.reverse();
-    for seg in &later {
-        tracing::warn!(file = %seg.path.display(), "journal: removing a segment of a failed write (never acknowledged)");
-        fs::remove_file(&seg.path).map_err(|e| JournalError::io("remove", &seg.path, e))?;
-    }
-    if keep {
-        truncate(&end.path, end.len)?;
-    }
-    let path = format::segment_path(dir, next_seq);
-    let file = super::writer::create_segment(&path)?;
+    remove_later(dir, end.first_seq)?;
+    let reuse = end.len == 0 && end.first_seq == next_seq && is_regular(&end.path);
+    let file = if reuse {
+        truncate(&end.path, 0)?;
+        OpenOptions::new()
+            .append(true)
+            .open(&end.path)
+            .map_err(|e| JournalError::io("open", &end.path, e))?
+    } else {
+        if end.len > 0 {
+            truncate(&end.path, end.len)?;
+        } else {
+            remove_segment(&end.path)?;
+        }
+        super::writer::create_segment(&format::segment_path(dir, next_seq))?
+    };
     if sync == SyncMode::Always {
         format::sync_dir(dir)?;
     }
     Ok(file)
+}
+
+/// Removes, newest first, the segments after the one starting at `first_seq`
+/// (made by rolls in failed writes: none of their records was acknowledged).
+fn remove_later(dir: &Path, first_seq: u64) -> Result<(), JournalError> {
+    let mut later: Vec<Segment> = format::list_segments(dir)?
+        .into_iter()
+        .filter(|s| s.first_seq > first_seq)
+        .collect();
+    later.reverse();
+    later.iter().try_for_each(|seg| remove_segment(&seg.path))
+}
+
+/// Removes a segment of a failed write (absent already is fine).
+fn remove_segment(path: &Path) -> Result<(), JournalError> {
+    tracing::warn!(file = %path.display(), "journal: removing a segment of a failed write (never acknowledged)");
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(JournalError::io("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// True for a regular file (not a symlink to a device, say).
+fn is_regular(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
 
 /// Cuts the durable segment back to `len` and syncs it. A segment that

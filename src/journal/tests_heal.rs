@@ -168,3 +168,21 @@ async fn a_second_failure_after_healing_is_a_second_outage() {
     j.close();
     assert_records(tmp.path(), 1..=3);
 }
+
+#[tokio::test]
+async fn a_reader_holding_the_empty_segment_sees_only_what_comes_after_healing() {
+    let tmp = TempDir::new("heal-empty");
+    let j = Journal::open(config(tmp.path(), DEFAULT_SEGMENT_BYTES)).expect("open");
+    // A reader without a durable limit (as a local `events tail` may be)
+    // opens the empty first segment.
+    let mut tail = Tail::new(tmp.path(), 1);
+    assert!(tail.next_record(None).expect("read").is_none());
+    j.inject_sync_failure();
+    assert!(j.append(b"never acknowledged".to_vec()).await.is_err());
+    assert!(j.probe_now());
+    assert_eq!(segment_seqs(tmp.path()), [1], "the empty segment is reused");
+    append_n(&j, 1..=1).await;
+    let record = tail.next_record(None).expect("read").expect("a record");
+    assert_eq!((record.seq, record.payload), (1, payload(1)));
+    j.close();
+}
