@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
-    /// A stable code: `unauthorized`, `bad_request`, `not_found`, `conflict`,
+    /// A stable code: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `conflict`,
     /// `unavailable`, `payload_too_large`, `unsupported_media_type`.
     pub error: String,
     /// What happened, for a person.

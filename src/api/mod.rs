@@ -30,7 +30,7 @@ mod tests;
 #[cfg(test)]
 mod tests_routes;
 
-pub use auth::{ApiTokens, Caller};
+pub use auth::{ApiTokens, Caller, Grant};
 pub use command::{ApiCommand, ApiError, Disposition, Reply, RequestedState, NOTE_MAX};
 pub use error::ErrorBody;
 pub use routes::{router, router_with, DEFAULT_TIMEOUT, ROUTES};

@@ -85,10 +85,11 @@ pub(super) fn json(text: &str) -> Option<(&'static str, &str)> {
 }
 
 /// The one token, as a loaded config gives it.
-fn tokens() -> ApiTokens {
+pub(super) fn tokens() -> ApiTokens {
     let entry = crate::config::ApiToken {
         name: "console".into(),
         sha256: crate::config::token_sha256_hex(TOKEN),
+        tenants: None,
     };
     let section = crate::config::ApiSection {
         tokens: vec![entry],

@@ -1,7 +1,7 @@
 //! Each endpoint's happy path and its error mapping, bad bodies, and a
 //! switchboard that is too slow or gone.
 
-use super::tests::{api, json, last, send, serve, TOKEN};
+use super::tests::{api, json, last, send, serve, tokens, TOKEN};
 use super::*;
 use std::time::Duration;
 
@@ -237,21 +237,18 @@ async fn call_ids_are_percent_decoded() {
 #[tokio::test]
 async fn merged_with_the_event_stream_each_keeps_its_own_rules() {
     let (tx, _rx) = tokio::sync::mpsc::channel(1);
-    let app = router(tx, ApiTokens::default()).merge(crate::bus::sse::routes(None));
+    let app = router(tx, tokens()).merge(crate::bus::sse::routes(None, tokens()));
     let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
         panic!("cannot bind a loopback port");
     };
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     let events = send(addr, "GET", "/api/v1/events", None, None).await;
+    assert_eq!(events.status, 401, "the events need a token too");
+    let events = send(addr, "GET", "/api/v1/events", Some(TOKEN), None).await;
     assert_eq!(
         events.status, 503,
         "no journal: the events route answers itself"
-    );
-    let calls = send(addr, "GET", "/api/v1/calls", Some(TOKEN), None).await;
-    assert_eq!(
-        calls.status, 401,
-        "no tokens configured: everything refused"
     );
     let unknown = send(addr, "GET", "/api/v1/nothing", Some(TOKEN), None).await;
     assert_eq!(unknown.status, 404);

@@ -10,16 +10,26 @@
 //! Each message is `id: <event id>`, `event: <type>`, `data: <the CloudEvent
 //! JSON>`. Only durable records are sent. A comment line every 15 s keeps
 //! idle connections open through proxies.
+//!
+//! Behind the API's bearer tokens (`[[api.tokens]]`): 401 without a valid
+//! one. A token scoped to tenants sees only events whose `data.tenant` is one
+//! of its tenants; events without a tenant (operator state) go to all-tenant
+//! tokens only. A stream ends when its token is revoked or rescoped by a
+//! reload (checked at each wake-up, at least every 500 ms).
 
 use super::since::seq_after_id;
 use super::tail::Tail;
 use super::EventMeta;
+use crate::api::auth::require_bearer_any;
+use crate::api::{ApiTokens, Grant};
 use crate::journal::JournalHandle;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -40,15 +50,27 @@ struct Params {
     since: Option<String>,
 }
 
-/// The route; without a journal (only in tests) it answers 503.
-pub fn routes(journal: Option<JournalHandle>) -> Router {
+#[derive(Clone)]
+struct Stream {
+    journal: Option<JournalHandle>,
+    tokens: ApiTokens,
+}
+
+/// The route, behind `tokens`; without a journal (only in tests) it answers
+/// 503 to an authenticated request.
+pub fn routes(journal: Option<JournalHandle>, tokens: ApiTokens) -> Router {
     Router::new()
         .route(PATH, get(events_handler))
-        .with_state(journal)
+        .route_layer(middleware::from_fn_with_state(
+            tokens.clone(),
+            require_bearer_any,
+        ))
+        .with_state(Stream { journal, tokens })
 }
 
 async fn events_handler(
-    State(journal): State<Option<JournalHandle>>,
+    State(Stream { journal, tokens }): State<Stream>,
+    Extension(grant): Extension<Grant>,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
@@ -77,22 +99,39 @@ async fn events_handler(
         }
     };
     let (tx, rx) = mpsc::channel(CHUNK);
-    tokio::spawn(follow(journal, start, tx));
+    let reader = Reader { tokens, grant };
+    tokio::spawn(follow(journal, start, reader, tx));
     Sse::new(ReceiverStream::new(rx))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
 
-/// Sends every durable record from `start` on until the client goes away.
-async fn follow(journal: JournalHandle, start: u64, tx: mpsc::Sender<Result<Event, Infallible>>) {
+/// Who reads a stream: the token's grant, checked again at each wake-up.
+struct Reader {
+    tokens: ApiTokens,
+    grant: Grant,
+}
+
+/// Sends every durable record from `start` that the reader may see, until
+/// the client goes away or the token is no longer accepted.
+async fn follow(
+    journal: JournalHandle,
+    start: u64,
+    reader: Reader,
+    tx: mpsc::Sender<Result<Event, Infallible>>,
+) {
     let mut tail = Tail::new(journal.dir(), start);
     let mut durable = journal.subscribe();
     loop {
         durable.borrow_and_update();
+        if !reader.tokens.still_grants(&reader.grant) {
+            let _ = tx.send(Ok(Event::default().comment("token revoked"))).await;
+            return;
+        }
         for _ in 0..CHUNK {
             match tail.next_record(Some(journal.last_durable_seq())) {
                 Ok(Some(record)) => {
-                    let Some(event) = sse_event(&record.payload) else {
+                    let Some(event) = sse_event(&record.payload, &reader.grant) else {
                         continue;
                     };
                     if tx.send(Ok(event)).await.is_err() {
@@ -117,11 +156,19 @@ async fn follow(journal: JournalHandle, start: u64, tx: mpsc::Sender<Result<Even
     }
 }
 
-fn sse_event(payload: &[u8]) -> Option<Event> {
+/// The record as an SSE message, if it is an event the grant may see.
+fn sse_event(payload: &[u8], grant: &Grant) -> Option<Event> {
     let meta = EventMeta::parse(payload)?;
+    if !grant.scope.sees(meta.tenant.as_deref()) {
+        return None;
+    }
     let data = std::str::from_utf8(payload).ok()?;
     if meta.id.contains(['\n', '\r']) || meta.kind.contains(['\n', '\r']) {
         return None;
     }
     Some(Event::default().id(meta.id).event(meta.kind).data(data))
 }
+
+#[cfg(test)]
+#[path = "tests_sse.rs"]
+mod tests;

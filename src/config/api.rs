@@ -4,14 +4,19 @@
 //! of the token in hex, printed by `alarmgate hash-password --token`
 //! ([`token_sha256_line`]). The API hashes the presented token and compares
 //! it in constant time with each [`ApiSection::token_hashes`] entry.
+//!
+//! A token may be scoped to tenants (`tenants = ["aarhus"]`): it then reads
+//! only those tenants' events on `GET /api/v1/events` and gets 403 on every
+//! other route. Without `tenants` a token serves every tenant and route.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::validate::Findings;
-use super::xref::check_id;
+use super::xref::{check_id, Ids};
 use super::Problem;
 
 /// `[api]`.
@@ -32,6 +37,54 @@ pub struct ApiToken {
     pub name: String,
     /// SHA-256 of the token, 64 hex digits (either case). Required, unique.
     pub sha256: String,
+    /// The `[[tenants]]` ids whose events the token may read; it may do
+    /// nothing else. Absent: every tenant, every route. Never empty.
+    #[serde(default)]
+    pub tenants: Option<Vec<String>>,
+}
+
+/// What a token may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Every tenant, every route (a token without `tenants`).
+    AllTenants,
+    /// Only these tenants' events, only on `GET /api/v1/events`.
+    Tenants(Arc<[String]>),
+}
+
+impl TokenScope {
+    /// True when an event of `tenant` may be shown. Events without a tenant
+    /// (operator state, node-level ones) go to all-tenant tokens only: they
+    /// may concern any municipality.
+    pub fn sees(&self, tenant: Option<&str>) -> bool {
+        match (self, tenant) {
+            (Self::AllTenants, _) => true,
+            (Self::Tenants(list), Some(t)) => list.iter().any(|x| x == t),
+            (Self::Tenants(_), None) => false,
+        }
+    }
+}
+
+/// One accepted token, as the API checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEntry {
+    /// The token's name.
+    pub name: String,
+    /// The SHA-256 of the token.
+    pub sha256: [u8; 32],
+    /// What it may see.
+    pub scope: TokenScope,
+}
+
+impl From<(String, [u8; 32])> for TokenEntry {
+    /// An all-tenant token.
+    fn from((name, sha256): (String, [u8; 32])) -> Self {
+        Self {
+            name,
+            sha256,
+            scope: TokenScope::AllTenants,
+        }
+    }
 }
 
 /// The line to paste under `[[api.tokens]]` for `token` (what
@@ -59,13 +112,51 @@ fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
 }
 
 impl ApiSection {
-    /// Each token's name and decoded SHA-256; entries that failed
+    /// Each token's name, decoded SHA-256 and scope; entries that failed
     /// validation (never the case in a loaded config) are left out.
-    pub fn token_hashes(&self) -> Vec<(String, [u8; 32])> {
+    pub fn token_hashes(&self) -> Vec<TokenEntry> {
         self.tokens
             .iter()
-            .filter_map(|t| Some((t.name.clone(), parse_sha256(&t.sha256)?)))
+            .filter_map(|t| {
+                let scope = match &t.tenants {
+                    None => TokenScope::AllTenants,
+                    Some(list) => TokenScope::Tenants(list.iter().cloned().collect()),
+                };
+                let sha256 = parse_sha256(&t.sha256)?;
+                let name = t.name.clone();
+                Some(TokenEntry {
+                    name,
+                    sha256,
+                    scope,
+                })
+            })
             .collect()
+    }
+
+    /// Each scoped token's `tenants`: not empty, no duplicate, each a
+    /// `[[tenants]]` id.
+    pub(crate) fn check_tenants(&self, ids: &Ids<'_>, out: &mut Findings) {
+        for (i, t) in self.tokens.iter().enumerate() {
+            let Some(list) = &t.tenants else { continue };
+            let path = format!("api.tokens[{i}].tenants");
+            if list.is_empty() {
+                let value = "[]".to_string();
+                let expected = "at least one tenant id (leave the key out for every tenant)";
+                out.push(path.clone(), Problem::Invalid { value, expected });
+            }
+            let mut seen = HashMap::new();
+            for (j, tenant) in list.iter().enumerate() {
+                let key = format!("{path}[{j}]");
+                if let Some(first) = seen.insert(tenant.as_str(), j) {
+                    let first = format!("{path}[{first}]");
+                    let value = tenant.clone();
+                    out.push(key, Problem::Duplicate { value, first });
+                } else if !ids.has_tenant(tenant) {
+                    let detail = format!("no [[tenants]] entry has id {tenant:?}");
+                    out.push(key, Problem::Conflict { detail });
+                }
+            }
+        }
     }
 
     pub(crate) fn check(&self, out: &mut Findings) {
@@ -108,6 +199,7 @@ mod tests {
         ApiToken {
             name: name.into(),
             sha256: sha256.into(),
+            tenants: None,
         }
     }
 
@@ -122,7 +214,7 @@ mod tests {
         let hashes = api.token_hashes();
         assert_eq!(hashes.len(), 1);
         let abc_bytes: [u8; 32] = Sha256::digest(b"abc").into();
-        assert_eq!(hashes[0], ("console".to_string(), abc_bytes));
+        assert_eq!(hashes[0], ("console".to_string(), abc_bytes).into());
     }
 
     #[test]
@@ -150,5 +242,41 @@ mod tests {
                 "api.tokens[4].sha256",
             ]
         );
+    }
+
+    #[test]
+    fn scoped_tokens_name_known_tenants_once() {
+        let scoped = |list: &[&str]| {
+            let mut t = token("t", &"0".repeat(64));
+            t.tenants = Some(list.iter().map(|s| s.to_string()).collect());
+            t
+        };
+        let api = ApiSection {
+            tokens: vec![
+                scoped(&["aarhus"]),
+                scoped(&[]),
+                scoped(&["aarhus", "aarhus", "oslo"]),
+            ],
+        };
+        let ids = Ids::from_parts(&[], std::iter::empty(), ["aarhus"].into_iter());
+        let mut out = Findings::default();
+        api.check_tenants(&ids, &mut out);
+        let keys: Vec<_> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "api.tokens[1].tenants",
+                "api.tokens[2].tenants[1]",
+                "api.tokens[2].tenants[2]",
+            ]
+        );
+        let scope = &api.token_hashes()[0].scope;
+        assert!(scope.sees(Some("aarhus")));
+        assert!(!scope.sees(Some("oslo")));
+        assert!(
+            !scope.sees(None),
+            "tenant-less events only for all-tenant tokens"
+        );
+        assert!(TokenScope::AllTenants.sees(None));
     }
 }

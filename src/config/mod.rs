@@ -53,6 +53,7 @@ mod xref;
 
 pub use alarm::AlarmConfig;
 pub use api::{token_sha256_hex, token_sha256_line, ApiSection, ApiToken};
+pub use api::{TokenEntry, TokenScope};
 pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
 pub use bus::{BusConfig, BusStorage, DEFAULT_BUS_STREAM, DEFAULT_BUS_URL};
 pub use calls::{CallsConfig, MAX_ANSWER_DELAY_MS, RFC4028_MIN_SE_S};

@@ -109,8 +109,8 @@ impl Config {
             .collect()
     }
 
-    /// The API's bearer tokens: name and SHA-256 of each.
-    pub fn api_tokens(&self) -> Vec<(String, [u8; 32])> {
+    /// The API's bearer tokens: name, SHA-256 and scope of each.
+    pub fn api_tokens(&self) -> Vec<super::api::TokenEntry> {
         self.api.token_hashes()
     }
 

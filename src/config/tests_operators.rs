@@ -149,8 +149,12 @@ fn centre_registrar_credentials_and_tokens() {
     let lines = device_ha1_lines("lars", &r.realm, "Lars-Centre-02");
     assert!(lines.contains(lars.ha1_sha256.as_deref().unwrap_or("missing")));
     let tokens = config.api_tokens();
-    assert_eq!(tokens.len(), 2);
-    assert_eq!(tokens[0].0, "console");
+    assert_eq!(tokens.len(), 3);
+    assert_eq!(tokens[0].name, "console");
+    assert_eq!(
+        tokens[2].scope,
+        crate::config::TokenScope::Tenants(["aarhus".to_string()].into())
+    );
     let partner = config.trunk("partner").and_then(|t| t.proxy.clone());
     assert_eq!(
         partner.map(|p| p.port_or_default(ListenTransport::Tcp)),

@@ -67,6 +67,7 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     check_queues(&config.queues, &ids, &mut out);
     check_operators(&config.operators, &ids, &mut out);
     check_tenant_routing(config, &ids, &mut out);
+    config.api.check_tenants(&ids, &mut out);
     (out, dids)
 }
 

@@ -47,6 +47,9 @@ pub(crate) enum Msg {
     Append { payload: Vec<u8>, done: Completion },
     /// Finish the current batch and stop.
     Close,
+    /// Test hook: probe now if unhealthy; answers whether the journal is healthy.
+    #[cfg(test)]
+    Probe(std::sync::mpsc::Sender<bool>),
 }
 
 /// State shared between the handles and the writer thread.
@@ -60,6 +63,7 @@ pub(crate) struct Shared {
     pub records: AtomicU64,
     pub syncs: AtomicU64,
     pub write_errors: AtomicU64,
+    pub outages: AtomicU64,
     pub recovery: RecoveryReport,
     pub thread: Mutex<Option<JoinHandle<()>>>,
     /// Test hook: the next sync fails as if the disk had returned EIO.
@@ -76,6 +80,8 @@ pub struct JournalStats {
     pub syncs: u64,
     /// Failed writes or syncs.
     pub write_errors: u64,
+    /// Times the journal turned unhealthy (each healed by a probe, or ongoing).
+    pub outages: u64,
 }
 
 /// Appends to an open journal. Cheap to clone; all clones share one writer.
@@ -135,7 +141,8 @@ impl JournalHandle {
         }
     }
 
-    /// False once a write or sync has failed, or the writer stopped.
+    /// False from a failed write or sync until a probe has reopened the
+    /// journal, and once the writer has stopped.
     pub fn is_healthy(&self) -> bool {
         self.shared.healthy.load(Ordering::Acquire)
     }
@@ -165,6 +172,7 @@ impl JournalHandle {
             records_written: self.shared.records.load(Ordering::Relaxed),
             syncs: self.shared.syncs.load(Ordering::Relaxed),
             write_errors: self.shared.write_errors.load(Ordering::Relaxed),
+            outages: self.shared.outages.load(Ordering::Relaxed),
         }
     }
 
@@ -201,5 +209,16 @@ impl JournalHandle {
     #[cfg(test)]
     pub(crate) fn inject_sync_failure(&self) {
         self.shared.fail_next_sync.store(true, Ordering::Release);
+    }
+
+    /// Test hook: an unhealthy journal probes now (unit tests never probe on
+    /// the clock). Send it with no append in flight. True when healthy after.
+    #[cfg(test)]
+    pub(crate) fn probe_now(&self) -> bool {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.tx.send(Msg::Probe(tx)).is_err() {
+            return false;
+        }
+        rx.recv().unwrap_or(false)
     }
 }

@@ -6,9 +6,22 @@
 //! An append completes with `Ok(seq)` only after its record is written and
 //! `fdatasync`ed (with [`SyncMode::Always`]); the caller may then acknowledge
 //! the alarm. If the journal cannot write or sync, the append fails, the
-//! journal turns unhealthy ([`JournalHandle::is_healthy`], for `/readyz`) and
-//! refuses every later append until it is reopened: a failed `fsync` is never
-//! retried on the same file, because the page cache state is then unknown.
+//! journal turns unhealthy ([`JournalHandle::is_healthy`], for `/readyz` and
+//! call admission) and refuses every later append, so nothing is
+//! acknowledged meanwhile; a failed `fsync` is never retried on the same
+//! file, because the page cache state is then unknown.
+//!
+//! # Healing
+//!
+//! While unhealthy, the writer probes (1 s after the failure, then backing
+//! off to every 5 s, see [`heal`]): it writes and syncs a scratch file, and
+//! when that works it throws away whatever the failed writes left after the
+//! last durable record and continues on a new segment (see [`reopen`]), with
+//! the next sequence number, and turns healthy again. A short disk-full thus
+//! ends by itself within seconds of space coming back, no restart needed.
+//! Records durable before the outage stay; followers (the bus forwarder,
+//! event streams) continue across the new segment.
+//!
 //! The converse is not promised: a failed append may still be found on disk
 //! after a restart (at-least-once; the unit retries and the bus deduplicates).
 //!
@@ -50,8 +63,10 @@
 pub mod crc32;
 pub mod format;
 mod handle;
+pub mod heal;
 mod reader;
 mod recovery;
+mod reopen;
 pub mod retention;
 mod writer;
 
@@ -61,6 +76,8 @@ mod tests;
 mod tests_crash;
 #[cfg(test)]
 mod tests_failure;
+#[cfg(test)]
+mod tests_heal;
 #[cfg(test)]
 mod tests_retention;
 
@@ -82,6 +99,12 @@ pub const SYNCS: &str = "alarmgate_journal_syncs_total";
 pub const SYNC_SECONDS: &str = "alarmgate_journal_sync_seconds";
 /// Counter: failed writes, syncs or segment creations (each turns the journal unhealthy).
 pub const WRITE_ERRORS: &str = "alarmgate_journal_write_errors_total";
+/// Counter: outages (healthy to refusing appends).
+pub const OUTAGES: &str = "alarmgate_journal_outages_total";
+/// Gauge: seconds the current outage has lasted, updated at each probe (0 when healthy).
+pub const UNHEALTHY_SECONDS: &str = "alarmgate_journal_unhealthy_seconds";
+/// Histogram: how long each outage lasted (its `_sum` is the total unhealthy time).
+pub const OUTAGE_SECONDS: &str = "alarmgate_journal_outage_seconds";
 
 /// Default segment size: 64 MiB.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
@@ -166,8 +189,10 @@ pub enum JournalError {
     /// Another writer holds the directory's `LOCK`.
     #[error("journal: {} is locked by another writer", .0.display())]
     Locked(PathBuf),
-    /// An earlier write or sync failed; the journal must be reopened.
-    #[error("journal: unhealthy after an earlier write or sync failure; reopen it")]
+    /// An earlier write or sync failed and no probe has reopened the journal yet.
+    #[error(
+        "journal: unhealthy after a write or sync failure; probing until the disk takes writes"
+    )]
     Unhealthy,
     /// The writer thread has stopped (closed, or the journal was dropped).
     #[error("journal: writer closed")]

@@ -1,32 +1,41 @@
 //! The writer thread: owns the files, does group commit, turns unhealthy on
-//! the first failure.
+//! a failure and heals by itself.
 //!
 //! Blocking file IO runs on this dedicated `std::thread`, never on the async
 //! runtime. Each turn it takes every request waiting in its channel (up to
 //! [`MAX_BATCH`]), writes them with one `write`, syncs once, and only then
-//! completes them. A failed write or sync fails the batch and every later
-//! append: the file descriptor is not trusted again (after a failed `fsync`
+//! completes them. A failed write or sync fails the batch and every append
+//! after it, until a probe on the [`heal`](super::heal) schedule finds the
+//! disk writable again and [`reopen`](super::reopen) starts a new segment:
+//! the failed file descriptor is not trusted again (after a failed `fsync`
 //! the kernel may have dropped the dirty pages and reports success next time).
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Instant;
 
 use super::format::{self, HEADER_LEN};
 use super::handle::{Completion, JournalHandle, Msg, Shared};
+use super::heal::Outage;
 use super::recovery::{self, Recovered};
+use super::reopen::{self, DurableEnd};
 use super::{
-    JournalConfig, JournalError, SyncMode, RECORDS_WRITTEN, SYNCS, SYNC_SECONDS, WRITE_ERRORS,
+    JournalConfig, JournalError, SyncMode, OUTAGES, OUTAGE_SECONDS, RECORDS_WRITTEN, SYNCS,
+    SYNC_SECONDS, UNHEALTHY_SECONDS, WRITE_ERRORS,
 };
 
 /// Most requests in one group commit.
 const MAX_BATCH: usize = 4096;
 /// Name of the lock file that keeps a second writer out.
 const LOCK_FILE: &str = "LOCK";
+/// Unit tests probe by hand ([`JournalHandle::probe_now`]), never by the
+/// wall clock, so that no test depends on how fast it runs.
+const MANUAL_PROBES: bool = cfg!(test);
 
 /// Locks and recovers the directory, then starts the writer thread.
 pub(crate) fn open(config: JournalConfig) -> Result<JournalHandle, JournalError> {
@@ -34,18 +43,20 @@ pub(crate) fn open(config: JournalConfig) -> Result<JournalHandle, JournalError>
     fs::create_dir_all(&dir).map_err(|e| JournalError::io("create directory", &dir, e))?;
     let lock = lock_dir(&dir)?;
     let recovered = recovery::recover(&dir)?;
-    let (file, path, seg_len) = open_active(&config, &recovered)?;
+    let (file, end) = open_active(&config, &recovered)?;
     tracing::info!(dir = %dir.display(), report = ?recovered.report, "journal: opened");
     let shared = Arc::new(new_shared(dir.clone(), &recovered));
     let writer = Writer {
         config,
         file,
-        path,
-        seg_len,
+        path: end.path.clone(),
+        seg_first: end.first_seq,
+        seg_len: end.len,
         next_seq: recovered.next_seq,
         buf: Vec::new(),
         shared: Arc::clone(&shared),
-        failed: false,
+        durable_end: end,
+        outage: None,
         _lock: lock,
     };
     let (tx, rx) = mpsc::channel();
@@ -68,6 +79,7 @@ fn new_shared(dir: PathBuf, recovered: &Recovered) -> Shared {
         records: AtomicU64::new(0),
         syncs: AtomicU64::new(0),
         write_errors: AtomicU64::new(0),
+        outages: AtomicU64::new(0),
         recovery: recovered.report.clone(),
         thread: Mutex::new(None),
         #[cfg(test)]
@@ -95,21 +107,31 @@ fn lock_dir(dir: &Path) -> Result<File, JournalError> {
 fn open_active(
     config: &JournalConfig,
     rec: &Recovered,
-) -> Result<(File, PathBuf, u64), JournalError> {
+) -> Result<(File, DurableEnd), JournalError> {
     if let Some((seg, len)) = &rec.active {
         let file = OpenOptions::new()
             .append(true)
             .open(&seg.path)
             .map_err(|e| JournalError::io("open", &seg.path, e))?;
-        return Ok((file, seg.path.clone(), *len));
+        let end = DurableEnd {
+            path: seg.path.clone(),
+            first_seq: seg.first_seq,
+            len: *len,
+        };
+        return Ok((file, end));
     }
     let path = format::segment_path(&config.dir, rec.next_seq);
     let file = create_segment(&path)?;
     format::sync_dir(&config.dir)?;
-    Ok((file, path, 0))
+    let end = DurableEnd {
+        path,
+        first_seq: rec.next_seq,
+        len: 0,
+    };
+    Ok((file, end))
 }
 
-fn create_segment(path: &Path) -> Result<File, JournalError> {
+pub(super) fn create_segment(path: &Path) -> Result<File, JournalError> {
     OpenOptions::new()
         .append(true)
         .create_new(true)
@@ -137,11 +159,16 @@ struct Writer {
     config: JournalConfig,
     file: File,
     path: PathBuf,
+    /// The current segment's first seq.
+    seg_first: u64,
     seg_len: u64,
     next_seq: u64,
     buf: Vec<u8>,
     shared: Arc<Shared>,
-    failed: bool,
+    /// Where the last successful group commit ended (a reopen cuts back to it).
+    durable_end: DurableEnd,
+    /// Set while appends are refused.
+    outage: Option<Outage>,
     _lock: File,
 }
 
@@ -150,11 +177,43 @@ impl Writer {
     fn run(mut self, rx: Receiver<Msg>) {
         let _exit = UnhealthyOnExit(Arc::clone(&self.shared.healthy));
         let mut batch = Vec::new();
-        while let Ok(first) = rx.recv() {
+        while let Some(first) = self.next_msg(&rx) {
             let closing = gather(first, &rx, &mut batch);
             self.process(&mut batch);
             if closing {
                 break;
+            }
+        }
+    }
+
+    /// Waits for the next request; during an outage, probes when one is due
+    /// (before taking more requests, so a steady stream cannot starve it).
+    /// None when every handle is gone.
+    fn next_msg(&mut self, rx: &Receiver<Msg>) -> Option<Msg> {
+        loop {
+            let due = self.outage.as_ref().map(Outage::next_probe);
+            let msg = match due.filter(|_| !MANUAL_PROBES) {
+                None => rx.recv().ok()?,
+                Some(due) => {
+                    let now = crate::clock::now();
+                    if now >= due {
+                        self.probe(now);
+                        continue;
+                    }
+                    match rx.recv_timeout(due - now) {
+                        Ok(msg) => msg,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return None,
+                    }
+                }
+            };
+            match msg {
+                #[cfg(test)]
+                Msg::Probe(reply) => {
+                    let healed = self.outage.is_none() || self.probe(crate::clock::now());
+                    let _ = reply.send(healed);
+                }
+                msg => return Some(msg),
             }
         }
     }
@@ -164,7 +223,7 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
-        if self.failed {
+        if self.outage.is_some() {
             batch
                 .drain(..)
                 .for_each(|p| p.done.complete(Err(JournalError::Unhealthy)));
@@ -204,6 +263,7 @@ impl Writer {
         let path = format::segment_path(&self.config.dir, self.next_seq);
         self.file = create_segment(&path)?;
         self.path = path;
+        self.seg_first = self.next_seq;
         self.seg_len = 0;
         if self.config.sync == SyncMode::Always {
             format::sync_dir(&self.config.dir)?;
@@ -249,6 +309,11 @@ impl Writer {
     fn succeed(&mut self, first_seq: u64, batch: &mut Vec<Pending>) {
         let n = batch.len() as u64;
         let last = first_seq + n - 1;
+        if self.durable_end.first_seq != self.seg_first {
+            self.durable_end.path.clone_from(&self.path);
+            self.durable_end.first_seq = self.seg_first;
+        }
+        self.durable_end.len = self.seg_len;
         self.shared.durable_seq.store(last, Ordering::Release);
         self.shared.durable_tx.send_replace(last);
         self.shared.records.fetch_add(n, Ordering::Relaxed);
@@ -258,13 +323,73 @@ impl Writer {
         }
     }
 
-    /// Turns unhealthy for good: this file descriptor is never written again.
+    /// Turns unhealthy: appends are refused until a probe reopens the
+    /// journal. This file descriptor is never written again.
     fn fail(&mut self, e: &JournalError, failed_appends: usize) {
-        self.failed = true;
+        self.buf.clear();
         self.shared.healthy.store(false, Ordering::Release);
         self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(WRITE_ERRORS).increment(1);
-        tracing::error!(error = %e, failed_appends, "journal: write failed; refusing appends until reopened");
+        if self.outage.is_none() {
+            self.outage = Some(Outage::begin(crate::clock::now()));
+            self.shared.outages.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(OUTAGES).increment(1);
+        }
+        tracing::error!(error = %e, failed_appends, "journal: write failed; refusing appends and probing every 1-5 s until the disk takes writes again");
+    }
+
+    /// Tries to heal: a probe write, then a reopen on a new segment. True
+    /// when the journal is healthy again.
+    fn probe(&mut self, now: Instant) -> bool {
+        let Some(outage) = self.outage.as_mut() else {
+            return true;
+        };
+        metrics::gauge!(UNHEALTHY_SECONDS).set(outage.duration(now).as_secs_f64());
+        let dir = &self.config.dir;
+        let next = self.shared.durable_seq.load(Ordering::Acquire) + 1;
+        let reopened = reopen::probe(dir, self.config.sync)
+            .and_then(|()| reopen::reopen(dir, &self.durable_end, next, self.config.sync));
+        match reopened {
+            Ok(file) => {
+                self.resume(file, next, now);
+                true
+            }
+            Err(e) => {
+                outage.probe_failed(now);
+                let failed_probes = outage.failed_probes();
+                tracing::warn!(error = %e, failed_probes, "journal: still cannot write");
+                false
+            }
+        }
+    }
+
+    /// Continues on the new segment `file`, which starts at `next`.
+    fn resume(&mut self, file: File, next: u64, now: Instant) {
+        let path = format::segment_path(&self.config.dir, next);
+        self.file = file;
+        self.durable_end = DurableEnd {
+            path: path.clone(),
+            first_seq: next,
+            len: 0,
+        };
+        self.path = path;
+        self.seg_first = next;
+        self.seg_len = 0;
+        self.next_seq = next;
+        self.buf.clear();
+        let lasted = self
+            .outage
+            .take()
+            .map(|o| o.duration(now))
+            .unwrap_or_default();
+        metrics::histogram!(OUTAGE_SECONDS).record(lasted.as_secs_f64());
+        metrics::gauge!(UNHEALTHY_SECONDS).set(0.0);
+        self.shared.healthy.store(true, Ordering::Release);
+        tracing::info!(
+            outage_seconds = lasted.as_secs_f64(),
+            next_seq = next,
+            "journal: writable again on a new segment; accepting appends"
+        );
     }
 }
 
@@ -275,6 +400,11 @@ fn gather(first: Msg, rx: &Receiver<Msg>, batch: &mut Vec<Pending>) -> bool {
         match msg {
             Msg::Close => return true,
             Msg::Append { payload, done } => batch.push(Pending { payload, done }),
+            // Test hook sent beside appends: not probed (see probe_now).
+            #[cfg(test)]
+            Msg::Probe(reply) => {
+                let _ = reply.send(false);
+            }
         }
         next = if batch.len() < MAX_BATCH {
             rx.try_recv().ok()

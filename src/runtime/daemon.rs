@@ -123,7 +123,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         config.http.listen,
         prometheus,
         health.clone(),
-        bus::sse::routes(Some(journal)).merge(api::router(api_tx, tokens)),
+        bus::sse::routes(Some(journal), tokens.clone()).merge(api::router(api_tx, tokens)),
         async {
             let _ = http_stop_rx.await;
         },

@@ -85,6 +85,8 @@ pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) 
             Some(cmd) = inputs.api.recv() => sb.handle_api(clock::now(), cmd),
             event = inputs.transport.recv() => {
                 let Some(event) = event else { break };
+                // Read again: the journal may have healed while we waited.
+                sb.core().set_storage_ok(outputs.health.journal_ok());
                 handle_event(&mut sb, event);
                 for _ in 1..BATCH {
                     match inputs.transport.try_recv() {

@@ -1,7 +1,10 @@
 //! Liveness and readiness, shared between the drivers and the HTTP listener.
 //!
-//! Liveness: the process answers. Readiness: every listener is bound and the
-//! node is not draining; later issues add "the journal can write".
+//! Liveness: the process answers. Readiness: every listener is bound, the
+//! node is not draining, and the journal can write. The journal's flag turns
+//! false on a failed write and true again by itself when the journal's probe
+//! has reopened it (see [`crate::journal`], "Healing"), so `/readyz` and call
+//! admission follow a short disk-full without a restart.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

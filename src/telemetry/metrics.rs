@@ -201,6 +201,20 @@ pub fn describe() {
         crate::journal::WRITE_ERRORS,
         "Journal write or sync failures"
     );
+    describe_counter!(
+        crate::journal::OUTAGES,
+        "Journal outages (appends refused until a probe reopens it)"
+    );
+    describe_gauge!(
+        crate::journal::UNHEALTHY_SECONDS,
+        Unit::Seconds,
+        "Length of the current journal outage (0 when healthy)"
+    );
+    describe_histogram!(
+        crate::journal::OUTAGE_SECONDS,
+        Unit::Seconds,
+        "Length of each ended journal outage"
+    );
     describe_counter!(CONFIG_RELOADS, "Dialplan reloads (SIGHUP), by result");
     describe_gauge!(CALLS_WAITING, "Calls waiting for an operator");
     describe_counter!(ROUTING_EVENTS, "Routing events, by type");
@@ -224,7 +238,7 @@ pub fn describe() {
 
 /// Histogram buckets for the signal metrics (whose units are not seconds)
 /// and for the fast ones (journal sync, bus ack).
-pub fn signal_buckets() -> [(&'static str, &'static [f64]); 8] {
+pub fn signal_buckets() -> [(&'static str, &'static [f64]); 9] {
     const LEVEL: &[f64] = &[
         -40.0, -35.0, -30.0, -25.0, -20.0, -15.0, -10.0, -5.0, 0.0, 3.0,
     ];
@@ -241,6 +255,8 @@ pub fn signal_buckets() -> [(&'static str, &'static [f64]); 8] {
         0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0,
         120.0, 300.0,
     ];
+    // journal outages: a probe every 1-5 s, so seconds to an hour
+    const OUTAGE: &[f64] = &[1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
     [
         (DIGIT_LEVEL, LEVEL),
         (DIGIT_TWIST, TWIST),
@@ -250,5 +266,6 @@ pub fn signal_buckets() -> [(&'static str, &'static [f64]); 8] {
         (BUS_ACK_SECONDS, FAST),
         (BUS_EVENT_LATENCY, FAST),
         (QUEUE_TO_RING_SECONDS, RING),
+        (crate::journal::OUTAGE_SECONDS, OUTAGE),
     ]
 }

@@ -9,3 +9,5 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+#[cfg(test)]
+mod tests_privacy;

@@ -28,7 +28,7 @@
 //! | `bus/slow_ack.rs` | a bus that acknowledges seconds late (a delaying proxy) |
 //! | `bus/events_api.rs` | `GET /api/v1/events` without a bus; call events with Contact ID off |
 
-mod events_api;
+pub(crate) mod events_api;
 mod nats_server;
 mod retention;
 mod slow_ack;

@@ -10,6 +10,7 @@
 //! | [`harness`] | the machinery: ports, config, daemon process, SIPp and pjsua2 runners |
 //! | [`alarm_peers`] | Contact ID against spandsp's sender and receiver (pjsua2 media ports) and SIPp replaying RFC 2833 and in-band captures: decode, journal, kissoff, settle |
 //! | [`bus`] | events to a real NATS JetStream: every journal record once and in order, a 30 s bus outage, SIGKILL mid-burst, a bus acknowledging 2 s late, server-side dedup of resent ids, journal retention held for the bus; `GET /api/v1/events` without a bus |
+//! | [`events_auth`] | `GET /api/v1/events` needs a bearer token (401 without or wrong); a tenant-scoped token sees only its tenant's events and gets 403 on the switchboard's routes |
 //! | [`calls`] | SIP behaviour against SIPp: calls over UDP/TCP, retransmissions, CANCEL, BYE from server, OPTIONS, 404, 503, SIGTERM drain, a bounded load smoke |
 //! | [`impairments`] | Contact ID through noise, level, twist, frequency offset, loss and jitter (the simulator against one daemon): what must pass first time, what may need the unit's retries |
 //! | [`operators`] | operators and routing end to end (`operators/`: `peers`, `routing`, `overflow`, `e2e`; helpers in `mod.rs`, `centre`): pjsua2 softphones register, a spandsp unit's 101 rings them, tones both ways, ring-no-answer, decline, overflow, failover, priority, wrap-up, reload; and the peers proven alone |
@@ -37,6 +38,7 @@ mod alarm_peers;
 mod bus;
 mod calls;
 mod conn_limits;
+mod events_auth;
 mod harness;
 mod impairments;
 mod media_strict;

@@ -1,34 +1,65 @@
 //! Events without a bus: `GET /api/v1/events?since=<id>` replays the events
 //! after that id in journal order and an open stream gets new events live;
 //! with the Contact ID receiver off, call events are still journalled.
+//! The stream is read with a bearer token (`tests/interop/events_auth.rs`
+//! tests the refusals and tenant scopes).
 
 use super::{acknowledged, count, simulate};
 use crate::harness::{journal_records, poll_until, Config, Daemon, TestDir};
 use std::time::Duration;
 
-/// An open `GET path` as server-sent events, past its response headers
-/// (so the server is already following the journal).
-fn sse_open(port: u16, path: &str) -> std::io::BufReader<std::net::TcpStream> {
+/// The bearer token of these tests' `[[api.tokens]]`.
+pub(crate) const TOKEN: &str = "events-interop-token";
+
+/// `[[api.tokens]]` entries: `(name, token, tenants)`; `None` = all tenants.
+pub(crate) fn api_tokens(tokens: &[(&str, &str, Option<&[&str]>)]) -> String {
+    let mut out = String::from("[api]\n");
+    for (name, token, tenants) in tokens {
+        out.push_str(&format!("[[api.tokens]]\nname = \"{name}\"\n"));
+        out.push_str(&alarmgate::config::token_sha256_line(token));
+        if let Some(list) = tenants {
+            out.push_str(&format!("tenants = {list:?}\n"));
+        }
+    }
+    out
+}
+
+/// An open `GET path` as server-sent events with `token`, past its response
+/// headers (so the server is already following the journal).
+pub(crate) fn sse_open_with(
+    port: u16,
+    path: &str,
+    token: &str,
+) -> std::io::BufReader<std::net::TcpStream> {
     use std::io::{BufRead, BufReader, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer {token}\r\n\r\n"
     )
     .expect("send");
     let mut reader = BufReader::new(s);
     let mut line = String::new();
+    let mut first = true;
     while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line.trim_end() != "" {
-        assert!(!line.starts_with("HTTP/1.1 5"), "{line}");
+        assert!(!first || line.starts_with("HTTP/1.1 200"), "{line}");
+        first = false;
         line.clear();
     }
     reader
 }
 
+fn sse_open(port: u16, path: &str) -> std::io::BufReader<std::net::TcpStream> {
+    sse_open_with(port, path, TOKEN)
+}
+
 /// Reads events until `want` arrived (or 20 s): the (event type, id) of each.
-fn sse_read(reader: std::io::BufReader<std::net::TcpStream>, want: usize) -> Vec<(String, String)> {
+pub(crate) fn sse_read(
+    reader: std::io::BufReader<std::net::TcpStream>,
+    want: usize,
+) -> Vec<(String, String)> {
     use std::io::BufRead;
     let mut out = Vec::new();
     let (mut kind, mut id) = (String::new(), String::new());
@@ -54,7 +85,11 @@ fn events_api_replays_since_an_id_without_a_bus() {
     let dir = TestDir::new(test);
     let journal = dir.path.join("journal");
     let cfg = Config {
-        extra: format!("[alarm]\njournal_dir = \"{}\"\n", journal.display()),
+        extra: format!(
+            "[alarm]\njournal_dir = \"{}\"\n\n{}",
+            journal.display(),
+            api_tokens(&[("events", TOKEN, None)])
+        ),
         ..Config::default()
     };
     let Some(d) = Daemon::start(test, &cfg) else {
@@ -109,8 +144,9 @@ fn call_events_are_journalled_with_contact_id_off() {
     let journal = dir.path.join("journal");
     let cfg = Config {
         extra: format!(
-            "[alarm]\ncontact_id = false\njournal_dir = \"{}\"\n",
-            journal.display()
+            "[alarm]\ncontact_id = false\njournal_dir = \"{}\"\n\n{}",
+            journal.display(),
+            api_tokens(&[("events", TOKEN, None)])
         ),
         ..Config::default()
     };
