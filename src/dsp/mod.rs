@@ -20,4 +20,4 @@ pub(crate) mod test_signals;
 
 pub use dtmf::{DigitMetrics, DtmfConfig, DtmfDetector, DtmfEvent};
 pub use timeline::{AudioTimeline, Listener};
-pub use tone_detect::{ToneConfig, ToneDetector, ToneEvent};
+pub use tone_detect::{ToneBank, ToneConfig, ToneDetector, ToneEvent};
