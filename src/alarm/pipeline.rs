@@ -34,6 +34,11 @@
 //! - Both digit paths may carry the same digit: the receiver keeps one copy
 //!   (starts within 30 ms). `handle_telephone_event` dates an event by its
 //!   RTP timestamp against the audio's, so late end-bit packets still match.
+//! - Missing RTP is time ([`AudioTimeline`]): a timestamp jump between frames
+//!   is silence (a unit with silence suppression between digits), no frame
+//!   for 60 ms while a digit is on is silence by the clock (a unit that stops
+//!   sending after its last digit: its kissoff still comes), and a lost
+//!   packet is neither tone nor silence (a digit split by one stays one).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -42,7 +47,7 @@ use super::classify::Classifier;
 pub use super::pipeline_types::*;
 use super::receiver::{ContactIdReceiver, ReceiverState};
 use super::receiver_types::DigitSource;
-use crate::dsp::{DigitMetrics, DtmfDetector, DtmfEvent};
+use crate::dsp::{AudioTimeline, DigitMetrics, DtmfDetector, DtmfEvent};
 use crate::media::receiver::AudioFrame;
 use crate::media::telephone_event::DigitEvent;
 
@@ -81,6 +86,7 @@ pub struct AlarmPipeline {
     classifier: Classifier,
     receiver: ContactIdReceiver,
     dtmf: DtmfDetector,
+    timeline: AudioTimeline,
     actions: VecDeque<PipelineAction>,
     tone: ToneWindow,
     gaps: VecDeque<(Instant, u32)>,
@@ -100,6 +106,7 @@ impl AlarmPipeline {
         Self {
             receiver: ContactIdReceiver::new(answered_at, config.receiver, classifier.clone()),
             dtmf: DtmfDetector::new(config.dtmf),
+            timeline: AudioTimeline::default(),
             config,
             classifier,
             actions: VecDeque::new(),
@@ -123,10 +130,13 @@ impl AlarmPipeline {
     /// When `handle_timeout` must next be called; `None` once finished.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.finished {
-            None
-        } else {
-            self.receiver.poll_timeout()
+            return None;
         }
+        let silence = self.timeline.poll_timeout(self.dtmf.is_idle());
+        [self.receiver.poll_timeout(), silence]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Counters so far.
@@ -148,11 +158,24 @@ impl AlarmPipeline {
         self.finished
     }
 
-    /// Runs the timers due at or before `now`.
+    /// Runs the timers due at or before `now`, each at its own deadline and
+    /// in time order: the receiver's, and silence by the clock.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if !self.finished {
-            self.receiver.handle_timeout(now);
-            self.drain_receiver(now);
+        while !self.finished {
+            let silence = self.timeline.poll_timeout(self.dtmf.is_idle());
+            let silence = silence.filter(|t| *t <= now);
+            let timer = self.receiver.poll_timeout().filter(|t| *t <= now);
+            match (silence, timer) {
+                (Some(at), t) if t.is_none_or(|t| at <= t) => {
+                    self.timeline.handle_timeout(at, &mut self.dtmf);
+                    self.drain_dtmf(at);
+                }
+                (_, Some(at)) => {
+                    self.receiver.handle_timeout(at);
+                    self.drain_receiver(at);
+                }
+                _ => break,
+            }
         }
     }
 
@@ -176,7 +199,12 @@ impl AlarmPipeline {
         if self.finished {
             return;
         }
-        self.dtmf.process(now, samples);
+        self.timeline.audio(now, samples, &mut self.dtmf);
+        self.drain_dtmf(now);
+    }
+
+    /// Digits the detector finished, reported at `now`.
+    fn drain_dtmf(&mut self, now: Instant) {
         while let Some(event) = self.dtmf.poll_event() {
             if let DtmfEvent::DigitEnded { digit, .. } = event {
                 self.in_band_digit(now, digit, event.metrics());
@@ -184,10 +212,12 @@ impl AlarmPipeline {
         }
     }
 
-    /// `packets` RTP packets never came (not concealed: the detector just
-    /// sees the next frame). Counted into the current message's forensics.
+    /// `packets` RTP packets never came: lost time for the detector (not
+    /// silence; a digit split by one packet stays one), counted into the
+    /// current message's forensics. `now` only runs the timers due.
     pub fn handle_gap(&mut self, now: Instant, packets: u32) {
         self.handle_timeout(now);
+        self.timeline.gap(packets);
         self.stats.packets_lost += u64::from(packets);
         while self.gaps.len() >= GAP_RECORDS
             || self
@@ -320,3 +350,7 @@ mod sim;
 #[cfg(test)]
 #[path = "pipeline_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pipeline_silence_tests.rs"]
+mod silence_tests;

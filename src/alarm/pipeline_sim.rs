@@ -139,6 +139,10 @@ pub struct Sim {
     pub drop_frames: Vec<u64>,
     /// Feed through `handle_frame`/`handle_telephone_event` with RTP timestamps.
     pub via_rtp: bool,
+    /// Silence suppression: frames without the unit's tone are not sent.
+    pub vad: bool,
+    /// From this ms on the unit sends no RTP at all.
+    pub mute_from: Option<u64>,
     confirms: VecDeque<(u64, u64)>,
     ours: Option<(ToneGenerator, bool)>,
     echo_line: VecDeque<Vec<i16>>,
@@ -159,6 +163,8 @@ impl Sim {
             echo: None,
             drop_frames: Vec::new(),
             via_rtp: false,
+            vad: false,
+            mute_from: None,
             confirms: VecDeque::new(),
             ours: None,
             echo_line: VecDeque::new(),
@@ -180,10 +186,11 @@ impl Sim {
     /// Fires timers, journal answers and RFC 4733 reports due by `t`, in time order.
     fn internal_until(&mut self, t: u64) {
         loop {
+            // Rounded up: a deadline between two ms runs at the later one.
             let deadline = self
                 .p
                 .poll_timeout()
-                .map(|d| (d - epoch()).as_millis() as u64);
+                .map(|d| (d - epoch()).as_micros().div_ceil(1000) as u64);
             let confirm = self.confirms.front().map(|c| c.0);
             let event = self.unit.events.front().map(|e| e.0);
             let next = [deadline, confirm, event].into_iter().flatten().min();
@@ -222,6 +229,10 @@ impl Sim {
 
     fn feed_frame(&mut self) {
         let mut frame = self.unit.frame(self.t);
+        let quiet = frame.iter().all(|s| *s == 0);
+        if (self.vad && quiet) || self.mute_from.is_some_and(|m| self.t >= m) {
+            return;
+        }
         self.add_echo(&mut frame);
         for s in frame.iter_mut() {
             self.noise = self.noise.wrapping_mul(1_103_515_245).wrapping_add(12345);

@@ -29,6 +29,17 @@
 //!    only on blocks that passed 1-4, over the buffered block. The row's
 //!    second harmonics (1394-1882 Hz) fall inside the column band, so they
 //!    cannot be checked with a 78 Hz-wide bin and are not.
+//!
+//! ## Lost packets and silence (see [`super::timeline`])
+//! A lost packet is not silence: [`DtmfDetector::lost`] drops the partial
+//! block that straddles the hole but first judges the last whole block of
+//! audio before it (overlapping the previous block), and the lost time counts
+//! neither as tone nor as a gap. A digit split by a loss of up to
+//! [`MAX_BRIDGED_LOSS`] is therefore one digit, while two equal digits keep
+//! the silent blocks heard between them (Contact ID gaps are 50-60 ms, Q.24's
+//! 40 ms, so at least 20 ms of real silence remains around a 20 ms loss) and
+//! stay two. A longer loss ends the digit. [`DtmfDetector::silence`] feeds
+//! silence that no packet carried (suppression, or by the clock).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -40,6 +51,12 @@ use super::goertzel::{
 
 /// Samples per analysis block (12.75 ms at 8 kHz); see the module header.
 pub const BLOCK_LEN: usize = 102;
+/// Longest loss inside a tone that leaves it one digit (one 20 ms packet).
+pub const MAX_BRIDGED_LOSS: Duration = Duration::from_millis(20);
+/// Silence beyond this many samples changes nothing (partial block + 2 blocks).
+/// New samples a tail block needs before it may start a digit.
+const WEAK: usize = BLOCK_LEN / 3;
+const SILENCE_CAP: usize = 3 * BLOCK_LEN;
 
 const ROW_HZ: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
 const COL_HZ: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
@@ -223,6 +240,10 @@ pub struct DtmfDetector {
     block: [i16; BLOCK_LEN],
     filled: usize,
     block_start: Option<Instant>,
+    /// `block[filled..]` still holds the previous block, contiguous with this one.
+    tail_valid: bool,
+    /// Lost time since the last whole block heard.
+    lost: Duration,
     prev_hit: Option<char>,
     active: Option<ActiveDigit>,
     events: VecDeque<DtmfEvent>,
@@ -242,6 +263,8 @@ impl DtmfDetector {
             block: [0; BLOCK_LEN],
             filled: 0,
             block_start: None,
+            tail_valid: false,
+            lost: Duration::ZERO,
             prev_hit: None,
             active: None,
             events: VecDeque::with_capacity(4),
@@ -277,13 +300,77 @@ impl DtmfDetector {
         self.active.map(|a| a.digit)
     }
 
+    /// True when no digit is on or starting: more silence changes nothing.
+    pub fn is_idle(&self) -> bool {
+        self.active.is_none() && self.prev_hit.is_none()
+    }
+
+    /// `duration` of audio after what was fed was lost (see the module header).
+    pub fn lost(&mut self, duration: Duration) {
+        if self.filled > 0 && self.tail_valid {
+            self.tail_block();
+        }
+        self.restart_block();
+        self.lost += duration;
+        if self.lost > MAX_BRIDGED_LOSS {
+            self.release();
+        }
+    }
+
+    /// `duration` of silence from `now` that no packet carried.
+    pub fn silence(&mut self, now: Instant, duration: Duration) {
+        const ZEROS: [i16; SILENCE_CAP] = [0; SILENCE_CAP];
+        let n = (duration.as_nanos() / u128::from(NANOS_PER_SAMPLE)) as usize;
+        self.process(now, ZEROS.get(..n.min(SILENCE_CAP)).unwrap_or_default());
+        if n > SILENCE_CAP {
+            self.release();
+            self.restart_block();
+        }
+    }
+
     fn finish_block(&mut self) {
         let start = self.block_start.unwrap_or_else(crate::clock::epoch);
         let end = start + sample_time(BLOCK_LEN);
         let hit = self.classify_block();
         self.bank.reset();
         self.filled = 0;
+        self.tail_valid = true;
+        self.lost = Duration::ZERO;
         self.advance(hit, start, end);
+    }
+
+    /// Judges the last `BLOCK_LEN` samples before a loss: the previous
+    /// block's end and the partial one. It may end or extend a digit, but
+    /// starts one only when it adds at least a third of a block of new audio
+    /// (so a digit is never started on less than 17 ms of tone).
+    fn tail_block(&mut self) {
+        let filled = self.filled;
+        let start = self.block_start.unwrap_or_else(crate::clock::epoch) + sample_time(filled)
+            - sample_time(BLOCK_LEN);
+        self.block.rotate_left(filled);
+        self.bank.reset();
+        self.bank.push_pcm(&self.block);
+        let hit = self.classify_block();
+        if filled < WEAK && self.active.is_none() {
+            self.prev_hit = hit.map(|(d, _)| d);
+            return;
+        }
+        self.advance(hit, start, start + sample_time(BLOCK_LEN));
+    }
+
+    /// Drops the partial block; the next samples start a new one.
+    fn restart_block(&mut self) {
+        self.bank.reset();
+        self.filled = 0;
+        self.tail_valid = false;
+    }
+
+    /// Ends the digit that is on (at its last tone block) and forgets a start.
+    fn release(&mut self) {
+        if let Some(ended) = self.active.take() {
+            self.events.push_back(ended_event(&ended));
+        }
+        self.prev_hit = None;
     }
 
     /// Applies the two-block on/off rule to this block's result.
@@ -424,6 +511,25 @@ fn ended_event(a: &ActiveDigit) -> DtmfEvent {
         snr_db: 10.0 * a.best_snr.max(1e-9).log10(),
     }
 }
+
+impl super::timeline::Listener for DtmfDetector {
+    fn audio(&mut self, at: Instant, samples: &[i16]) {
+        self.process(at, samples);
+    }
+    fn silence(&mut self, at: Instant, duration: Duration) {
+        DtmfDetector::silence(self, at, duration);
+    }
+    fn lost(&mut self, duration: Duration) {
+        DtmfDetector::lost(self, duration);
+    }
+    fn is_idle(&self) -> bool {
+        DtmfDetector::is_idle(self)
+    }
+}
+
+#[cfg(test)]
+#[path = "dtmf_loss_tests.rs"]
+mod loss_tests;
 
 #[cfg(test)]
 mod tests {

@@ -149,6 +149,34 @@ impl ToneDetector {
         self.active.is_some()
     }
 
+    /// True when no tone is on or starting: more silence changes nothing.
+    pub fn is_idle(&self) -> bool {
+        self.active.is_none() && self.hit_run == 0
+    }
+
+    /// `duration` of silence from `now` that no packet carried: as much as
+    /// ends a tone (the partial block and `off_blocks` more) is fed, and the
+    /// next audio starts a new block.
+    pub fn silence(&mut self, now: Instant, duration: Duration) {
+        const ZEROS: [i16; 160] = [0; 160];
+        let needed = self.block_len * (self.off_blocks as usize + 1);
+        let n = (duration.as_nanos() / u128::from(NANOS_PER_SAMPLE)) as usize;
+        let mut fed = 0;
+        while fed < n.min(needed) {
+            let take = (n.min(needed) - fed).min(ZEROS.len());
+            self.process(
+                now + sample_time(fed),
+                ZEROS.get(..take).unwrap_or_default(),
+            );
+            fed += take;
+        }
+        if n > needed {
+            self.filter.reset();
+            self.energy = 0.0;
+            self.filled = 0;
+        }
+    }
+
     fn finish_block(&mut self) {
         let start = self.block_start.unwrap_or_else(crate::clock::epoch);
         let end = start + sample_time(self.block_len);
@@ -206,6 +234,45 @@ impl ToneDetector {
 
 fn sample_time(samples: usize) -> Duration {
     Duration::from_nanos(samples as u64 * NANOS_PER_SAMPLE)
+}
+
+/// Several tone detectors listening to one stream, their edges collected.
+#[derive(Debug)]
+pub struct ToneBank<'a, K: Copy> {
+    /// The detectors, each with its key.
+    pub detectors: &'a mut [(K, ToneDetector)],
+    /// Where their edges go, oldest first.
+    pub edges: &'a mut VecDeque<(K, ToneEvent)>,
+}
+
+impl<K: Copy> ToneBank<'_, K> {
+    fn collect(&mut self) {
+        for (key, det) in self.detectors.iter_mut() {
+            while let Some(e) = det.poll_event() {
+                self.edges.push_back((*key, e));
+            }
+        }
+    }
+}
+
+/// A lost packet is spliced over (the tones it detects last hundreds of ms).
+impl<K: Copy> super::timeline::Listener for ToneBank<'_, K> {
+    fn audio(&mut self, at: Instant, samples: &[i16]) {
+        self.detectors
+            .iter_mut()
+            .for_each(|(_, d)| d.process(at, samples));
+        self.collect();
+    }
+    fn silence(&mut self, at: Instant, duration: Duration) {
+        self.detectors
+            .iter_mut()
+            .for_each(|(_, d)| d.silence(at, duration));
+        self.collect();
+    }
+    fn lost(&mut self, _: Duration) {}
+    fn is_idle(&self) -> bool {
+        self.detectors.iter().all(|(_, d)| d.is_idle())
+    }
 }
 
 #[cfg(test)]
@@ -290,6 +357,26 @@ mod tests {
         let mut det = ToneDetector::new(ToneConfig::for_frequency(1400.0));
         assert!(run(&mut det, &s.pcm(), 160).is_empty());
         assert!(!det.is_on());
+    }
+
+    /// A tone followed by no audio at all: silence fed by time ends it at
+    /// its real end; beyond that silence changes nothing.
+    #[test]
+    fn silence_without_packets_ends_a_tone() {
+        let mut s = Signal::default();
+        s.tones(100.0, &[(2300.0, -11.0)]);
+        let mut det = ToneDetector::new(ToneConfig::for_frequency(2300.0));
+        let mut ev = run(&mut det, &s.pcm(), 160);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert!(!det.is_idle());
+        det.silence(epoch() + Duration::from_millis(100), Duration::from_secs(2));
+        ev.extend(std::iter::from_fn(|| det.poll_event()));
+        let ToneEvent::Ended { at, duration, .. } = ev[1] else {
+            panic!("{ev:?}")
+        };
+        assert!((ms(at - epoch()) - 100.0).abs() <= 5.0, "{ev:?}");
+        assert!((ms(duration) - 100.0).abs() <= 10.0, "{ev:?}");
+        assert!(det.is_idle());
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub struct Device {
     dialog: Option<UacDialog>,
     media: Option<MediaLeg>,
     counts: (u64, u64, u64),
+    rx_silence: Duration,
     seq: Option<Sequencer>,
     state: State,
     started_at: Instant,
@@ -132,6 +133,7 @@ impl Device {
             dialog: None,
             media: None,
             counts: (0, 0, 0),
+            rx_silence: Duration::ZERO,
             seq: None,
             state: State::Inviting,
             started_at: now,
@@ -407,6 +409,7 @@ impl Device {
     fn stop_media(&mut self) {
         if let Some(media) = self.media.take() {
             self.counts = media.counts();
+            self.rx_silence = media.longest_rx_silence();
             self.setup.config.dtmf = media.mode();
         }
     }
@@ -467,6 +470,10 @@ impl Device {
             rtp_packets: counts.0,
             rtp_dropped: counts.1,
             rtp_reordered: counts.2,
+            rx_longest_silence_ms: ms(self
+                .media
+                .as_ref()
+                .map_or(self.rx_silence, MediaLeg::longest_rx_silence)),
             hangup: self.hangup,
             duration_ms: ms(end.saturating_duration_since(self.started_at)),
         }

@@ -102,6 +102,7 @@ fn failed_call(config: &DeviceConfig, index: u32, error: SimError) -> CallReport
         rtp_packets: 0,
         rtp_dropped: 0,
         rtp_reordered: 0,
+        rx_longest_silence_ms: 0.0,
         hangup: "none",
         duration_ms: 0.0,
     }

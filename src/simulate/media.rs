@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::args::{DtmfMode, Impairments};
 use super::impair::{Link, Noise};
 use super::sequencer::ToneId;
-use crate::dsp::{ToneConfig, ToneDetector, ToneEvent};
+use crate::dsp::{AudioTimeline, ToneBank, ToneConfig, ToneDetector, ToneEvent};
 use crate::media::event_sender::TelephoneEventSender;
 use crate::media::receiver::{AudioFrame, RtpReceiver};
 use crate::media::rtp::RtpHeader;
@@ -46,6 +46,11 @@ pub struct MediaLeg {
     detectors: [(ToneId, ToneDetector); 2],
     tones: VecDeque<(ToneId, ToneEvent)>,
     clock: FrameClock,
+    /// Missing RTP as silence by the clock (a receiver that sends nothing
+    /// while it listens still ends its handshake).
+    timeline: AudioTimeline,
+    /// Arrival of the last packet, and the longest wait between two.
+    rx_silence: (Option<Instant>, Duration),
     remote: SocketAddr,
     ptime: Duration,
     header: RtpHeader,
@@ -95,6 +100,8 @@ impl MediaLeg {
             ],
             tones: VecDeque::new(),
             clock: FrameClock::default(),
+            timeline: AudioTimeline::default(),
+            rx_silence: (None, Duration::ZERO),
             remote,
             header,
             next_tick: now,
@@ -123,17 +130,33 @@ impl MediaLeg {
         (self.packets, self.link.dropped(), self.link.reordered())
     }
 
-    /// One datagram from the far end (invalid ones are ignored).
+    /// Packets received so far, and the longest time between two (a
+    /// receiver that stops sending while it listens shows here).
+    pub fn longest_rx_silence(&self) -> Duration {
+        self.rx_silence.1
+    }
+
+    /// One datagram from the far end (invalid ones are ignored; comfort
+    /// noise, payload type 13, is not audio: its time passes as silence).
     pub fn handle_packet(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
+        let (last, longest) = self.rx_silence;
+        let waited = last.map_or(Duration::ZERO, |l| now.saturating_duration_since(l));
+        self.rx_silence = (Some(now), longest.max(waited));
         if self.rx.handle_packet(now, src, bytes).is_ok() {
             self.drain_audio(now);
         }
     }
 
-    /// Sends due packets and releases held received audio.
+    /// Sends due packets, releases held received audio, and lets missing
+    /// audio pass as silence by the clock.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.rx.handle_timeout(now);
         self.drain_audio(now);
+        let mut ears = ToneBank {
+            detectors: &mut self.detectors,
+            edges: &mut self.tones,
+        };
+        self.timeline.handle_timeout(now, &mut ears);
         while self.rx.poll_event().is_some() {}
         let behind = now.saturating_duration_since(self.next_tick);
         if behind > self.ptime * 5 {
@@ -160,6 +183,10 @@ impl MediaLeg {
     /// When `handle_timeout` is next due.
     pub fn poll_timeout(&self) -> Instant {
         let mut next = self.next_tick;
+        let idle = self.detectors.iter().all(|(_, d)| d.is_idle());
+        if let Some(t) = self.timeline.poll_timeout(idle) {
+            next = next.min(t);
+        }
         if let Some(t) = self.link.next_release() {
             next = next.min(t);
         }
@@ -194,21 +221,22 @@ impl MediaLeg {
         self.next_tick + self.ptime * ticks
     }
 
-    /// Decoded frames, dated by RTP timestamp, into the detectors.
+    /// Decoded frames, dated by RTP timestamp, into the detectors; gaps
+    /// and timestamp jumps through the timeline.
     fn drain_audio(&mut self, now: Instant) {
         while let Some(frame) = self.rx.poll_audio() {
-            let AudioFrame::Audio {
-                timestamp, samples, ..
-            } = frame
-            else {
-                continue;
+            let mut ears = ToneBank {
+                detectors: &mut self.detectors,
+                edges: &mut self.tones,
             };
-            let at = self.clock.at(now, timestamp);
-            for (id, det) in &mut self.detectors {
-                det.process(at, &samples);
-                while let Some(e) = det.poll_event() {
-                    self.tones.push_back((*id, e));
+            match frame {
+                AudioFrame::Audio {
+                    timestamp, samples, ..
+                } => {
+                    let at = self.clock.at(now, timestamp);
+                    self.timeline.audio(at, &samples, &mut ears);
                 }
+                AudioFrame::Gap { packets, .. } => self.timeline.gap(u32::from(packets)),
             }
         }
     }

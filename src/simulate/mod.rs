@@ -38,6 +38,8 @@ pub mod uac;
 
 #[cfg(test)]
 mod device_tests;
+#[cfg(test)]
+mod silence_tests;
 
 pub use args::{DeviceArgs, DeviceConfig, DtmfMode};
 pub use load::run_device;

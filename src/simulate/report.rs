@@ -79,6 +79,9 @@ pub struct CallReport {
     pub rtp_dropped: u64,
     /// Sent out of order because of `--jitter-ms`.
     pub rtp_reordered: u64,
+    /// The longest time between two RTP packets from the far end, ms (a
+    /// receiver that sends nothing while it listens shows here).
+    pub rx_longest_silence_ms: f64,
     /// Who hung up: `local`, `remote`, or `none` (never answered).
     pub hangup: &'static str,
     /// Call length from INVITE to the end, ms.
