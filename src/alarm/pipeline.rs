@@ -39,6 +39,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::classify::Classifier;
+use super::heard::Heard;
 pub use super::pipeline_types::*;
 use super::receiver::{ContactIdReceiver, ReceiverState};
 use super::receiver_types::DigitSource;
@@ -85,6 +86,7 @@ pub struct AlarmPipeline {
     tone: ToneWindow,
     gaps: VecDeque<(Instant, u32)>,
     attempts: Attempts,
+    heard: Heard,
     decoded: Vec<Decoded>,
     duplicate_next: bool,
     voice: bool,
@@ -106,6 +108,7 @@ impl AlarmPipeline {
             tone: ToneWindow::default(),
             gaps: VecDeque::new(),
             attempts: Attempts::default(),
+            heard: Heard::default(),
             decoded: Vec::new(),
             duplicate_next: false,
             voice: false,

@@ -134,6 +134,8 @@ pub(super) fn call() -> CallView {
         operator: None,
         target: None,
         waited_s: 4,
+        heard: None,
+        recall: None,
     }
 }
 

@@ -14,6 +14,7 @@ use crate::alarm::{AccountNo, ContactIdMessage, EventCode};
 use crate::call::CallHandle;
 use crate::routing::CallClass;
 use crate::runtime::sip_driver::Control;
+use crate::switchboard::UnconfirmedAlarm;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -28,6 +29,9 @@ pub struct QueueRequest {
     pub event_code: Option<EventCode>,
     /// The unit's account, if an alarm was decoded.
     pub account: Option<AccountNo>,
+    /// With class `Unconfirmed`: the call and what was heard, so the
+    /// switchboard can keep a callback entry even if the call already ended.
+    pub unconfirmed: Option<UnconfirmedAlarm>,
 }
 
 impl QueueRequest {
@@ -38,6 +42,7 @@ impl QueueRequest {
             class: CallClass::Voice,
             event_code: None,
             account: None,
+            unconfirmed: None,
         }
     }
 }
@@ -55,7 +60,9 @@ pub fn call_class(class: AlarmClass, event: &EventCode) -> CallClass {
 /// Higher is more urgent.
 fn rank(class: CallClass) -> u8 {
     match class {
-        CallClass::Emergency => 3,
+        // Ties keep the floor: a failed alarm after a decoded emergency
+        // stays unconfirmed (the decoded code still sets the priority).
+        CallClass::Emergency | CallClass::Unconfirmed => 3,
         CallClass::Voice | CallClass::Recall => 2,
         CallClass::Technical => 1,
     }
@@ -102,6 +109,43 @@ impl QueueState {
     pub fn is_sent(&self) -> bool {
         self.sent
     }
+}
+
+/// The CloudEvents type of an alarm that was attempted but never decoded.
+pub const ALARM_UNCONFIRMED: &str = "alarmgate.alarm.unconfirmed";
+
+/// The request for an unconfirmed alarm (class `Unconfirmed`, at least as
+/// urgent as anything decoded before); `None` once a request went out.
+pub fn unconfirmed_request(
+    state: &mut QueueState,
+    call: CallHandle,
+    alarm: UnconfirmedAlarm,
+) -> Option<QueueRequest> {
+    let mut request = state.request(call, CallClass::Unconfirmed)?;
+    request.unconfirmed = Some(UnconfirmedAlarm {
+        event_code: request.event_code.clone(),
+        ..alarm
+    });
+    Some(request)
+}
+
+/// The JSON bytes of an `alarmgate.alarm.unconfirmed` event: what was heard
+/// of a unit's attempts that never decoded (never acknowledged to it).
+pub fn unconfirmed_record(
+    node: &str,
+    alarm: &UnconfirmedAlarm,
+    remote_hangup: bool,
+    time: std::time::SystemTime,
+    random: u128,
+) -> Vec<u8> {
+    let data = serde_json::json!({
+        "tenant": alarm.tenant,
+        "calling_number": alarm.caller,
+        "heard": alarm.heard.summary(),
+        "remote_hangup": remote_hangup,
+        "acknowledged": false,
+    });
+    crate::events::record(node, &alarm.call_id, ALARM_UNCONFIRMED, time, random, data)
 }
 
 /// Sends `cmd` to the SIP driver without blocking the worker: at once, or
