@@ -323,3 +323,7 @@ mod sim;
 #[cfg(test)]
 #[path = "pipeline_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pipeline_unconfirmed_tests.rs"]
+mod unconfirmed_tests;

@@ -31,7 +31,6 @@ use crate::media::receiver::AudioFrame;
 use crate::media::telephone_event::DigitEvent;
 use crate::media::tone::ToneSpec;
 use crate::routing::CallClass;
-use crate::switchboard::UnconfirmedAlarm;
 use crate::telemetry::metrics as m;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -268,42 +267,6 @@ impl AlarmLeg {
         if let Some(request) = self.queue.request(self.call, floor) {
             let (call_id, class) = (self.call_id.as_str(), request.class.as_str());
             tracing::info!(%call_id, class, event = ?request.event_code, "queued for an operator");
-            send_control(control, Control::Queue(request));
-        }
-    }
-
-    /// No message got through: journal what was heard, then queue the call
-    /// as an unconfirmed alarm (a callback if the unit already hung up).
-    /// Never a kissoff: the pipeline only acknowledges stored messages.
-    fn unconfirmed(
-        &mut self,
-        shared: &AlarmContextShared,
-        control: &mpsc::Sender<Control>,
-        heard: crate::alarm::Heard,
-        remote_hangup: bool,
-    ) {
-        let alarm = UnconfirmedAlarm {
-            call_id: self.call_id.clone(),
-            tenant: self.tenant.clone(),
-            caller: self.caller.clone(),
-            heard,
-            event_code: None,
-        };
-        let best = alarm.heard.best().map(|a| a.digits.clone());
-        let (call_id, attempts) = (self.call_id.as_str(), alarm.heard.attempts());
-        tracing::warn!(%call_id, ?best, attempts, remote_hangup, "alarm attempted but never decoded: unconfirmed alarm");
-        let record = unconfirmed_record(
-            &shared.node,
-            &alarm,
-            remote_hangup,
-            clock::wall(),
-            rand::random(),
-        );
-        emit::append(&shared.journal, ALARM_UNCONFIRMED, record);
-        self.voice = true;
-        self.port.stop_override();
-        self.port.set_hold(self.hold.clone());
-        if let Some(request) = unconfirmed_request(&mut self.queue, self.call, alarm) {
             send_control(control, Control::Queue(request));
         }
     }

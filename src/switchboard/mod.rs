@@ -41,6 +41,8 @@ mod tests_basic;
 mod tests_flows;
 #[cfg(test)]
 mod tests_recall;
+#[cfg(test)]
+mod tests_unconfirmed;
 
 pub use callbacks::UnconfirmedAlarm;
 pub use config::{Route, SwitchboardConfig};
