@@ -311,11 +311,6 @@ impl AlarmLeg {
     pub fn state(&self) -> crate::alarm::ReceiverState {
         self.pipeline.receiver_state()
     }
-
-    /// The call hung up: let the pipeline account for it.
-    pub fn hangup(&mut self, now: Instant) {
-        self.pipeline.handle_hangup(now);
-    }
 }
 
 /// What a media worker receives.

@@ -17,6 +17,7 @@
 
 use super::AlarmContextShared;
 use crate::alarm::classify::AlarmClass;
+use crate::alarm::pipeline::{GiveUpReason, PipelineAction};
 use crate::alarm::{AccountNo, ContactIdMessage, EventCode};
 use crate::bus::emit;
 use crate::call::CallHandle;
@@ -24,6 +25,7 @@ use crate::clock;
 use crate::routing::CallClass;
 use crate::runtime::sip_driver::Control;
 use crate::switchboard::UnconfirmedAlarm;
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -161,6 +163,29 @@ impl super::AlarmLeg {
     /// No message got through: journal what was heard, then queue the call
     /// as an unconfirmed alarm (a callback if the unit already hung up).
     /// Never a kissoff: the pipeline only acknowledges stored messages.
+    /// The call hung up: the pipeline's outcome counts only if it is an
+    /// unconfirmed alarm (journalled, and a callback: the unit hung up
+    /// first); any other outcome of a call that is gone needs nothing.
+    pub fn hung_up(
+        &mut self,
+        now: Instant,
+        shared: Option<&AlarmContextShared>,
+        control: &mpsc::Sender<Control>,
+    ) {
+        self.pipeline.handle_hangup(now);
+        while let Some(action) = self.pipeline.poll_action() {
+            if let (
+                PipelineAction::GaveUp {
+                    reason: GiveUpReason::Unconfirmed { heard, .. },
+                },
+                Some(shared),
+            ) = (action, shared)
+            {
+                self.unconfirmed(shared, control, heard, true);
+            }
+        }
+    }
+
     pub(super) fn unconfirmed(
         &mut self,
         shared: &AlarmContextShared,

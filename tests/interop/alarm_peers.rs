@@ -395,7 +395,7 @@ fn simulator_rfc4733_to_spandsp_receiver() {
 
 /// A copy of `tests/sipp/<name>` in `dir` whose `play_pcap_audio` paths
 /// starting with `prefix` point into `to` (SIPp wants them literal).
-fn scenario_copy(name: &str, dir: &Path, prefix: &str, to: &Path) -> PathBuf {
+pub(crate) fn scenario_copy(name: &str, dir: &Path, prefix: &str, to: &Path) -> PathBuf {
     let text = fs::read_to_string(crate::harness::scenario(name)).expect("read scenario");
     let from = format!("play_pcap_audio=\"{prefix}");
     assert!(text.contains(&from), "{name} has no {from}");
@@ -406,7 +406,7 @@ fn scenario_copy(name: &str, dir: &Path, prefix: &str, to: &Path) -> PathBuf {
 }
 
 /// The 16 per-digit captures, renumbered (`stream` or `ssrc`), in `dir/rfc2833/`.
-fn rfc2833_captures(dir: &Path, digits: &str, renumber: &str) -> PathBuf {
+pub(crate) fn rfc2833_captures(dir: &Path, digits: &str, renumber: &str) -> PathBuf {
     let out = dir.join("rfc2833");
     let py = python().unwrap_or_else(|| PathBuf::from("python3"));
     let o = Command::new(py)
