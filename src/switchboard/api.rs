@@ -308,6 +308,10 @@ impl Switchboard {
             subject: call.to_string(),
             data,
         }));
+        // A verdict on a live unconfirmed alarm: no callback when it ends.
+        if let Some(d) = self.devices.values_mut().find(|d| d.call_id == call) {
+            d.served = true;
+        }
         let disposition = disposition.as_str();
         self.resolve_callback(call, Resolution::Disposition { disposition }, by);
         Ok(())

@@ -103,7 +103,7 @@ pub(crate) struct Device {
     pub request: Option<(CallClass, Option<EventCode>)>,
     /// Its alarm never decoded: what was heard (a callback if it ends unserved).
     pub unconfirmed: Option<UnconfirmedAlarm>,
-    /// An operator (or target) answered for it.
+    /// An operator (or target) answered for it, or gave it a disposition.
     pub served: bool,
 }
 

@@ -232,3 +232,17 @@ fn an_answered_unconfirmed_alarm_leaves_no_callback() {
     assert!(!kinds_of(&mut s).contains(&callbacks::CALL_CALLBACK));
     assert!(calls(&mut s).iter().all(|c| c.state != Phase::Callback));
 }
+
+/// A disposition given while the unconfirmed alarm waits settles it: the
+/// unit hanging up afterwards leaves no callback.
+#[test]
+fn a_disposition_while_waiting_leaves_no_callback() {
+    let mut s = Sim::new(plan(), None);
+    let (device, ok) = s.device_call("bad5@unit");
+    s.sb.queue_unconfirmed(s.now, device, alarm("bad5@unit"));
+    assert_eq!(dispose(&mut s, "bad5@unit"), Ok(()));
+    s.outputs();
+    unit_hangs_up(&mut s, "bad5@unit", &ok);
+    assert!(!kinds_of(&mut s).contains(&callbacks::CALL_CALLBACK));
+    assert!(calls(&mut s).is_empty());
+}
