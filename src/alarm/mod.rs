@@ -11,10 +11,12 @@
 //! | [`receiver_types`] | the receiver's config, events, timings, counters and voice policy |
 //! | [`pipeline`] | one call's decoding: DTMF detector + RFC 4733 + receiver + our tones, for the media worker |
 //! | [`pipeline_types`] | the pipeline's config, actions and per-message forensics |
+//! | [`heard`] | the digits of attempts that never decoded (an unconfirmed alarm) |
 
 pub mod classify;
 pub mod contact_id;
 pub mod event_codes;
+pub mod heard;
 pub mod pipeline;
 pub mod pipeline_types;
 pub mod receiver;
@@ -23,6 +25,7 @@ pub mod types;
 
 pub use classify::{AlarmClass, Classifier};
 pub use contact_id::{ContactIdError, ContactIdMessage, MessageType};
+pub use heard::{AttemptFault, Heard};
 
 pub use pipeline::{AlarmPipeline, MessageForensics, PipelineAction, PipelineConfig};
 pub use receiver::{

@@ -44,6 +44,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::classify::Classifier;
+use super::heard::Heard;
 pub use super::pipeline_types::*;
 use super::receiver::{ContactIdReceiver, ReceiverState};
 use super::receiver_types::DigitSource;
@@ -91,6 +92,7 @@ pub struct AlarmPipeline {
     tone: ToneWindow,
     gaps: VecDeque<(Instant, u32)>,
     attempts: Attempts,
+    heard: Heard,
     decoded: Vec<Decoded>,
     duplicate_next: bool,
     voice: bool,
@@ -113,6 +115,7 @@ impl AlarmPipeline {
             tone: ToneWindow::default(),
             gaps: VecDeque::new(),
             attempts: Attempts::default(),
+            heard: Heard::default(),
             decoded: Vec::new(),
             duplicate_next: false,
             voice: false,
@@ -354,3 +357,5 @@ mod tests;
 #[cfg(test)]
 #[path = "pipeline_silence_tests.rs"]
 mod silence_tests;
+#[path = "pipeline_unconfirmed_tests.rs"]
+mod unconfirmed_tests;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::{AlarmPipeline, Decoded, ToneWindow};
 use crate::alarm::contact_id::ContactIdMessage;
+use crate::alarm::heard::{AttemptFault, Heard};
 use crate::alarm::pipeline_types::*;
 use crate::alarm::receiver_types::{EndReason, MessageTimings, ReceiverEvent, ToneCommand};
 
@@ -32,12 +33,14 @@ impl AlarmPipeline {
             } => self.store(now, seq, message, raw, &timings),
             ReceiverEvent::ChecksumFailed { raw } => {
                 self.attempts.checksum += 1;
-                self.reject(raw, RejectReason::Checksum)
+                self.reject(raw, RejectReason::Checksum, AttemptFault::Checksum)
             }
             ReceiverEvent::Malformed { raw, error } => {
-                self.reject(raw, RejectReason::Malformed(error))
+                self.reject(raw, RejectReason::Malformed(error), AttemptFault::Malformed)
             }
-            ReceiverEvent::PartialDiscarded { raw } => self.reject(raw, RejectReason::Partial),
+            ReceiverEvent::PartialDiscarded { raw } => {
+                self.reject(raw, RejectReason::Partial, AttemptFault::Partial)
+            }
             ReceiverEvent::DuplicateAcknowledged { .. } => {
                 self.duplicate_next = true;
                 return None;
@@ -82,6 +85,8 @@ impl AlarmPipeline {
         let lost = self.packets_lost_since(timings.first_digit_at(), now);
         let forensics = MessageForensics::new(timings, lost, std::mem::take(&mut self.attempts));
         let class = self.classifier.classify(&message);
+        // Attempts before a good message were its own failed tries.
+        self.heard = Heard::default();
         self.decoded.push(Decoded {
             seq,
             raw: raw.clone(),
@@ -96,8 +101,9 @@ impl AlarmPipeline {
         }
     }
 
-    fn reject(&mut self, raw: String, reason: RejectReason) -> PipelineAction {
+    fn reject(&mut self, raw: String, reason: RejectReason, fault: AttemptFault) -> PipelineAction {
         self.attempts.failed += 1;
+        self.heard.record(&raw, fault);
         PipelineAction::Rejected { raw, reason }
     }
 
@@ -133,10 +139,26 @@ impl AlarmPipeline {
     }
 
     /// The outcome of a tone-mode call that ended: `Settle` when every
-    /// decoded message (by its digits) got a kissoff, else `GaveUp`. Once.
+    /// decoded message (by its digits) got a kissoff, `GaveUp` with
+    /// `Unconfirmed` when attempts failed after the last good message (or
+    /// with none at all), else `GaveUp`. Once.
     pub(super) fn conclude(&mut self, reason: SettleReason) -> Option<PipelineAction> {
         if std::mem::replace(&mut self.finished, true) {
             return None;
+        }
+        let failed_last = if self.decoded.is_empty() {
+            !self.heard.is_empty()
+        } else {
+            self.heard.is_significant()
+        };
+        if failed_last {
+            let heard = std::mem::take(&mut self.heard);
+            let remote_hangup = reason == SettleReason::RemoteHangup;
+            let reason = GiveUpReason::Unconfirmed {
+                heard,
+                remote_hangup,
+            };
+            return Some(PipelineAction::GaveUp { reason });
         }
         let unacknowledged: Vec<u64> = self
             .decoded

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::classify::AlarmClass;
 use super::contact_id::{ContactIdError, ContactIdMessage};
+use super::heard::Heard;
 use super::receiver_types::{
     DigitRecord, DigitSource, MessageTimings, ReceiverConfig, ReceiverConfigError, ReceiverStats,
     ToneCommand, VoiceReason, WithheldReason,
@@ -113,8 +114,17 @@ pub enum GiveUpReason {
         /// Handshakes sent.
         handshakes: u32,
     },
-    /// Digits came, but never a valid message.
+    /// Digits came, but never a valid message (nothing long enough to be
+    /// one was completed: the unit hung up mid-message, or only noise).
     NoValidMessage,
+    /// An **unconfirmed alarm**: the unit's attempts never decoded (after
+    /// any good message, the attempts that followed it). Never acknowledged.
+    Unconfirmed {
+        /// What was heard of the failed attempts.
+        heard: Heard,
+        /// The unit hung up (else the line went quiet with the call up).
+        remote_hangup: bool,
+    },
     /// These messages were decoded but never acknowledged (storage failed or
     /// was too slow, and no repeat made it): the unit will retry or fail over.
     Unacknowledged {

@@ -36,5 +36,5 @@ pub use error::ErrorBody;
 pub use routes::{router, router_with, DEFAULT_TIMEOUT, ROUTES};
 pub use views::{
     CallList, CallState, CallView, OperatorList, OperatorState, OperatorView, QueueList, QueueView,
-    QueuedCall, RecallAccepted,
+    QueuedCall, RecallAccepted, RecallTarget,
 };

@@ -135,6 +135,8 @@ pub(super) fn call() -> CallView {
         operator: None,
         target: None,
         waited_s: 4,
+        heard: None,
+        recall: None,
     }
 }
 

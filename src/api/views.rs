@@ -6,6 +6,7 @@
 //! never needs a wall clock; ids are the names from the dialplan, and a call's
 //! public id is its SIP Call-ID.
 
+use crate::alarm::heard::HeardSummary;
 use crate::alarm::types::EventCode;
 use crate::routing::{CallClass, OperatorId, QueueId, TargetId};
 use serde::{Deserialize, Serialize};
@@ -62,6 +63,10 @@ pub enum CallState {
     Connected,
     /// Being forwarded to an external target (overflow, last resort).
     Forwarding,
+    /// An unconfirmed alarm whose unit hung up before a person took it: a
+    /// data-only entry an operator resolves with a recall (`POST
+    /// /api/v1/calls` with its `recall` fields) or a disposition.
+    Callback,
 }
 
 /// One call that needs or has a person (`GET /api/v1/calls`).
@@ -90,8 +95,26 @@ pub struct CallView {
     /// The external target while forwarding.
     #[serde(default)]
     pub target: Option<TargetId>,
-    /// Seconds since the call first needed a person.
+    /// Seconds since the call first needed a person (a callback: since the
+    /// unit hung up).
     pub waited_s: u64,
+    /// Class `unconfirmed`: what was heard of the alarm that never decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard: Option<HeardSummary>,
+    /// A callback: the number and tenant `POST /api/v1/calls` takes (with
+    /// the operator's id) to call the unit back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall: Option<RecallTarget>,
+}
+
+/// Whom a recall calls (`POST /api/v1/calls` body without the operator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecallTarget {
+    /// The number to call (the unit's calling number).
+    pub number: String,
+    /// The tenant whose recall trunk carries the call.
+    pub tenant: String,
 }
 
 /// A call's place in a queue.
@@ -107,7 +130,7 @@ pub struct QueuedCall {
     /// Its Contact ID event code, if any.
     #[serde(default)]
     pub event_code: Option<EventCode>,
-    /// `waiting` or `ringing`.
+    /// `waiting`, `ringing`, or `callback` (listed after the calls).
     pub state: CallState,
     /// Seconds waited.
     pub waited_s: u64,
@@ -188,10 +211,13 @@ mod tests {
             operator: None,
             target: None,
             waited_s: 7,
+            heard: None,
+            recall: None,
         };
         let json = serde_json::to_value(&view).unwrap_or_default();
         assert_eq!(json["event_code"], "101");
         assert_eq!(json["class"], "emergency");
+        assert!(json.get("heard").is_none() && json.get("recall").is_none());
         let back: Result<CallView, _> = serde_json::from_value(json);
         assert_eq!(back.ok(), Some(view));
     }

@@ -145,6 +145,7 @@ fn queue_plan(q: &Queue) -> QueuePlan {
             voice: i64::from(p.voice),
             recall: i64::from(p.recall),
             technical: i64::from(p.technical),
+            unconfirmed: i64::from(p.for_class(routing::CallClass::Unconfirmed)),
         },
         event_priorities: p
             .codes

@@ -80,6 +80,9 @@ pub struct Priorities {
     pub recall: u32,
     /// Technical or test alarms that reached a queue. Default 100.
     pub technical: u32,
+    /// An alarm attempted whose message never decoded (checksum failures,
+    /// digits missing), or its callback. Default: the `emergency` value.
+    pub unconfirmed: Option<u32>,
     /// Per event code (3 Ademco digits), overriding the class's priority,
     /// e.g. `codes = { "100" = 1200, "101" = 1100 }`. Default: none.
     pub codes: BTreeMap<EventCode, u32>,
@@ -92,6 +95,7 @@ impl Default for Priorities {
             voice: 500,
             recall: 400,
             technical: 100,
+            unconfirmed: None,
             codes: BTreeMap::new(),
         }
     }
@@ -105,6 +109,7 @@ impl Priorities {
             CallClass::Voice => self.voice,
             CallClass::Recall => self.recall,
             CallClass::Technical => self.technical,
+            CallClass::Unconfirmed => self.unconfirmed.unwrap_or(self.emergency),
         }
     }
 }
@@ -330,5 +335,23 @@ mod tests {
         let p = Priorities::default();
         assert!(p.for_class(CallClass::Emergency) > p.for_class(CallClass::Voice));
         assert_eq!(p.for_class(CallClass::Technical), 100);
+    }
+
+    /// An unconfirmed alarm is as urgent as an emergency unless configured,
+    /// and follows a changed `emergency`.
+    #[test]
+    fn unconfirmed_defaults_to_the_emergency_priority() {
+        let p = Priorities::default();
+        assert_eq!(p.for_class(CallClass::Unconfirmed), 1000);
+        let raised = Priorities {
+            emergency: 1500,
+            ..Priorities::default()
+        };
+        assert_eq!(raised.for_class(CallClass::Unconfirmed), 1500);
+        let own = Priorities {
+            unconfirmed: Some(1200),
+            ..Priorities::default()
+        };
+        assert_eq!(own.for_class(CallClass::Unconfirmed), 1200);
     }
 }

@@ -86,8 +86,8 @@ pub(crate) fn check_tenant_routing(config: &Config, ids: &Ids<'_>, out: &mut Fin
         let path = format!("tenants[{i}]");
         check_default_queue(config, i, &path, ids, out);
         check_last_resort(t, people, &format!("{path}.last_resort"), ids, out);
-        if t.default_class == CallClass::Recall {
-            let value = "\"recall\"".to_string();
+        if matches!(t.default_class, CallClass::Recall | CallClass::Unconfirmed) {
+            let value = format!("\"{}\"", t.default_class.as_str());
             let expected = "\"emergency\", \"voice\" or \"technical\"";
             let key = format!("{path}.default_class");
             out.push(key, Problem::Invalid { value, expected });

@@ -63,6 +63,8 @@ pub struct ClassPriorities {
     pub recall: i64,
     /// Technical alarms that reached a queue.
     pub technical: i64,
+    /// Alarms attempted but never decoded (default: as an emergency).
+    pub unconfirmed: i64,
 }
 
 impl Default for ClassPriorities {
@@ -72,6 +74,7 @@ impl Default for ClassPriorities {
             voice: 50,
             recall: 40,
             technical: 10,
+            unconfirmed: 100,
         }
     }
 }
@@ -84,6 +87,7 @@ impl ClassPriorities {
             CallClass::Voice => self.voice,
             CallClass::Recall => self.recall,
             CallClass::Technical => self.technical,
+            CallClass::Unconfirmed => self.unconfirmed,
         }
     }
 }

@@ -50,6 +50,10 @@ pub enum CallClass {
     Recall,
     /// Technical or test alarms that still reached a queue (settling disabled).
     Technical,
+    /// An alarm was attempted but its message never decoded (checksum
+    /// failures, digits missing): never acknowledged to the unit, served at
+    /// least as urgently as an emergency by default.
+    Unconfirmed,
 }
 
 impl CallClass {
@@ -60,6 +64,7 @@ impl CallClass {
             CallClass::Voice => "voice",
             CallClass::Recall => "recall",
             CallClass::Technical => "technical",
+            CallClass::Unconfirmed => "unconfirmed",
         }
     }
 }

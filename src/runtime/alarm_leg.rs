@@ -18,7 +18,9 @@
 
 use super::sip_driver::Control;
 use crate::alarm::classify::{AlarmClass, Classifier};
-use crate::alarm::pipeline::{AlarmPipeline, MessageForensics, PipelineAction, PipelineConfig};
+use crate::alarm::pipeline::{
+    AlarmPipeline, GiveUpReason, MessageForensics, PipelineAction, PipelineConfig,
+};
 use crate::bus::emit;
 use crate::call::CallHandle;
 use crate::clock;
@@ -250,6 +252,13 @@ impl AlarmLeg {
                     (false, false) => self.wait_for_person(control, CallClass::Technical),
                 }
             }
+            PipelineAction::GaveUp {
+                reason:
+                    GiveUpReason::Unconfirmed {
+                        heard,
+                        remote_hangup,
+                    },
+            } => self.unconfirmed(shared, control, heard, remote_hangup),
             PipelineAction::GaveUp { reason } => {
                 // A caller without a decodable alarm is a voice call of its
                 // tenant: keep it up for a person, never drop it.
@@ -312,11 +321,6 @@ impl AlarmLeg {
     /// Where the Contact ID exchange stands (for logs and tests).
     pub fn state(&self) -> crate::alarm::ReceiverState {
         self.pipeline.receiver_state()
-    }
-
-    /// The call hung up: let the pipeline account for it.
-    pub fn hangup(&mut self, now: Instant) {
-        self.pipeline.handle_hangup(now);
     }
 }
 
@@ -403,4 +407,7 @@ pub use rtp_clock::RtpClock;
 
 #[path = "alarm_queue.rs"]
 mod queue;
-pub use queue::{call_class, send_control, QueueRequest, QueueState};
+pub use queue::{
+    call_class, send_control, unconfirmed_record, unconfirmed_request, QueueRequest, QueueState,
+    ALARM_UNCONFIRMED,
+};

@@ -8,12 +8,24 @@
 //! when alarms are not decoded at all. The class is the most urgent of the
 //! call's decoded messages (an emergency for 1xx medical/fire/panic codes
 //! the classifier sends to a person), or the trigger's own.
+//!
+//! An **unconfirmed alarm** (`GaveUp` with `Unconfirmed`: the unit's
+//! attempts never decoded) is journalled as `alarmgate.alarm.unconfirmed`
+//! with what was heard, then requested with class `Unconfirmed` and that
+//! data, which the switchboard keeps as a callback if the call already
+//! ended (the unit hung up first). It is never acknowledged to the unit.
 
+use super::AlarmContextShared;
 use crate::alarm::classify::AlarmClass;
+use crate::alarm::pipeline::{GiveUpReason, PipelineAction};
 use crate::alarm::{AccountNo, ContactIdMessage, EventCode};
+use crate::bus::emit;
 use crate::call::CallHandle;
+use crate::clock;
 use crate::routing::CallClass;
 use crate::runtime::sip_driver::Control;
+use crate::switchboard::UnconfirmedAlarm;
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -28,6 +40,9 @@ pub struct QueueRequest {
     pub event_code: Option<EventCode>,
     /// The unit's account, if an alarm was decoded.
     pub account: Option<AccountNo>,
+    /// With class `Unconfirmed`: the call and what was heard, so the
+    /// switchboard can keep a callback entry even if the call already ended.
+    pub unconfirmed: Option<UnconfirmedAlarm>,
 }
 
 impl QueueRequest {
@@ -38,6 +53,7 @@ impl QueueRequest {
             class: CallClass::Voice,
             event_code: None,
             account: None,
+            unconfirmed: None,
         }
     }
 }
@@ -55,7 +71,9 @@ pub fn call_class(class: AlarmClass, event: &EventCode) -> CallClass {
 /// Higher is more urgent.
 fn rank(class: CallClass) -> u8 {
     match class {
-        CallClass::Emergency => 3,
+        // Ties keep the floor: a failed alarm after a decoded emergency
+        // stays unconfirmed (the decoded code still sets the priority).
+        CallClass::Emergency | CallClass::Unconfirmed => 3,
         CallClass::Voice | CallClass::Recall => 2,
         CallClass::Technical => 1,
     }
@@ -101,6 +119,104 @@ impl QueueState {
     /// True once the request went out.
     pub fn is_sent(&self) -> bool {
         self.sent
+    }
+}
+
+/// The CloudEvents type of an alarm that was attempted but never decoded.
+pub const ALARM_UNCONFIRMED: &str = "alarmgate.alarm.unconfirmed";
+
+/// The request for an unconfirmed alarm (class `Unconfirmed`, at least as
+/// urgent as anything decoded before); `None` once a request went out.
+pub fn unconfirmed_request(
+    state: &mut QueueState,
+    call: CallHandle,
+    alarm: UnconfirmedAlarm,
+) -> Option<QueueRequest> {
+    let mut request = state.request(call, CallClass::Unconfirmed)?;
+    request.unconfirmed = Some(UnconfirmedAlarm {
+        event_code: request.event_code.clone(),
+        ..alarm
+    });
+    Some(request)
+}
+
+/// The JSON bytes of an `alarmgate.alarm.unconfirmed` event: what was heard
+/// of a unit's attempts that never decoded (never acknowledged to it).
+pub fn unconfirmed_record(
+    node: &str,
+    alarm: &UnconfirmedAlarm,
+    remote_hangup: bool,
+    time: std::time::SystemTime,
+    random: u128,
+) -> Vec<u8> {
+    let data = serde_json::json!({
+        "tenant": alarm.tenant,
+        "calling_number": alarm.caller,
+        "heard": alarm.heard.summary(),
+        "remote_hangup": remote_hangup,
+        "acknowledged": false,
+    });
+    crate::events::record(node, &alarm.call_id, ALARM_UNCONFIRMED, time, random, data)
+}
+
+impl super::AlarmLeg {
+    /// No message got through: journal what was heard, then queue the call
+    /// as an unconfirmed alarm (a callback if the unit already hung up).
+    /// Never a kissoff: the pipeline only acknowledges stored messages.
+    /// The call hung up: the pipeline's outcome counts only if it is an
+    /// unconfirmed alarm (journalled, and a callback: the unit hung up
+    /// first); any other outcome of a call that is gone needs nothing.
+    pub fn hung_up(
+        &mut self,
+        now: Instant,
+        shared: Option<&AlarmContextShared>,
+        control: &mpsc::Sender<Control>,
+    ) {
+        self.pipeline.handle_hangup(now);
+        while let Some(action) = self.pipeline.poll_action() {
+            if let (
+                PipelineAction::GaveUp {
+                    reason: GiveUpReason::Unconfirmed { heard, .. },
+                },
+                Some(shared),
+            ) = (action, shared)
+            {
+                self.unconfirmed(shared, control, heard, true);
+            }
+        }
+    }
+
+    pub(super) fn unconfirmed(
+        &mut self,
+        shared: &AlarmContextShared,
+        control: &mpsc::Sender<Control>,
+        heard: crate::alarm::Heard,
+        remote_hangup: bool,
+    ) {
+        let alarm = UnconfirmedAlarm {
+            call_id: self.call_id.clone(),
+            tenant: self.tenant.clone(),
+            caller: self.caller.clone(),
+            heard,
+            event_code: None,
+        };
+        let best = alarm.heard.best().map(|a| a.digits.clone());
+        let (call_id, attempts) = (self.call_id.as_str(), alarm.heard.attempts());
+        tracing::warn!(%call_id, ?best, attempts, remote_hangup, "alarm attempted but never decoded: unconfirmed alarm");
+        let record = unconfirmed_record(
+            &shared.node,
+            &alarm,
+            remote_hangup,
+            clock::wall(),
+            rand::random(),
+        );
+        emit::append(&shared.journal, ALARM_UNCONFIRMED, record);
+        self.voice = true;
+        self.port.stop_override();
+        self.port.set_hold(self.hold.clone());
+        if let Some(request) = unconfirmed_request(&mut self.queue, self.call, alarm) {
+            send_control(control, Control::Queue(request));
+        }
     }
 }
 
@@ -200,6 +316,63 @@ mod tests {
             CallClass::Voice,
             "a technical alarm that gave up still reaches a person"
         );
+    }
+
+    fn alarm() -> UnconfirmedAlarm {
+        let mut heard = crate::alarm::Heard::default();
+        heard.record("1234181602000003", crate::alarm::AttemptFault::Checksum);
+        heard.record("123418", crate::alarm::AttemptFault::Partial);
+        UnconfirmedAlarm {
+            call_id: "c1@unit".into(),
+            tenant: "demo".into(),
+            caller: "4512345678".into(),
+            heard,
+            event_code: None,
+        }
+    }
+
+    /// Class unconfirmed with what was heard; after a decoded emergency it
+    /// stays unconfirmed and keeps the decoded code; once per call.
+    #[test]
+    fn unconfirmed_requests_carry_what_was_heard() {
+        let mut q = QueueState::default();
+        let r = unconfirmed_request(&mut q, CallHandle(4), alarm()).expect("first");
+        assert_eq!(r.class, CallClass::Unconfirmed);
+        assert_eq!(r.unconfirmed, Some(alarm()));
+        assert_eq!(unconfirmed_request(&mut q, CallHandle(4), alarm()), None);
+
+        let mut q = QueueState::default();
+        q.decoded(AlarmClass::Voice, &message(MSG_100));
+        let r = unconfirmed_request(&mut q, CallHandle(5), alarm()).expect("first");
+        assert_eq!(r.class, CallClass::Unconfirmed);
+        let code = r.unconfirmed.and_then(|u| u.event_code);
+        assert_eq!(code.map(|c| c.as_str().to_owned()), Some("100".into()));
+    }
+
+    /// The `alarm.unconfirmed` record holds the heard digits, is never
+    /// acknowledged, and validates against the event schema.
+    #[test]
+    fn unconfirmed_record_validates() {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_339_246);
+        let bytes = unconfirmed_record("n1", &alarm(), true, time, 9);
+        let event: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(crate::bus::schema::validate(&event), Vec::<String>::new());
+        assert_eq!(event["type"], ALARM_UNCONFIRMED);
+        assert_eq!(event["data"]["acknowledged"], false);
+        let heard = &event["data"]["heard"];
+        assert_eq!(heard["best"]["digits"], "1234181602000003");
+        assert_eq!(heard["account"]["digits"], "1234");
+        assert_eq!(heard["account"]["verified"], false);
+        assert_eq!(
+            (
+                heard["checksum_failures"].as_u64(),
+                heard["partials"].as_u64()
+            ),
+            (Some(1), Some(1))
+        );
+        let mut broken = event.clone();
+        broken["data"]["acknowledged"] = serde_json::json!(true);
+        assert!(!crate::bus::schema::validate(&broken).is_empty());
     }
 
     const MSG_100: &str = "100";

@@ -357,7 +357,7 @@ impl Worker {
         self.disconnect(call);
         if let Some(mut leg) = self.legs.remove(&call) {
             if let Some(alarm) = leg.alarm.as_mut() {
-                alarm.hangup(now);
+                alarm.hung_up(now, self.alarm.as_ref(), &self.control);
             }
             leg.report();
         }

@@ -212,3 +212,6 @@ fn a_technical_call_is_queued_only_when_settling_is_disabled() {
         }
     }
 }
+
+#[path = "media_unconfirmed_tests.rs"]
+mod unconfirmed;

@@ -117,7 +117,10 @@ fn apply_control(sb: &mut Switchboard, cmd: Control) {
         Control::Drain { grace } => sb.with_core(now, |core, now| core.begin_drain(now, grace)),
         Control::MediaFailed(call) => sb.with_core(now, |core, now| core.media_failed(now, call)),
         Control::Settle(call) => sb.with_core(now, |core, now| core.settle(now, call)),
-        Control::Queue(request) => sb.queue(now, request.call, request.class, request.event_code),
+        Control::Queue(request) => match request.unconfirmed {
+            Some(alarm) => sb.queue_unconfirmed(now, request.call, alarm),
+            None => sb.queue(now, request.call, request.class, request.event_code),
+        },
         Control::Reload(reload) => super::switchboard_setup::reload(sb, *reload, now),
     }
 }

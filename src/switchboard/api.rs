@@ -1,10 +1,11 @@
 //! The HTTP API's commands, answered from the router's snapshot, the
 //! registrar and the calls the switchboard knows.
 
+use super::callbacks::{Callback, Resolution};
 use super::{EventRecord, Output, Switchboard};
 use crate::api::{
     ApiCommand, ApiError, CallState, CallView, Disposition, OperatorState as ApiOpState,
-    OperatorView, QueueView, QueuedCall, RecallAccepted, RequestedState,
+    OperatorView, QueueView, QueuedCall, RecallAccepted, RecallTarget, RequestedState,
 };
 use crate::call::CallHandle;
 use crate::routing::{
@@ -47,7 +48,11 @@ impl Switchboard {
                 reply,
             } => {
                 tracing::info!(%operator, %number, %tenant, %by, "recall");
-                let _ = reply.send(self.recall(now, operator, number, tenant));
+                let result = self.recall(now, operator, number.clone(), tenant.clone());
+                if let Ok(accepted) = &result {
+                    self.recalled(&tenant, &number, &accepted.id, &by);
+                }
+                let _ = reply.send(result);
             }
             ApiCommand::Disposition {
                 call,
@@ -136,7 +141,9 @@ impl Switchboard {
 
     fn call_views(&self, now: Instant) -> Result<Vec<CallView>, ApiError> {
         let view = self.router_view(now)?;
-        Ok(view.calls.iter().map(|c| self.call_view(c)).collect())
+        let calls = view.calls.iter().map(|c| self.call_view(c));
+        let callbacks = self.callbacks.iter().map(|c| callback_view(now, c));
+        Ok(calls.chain(callbacks).collect())
     }
 
     fn call_view(&self, c: &routing::CallView) -> CallView {
@@ -157,6 +164,12 @@ impl Switchboard {
             operator: c.operator.clone(),
             target: c.target.clone(),
             waited_s: c.waited_ms / 1000,
+            heard: self
+                .devices
+                .get(&CallHandle(c.call.0))
+                .and_then(|d| d.unconfirmed.as_ref())
+                .map(|u| u.heard.summary()),
+            recall: None,
         }
     }
 
@@ -175,11 +188,14 @@ impl Switchboard {
             .queues
             .iter()
             .map(|q| {
-                let calls = self.queued_calls(&view, q);
+                let calls = self.queued_calls(now, &view, q);
                 QueueView {
                     id: q.id.clone(),
                     tenant: q.tenant.clone(),
-                    waiting: calls.len() as u32,
+                    waiting: calls
+                        .iter()
+                        .filter(|c| c.state != CallState::Callback)
+                        .count() as u32,
                     calls,
                     operators_available: q.operators_available as u32,
                     operators_total: total(q) as u32,
@@ -189,8 +205,14 @@ impl Switchboard {
     }
 
     /// A queue's calls: those ringing at an operator first (they are being
-    /// served), then the waiting ones in the order they will be offered.
-    fn queued_calls(&self, view: &routing::RouterView, q: &routing::QueueView) -> Vec<QueuedCall> {
+    /// served), then the waiting ones in the order they will be offered,
+    /// then its callbacks, oldest first.
+    fn queued_calls(
+        &self,
+        now: Instant,
+        view: &routing::RouterView,
+        q: &routing::QueueView,
+    ) -> Vec<QueuedCall> {
         let ringing = view
             .calls
             .iter()
@@ -199,16 +221,35 @@ impl Switchboard {
             .waiting
             .iter()
             .filter_map(|w| view.calls.iter().find(|c| c.call == w.call));
-        ringing
-            .chain(waiting)
+        let calls = ringing.chain(waiting).map(|c| QueuedCall {
+            position: 0,
+            id: self.public_id(c.call),
+            class: c.class,
+            event_code: c.event_code.clone(),
+            state: phase(c.state),
+            waited_s: c.waited_ms / 1000,
+        });
+        let callbacks = self
+            .callbacks
+            .iter()
+            .filter(|c| c.queue.as_ref() == Some(&q.id))
+            .map(|c| {
+                let v = callback_view(now, c);
+                QueuedCall {
+                    position: 0,
+                    id: v.id,
+                    class: v.class,
+                    event_code: v.event_code,
+                    state: v.state,
+                    waited_s: v.waited_s,
+                }
+            });
+        calls
+            .chain(callbacks)
             .enumerate()
             .map(|(i, c)| QueuedCall {
                 position: i as u32 + 1,
-                id: self.public_id(c.call),
-                class: c.class,
-                event_code: c.event_code.clone(),
-                state: phase(c.state),
-                waited_s: c.waited_ms / 1000,
+                ..c
             })
             .collect()
     }
@@ -253,6 +294,7 @@ impl Switchboard {
             .find(|d| d.call_id == call)
             .map(|d| d.tenant.clone())
             .or_else(|| self.live_recall_tenant(call))
+            .or_else(|| self.callback(call).map(|c| c.alarm.tenant.clone()))
             .or_else(|| self.recent.tenant(call).map(str::to_string))
             .ok_or_else(|| ApiError::not_found(format!("call {call}")))?;
         let data = json!({
@@ -266,6 +308,12 @@ impl Switchboard {
             subject: call.to_string(),
             data,
         }));
+        // A verdict on a live unconfirmed alarm: no callback when it ends.
+        if let Some(d) = self.devices.values_mut().find(|d| d.call_id == call) {
+            d.served = true;
+        }
+        let disposition = disposition.as_str();
+        self.resolve_callback(call, Resolution::Disposition { disposition }, by);
         Ok(())
     }
 
@@ -285,6 +333,28 @@ impl Switchboard {
         leg.and_then(|l| self.legs.get(&l))
             .and_then(|l| l.call_id.clone())
             .unwrap_or_else(|| call.to_string())
+    }
+}
+
+/// A callback as a call entry: class `unconfirmed`, state `callback`.
+fn callback_view(now: Instant, c: &Callback) -> CallView {
+    let alarm = &c.alarm;
+    CallView {
+        id: alarm.call_id.clone(),
+        tenant: alarm.tenant.clone(),
+        caller: alarm.caller.clone(),
+        class: routing::CallClass::Unconfirmed,
+        event_code: alarm.event_code.clone(),
+        state: CallState::Callback,
+        queue: c.queue.clone(),
+        operator: None,
+        target: None,
+        waited_s: now.saturating_duration_since(c.since).as_secs(),
+        heard: Some(alarm.heard.summary()),
+        recall: Some(RecallTarget {
+            number: alarm.caller.clone(),
+            tenant: alarm.tenant.clone(),
+        }),
     }
 }
 

@@ -226,6 +226,8 @@ impl Switchboard {
                 routed: false,
                 queued_at: None,
                 request: None,
+                unconfirmed: None,
+                served: false,
             };
             self.devices.insert(*call, device);
             return;
@@ -268,6 +270,11 @@ impl Switchboard {
         l.answered = true;
         if l.cancelled {
             return self.core.cancel_leg(now, leg);
+        }
+        if let LegRole::Offer { device, .. } | LegRole::Forward { device, .. } = &l.role {
+            if let Some(d) = self.devices.get_mut(device) {
+                d.served = true;
+            }
         }
         match l.role.clone() {
             LegRole::Forward { device, target } => {
@@ -318,6 +325,7 @@ impl Switchboard {
 
     fn device_ended(&mut self, now: Instant, call: CallHandle, device: Device) {
         self.recent.remember(&device.call_id, &device.tenant);
+        self.unconfirmed_ended(now, &device);
         if let Some(leg) = device.leg {
             self.cancel(now, leg);
         }

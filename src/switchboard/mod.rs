@@ -25,10 +25,12 @@
 //!
 //! Files: [`legs`] (what each outgoing leg is for, and the core's events),
 //! [`actions`] (the router's actions), [`api`] (the HTTP API's commands),
-//! [`config`] (targets, trunks, names).
+//! [`callbacks`] (unconfirmed alarms, and the callbacks of those that hung
+//! up), [`config`] (targets, trunks, names).
 
 pub mod actions;
 pub mod api;
+pub mod callbacks;
 pub mod config;
 pub mod legs;
 #[cfg(test)]
@@ -39,7 +41,10 @@ mod tests_basic;
 mod tests_flows;
 #[cfg(test)]
 mod tests_recall;
+#[cfg(test)]
+mod tests_unconfirmed;
 
+pub use callbacks::UnconfirmedAlarm;
 pub use config::{Route, SwitchboardConfig};
 pub use legs::LegRole;
 
@@ -96,6 +101,10 @@ pub(crate) struct Device {
     pub queued_at: Option<Instant>,
     /// What it was queued with, to queue it again if the operator's leg fails.
     pub request: Option<(CallClass, Option<EventCode>)>,
+    /// Its alarm never decoded: what was heard (a callback if it ends unserved).
+    pub unconfirmed: Option<UnconfirmedAlarm>,
+    /// An operator (or target) answered for it, or gave it a disposition.
+    pub served: bool,
 }
 
 /// See the module documentation.
@@ -108,6 +117,7 @@ pub struct Switchboard {
     pub(crate) legs: HashMap<CallHandle, legs::Leg>,
     pub(crate) probes: HashMap<ProbeHandle, ProbeId>,
     pub(crate) recalls: HashMap<CallRef, legs::Recall>,
+    pub(crate) callbacks: Vec<callbacks::Callback>,
     pub(crate) recent: legs::Recent,
     pub(crate) next_recall: u64,
     pub(crate) out: VecDeque<Output>,
@@ -134,6 +144,7 @@ impl Switchboard {
             legs: HashMap::new(),
             probes: HashMap::new(),
             recalls: HashMap::new(),
+            callbacks: Vec::new(),
             recent: legs::Recent::default(),
             next_recall: RECALL_BASE,
             out: VecDeque::new(),

@@ -20,6 +20,7 @@
 //! | [`conn_limits`] | 10,000 idle TCP connections from one source (127.0.0.2) do not stop a TCP call nor a TLS registration from another, and the daemon closes them within the first-message timeout |
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`media_strict`] | strict media: forged RFC 4733 and in-band digits from another address and SSRC are not decoded while the real unit's message is; `c=` broadcast gets 488; RTP ports held by another process do not end calls |
+//! | [`unconfirmed`] | a unit whose every Contact ID attempt fails (SIPp, RFC 2833 captures with a bad check digit, then digits missing): queued as an unconfirmed alarm with what was heard, a callback once it hangs up, resolved by a disposition; never a kissoff |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //!
 //! Environment:
@@ -49,3 +50,4 @@ mod softphone;
 mod standin;
 mod storage;
 mod torture;
+mod unconfirmed;

@@ -1,0 +1,174 @@
+//! Unconfirmed alarms and their callbacks (issue 9 item 5).
+//!
+//! A unit whose Contact ID message never decoded is queued with class
+//! [`CallClass::Unconfirmed`], carrying what was heard
+//! ([`UnconfirmedAlarm`]). If the unit hangs up before a person took the
+//! call (units then dial their backup number), the entry stays as a
+//! **callback**: listed by `GET /api/v1/calls` (state `callback`) and
+//! `GET /api/v1/queues` in its tenant's default queue, with the caller
+//! number, tenant, what was heard and the `recall` body `POST /api/v1/calls`
+//! needs. It leaves the list when an operator recalls that number for that
+//! tenant, or a disposition is given to its id; an `alarmgate.call.callback`
+//! event marks its creation and `alarmgate.call.callback_resolved` its end.
+//!
+//! Callbacks live in memory: after a restart the list starts empty, while
+//! the journal still holds `alarm.unconfirmed` and `call.callback` for each
+//! (nothing is lost; nothing rebuilds the list from them yet).
+
+use super::{EventRecord, Output, Switchboard};
+use crate::alarm::heard::Heard;
+use crate::alarm::EventCode;
+use crate::call::CallHandle;
+use crate::routing::{CallClass, QueueId};
+use serde_json::json;
+use std::time::Instant;
+
+/// The CloudEvents type of a new callback entry.
+pub const CALL_CALLBACK: &str = "alarmgate.call.callback";
+/// The CloudEvents type of a callback entry leaving the list.
+pub const CALL_CALLBACK_RESOLVED: &str = "alarmgate.call.callback_resolved";
+
+/// At most this many callbacks are listed; beyond, the oldest is dropped
+/// (logged; the journal still has it).
+const MAX_CALLBACKS: usize = 10_000;
+
+/// An alarm call whose message never decoded, as the alarm leg reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnconfirmedAlarm {
+    /// The device call's SIP Call-ID (the entry's public id).
+    pub call_id: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// The caller (the unit's number).
+    pub caller: String,
+    /// What was heard of the failed attempts.
+    pub heard: Heard,
+    /// A decoded event code of the same call, if an earlier message got through.
+    pub event_code: Option<EventCode>,
+}
+
+/// One callback waiting for an operator.
+#[derive(Debug, Clone)]
+pub(crate) struct Callback {
+    pub alarm: UnconfirmedAlarm,
+    /// When the unit hung up.
+    pub since: Instant,
+    /// The tenant's default queue, where it is listed.
+    pub queue: Option<QueueId>,
+}
+
+/// How a callback left the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolution<'a> {
+    /// An operator recalled the number: the recall's public id.
+    Recalled { recall_id: &'a str },
+    /// A disposition was given to the entry's id.
+    Disposition { disposition: &'a str },
+}
+
+impl Switchboard {
+    /// An alarm leg's unconfirmed alarm: queued like any call needing a
+    /// person when the call is still up, else kept as a callback at once.
+    pub fn queue_unconfirmed(&mut self, now: Instant, call: CallHandle, alarm: UnconfirmedAlarm) {
+        let Some(device) = self.devices.get_mut(&call) else {
+            return self.add_callback(now, alarm);
+        };
+        let code = alarm.event_code.clone();
+        device.unconfirmed = Some(alarm);
+        self.queue(now, call, CallClass::Unconfirmed, code);
+    }
+
+    /// A device call ended: an unconfirmed alarm no person took becomes a callback.
+    pub(crate) fn unconfirmed_ended(&mut self, now: Instant, device: &super::Device) {
+        if let (Some(alarm), false) = (&device.unconfirmed, device.served) {
+            self.add_callback(now, alarm.clone());
+        }
+    }
+
+    fn add_callback(&mut self, now: Instant, alarm: UnconfirmedAlarm) {
+        let Some(router) = self.router.as_ref() else {
+            tracing::warn!(call_id = %alarm.call_id, "unconfirmed alarm ended; no operators to call back (journalled)");
+            return;
+        };
+        let queue = router
+            .plan()
+            .tenants
+            .iter()
+            .find(|t| t.id == alarm.tenant)
+            .map(|t| t.default_queue.clone());
+        tracing::warn!(call_id = %alarm.call_id, caller = %alarm.caller, "unconfirmed alarm: the unit hung up; kept as a callback");
+        let data = json!({
+            "tenant": alarm.tenant,
+            "calling_number": alarm.caller,
+            "class": CallClass::Unconfirmed.as_str(),
+            "queue": queue,
+            "heard": alarm.heard.summary(),
+            "recall": {"number": alarm.caller, "tenant": alarm.tenant},
+        });
+        self.event(CALL_CALLBACK, &alarm.call_id, data);
+        if self.callbacks.len() >= MAX_CALLBACKS {
+            let old = self.callbacks.remove(0);
+            tracing::warn!(call_id = %old.alarm.call_id, "callback list full: oldest entry dropped from the list");
+        }
+        let since = now;
+        self.callbacks.push(Callback {
+            alarm,
+            since,
+            queue,
+        });
+    }
+
+    /// The callback whose public id is `id`.
+    pub(crate) fn callback(&self, id: &str) -> Option<&Callback> {
+        self.callbacks.iter().find(|c| c.alarm.call_id == id)
+    }
+
+    /// Removes the callback `id` (a disposition was given to it).
+    pub(crate) fn resolve_callback(&mut self, id: &str, resolution: Resolution<'_>, by: &str) {
+        let Some(i) = self.callbacks.iter().position(|c| c.alarm.call_id == id) else {
+            return;
+        };
+        let callback = self.callbacks.remove(i);
+        self.resolved(&callback, resolution, by);
+    }
+
+    /// Removes every callback of `number` in `tenant` (an operator recalled it).
+    pub(crate) fn recalled(&mut self, tenant: &str, number: &str, recall_id: &str, by: &str) {
+        let (done, kept) = std::mem::take(&mut self.callbacks)
+            .into_iter()
+            .partition(|c| c.alarm.tenant == tenant && c.alarm.caller == number);
+        self.callbacks = kept;
+        for callback in done {
+            self.resolved(&callback, Resolution::Recalled { recall_id }, by);
+        }
+    }
+
+    fn resolved(&mut self, callback: &Callback, resolution: Resolution<'_>, by: &str) {
+        let alarm = &callback.alarm;
+        let mut data = json!({
+            "tenant": alarm.tenant,
+            "calling_number": alarm.caller,
+            "by": by,
+        });
+        match resolution {
+            Resolution::Recalled { recall_id } => {
+                data["resolution"] = json!("recalled");
+                data["recall_id"] = json!(recall_id);
+            }
+            Resolution::Disposition { disposition } => {
+                data["resolution"] = json!("disposition");
+                data["disposition"] = json!(disposition);
+            }
+        }
+        tracing::info!(call_id = %alarm.call_id, ?resolution, "callback resolved");
+        self.event(CALL_CALLBACK_RESOLVED, &alarm.call_id, data);
+    }
+
+    fn event(&mut self, kind: &'static str, subject: &str, data: serde_json::Value) {
+        self.out.push_back(Output::Event(EventRecord {
+            kind,
+            subject: subject.to_string(),
+            data,
+        }));
+    }
+}
