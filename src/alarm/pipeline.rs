@@ -357,5 +357,6 @@ mod tests;
 #[cfg(test)]
 #[path = "pipeline_silence_tests.rs"]
 mod silence_tests;
+#[cfg(test)]
 #[path = "pipeline_unconfirmed_tests.rs"]
 mod unconfirmed_tests;

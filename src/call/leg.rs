@@ -85,9 +85,10 @@ pub(crate) struct UacState {
     /// Our INVITEs by transaction, to ACK and BYE a 2xx that finds no leg
     /// waiting (another fork's, or a leg already given up).
     pub(crate) invites: HashMap<TxKey, (Peer, Box<Request>)>,
-    /// The ACK sent for a 2xx, by INVITE transaction and the 2xx's To tag:
-    /// resent for each retransmission.
-    pub(crate) acks: HashMap<(TxKey, Option<Tag>), (Peer, Request)>,
+    /// The ACKs sent for 2xx responses, by INVITE transaction, then by the
+    /// 2xx's To tag (one per fork that answered): resent for each
+    /// retransmission, all forgotten at once when the transaction ends.
+    pub(crate) acks: HashMap<TxKey, HashMap<Option<Tag>, (Peer, Request)>>,
     pub(crate) probes: HashMap<TxKey, ProbeHandle>,
     pub(crate) next_probe: u64,
 }

@@ -75,7 +75,7 @@ pub struct CallCore {
     tl: TransactionLayer,
     admission: Admission,
     auth: Option<DeviceAuth>,
-    calls: HashMap<CallHandle, Call>,
+    calls: lookup::CallTable,
     by_dialog: HashMap<(CallId, Tag), CallHandle>,
     by_invite: HashMap<TxKey, CallHandle>,
     by_bye: HashMap<TxKey, CallHandle>,
@@ -104,7 +104,7 @@ impl CallCore {
             config,
             admission,
             auth,
-            calls: HashMap::new(),
+            calls: lookup::CallTable::default(),
             by_dialog: HashMap::new(),
             by_invite: HashMap::new(),
             by_bye: HashMap::new(),
@@ -398,6 +398,8 @@ fn cseq_method_of(data: &[u8]) -> Option<&'static str> {
 mod tests;
 #[cfg(test)]
 mod tests_leg_end;
+#[cfg(test)]
+mod tests_lookup;
 #[cfg(test)]
 mod tests_media_address;
 #[cfg(test)]

@@ -57,12 +57,12 @@ impl CallCore {
 
     /// Incoming calls alive now (what the concurrency limit counts).
     pub fn incoming_calls(&self) -> usize {
-        self.calls.values().filter(|c| c.leg.is_none()).count()
+        self.calls.incoming()
     }
 
     /// Outgoing legs alive now, early or answered.
     pub fn outgoing_legs(&self) -> usize {
-        self.uac.legs.len() + self.calls.values().filter(|c| c.leg.is_some()).count()
+        self.uac.legs.len() + self.calls.answered_legs()
     }
 
     fn send_invite(

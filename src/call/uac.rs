@@ -59,7 +59,7 @@ impl CallCore {
     pub(crate) fn on_uac_terminated(&mut self, key: &TxKey) {
         self.uac.by_invite.remove(key);
         self.uac.invites.remove(key);
-        self.uac.acks.retain(|(k, _), _| k != key);
+        self.uac.acks.remove(key);
         self.uac.probes.remove(key);
     }
 
@@ -105,7 +105,7 @@ impl CallCore {
     /// A 2xx: ACK it (again, for a retransmission); the first one makes the call.
     fn leg_accepted(&mut self, now: Instant, key: &TxKey, handle: CallHandle, resp: &Response) {
         let tag = message::to_tag(resp);
-        if let Some((peer, ack)) = self.uac.acks.get(&(key.clone(), tag.clone())) {
+        if let Some((peer, ack)) = self.uac.acks.get(key).and_then(|a| a.get(&tag)) {
             let msg = SipMessage::Request(ack.clone());
             return self.tl.send_stateless(*peer, msg);
         }
@@ -142,7 +142,8 @@ impl CallCore {
         let ack = dialog.ack(1, &via, &branch);
         self.tl
             .send_stateless(peer, SipMessage::Request(ack.clone()));
-        self.uac.acks.insert((key.clone(), tag), (peer, ack));
+        let acks = self.uac.acks.entry(key.clone()).or_default();
+        acks.insert(tag, (peer, ack));
     }
 
     /// A 2xx that finds no leg waiting (another fork's, or a leg already

@@ -237,7 +237,7 @@ impl TransactionLayer {
         self.next_id += 1;
         *self.count_mut(&tx.key) += 1;
         self.by_key.insert(tx.key.clone(), id);
-        self.by_peer.entry(tx.peer).or_default().push(id);
+        self.by_peer.entry(tx.peer).or_default().insert(id);
         self.txs.insert(id, tx);
         id
     }
@@ -264,7 +264,7 @@ impl TransactionLayer {
             }
         }
         if let Some(ids) = self.by_peer.get_mut(&tx.peer) {
-            ids.retain(|i| *i != id);
+            ids.remove(&id);
             if ids.is_empty() {
                 self.by_peer.remove(&tx.peer);
             }

@@ -8,8 +8,10 @@
 //! then sleep until [`TransactionLayer::poll_timeout`] and call
 //! `handle_timeout` (an early wake-up is harmless).
 //!
-//! Transactions live in a `HashMap` by id with a key index; deadlines are a
-//! heap with lazy deletion ([`timer`]). Each response is serialised once and
+//! Transactions live in a `HashMap` by id with indexes by key, dialog and
+//! peer; deadlines are a heap with lazy deletion ([`timer`]). Every
+//! per-transaction operation is O(1) or O(log n) in the live transactions:
+//! nothing scans a peer's or the layer's whole set. Each response is serialised once and
 //! its bytes kept for retransmission. Every transaction ends on a timer or
 //! immediately over reliable transports, so memory is bounded by the request rate.
 
@@ -21,12 +23,14 @@ mod server_invite;
 mod server_non_invite;
 #[cfg(test)]
 mod test_util;
+#[cfg(test)]
+mod tests_index;
 mod timer;
 
 pub use consts::{Timer, TimerConfig};
 pub use key::{Role, TxKey, MAGIC_COOKIE};
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -211,7 +215,10 @@ pub struct TransactionLayer {
     txs: HashMap<TxId, Tx>,
     by_key: HashMap<TxKey, TxId>,
     by_dialog: HashMap<DialogKey, TxId>,
-    by_peer: HashMap<Peer, Vec<TxId>>,
+    /// Live transactions by peer, for `transport_error`, in creation order:
+    /// a set, so ending one of a peer's many transactions (a carrier's SBC
+    /// carries them all) is O(log n), not a scan of the peer's list.
+    by_peer: HashMap<Peer, BTreeSet<TxId>>,
     timers: TimerQueue,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,

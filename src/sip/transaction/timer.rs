@@ -47,6 +47,12 @@ impl TimerQueue {
         }
     }
 
+    /// Every entry held, stale ones included, in no order (tests only).
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (Instant, TxId, Timer)> + '_ {
+        self.heap.iter().map(|Reverse(e)| *e)
+    }
+
     /// Entries held, stale ones included.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
