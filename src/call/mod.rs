@@ -33,6 +33,7 @@ pub mod policy;
 pub mod ports;
 pub mod probe;
 pub mod reply;
+pub mod shed;
 pub mod state;
 pub mod timers;
 pub mod uac;
@@ -124,6 +125,7 @@ impl CallCore {
                 metrics::counter!(m::SIP_REQUESTS_IN, "method" => method_label(&req.method))
                     .increment(1);
                 match validate::validate_request(&req) {
+                    Ok(()) if self.shed_early(now, peer, &req) => {}
                     Ok(()) => self.tl.handle_request(now, peer, req),
                     Err(rejection) => self.reject_invalid(peer, &req, rejection),
                 }
@@ -390,5 +392,7 @@ mod tests;
 mod tests_leg_end;
 #[cfg(test)]
 mod tests_probe;
+#[cfg(test)]
+mod tests_shed;
 #[cfg(test)]
 pub(crate) mod tests_uac;

@@ -24,7 +24,7 @@ mod test_util;
 mod timer;
 
 pub use consts::{Timer, TimerConfig};
-pub use key::{Role, TxKey, MAGIC_COOKIE};
+pub use key::{server_key, Role, TxKey, MAGIC_COOKIE};
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
