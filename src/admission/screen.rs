@@ -193,6 +193,17 @@ impl Admission {
         self.gates.lags()
     }
 
+    /// True while any new calls are shed for load (normal ones are shed
+    /// first, so this is the normal gate).
+    pub fn shedding_any(&mut self, now: Instant) -> bool {
+        self.gates.shedding(now, Priority::Normal)
+    }
+
+    /// True when `source` is on a trunk (admitted without authentication).
+    pub fn is_trusted(&self, source: IpAddr) -> bool {
+        self.settings.access.acl_for(source).is_some()
+    }
+
     /// True while new calls of `priority` are shed for load.
     pub fn shedding(&mut self, now: Instant, priority: Priority) -> bool {
         self.gates.shedding(now, priority)

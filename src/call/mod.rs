@@ -34,6 +34,7 @@ pub mod ports;
 pub mod probe;
 pub mod reply;
 pub mod shed;
+pub mod shed_raw;
 pub mod state;
 pub mod timers;
 pub mod uac;
@@ -86,6 +87,8 @@ pub struct CallCore {
     draining: Option<Instant>,
     raw_out: VecDeque<Transmit>,
     storage_ok: bool,
+    /// Call-IDs let through the overload screen lately ([`shed::Admitted`]).
+    admitted: shed::Admitted,
 }
 
 impl CallCore {
@@ -115,11 +118,15 @@ impl CallCore {
             draining: None,
             raw_out: VecDeque::new(),
             storage_ok: true,
+            admitted: shed::Admitted::default(),
         }
     }
 
     /// One SIP message from the transports (a datagram or a framed stream message).
     pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
+        if self.shed_raw(now, peer, bytes) {
+            return;
+        }
         match message::parse(bytes) {
             Ok(SipMessage::Request(req)) => {
                 metrics::counter!(m::SIP_REQUESTS_IN, "method" => method_label(&req.method))

@@ -10,12 +10,15 @@
 //! excess does not itself overload the node. Retransmissions of an INVITE
 //! whose transaction exists (a call already accepted) pass on to it.
 
+use super::shed_raw::overload_tag;
 use super::CallCore;
 use crate::admission::{Admission, Shed};
 use crate::sip::message::{self, Method, Request, SipMessage};
 use crate::sip::transaction::{server_key, TxKey};
-use crate::sip::types::{Peer, Transmit};
+use crate::sip::types::{Peer, Tag, Transmit};
 use crate::telemetry::metrics as m;
+use std::collections::HashSet;
+use std::time::Duration;
 use std::time::Instant;
 
 impl CallCore {
@@ -35,6 +38,9 @@ impl CallCore {
             .admission
             .screen(now, source, did.as_deref(), active, draining)
         else {
+            if let Some(call_id) = message::header_value(req, "Call-ID") {
+                self.admitted.insert(now, call_id.trim().as_bytes());
+            }
             return false;
         };
         let resp = self.overloaded(req, shed);
@@ -69,7 +75,14 @@ impl CallCore {
         let priority = shed.priority.as_str();
         metrics::counter!(m::OVERLOAD_REFUSALS, "reason" => reason, "priority" => priority)
             .increment(1);
-        let mut resp = self.response(req, 503, Some("Service Unavailable"), None);
+        let call_id = message::header_value(req, "Call-ID").unwrap_or_default();
+        let cseq = message::header_value(req, "CSeq").unwrap_or_default();
+        let tag = Tag::new(overload_tag(
+            call_id.trim().as_bytes(),
+            cseq.trim().as_bytes(),
+        ));
+        let tag = message::to_tag(req).is_none().then_some(tag);
+        let mut resp = self.response(req, 503, Some("Service Unavailable"), tag.as_ref());
         let retry_after = shed.retry_after.as_secs().max(1).to_string();
         message::add_header(&mut resp, "Retry-After", &retry_after);
         resp
@@ -78,5 +91,37 @@ impl CallCore {
     /// The admission core, for the driver's load samples and gauges.
     pub fn admission_mut(&mut self) -> &mut Admission {
         &mut self.admission
+    }
+}
+
+/// Call-IDs of INVITEs let through the screen in the last minute or so, so
+/// that their retransmissions reach their transaction instead of the raw
+/// 503 path. Two generations, rotated every [`Admitted::PERIOD`] (longer than
+/// an INVITE is retransmitted, 64·T1) or when one is full: bounded memory,
+/// no scans.
+#[derive(Debug, Default)]
+pub(crate) struct Admitted {
+    current: HashSet<Box<[u8]>>,
+    previous: HashSet<Box<[u8]>>,
+    rotated: Option<Instant>,
+}
+
+impl Admitted {
+    /// Longer than INVITE retransmissions last (Timer B, 32 s).
+    const PERIOD: Duration = Duration::from_secs(40);
+    /// Most Call-IDs in one generation.
+    const MAX: usize = 1 << 18;
+
+    pub(crate) fn insert(&mut self, now: Instant, call_id: &[u8]) {
+        let since = *self.rotated.get_or_insert(now);
+        if now.saturating_duration_since(since) >= Self::PERIOD || self.current.len() >= Self::MAX {
+            self.previous = std::mem::take(&mut self.current);
+            self.rotated = Some(now);
+        }
+        self.current.insert(call_id.into());
+    }
+
+    pub(crate) fn contains(&self, call_id: &[u8]) -> bool {
+        self.current.contains(call_id) || self.previous.contains(call_id)
     }
 }

@@ -54,13 +54,18 @@ fn lag_sheds_plain_calls_statelessly_and_alarms_pass() {
     let out = send(&mut c, PLAIN_PHONE, &invite(PLAIN_PHONE, "p1"));
     assert_eq!(codes(&out), ["503"]);
     assert!(out[0].contains("Retry-After: 5\r\n"), "{}", out[0]);
-    assert!(out[0].contains(";tag=sl"), "a stateless To tag: {}", out[0]);
+    let tag = crate::call::shed_raw::overload_tag(b"p1", b"1 INVITE");
+    assert!(out[0].contains(&format!(";tag={tag}\r\n")), "{}", out[0]);
     assert_eq!(c.transaction_counts().server_invite, 0, "no state kept");
-    // Its ACK matches nothing and is dropped without an answer.
+    // A retransmission gets the same answer; the ACK is dropped unanswered.
+    assert_eq!(send(&mut c, PLAIN_PHONE, &invite(PLAIN_PHONE, "p1")), out);
     let ack = invite(PLAIN_PHONE, "p1")
         .replace("INVITE sip", "ACK sip")
         .replace("1 INVITE", "1 ACK")
-        .replace("To: <sip:112@127.0.0.1>", "To: <sip:112@127.0.0.1>;tag=x");
+        .replace(
+            "To: <sip:112@127.0.0.1>",
+            &format!("To: <sip:112@127.0.0.1>;tag={tag}"),
+        );
     assert!(send(&mut c, PLAIN_PHONE, &ack).is_empty());
     let out = send(&mut c, ALARM_UNIT, &invite(ALARM_UNIT, "a1"));
     assert_eq!(codes(&out), ["100", "200"]);
@@ -83,4 +88,19 @@ fn an_accepted_call_is_not_refused_by_later_load() {
     let new = send(&mut c, ALARM_UNIT, &invite(ALARM_UNIT, "a3"));
     assert_eq!(codes(&new), ["503"]);
     assert_eq!(c.active_calls(), 1);
+}
+
+#[test]
+fn the_full_path_gives_the_same_503_as_the_raw_one() {
+    // An untrusted source takes the full path (its screening spends tokens).
+    let mut c = core();
+    c.admission_mut()
+        .observe_media_lag(epoch(), Duration::from_secs(1));
+    let stranger = "198.51.100.7:5070";
+    let out = send(&mut c, stranger, &invite(stranger, "s1"));
+    assert_eq!(codes(&out), ["503"]);
+    let tag = crate::call::shed_raw::overload_tag(b"s1", b"1 INVITE");
+    assert!(out[0].contains(&format!(";tag={tag}")), "{}", out[0]);
+    assert!(out[0].contains("Retry-After: 5\r\n"), "{}", out[0]);
+    assert_eq!(c.transaction_counts().server_invite, 0, "no state kept");
 }
