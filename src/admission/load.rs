@@ -8,12 +8,15 @@
 //! - the **media workers' tick lag**: how late the latest 20 ms ticks ran.
 //!
 //! Each is smoothed ([`Smoothed`], an exponential average over about
-//! [`SMOOTHING`]), and each priority has a [`Gate`] with its own thresholds:
-//! normal calls are shed at a small lag, alarm calls only at a large one. A
-//! gate closes when either signal passes its threshold and opens again only
-//! after both have stayed at or below half of it for `recover` (hysteresis:
-//! it does not flap at the edge). Pure: no clock reads; `now` is passed in.
+//! [`SMOOTHING`]), and each priority has its own thresholds: normal calls are
+//! limited at a small lag, alarm calls only at a large one. Normal calls then
+//! pass an [`AdaptiveRate`] that follows the lag (admit about what the node
+//! serves, shed the excess); alarm calls pass a [`Gate`] that shuts when
+//! either signal passes its threshold and opens again only after both have
+//! stayed at or below half of it for `recover` (hysteresis: it does not flap
+//! at the edge). Pure: no clock reads; `now` is passed in.
 
+use super::adaptive::{AdaptiveRate, Heat};
 use super::Priority;
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,16 @@ impl LagLimits {
 
     fn calm(&self, sip: Duration, media: Duration) -> bool {
         !above(sip, self.sip / 2) && !above(media, self.media / 2)
+    }
+
+    fn heat(&self, sip: Duration, media: Duration) -> Heat {
+        if self.exceeded(sip, media) {
+            Heat::Hot
+        } else if self.calm(sip, media) {
+            Heat::Calm
+        } else {
+            Heat::Warm
+        }
     }
 }
 
@@ -121,13 +134,14 @@ impl Gate {
     }
 }
 
-/// Both lag signals and both gates.
+/// Both lag signals, the alarm gate and the normal calls' rate.
 #[derive(Debug, Clone)]
 pub struct LoadGates {
     sip: Smoothed,
     media: Smoothed,
     alarm: Gate,
-    normal: Gate,
+    normal_limits: LagLimits,
+    normal: AdaptiveRate,
 }
 
 impl LoadGates {
@@ -137,7 +151,8 @@ impl LoadGates {
             sip: Smoothed::default(),
             media: Smoothed::default(),
             alarm: Gate::new(alarm, recover),
-            normal: Gate::new(normal, recover),
+            normal_limits: normal,
+            normal: AdaptiveRate::new(recover),
         }
     }
 
@@ -156,7 +171,7 @@ impl LoadGates {
     fn update(&mut self, now: Instant) {
         let (sip, media) = self.lags();
         self.alarm.update(now, sip, media);
-        self.normal.update(now, sip, media);
+        self.normal.adjust(now, self.normal_limits.heat(sip, media));
     }
 
     /// The smoothed (SIP, media) lags.
@@ -164,14 +179,29 @@ impl LoadGates {
         (self.sip.get(), self.media.get())
     }
 
-    /// True while new calls of `priority` are shed. Normal calls are shed
-    /// whenever alarm calls are, whatever their own thresholds say.
+    /// True while new calls of `priority` are limited: alarm calls shed,
+    /// or normal calls held to a rate. Normal calls are shed whenever alarm
+    /// calls are, whatever their own thresholds say.
     pub fn shedding(&mut self, now: Instant, priority: Priority) -> bool {
         let alarm = self.alarm.shedding(now);
         match priority {
             Priority::Alarm => alarm,
-            Priority::Normal => self.normal.shedding(now) || alarm,
+            Priority::Normal => self.normal.limit().is_some() || alarm,
         }
+    }
+
+    /// Whether one new call of `priority` may be admitted now (a normal call
+    /// takes a token of the adaptive rate).
+    pub fn admit(&mut self, now: Instant, priority: Priority) -> bool {
+        if self.alarm.shedding(now) {
+            return false;
+        }
+        priority == Priority::Alarm || self.normal.try_admit(now)
+    }
+
+    /// The normal calls' rate limit, calls a second; `None` while unlimited.
+    pub fn normal_rate(&self) -> Option<f64> {
+        self.normal.limit()
     }
 }
 
@@ -258,25 +288,45 @@ mod tests {
     fn hysteresis_holds_the_gate_until_calm_for_recover() {
         let mut g = gates();
         let t0 = epoch();
-        g.observe_sip(t0, ms(60));
-        assert!(g.shedding(t0, Priority::Normal));
+        g.observe_media(t0, ms(100));
+        assert!(g.shedding(t0, Priority::Alarm));
         // Below the threshold but above half of it: still hot, still shedding.
         for i in 1..=50 {
-            g.observe_sip(t0 + ms(100 * i), ms(40));
-            assert!(g.shedding(t0 + ms(100 * i), Priority::Normal), "at {i}");
+            g.observe_media(t0 + ms(100 * i), ms(60));
+            assert!(g.shedding(t0 + ms(100 * i), Priority::Alarm), "at {i}");
         }
         // Calm (below half) from 5.1 s: open again 2 s after the last hot sample.
         let mut opened = None;
         for i in 51..=100 {
             let now = t0 + ms(100 * i);
-            g.observe_sip(now, Duration::ZERO);
-            if opened.is_none() && !g.shedding(now, Priority::Normal) {
+            g.observe_media(now, Duration::ZERO);
+            if opened.is_none() && !g.shedding(now, Priority::Alarm) {
                 opened = Some(i);
             }
         }
-        // The average needs a few samples to fall below 25 ms, then 2 s of calm.
+        // The average needs a sample to fall below 40 ms, then 2 s of calm.
         let opened = opened.expect("the gate reopens");
-        assert!((70..=80).contains(&opened), "reopened at step {opened}");
+        assert!((70..=75).contains(&opened), "reopened at step {opened}");
+    }
+
+    #[test]
+    fn normal_calls_pass_a_rate_once_the_lag_is_hot() {
+        let mut g = gates();
+        let t0 = epoch();
+        // 100 normal calls a second are admitted while the lag is calm...
+        for i in 0..100 {
+            let now = t0 + ms(10 * i);
+            assert!(g.admit(now, Priority::Normal));
+            g.observe_sip(now, Duration::ZERO);
+        }
+        assert_eq!(g.normal_rate(), None);
+        // ...then the lag goes hot: the rate starts at 3/4 of what passed.
+        let t1 = t0 + ms(1000);
+        g.observe_sip(t1, Duration::from_secs(5));
+        let rate = g.normal_rate().expect("limited");
+        assert!((60.0..=80.0).contains(&rate), "{rate}");
+        assert!(g.shedding(t1, Priority::Normal) && !g.shedding(t1, Priority::Alarm));
+        assert!(g.admit(t1, Priority::Alarm));
     }
 
     #[test]
@@ -287,7 +337,10 @@ mod tests {
         assert!(g.shedding(t0, Priority::Alarm));
         assert!(g.shedding(t0 + ms(1999), Priority::Alarm));
         assert!(!g.shedding(t0 + ms(2000), Priority::Alarm));
-        assert!(!g.shedding(t0 + ms(2000), Priority::Normal));
+        // The normal rate is lifted at the first sample after the idle spell.
+        assert!(g.shedding(t0 + ms(2500), Priority::Normal));
+        g.observe_media(t0 + ms(2500), Duration::ZERO);
+        assert!(!g.shedding(t0 + ms(2500), Priority::Normal));
     }
 
     #[test]

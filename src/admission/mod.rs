@@ -42,6 +42,7 @@
 //! [`Admission::refusals`] counts refusals by reason for the telemetry layer;
 //! the call core counts each 503 by reason and priority as it sends it.
 
+pub mod adaptive;
 mod ipnet;
 pub mod load;
 mod rate;

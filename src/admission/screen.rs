@@ -137,9 +137,7 @@ impl Admission {
         if priority == Priority::Normal && max > 0 && active >= self.normal_max() {
             return Some(OverloadReason::Reserve);
         }
-        self.gates
-            .shedding(now, priority)
-            .then_some(OverloadReason::Load)
+        (!self.gates.admit(now, priority)).then_some(OverloadReason::Load)
     }
 
     /// The most calls at once that leave the alarm reserve free.
