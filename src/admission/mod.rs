@@ -18,19 +18,40 @@
 //!    INVITE, which is admitted again; that is two tokens, on purpose: the
 //!    digest exchange costs us work too).
 //!
+//! ## Overload: the screen before everything else
+//!
+//! [`Admission::screen`] runs first, on every new INVITE, before the
+//! transaction layer keeps any state for it (the call core answers its 503
+//! statelessly, RFC 3261 §8.2.7, so a refusal costs a parse and a reply).
+//! It refuses with 503 + Retry-After, in this order: draining; the
+//! concurrency limit; the share of it reserved for alarm calls (normal calls
+//! only); the load gates of [`load`], fed with the measured lag of the SIP
+//! driver and of the media workers (normal calls shed at a small lag, alarm
+//! calls only at a large one, with hysteresis); and the per-source INVITE
+//! rate of untrusted sources ([`sources`]). A call's [`Priority`] is normal
+//! when its trunk, its tenant (by called number) or, after authentication,
+//! its device says so, else alarm.
+//!
 //! ## Config keys
-//! `trunks[].allow`, `calls.max_concurrent`, `calls.max_per_second`,
-//! `calls.retry_after_s`, and whether `auth.devices` is empty; the config
-//! module builds [`AdmissionSettings`] from them.
+//! `trunks[].allow`, `trunks[].priority`, `tenants[].priority`,
+//! `auth.devices[].priority`, `calls.max_concurrent`, `calls.max_per_second`,
+//! `calls.retry_after_s`, `[calls.overload]`, and whether `auth.devices` is
+//! empty; the config module builds [`AdmissionSettings`] from them.
 //!
 //! ## Metrics
-//! [`Admission::refusals`] counts refusals by reason for the telemetry layer.
+//! [`Admission::refusals`] counts refusals by reason for the telemetry layer;
+//! the call core counts each 503 by reason and priority as it sends it.
 
+pub mod adaptive;
 mod ipnet;
+pub mod load;
 mod rate;
+mod screen;
+pub mod sources;
 
 pub use ipnet::{IpNet, IpNetError};
 pub use rate::RateLimiter;
+pub use screen::{OverloadSettings, Priority, Shed};
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -42,6 +63,8 @@ pub struct TrunkAcl {
     pub name: String,
     /// Source networks admitted without authentication.
     pub allow: Vec<IpNet>,
+    /// Whose calls are shed first under overload.
+    pub priority: Priority,
 }
 
 /// The trusted-trunk access list.
@@ -62,6 +85,13 @@ impl AccessList {
             .iter()
             .find(|t| t.allow.iter().any(|net| net.contains(ip)))
             .map(|t| t.name.as_str())
+    }
+
+    /// The first trunk whose networks contain `ip`.
+    pub fn acl_for(&self, ip: IpAddr) -> Option<&TrunkAcl> {
+        self.trunks
+            .iter()
+            .find(|t| t.allow.iter().any(|net| net.contains(ip)))
     }
 
     /// The trunks, in match order.
@@ -86,6 +116,8 @@ pub struct AdmissionSettings {
     pub burst: u32,
     /// The Retry-After sent with every 503.
     pub retry_after: Duration,
+    /// Load gates, the alarm reserve, per-source limits, normal tenants and devices.
+    pub overload: OverloadSettings,
 }
 
 impl Default for AdmissionSettings {
@@ -97,6 +129,7 @@ impl Default for AdmissionSettings {
             max_per_second: 0,
             burst: 1,
             retry_after: Duration::from_secs(5),
+            overload: OverloadSettings::default(),
         }
     }
 }
@@ -131,6 +164,14 @@ pub enum OverloadReason {
     Concurrency,
     /// The call rate limit was hit.
     Rate,
+    /// A normal call, and the rest of `calls.max_concurrent` is reserved
+    /// for alarm calls.
+    Reserve,
+    /// The measured lag of the SIP driver or the media workers is above
+    /// this priority's threshold.
+    Load,
+    /// An untrusted source sent INVITEs faster than its own limit.
+    SourceRate,
 }
 
 impl OverloadReason {
@@ -140,6 +181,9 @@ impl OverloadReason {
             OverloadReason::Draining => "draining",
             OverloadReason::Concurrency => "overload_concurrency",
             OverloadReason::Rate => "overload_rate",
+            OverloadReason::Reserve => "overload_reserve",
+            OverloadReason::Load => "overload_load",
+            OverloadReason::SourceRate => "source_rate",
         }
     }
 }
@@ -155,6 +199,12 @@ pub struct RefusalCounts {
     pub rate: u64,
     /// 403 because the source is on no trunk and no devices are configured.
     pub forbidden: u64,
+    /// 503 to normal calls in the alarm reserve.
+    pub reserve: u64,
+    /// 503 because of measured load, by priority: (alarm, normal).
+    pub load: (u64, u64),
+    /// 503 because an untrusted source was over its own INVITE rate.
+    pub source_rate: u64,
 }
 
 /// The admission core: access list, rate limit and concurrency limit.
@@ -163,16 +213,24 @@ pub struct Admission {
     settings: AdmissionSettings,
     limiter: RateLimiter,
     refusals: RefusalCounts,
+    gates: load::LoadGates,
+    sources: sources::SourceLimits,
 }
 
 impl Admission {
     /// An admission core with these settings and a full token bucket.
     pub fn new(settings: AdmissionSettings) -> Self {
         let limiter = RateLimiter::new(settings.max_per_second, settings.burst);
+        let o = &settings.overload;
+        let gates = load::LoadGates::new(o.alarm_lag, o.normal_lag, o.recover);
+        let sources =
+            sources::SourceLimits::new(o.source_rate, o.source_burst, sources::MAX_SOURCES);
         Self {
             settings,
             limiter,
             refusals: RefusalCounts::default(),
+            gates,
+            sources,
         }
     }
 
@@ -247,12 +305,14 @@ impl Admission {
             access: AccessList::new(vec![TrunkAcl {
                 name: "test".to_string(),
                 allow,
+                priority: Priority::Alarm,
             }]),
             devices_configured: false,
             max_concurrent,
             max_per_second,
             burst: max_per_second.max(1),
             retry_after: Duration::from_secs(5),
+            overload: OverloadSettings::default(),
         })
     }
 
@@ -266,160 +326,6 @@ impl Admission {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::epoch;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    fn settings(devices: bool) -> AdmissionSettings {
-        let trunk = |name: &str, nets: &[&str]| TrunkAcl {
-            name: name.to_string(),
-            allow: nets.iter().map(|n| n.parse().unwrap()).collect(),
-        };
-        AdmissionSettings {
-            access: AccessList::new(vec![
-                trunk("carrier", &["192.0.2.0/24", "2001:db8::/32"]),
-                trunk("loopback", &["127.0.0.0/8", "::1/128"]),
-            ]),
-            devices_configured: devices,
-            max_concurrent: 3,
-            max_per_second: 0,
-            burst: 1,
-            retry_after: Duration::from_secs(7),
-        }
-    }
-
-    const BUSY: AdmissionDecision = AdmissionDecision::Overloaded {
-        reason: OverloadReason::Concurrency,
-        retry_after: Duration::from_secs(7),
-    };
-
-    fn trusted(name: &str) -> AdmissionDecision {
-        AdmissionDecision::Trusted {
-            trunk: name.to_string(),
-        }
-    }
-
-    #[test]
-    fn access_list_picks_trunk() {
-        let s = settings(false);
-        assert_eq!(s.access.trunk_for(ip("192.0.2.44")), Some("carrier"));
-        assert_eq!(s.access.trunk_for(ip("2001:db8:1::9")), Some("carrier"));
-        assert_eq!(s.access.trunk_for(ip("::ffff:127.0.0.1")), Some("loopback"));
-        assert_eq!(s.access.trunk_for(ip("198.51.100.1")), None);
-    }
-
-    #[test]
-    fn unknown_source_forbidden_or_challenged() {
-        let mut a = Admission::new(settings(false));
-        assert_eq!(
-            a.admit(epoch(), ip("198.51.100.1"), 0, false),
-            AdmissionDecision::Forbidden
-        );
-        assert_eq!(a.refusals().forbidden, 1);
-        let mut a = Admission::new(settings(true));
-        assert_eq!(
-            a.admit(epoch(), ip("198.51.100.1"), 0, false),
-            AdmissionDecision::NeedsAuth
-        );
-        assert_eq!(
-            a.admit(epoch(), ip("127.0.0.1"), 0, false),
-            trusted("loopback")
-        );
-        assert_eq!(*a.refusals(), RefusalCounts::default());
-    }
-
-    #[test]
-    fn concurrency_limit() {
-        let mut a = Admission::new(settings(false));
-        assert_eq!(
-            a.admit(epoch(), ip("192.0.2.1"), 2, false),
-            trusted("carrier")
-        );
-        assert_eq!(a.admit(epoch(), ip("192.0.2.1"), 3, false), BUSY);
-        assert_eq!(a.admit(epoch(), ip("192.0.2.1"), 4000, false), BUSY);
-        assert_eq!(a.refusals().concurrency, 2);
-    }
-
-    #[test]
-    fn for_tests_helper() {
-        let mut a = Admission::for_tests(&["127.0.0.0/8"], 1, 0);
-        assert_eq!(a.admit(epoch(), ip("127.0.0.1"), 0, false), trusted("test"));
-        assert_eq!(
-            a.admit(epoch(), ip("127.0.0.1"), 1, false),
-            AdmissionDecision::Overloaded {
-                reason: OverloadReason::Concurrency,
-                retry_after: Duration::from_secs(5)
-            }
-        );
-        assert_eq!(
-            a.admit(epoch(), ip("10.0.0.1"), 0, false),
-            AdmissionDecision::Forbidden
-        );
-    }
-
-    #[test]
-    fn zero_max_concurrent_is_unlimited() {
-        let mut a = Admission::new(AdmissionSettings {
-            max_concurrent: 0,
-            ..settings(false)
-        });
-        assert_eq!(
-            a.admit(epoch(), ip("127.0.0.1"), 1_000_000, false),
-            trusted("loopback")
-        );
-    }
-
-    #[test]
-    fn draining_refuses_everyone() {
-        let mut a = Admission::new(settings(true));
-        let draining = AdmissionDecision::Overloaded {
-            reason: OverloadReason::Draining,
-            retry_after: Duration::from_secs(7),
-        };
-        assert_eq!(a.admit(epoch(), ip("127.0.0.1"), 0, true), draining);
-        assert_eq!(a.admit(epoch(), ip("198.51.100.1"), 0, true), draining);
-        assert_eq!(a.refusals().draining, 2);
-    }
-
-    #[test]
-    fn rate_limit_and_forbidden_sources_spend_no_tokens() {
-        let s = AdmissionSettings {
-            max_per_second: 2,
-            burst: 2,
-            max_concurrent: 0,
-            ..settings(false)
-        };
-        let mut a = Admission::new(s);
-        let t0 = epoch();
-        for _ in 0..10 {
-            assert_eq!(
-                a.admit(t0, ip("198.51.100.1"), 0, false),
-                AdmissionDecision::Forbidden
-            );
-        }
-        assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), trusted("carrier"));
-        assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), trusted("carrier"));
-        let too_fast = AdmissionDecision::Overloaded {
-            reason: OverloadReason::Rate,
-            retry_after: Duration::from_secs(7),
-        };
-        assert_eq!(a.admit(t0, ip("192.0.2.1"), 0, false), too_fast);
-        assert_eq!(
-            a.admit(t0 + Duration::from_millis(500), ip("::1"), 0, false),
-            trusted("loopback")
-        );
-        assert_eq!(
-            *a.refusals(),
-            RefusalCounts {
-                draining: 0,
-                concurrency: 0,
-                rate: 1,
-                forbidden: 10
-            }
-        );
-    }
-}
+mod tests;
+#[cfg(test)]
+mod tests_overload;

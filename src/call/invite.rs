@@ -185,7 +185,7 @@ impl CallCore {
             }
         };
         match outcome {
-            Some(AuthOutcome::Ok { .. }) => true,
+            Some(AuthOutcome::Ok { username }) => self.screen_device(now, key, req, &username),
             Some(AuthOutcome::Rejected { reason }) => {
                 tracing::info!(%reason, "device authentication rejected");
                 self.refuse(now, key, req, 403, "auth");

@@ -33,6 +33,8 @@ pub mod policy;
 pub mod ports;
 pub mod probe;
 pub mod reply;
+pub mod shed;
+pub mod shed_raw;
 pub mod state;
 pub mod timers;
 pub mod uac;
@@ -88,6 +90,8 @@ pub struct CallCore {
     draining: Option<Instant>,
     raw_out: VecDeque<Transmit>,
     storage_ok: bool,
+    /// Call-IDs let through the overload screen lately ([`shed::Admitted`]).
+    admitted: shed::Admitted,
 }
 
 impl CallCore {
@@ -117,16 +121,21 @@ impl CallCore {
             draining: None,
             raw_out: VecDeque::new(),
             storage_ok: true,
+            admitted: shed::Admitted::default(),
         }
     }
 
     /// One SIP message from the transports (a datagram or a framed stream message).
     pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
+        if self.shed_raw(now, peer, bytes) {
+            return;
+        }
         match message::parse(bytes) {
             Ok(SipMessage::Request(req)) => {
                 metrics::counter!(m::SIP_REQUESTS_IN, "method" => method_label(&req.method))
                     .increment(1);
                 match validate::validate_request(&req) {
+                    Ok(()) if self.shed_early(now, peer, &req) => {}
                     Ok(()) => self.tl.handle_request(now, peer, req),
                     Err(rejection) => self.reject_invalid(peer, &req, rejection),
                 }
@@ -404,5 +413,7 @@ mod tests_lookup;
 mod tests_media_address;
 #[cfg(test)]
 mod tests_probe;
+#[cfg(test)]
+mod tests_shed;
 #[cfg(test)]
 pub(crate) mod tests_uac;

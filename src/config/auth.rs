@@ -98,6 +98,10 @@ pub struct Device {
     /// SHA-256(username:realm:password) as 64 hex digits. Optional. When
     /// both are set the device may authenticate with either algorithm.
     pub ha1_sha256: Option<String>,
+    /// `"alarm"` or `"normal"`: under overload, a normal device's calls are
+    /// shed first once it has authenticated. Default `"alarm"`.
+    #[serde(default)]
+    pub priority: crate::admission::Priority,
 }
 
 /// The two `ha1_*` lines for a device entry, ready to paste under
@@ -234,6 +238,7 @@ mod tests {
             username: name.into(),
             ha1_md5: md5.map(Into::into),
             ha1_sha256: sha.map(Into::into),
+            priority: Default::default(),
         }
     }
 

@@ -1,8 +1,13 @@
-//! `[calls]`: call limits, overload answers, shutdown and session timers.
+//! `[calls]`: call limits, overload answers, shutdown and session timers;
+//! `[calls.overload]`: load shedding by priority and per-source limits.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::admission::load::LagLimits;
+use crate::admission::OverloadSettings;
 
 use super::validate::Findings;
 use super::Problem;
@@ -44,6 +49,138 @@ pub struct CallsConfig {
     /// RFC 4028 Min-SE: a shorter Session-Expires in a request gets 422.
     /// At least 90. Default 90.
     pub min_se_s: u64,
+    /// `[calls.overload]`: when new calls are shed, by priority.
+    pub overload: OverloadConfig,
+}
+
+/// `[calls.overload]`. New calls are refused with 503 + Retry-After, before
+/// any work is spent on them, when the node is measurably behind: the SIP
+/// driver's lag (how long a message arriving now waits to be served) or the
+/// media workers' tick lag (how late their 20 ms ticks run). Calls of normal
+/// priority (`priority = "normal"` on a trunk, tenant or device) are shed at
+/// the small `normal_*` lags, alarm calls only at the large `alarm_*` ones.
+/// A threshold of 0 turns that signal off.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OverloadConfig {
+    /// SIP driver lag, ms, above which normal calls are shed. Default 100.
+    pub normal_sip_lag_ms: u64,
+    /// Media tick lag, ms, above which normal calls are shed. Default 40.
+    pub normal_media_lag_ms: u64,
+    /// SIP driver lag, ms, above which alarm calls are shed too; at least
+    /// the normal one. Default 2000 (a late answer delays an alarm call; a
+    /// refusal costs it a retry).
+    pub alarm_sip_lag_ms: u64,
+    /// Media tick lag, ms, above which alarm calls are shed too; at least
+    /// the normal one. Default 150 (beyond it the calls already accepted
+    /// would start to miss their handshake and kissoff timing).
+    pub alarm_media_lag_ms: u64,
+    /// Shedding stops once both lags have stayed at or below half their
+    /// thresholds for this long, so that the gate does not flap. 100 to
+    /// 60000. Default 2000.
+    pub recover_ms: u64,
+    /// Percent of `calls.max_concurrent` that normal calls may not use: it
+    /// stays free for alarm calls. 0 to 90. Default 20.
+    pub alarm_reserve_percent: u8,
+    /// INVITEs a second from one untrusted source (on no trunk: an IP
+    /// device with digest credentials; an IPv4 address or an IPv6 /64),
+    /// beyond which it gets 503. A challenged call costs two. 0 is
+    /// unlimited. Default 10.
+    pub untrusted_invites_per_second: u32,
+    /// The burst an untrusted source may send at once. Default 40.
+    pub untrusted_invite_burst: u32,
+}
+
+impl Default for OverloadConfig {
+    fn default() -> Self {
+        Self {
+            normal_sip_lag_ms: 100,
+            normal_media_lag_ms: 40,
+            alarm_sip_lag_ms: 2000,
+            alarm_media_lag_ms: 150,
+            recover_ms: 2000,
+            alarm_reserve_percent: 20,
+            untrusted_invites_per_second: 10,
+            untrusted_invite_burst: 40,
+        }
+    }
+}
+
+impl OverloadConfig {
+    /// The admission core's overload settings; `normal_dids` and
+    /// `normal_devices` come from the tenants and devices.
+    pub fn settings(
+        &self,
+        normal_dids: HashSet<String>,
+        normal_devices: HashSet<String>,
+    ) -> OverloadSettings {
+        let ms = Duration::from_millis;
+        OverloadSettings {
+            alarm_lag: LagLimits {
+                sip: ms(self.alarm_sip_lag_ms),
+                media: ms(self.alarm_media_lag_ms),
+            },
+            normal_lag: LagLimits {
+                sip: ms(self.normal_sip_lag_ms),
+                media: ms(self.normal_media_lag_ms),
+            },
+            recover: ms(self.recover_ms),
+            alarm_reserve_percent: self.alarm_reserve_percent,
+            source_rate: self.untrusted_invites_per_second,
+            source_burst: self.untrusted_invite_burst.max(1),
+            normal_dids,
+            normal_devices,
+        }
+    }
+
+    fn check(&self, out: &mut Findings) {
+        let pairs = [
+            (
+                "alarm_sip_lag_ms",
+                self.alarm_sip_lag_ms,
+                self.normal_sip_lag_ms,
+            ),
+            (
+                "alarm_media_lag_ms",
+                self.alarm_media_lag_ms,
+                self.normal_media_lag_ms,
+            ),
+        ];
+        for (key, alarm, normal) in pairs {
+            if alarm != 0 && normal != 0 && alarm < normal {
+                let detail = format!("{key} ({alarm}) is below the normal threshold ({normal}): alarms would be shed first");
+                out.push(
+                    format!("calls.overload.{key}"),
+                    Problem::Conflict { detail },
+                );
+            }
+        }
+        let ranges = [
+            (
+                "recover_ms",
+                self.recover_ms,
+                100,
+                60_000,
+                "100 to 60000 ms",
+            ),
+            (
+                "alarm_reserve_percent",
+                u64::from(self.alarm_reserve_percent),
+                0,
+                90,
+                "0 to 90",
+            ),
+        ];
+        for (key, value, low, high, expected) in ranges {
+            if !(low..=high).contains(&value) {
+                let value = value.to_string();
+                out.push(
+                    format!("calls.overload.{key}"),
+                    Problem::Invalid { value, expected },
+                );
+            }
+        }
+    }
 }
 
 impl Default for CallsConfig {
@@ -57,6 +194,7 @@ impl Default for CallsConfig {
             shutdown_grace_s: 30,
             session_expires_s: 1800,
             min_se_s: RFC4028_MIN_SE_S,
+            overload: OverloadConfig::default(),
         }
     }
 }
@@ -92,6 +230,7 @@ impl CallsConfig {
     }
 
     pub(crate) fn check(&self, out: &mut Findings) {
+        self.overload.check(out);
         if self.answer_delay_ms > MAX_ANSWER_DELAY_MS {
             let value = self.answer_delay_ms.to_string();
             out.push(
@@ -161,6 +300,12 @@ mod tests {
             min_se_s: 60,
             session_expires_s: 30,
             retry_after_s: 0,
+            overload: OverloadConfig {
+                alarm_media_lag_ms: 10,
+                recover_ms: 50,
+                alarm_reserve_percent: 95,
+                ..OverloadConfig::default()
+            },
             ..CallsConfig::default()
         };
         let mut out = Findings::default();
@@ -169,6 +314,9 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "calls.overload.alarm_media_lag_ms",
+                "calls.overload.recover_ms",
+                "calls.overload.alarm_reserve_percent",
                 "calls.min_se_s",
                 "calls.session_expires_s",
                 "calls.retry_after_s"

@@ -212,7 +212,21 @@ impl Config {
             max_per_second: self.calls.max_per_second,
             burst: self.calls.burst(),
             retry_after: self.calls.retry_after(),
+            overload: self.overload_settings(),
         }
+    }
+
+    /// The overload part of the admission settings: `[calls.overload]`, and
+    /// the called numbers and devices configured as normal priority.
+    fn overload_settings(&self) -> crate::admission::OverloadSettings {
+        use crate::admission::Priority::Normal;
+        let dids = self.tenants.iter().filter(|t| t.priority == Normal);
+        let dids = dids.flat_map(|t| t.dids.iter().map(|d| normalise_did(d)));
+        let devices = self.auth.devices.iter().filter(|d| d.priority == Normal);
+        let devices = devices.map(|d| d.username.clone());
+        self.calls
+            .overload
+            .settings(dids.collect(), devices.collect())
     }
 
     /// The log format for the telemetry layer.

@@ -99,6 +99,11 @@ pub struct Tenant {
     /// tenant are refused.
     #[serde(default)]
     pub recall_trunk: Option<String>,
+    /// `"alarm"` or `"normal"`: under overload, calls to a normal tenant's
+    /// numbers are shed first, whatever trunk they come over. Default
+    /// `"alarm"`.
+    #[serde(default)]
+    pub priority: crate::admission::Priority,
 }
 
 fn default_class() -> CallClass {
@@ -234,6 +239,7 @@ mod tests {
             last_resort: None,
             default_class: CallClass::Voice,
             recall_trunk: None,
+            priority: Default::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::sip::ListenTransport;
 use super::validate::Findings;
 use super::Problem;
-use crate::admission::{IpNet, TrunkAcl};
+use crate::admission::{IpNet, Priority, TrunkAcl};
 use crate::routing::TargetId;
 
 /// One `[[trunks]]` entry: a carrier or gateway trusted by source address.
@@ -35,6 +35,12 @@ pub struct Trunk {
     /// Transport for outgoing calls: `"udp"`, `"tcp"` or `"tls"`. Default `"udp"`.
     #[serde(default = "default_transport")]
     pub transport: ListenTransport,
+    /// `"alarm"` or `"normal"`: under overload, calls from a normal trunk
+    /// are shed first and may not use the share of `calls.max_concurrent`
+    /// reserved for alarms. Default `"alarm"` (a trunk carries alarm units
+    /// unless you say it carries plain calls only).
+    #[serde(default)]
+    pub priority: Priority,
 }
 
 fn default_transport() -> ListenTransport {
@@ -47,6 +53,7 @@ impl Trunk {
         TrunkAcl {
             name: self.name.clone(),
             allow: self.allow.clone(),
+            priority: self.priority,
         }
     }
 }
@@ -232,6 +239,7 @@ mod tests {
             allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
             proxy: None,
             transport: ListenTransport::Udp,
+            priority: Default::default(),
         }
     }
 

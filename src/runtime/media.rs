@@ -180,7 +180,7 @@ impl Worker {
                     Some(input) => self.input(clock::now(), input),
                     None => break,
                 },
-                _ = tick.tick() => self.tick(clock::now(), &mut buf),
+                due = tick.tick() => { super::load::media_tick(due); self.tick(clock::now(), &mut buf) }
             }
         }
     }

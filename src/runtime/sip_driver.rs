@@ -8,7 +8,12 @@
 //! call and routing events to the journal. The cores are single-threaded by
 //! design: one owner, no locks, and the order of events is the order of
 //! arrival.
+//!
+//! It also measures its own lag for the overload screen ([`super::load`]):
+//! before each batch of transport events, the backlog behind it times the
+//! measured cost of one event, and every 100 ms the media workers' tick lag.
 
+use super::load::LoadMeter;
 use super::media::MediaHandle;
 use super::transport::{TransportEvent, TransportSender};
 use crate::api::ApiCommand;
@@ -72,9 +77,11 @@ pub struct Outputs {
 
 /// Runs the switchboard until the transports close or the drain completes.
 pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) {
+    let mut load = LoadMeter::default();
     loop {
         sb.core().set_storage_ok(outputs.health.journal_ok());
         let deadline = sb.poll_timeout().map(tokio::time::Instant::from_std);
+        let mut batch = None;
         // Control, due timers and the API go before SIP traffic, so that a
         // flood of messages cannot hold back retransmissions, ring timeouts,
         // keep-alives or an operator's command.
@@ -87,21 +94,42 @@ pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) 
                 let Some(event) = event else { break };
                 // Read again: the journal may have healed while we waited.
                 sb.core().set_storage_ok(outputs.health.journal_ok());
-                handle_event(&mut sb, event);
-                for _ in 1..BATCH {
-                    match inputs.transport.try_recv() {
-                        Ok(event) => handle_event(&mut sb, event),
-                        Err(_) => break,
-                    }
-                }
+                let started = clock::now();
+                load.before_batch(sb.core(), started, inputs.transport.len() + 1);
+                let served = serve_batch(&mut sb, &mut inputs.transport, event);
+                batch = Some((served, started));
             }
         }
         flush(&mut sb, &mut outputs);
+        let now = clock::now();
+        if let Some((served, started)) = batch {
+            load.after_batch(served, started, now);
+        }
+        load.sample(sb.core(), now);
         if sb.core().is_drained() {
             tracing::info!("all calls drained");
             break;
         }
     }
+}
+
+/// Handles `first` and up to `BATCH - 1` more waiting transport events;
+/// returns how many were handled.
+fn serve_batch(
+    sb: &mut Switchboard,
+    transport: &mut mpsc::Receiver<TransportEvent>,
+    first: TransportEvent,
+) -> usize {
+    handle_event(sb, first);
+    let mut served = 1;
+    while served < BATCH {
+        match transport.try_recv() {
+            Ok(event) => handle_event(sb, event),
+            Err(_) => break,
+        }
+        served += 1;
+    }
+    served
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

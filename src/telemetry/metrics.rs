@@ -28,6 +28,14 @@ pub const CALLS_ANSWERED: &str = "alarmgate_calls_answered_total";
 pub const CALLS_ENDED: &str = "alarmgate_calls_ended_total";
 /// Calls refused at admission, by `reason` (forbidden, overload_concurrency, overload_rate, draining, auth, unknown_did, codec, no_port).
 pub const ADMISSION_REFUSALS: &str = "alarmgate_admission_refusals_total";
+/// New calls refused with 503 under overload, by `reason` (draining, overload_concurrency, overload_reserve, overload_load, source_rate) and `priority` (alarm, normal).
+pub const OVERLOAD_REFUSALS: &str = "alarmgate_overload_refusals_total";
+/// The SIP driver's smoothed lag: how long a message arriving now waits to be served, seconds.
+pub const SIP_DRIVER_LAG: &str = "alarmgate_sip_driver_lag_seconds";
+/// The media workers' smoothed tick lag: how late their 20 ms ticks run, seconds.
+pub const MEDIA_TICK_LAG: &str = "alarmgate_media_tick_lag_seconds";
+/// 1 while new calls of `priority` (alarm, normal) are shed for load, else 0.
+pub const OVERLOAD_SHEDDING: &str = "alarmgate_overload_shedding";
 /// Call duration in seconds, observed at hang-up.
 pub const CALL_DURATION: &str = "alarmgate_call_duration_seconds";
 /// RTP packets received on call legs.
@@ -120,6 +128,24 @@ pub fn describe() {
     describe_counter!(CALLS_ANSWERED, "Calls answered, by tenant");
     describe_counter!(CALLS_ENDED, "Calls ended, by reason");
     describe_counter!(ADMISSION_REFUSALS, "Calls refused at admission, by reason");
+    describe_counter!(
+        OVERLOAD_REFUSALS,
+        "New calls refused with 503 under overload, by reason and priority"
+    );
+    describe_gauge!(
+        SIP_DRIVER_LAG,
+        Unit::Seconds,
+        "How long a SIP message arriving now waits to be served (smoothed)"
+    );
+    describe_gauge!(
+        MEDIA_TICK_LAG,
+        Unit::Seconds,
+        "How late the media workers' 20 ms ticks run (smoothed)"
+    );
+    describe_gauge!(
+        OVERLOAD_SHEDDING,
+        "1 while new calls of this priority are shed for load"
+    );
     describe_histogram!(CALL_DURATION, Unit::Seconds, "Call duration at hang-up");
     describe_counter!(RTP_PACKETS_IN, "RTP packets received");
     describe_counter!(RTP_PACKETS_OUT, "RTP packets sent");

@@ -28,7 +28,7 @@ mod tests_index;
 mod timer;
 
 pub use consts::{Timer, TimerConfig};
-pub use key::{Role, TxKey, MAGIC_COOKIE};
+pub use key::{server_key, Role, TxKey, MAGIC_COOKIE};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
