@@ -74,6 +74,7 @@ fn first_digits(comfort_noise: bool) -> Option<(Instant, Instant)> {
         ptime_ms: 20,
         remote: None,
         rtcp_mux: false,
+        source: crate::media::source::SourceRules::default(),
     };
     let shape = Shape {
         on: cfg.tone_on,
