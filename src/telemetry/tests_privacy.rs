@@ -24,6 +24,7 @@ const ALLOWED: &[&str] = &[
     "command",
     "version",
     "tenant",
+    "priority",
 ];
 
 const MACROS: &[&str] = &["counter!(", "gauge!(", "histogram!("];
