@@ -65,7 +65,7 @@ impl Drop for TinyFs {
 }
 
 fn simulate(target: &str, dir: &Path) -> (Option<i32>, serde_json::Value) {
-    simulate_message(target, dir, "1234 18 1 602 00 000", 2)
+    simulate_message(target, dir, "1234 18 1 602 00 000", 3)
 }
 
 /// The simulator's seed (hence its Call-ID) from the account, so that each
