@@ -14,20 +14,16 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
 
 use super::format::{self, HEADER_LEN};
 use super::handle::{Completion, JournalHandle, Msg, Shared};
 use super::heal::Outage;
 use super::recovery::{self, Recovered};
-use super::reopen::{self, DurableEnd};
-use super::{
-    JournalConfig, JournalError, SyncMode, OUTAGES, OUTAGE_SECONDS, RECORDS_WRITTEN, SYNCS,
-    SYNC_SECONDS, UNHEALTHY_SECONDS, WRITE_ERRORS,
-};
+use super::reopen::DurableEnd;
+use super::{JournalConfig, JournalError, SyncMode, RECORDS_WRITTEN, SYNCS, SYNC_SECONDS};
 
 /// Most requests in one group commit.
 const MAX_BATCH: usize = 4096;
@@ -36,6 +32,9 @@ const LOCK_FILE: &str = "LOCK";
 /// Unit tests probe by hand ([`JournalHandle::probe_now`]), never by the
 /// wall clock, so that no test depends on how fast it runs.
 const MANUAL_PROBES: bool = cfg!(test);
+
+#[path = "writer_heal.rs"]
+mod heal_impl;
 
 /// Locks and recovers the directory, then starts the writer thread.
 pub(crate) fn open(config: JournalConfig) -> Result<JournalHandle, JournalError> {
@@ -186,38 +185,6 @@ impl Writer {
         }
     }
 
-    /// Waits for the next request; during an outage, probes when one is due
-    /// (before taking more requests, so a steady stream cannot starve it).
-    /// None when every handle is gone.
-    fn next_msg(&mut self, rx: &Receiver<Msg>) -> Option<Msg> {
-        loop {
-            let due = self.outage.as_ref().map(Outage::next_probe);
-            let msg = match due.filter(|_| !MANUAL_PROBES) {
-                None => rx.recv().ok()?,
-                Some(due) => {
-                    let now = crate::clock::now();
-                    if now >= due {
-                        self.probe(now);
-                        continue;
-                    }
-                    match rx.recv_timeout(due - now) {
-                        Ok(msg) => msg,
-                        Err(RecvTimeoutError::Timeout) => continue,
-                        Err(RecvTimeoutError::Disconnected) => return None,
-                    }
-                }
-            };
-            match msg {
-                #[cfg(test)]
-                Msg::Probe(reply) => {
-                    let healed = self.outage.is_none() || self.probe(crate::clock::now());
-                    let _ = reply.send(healed);
-                }
-                msg => return Some(msg),
-            }
-        }
-    }
-
     /// Commits the batch and completes every request in it.
     fn process(&mut self, batch: &mut Vec<Pending>) {
         if batch.is_empty() {
@@ -321,75 +288,6 @@ impl Writer {
         for (seq, p) in (first_seq..).zip(batch.drain(..)) {
             p.done.complete(Ok(seq));
         }
-    }
-
-    /// Turns unhealthy: appends are refused until a probe reopens the
-    /// journal. This file descriptor is never written again.
-    fn fail(&mut self, e: &JournalError, failed_appends: usize) {
-        self.buf.clear();
-        self.shared.healthy.store(false, Ordering::Release);
-        self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(WRITE_ERRORS).increment(1);
-        if self.outage.is_none() {
-            self.outage = Some(Outage::begin(crate::clock::now()));
-            self.shared.outages.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!(OUTAGES).increment(1);
-        }
-        tracing::error!(error = %e, failed_appends, "journal: write failed; refusing appends and probing every 1-5 s until the disk takes writes again");
-    }
-
-    /// Tries to heal: a probe write, then a reopen on a new segment. True
-    /// when the journal is healthy again.
-    fn probe(&mut self, now: Instant) -> bool {
-        let Some(outage) = self.outage.as_mut() else {
-            return true;
-        };
-        metrics::gauge!(UNHEALTHY_SECONDS).set(outage.duration(now).as_secs_f64());
-        let dir = &self.config.dir;
-        let next = self.shared.durable_seq.load(Ordering::Acquire) + 1;
-        let reopened = reopen::probe(dir, self.config.sync)
-            .and_then(|()| reopen::reopen(dir, &self.durable_end, next, self.config.sync));
-        match reopened {
-            Ok(file) => {
-                self.resume(file, next, now);
-                true
-            }
-            Err(e) => {
-                outage.probe_failed(now);
-                let failed_probes = outage.failed_probes();
-                tracing::warn!(error = %e, failed_probes, "journal: still cannot write");
-                false
-            }
-        }
-    }
-
-    /// Continues on the new segment `file`, which starts at `next`.
-    fn resume(&mut self, file: File, next: u64, now: Instant) {
-        let path = format::segment_path(&self.config.dir, next);
-        self.file = file;
-        self.durable_end = DurableEnd {
-            path: path.clone(),
-            first_seq: next,
-            len: 0,
-        };
-        self.path = path;
-        self.seg_first = next;
-        self.seg_len = 0;
-        self.next_seq = next;
-        self.buf.clear();
-        let lasted = self
-            .outage
-            .take()
-            .map(|o| o.duration(now))
-            .unwrap_or_default();
-        metrics::histogram!(OUTAGE_SECONDS).record(lasted.as_secs_f64());
-        metrics::gauge!(UNHEALTHY_SECONDS).set(0.0);
-        self.shared.healthy.store(true, Ordering::Release);
-        tracing::info!(
-            outage_seconds = lasted.as_secs_f64(),
-            next_seq = next,
-            "journal: writable again on a new segment; accepting appends"
-        );
     }
 }
 

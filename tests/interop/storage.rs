@@ -65,7 +65,7 @@ impl Drop for TinyFs {
 }
 
 fn simulate(target: &str, dir: &Path) -> (Option<i32>, serde_json::Value) {
-    simulate_message(target, dir, "1234 18 1 602 00 000", 2)
+    simulate_message(target, dir, "1234 18 1 602 00 000", 3)
 }
 
 /// The simulator's seed (hence its Call-ID) from the account, so that each
@@ -180,12 +180,33 @@ fn journal_heals_by_itself_after_a_disk_full() {
         return;
     };
     let target = format!("sip:112@127.0.0.1:{}", d.sip_port);
-    let (code, report) = simulate_message(&target, &d.dir.path, "1111 18 1 602 00 000", 2);
+    // Units repeat a message that did not get through (as real ones do):
+    // under heavy machine load a first attempt may decode partially.
+    let (code, report) = simulate_message(&target, &d.dir.path, "1111 18 1 602 00 000", 3);
     assert_eq!(code, Some(0), "stored before the outage: {report}");
     tiny.fill();
-    let (code, report) = simulate_message(&target, &d.dir.path, "2222 18 1 602 00 000", 1);
-    assert_eq!(code, Some(1), "no kissoff on a full disk: {report}");
-    assert_eq!(ready(&d), Some(503), "not ready while the disk is full");
+    // The newest segment's last page may still hold a few small records, so
+    // calls go on (each journals call.started, call.ended and, if decoded,
+    // its alarm) until an append fails; at most 8.
+    let mut acked = Vec::new();
+    let full = (0..8).any(|i| {
+        let account = format!("{}", 2000 + i);
+        let (code, _) = simulate_message(
+            &target,
+            &d.dir.path,
+            &format!("{account} 18 1 602 00 000"),
+            1,
+        );
+        if code == Some(0) {
+            acked.push(account);
+        }
+        poll_until(Duration::from_secs(3), || ready(&d) == Some(503))
+    });
+    assert!(
+        full,
+        "appends must fail on the full disk; log:\n{}",
+        d.log_text()
+    );
     // Probes keep failing while the disk is full: still not ready later.
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(ready(&d), Some(503), "a failing probe must not turn ready");
@@ -200,7 +221,7 @@ fn journal_heals_by_itself_after_a_disk_full() {
         "{TEST}: ready again {:?} after the filler was deleted",
         emptied.elapsed()
     );
-    let (code, report) = simulate_message(&target, &d.dir.path, "3333 18 1 602 00 000", 2);
+    let (code, report) = simulate_message(&target, &d.dir.path, "3333 18 1 602 00 000", 3);
     assert_eq!(code, Some(0), "kissoff after healing: {report}");
     let accounts = journalled_accounts(&journal);
     assert_eq!(
@@ -209,8 +230,8 @@ fn journal_heals_by_itself_after_a_disk_full() {
         "the record from before the outage is still there: {accounts:?}"
     );
     assert!(
-        !accounts.iter().any(|a| a == "2222"),
-        "never acknowledged: {accounts:?}"
+        acked.iter().all(|a| accounts.contains(a)),
+        "every alarm acknowledged before the outage is kept: {acked:?} in {accounts:?}"
     );
     assert!(
         accounts.iter().any(|a| a == "3333"),
