@@ -343,7 +343,7 @@ mod tests {
     /// An unconfirmed alarm is as urgent as the most urgent decoded alarm
     /// (emergency or an event code above it) unless configured.
     #[test]
-    fn unconfirmed_defaults_to_the_emergency_priority() {
+    fn unconfirmed_defaults_to_the_most_urgent_decoded_priority() {
         let p = Priorities::default();
         assert_eq!(p.for_class(CallClass::Unconfirmed), 1000);
         let raised = Priorities {
