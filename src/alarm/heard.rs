@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 const KEPT: usize = 8;
 /// Digits kept per attempt (a message has 16).
 const MAX_DIGITS: usize = 16;
-/// Trailing attempts after a good message count only with this many digits
-/// (fewer is line noise rather than a message).
+/// An attempt is taken for a message only with this many digits (fewer is
+/// line noise, or talk-off of a citizen's voice, rather than a unit).
 const SIGNIFICANT_DIGITS: usize = 4;
 
 /// Why an attempt was not a message.
@@ -95,8 +95,8 @@ impl Heard {
         self.attempts == 0
     }
 
-    /// True when an attempt carried enough digits to be a message rather
-    /// than line noise (used for attempts after a good message).
+    /// True when an attempt carried enough digits (4) to be a message
+    /// rather than line noise or talk-off: an unconfirmed alarm.
     pub fn is_significant(&self) -> bool {
         self.kept
             .iter()

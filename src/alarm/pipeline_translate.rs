@@ -138,20 +138,17 @@ impl AlarmPipeline {
             .sum()
     }
 
-    /// The outcome of a tone-mode call that ended: `Settle` when every
-    /// decoded message (by its digits) got a kissoff, `GaveUp` with
-    /// `Unconfirmed` when attempts failed after the last good message (or
-    /// with none at all), else `GaveUp`. Once.
+    /// The outcome of a tone-mode call that ended: `GaveUp` with
+    /// `Unconfirmed` when an attempt of 4 or more digits failed after the
+    /// last good message (or in a call with none), else `Settle` when every
+    /// decoded message (by its digits) got a kissoff, else `GaveUp`. Once.
     pub(super) fn conclude(&mut self, reason: SettleReason) -> Option<PipelineAction> {
         if std::mem::replace(&mut self.finished, true) {
             return None;
         }
-        let failed_last = if self.decoded.is_empty() {
-            !self.heard.is_empty()
-        } else {
-            self.heard.is_significant()
-        };
-        if failed_last {
+        // Attempts since the last good message (or of the whole call); a
+        // few stray digits (talk-off in a voice call, noise) are not one.
+        if self.heard.is_significant() {
             let heard = std::mem::take(&mut self.heard);
             let remote_hangup = reason == SettleReason::RemoteHangup;
             let reason = GiveUpReason::Unconfirmed {

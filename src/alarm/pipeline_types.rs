@@ -114,11 +114,12 @@ pub enum GiveUpReason {
         /// Handshakes sent.
         handshakes: u32,
     },
-    /// Digits came, but never a valid message (nothing long enough to be
-    /// one was completed: the unit hung up mid-message, or only noise).
+    /// Digits came, but never a valid message, and no attempt of 4 digits
+    /// or more was completed (the unit hung up mid-message, or noise).
     NoValidMessage,
-    /// An **unconfirmed alarm**: the unit's attempts never decoded (after
-    /// any good message, the attempts that followed it). Never acknowledged.
+    /// An **unconfirmed alarm**: the unit's attempts never decoded, one of
+    /// them with 4 digits or more (after a good message, the attempts that
+    /// followed it). Never acknowledged.
     Unconfirmed {
         /// What was heard of the failed attempts.
         heard: Heard,

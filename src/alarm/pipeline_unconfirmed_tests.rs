@@ -117,3 +117,19 @@ fn a_failed_message_after_a_good_one_is_still_unconfirmed() {
         noise.kinds()
     );
 }
+
+/// A few stray digits in a call with no message (talk-off of a citizen's
+/// voice, noise) are not an alarm: the call stays a plain voice call.
+#[test]
+fn stray_digits_alone_are_not_an_unconfirmed_alarm() {
+    let mut sim = Sim::new(Unit::new(&["12", "3"]));
+    sim.run(20_000);
+    assert_eq!(
+        outcome(&sim),
+        PipelineAction::GaveUp {
+            reason: GiveUpReason::NoValidMessage
+        },
+        "{:?}",
+        sim.kinds()
+    );
+}

@@ -81,7 +81,8 @@ pub struct Priorities {
     /// Technical or test alarms that reached a queue. Default 100.
     pub technical: u32,
     /// An alarm attempted whose message never decoded (checksum failures,
-    /// digits missing), or its callback. Default: the `emergency` value.
+    /// digits missing). Default: the highest of `emergency` and every
+    /// `codes` value (what failed may have been the most urgent alarm).
     pub unconfirmed: Option<u32>,
     /// Per event code (3 Ademco digits), overriding the class's priority,
     /// e.g. `codes = { "100" = 1200, "101" = 1100 }`. Default: none.
@@ -109,7 +110,9 @@ impl Priorities {
             CallClass::Voice => self.voice,
             CallClass::Recall => self.recall,
             CallClass::Technical => self.technical,
-            CallClass::Unconfirmed => self.unconfirmed.unwrap_or(self.emergency),
+            CallClass::Unconfirmed => self
+                .unconfirmed
+                .unwrap_or_else(|| self.codes.values().copied().fold(self.emergency, u32::max)),
         }
     }
 }
@@ -337,10 +340,10 @@ mod tests {
         assert_eq!(p.for_class(CallClass::Technical), 100);
     }
 
-    /// An unconfirmed alarm is as urgent as an emergency unless configured,
-    /// and follows a changed `emergency`.
+    /// An unconfirmed alarm is as urgent as the most urgent decoded alarm
+    /// (emergency or an event code above it) unless configured.
     #[test]
-    fn unconfirmed_defaults_to_the_emergency_priority() {
+    fn unconfirmed_defaults_to_the_most_urgent_decoded_priority() {
         let p = Priorities::default();
         assert_eq!(p.for_class(CallClass::Unconfirmed), 1000);
         let raised = Priorities {
@@ -348,6 +351,11 @@ mod tests {
             ..Priorities::default()
         };
         assert_eq!(raised.for_class(CallClass::Unconfirmed), 1500);
+        let mut medical = Priorities::default();
+        let code = |c: &str| EventCode::new(c).unwrap_or_else(|e| panic!("{e}"));
+        medical.codes.insert(code("100"), 1200);
+        medical.codes.insert(code("602"), 50);
+        assert_eq!(medical.for_class(CallClass::Unconfirmed), 1200);
         let own = Priorities {
             unconfirmed: Some(1200),
             ..Priorities::default()

@@ -52,7 +52,7 @@ pub enum CallClass {
     Technical,
     /// An alarm was attempted but its message never decoded (checksum
     /// failures, digits missing): never acknowledged to the unit, served at
-    /// least as urgently as an emergency by default.
+    /// least as urgently as any decoded alarm by default.
     Unconfirmed,
 }
 

@@ -211,6 +211,7 @@ impl super::AlarmLeg {
             rand::random(),
         );
         emit::append(&shared.journal, ALARM_UNCONFIRMED, record);
+        metrics::counter!(crate::telemetry::metrics::ALARMS_UNCONFIRMED).increment(1);
         self.voice = true;
         self.port.stop_override();
         self.port.set_hold(self.hold.clone());

@@ -118,6 +118,11 @@ impl Switchboard {
         });
     }
 
+    /// Callbacks listed (not yet recalled or given a disposition).
+    pub fn callback_count(&self) -> usize {
+        self.callbacks.len()
+    }
+
     /// The callback whose public id is `id`.
     pub(crate) fn callback(&self, id: &str) -> Option<&Callback> {
         self.callbacks.iter().find(|c| c.alarm.call_id == id)

@@ -55,6 +55,10 @@ pub const ALARMS_STORE_FAILED: &str = "alarmgate_alarms_store_failed_total";
 pub const ALARMS_WITHHELD: &str = "alarmgate_alarms_kissoff_withheld_total";
 /// Messages rejected (checksum, malformed, partial): the unit repeats.
 pub const ALARMS_REJECTED: &str = "alarmgate_alarms_rejected_total";
+/// Calls whose every attempt failed: unconfirmed alarms (never acknowledged).
+pub const ALARMS_UNCONFIRMED: &str = "alarmgate_alarms_unconfirmed_total";
+/// Callbacks of unconfirmed alarms waiting to be recalled or given a disposition.
+pub const CALLBACKS_OPEN: &str = "alarmgate_callbacks_open";
 /// Last digit to kissoff start, seconds (the unit gives up after 1.25 s).
 pub const KISSOFF_DELAY: &str = "alarmgate_kissoff_delay_seconds";
 /// Our handshake's end to the unit's first digit, seconds.
@@ -169,6 +173,14 @@ pub fn describe() {
     describe_counter!(
         ALARMS_REJECTED,
         "Contact ID messages rejected (checksum, format)"
+    );
+    describe_counter!(
+        ALARMS_UNCONFIRMED,
+        "Unconfirmed alarms: every attempt failed, never acknowledged"
+    );
+    describe_gauge!(
+        CALLBACKS_OPEN,
+        "Callbacks of unconfirmed alarms not yet recalled or disposed"
     );
     describe_histogram!(KISSOFF_DELAY, Unit::Seconds, "Last digit to kissoff start");
     describe_histogram!(

@@ -136,6 +136,8 @@ fn unconfirmed_alarm_is_queued_with_what_was_heard_then_kept_as_a_callback() {
     );
     wait_journalled(&d, "alarmgate.call.callback", &id);
     assert_no_kissoff(&d);
+    assert_eq!(d.metric(m::ALARMS_UNCONFIRMED, &[]), Some(1.0));
+    assert!(d.wait_metric_at_least(m::CALLBACKS_OPEN, &[], 1.0, WAIT));
 
     let path = format!("/api/v1/calls/{id}/disposition");
     let (status, v) = api(&d, "POST", &path, Some(json!({"disposition": "technical"})));
@@ -144,6 +146,8 @@ fn unconfirmed_alarm_is_queued_with_what_was_heard_then_kept_as_a_callback() {
     assert_eq!(resolved["data"]["resolution"], "disposition", "{resolved}");
     let (_, calls) = api(&d, "GET", "/api/v1/calls", None);
     assert_eq!(calls["calls"], json!([]), "the callback left the list");
+    let closed = poll_until(WAIT, || d.metric(m::CALLBACKS_OPEN, &[]) == Some(0.0));
+    assert!(closed, "{:?}", d.metric(m::CALLBACKS_OPEN, &[]));
 }
 
 /// The unit hangs up a second after its last attempt (before the quiet-line
