@@ -165,7 +165,10 @@ fn ten_thousand_idle_connections_from_one_source_do_not_stop_others() {
     match raise_nofile() {
         Some(n) if n >= NOFILE_NEEDED => {}
         other => {
-            return skip(test, &format!("open-file limit {other:?} < {NOFILE_NEEDED}"));
+            return skip(
+                test,
+                &format!("open-file limit {other:?} < {NOFILE_NEEDED}"),
+            );
         }
     }
     // Operator op1 (password secret-op1) may register; nothing is ever
@@ -188,7 +191,10 @@ fn ten_thousand_idle_connections_from_one_source_do_not_stop_others() {
     flood(server, &pool);
     done.store(true, Ordering::Release);
     let opened = lock(&pool).len();
-    eprintln!("{test}: {opened} connections opened from 127.0.0.2 in {:?}", started.elapsed());
+    eprintln!(
+        "{test}: {opened} connections opened from 127.0.0.2 in {:?}",
+        started.elapsed()
+    );
     assert!(
         opened >= FLOOD / 2,
         "only {opened} of {FLOOD} connections from 127.0.0.2 could be opened"
@@ -210,7 +216,10 @@ fn ten_thousand_idle_connections_from_one_source_do_not_stop_others() {
     let idle = lock(&pool);
     let held = |c: &Idle| c.closed_at.map(|at| at - c.opened);
     let longest = idle.iter().filter_map(held).max();
-    let kept = idle.iter().filter(|c| held(c) > Some(Duration::from_secs(1))).count();
+    let kept = idle
+        .iter()
+        .filter(|c| held(c) > Some(Duration::from_secs(1)))
+        .count();
     eprintln!("{test}: {kept} held open more than 1 s by the daemon, the longest for {longest:?}");
     let late: Vec<Duration> = idle
         .iter()
