@@ -675,6 +675,11 @@ impl Daemon {
     pub fn sipp(&self, scenario_file: &str) -> Sipp {
         Sipp::new(scenario_file, self.sip_port, &self.dir.path)
     }
+
+    /// The daemon's RTP ports (`media.rtp_port_min..=rtp_port_max`).
+    pub fn rtp_ports(&self) -> std::ops::RangeInclusive<u16> {
+        self.rtp_min..=self.rtp_min.saturating_add(199)
+    }
 }
 
 impl Drop for Daemon {

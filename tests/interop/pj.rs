@@ -2,11 +2,16 @@
 //! (`tests/peers/pj_call.py`): the call connects, G.711 is negotiated with
 //! telephone-event, the daemon's hold stream (RTP silence) reaches the caller
 //! at about 50 packets a second, and the call ends cleanly whichever side
-//! hangs up.
+//! hangs up. One test, ignored until strict media lands, shows that stray
+//! RTP at the daemon's port takes its stream from the caller.
 
 use crate::harness::{free_port, free_udp_block, need_pjsua2, pj_call, Config, Daemon};
 use alarmgate::telemetry::metrics as m;
-use std::time::Duration;
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -130,9 +135,17 @@ fn pjsua2_call_over_tls() {
     ]);
     let (code, json, out) = pj_call(&d.dir.path, &a, Duration::from_secs(40));
     assert_eq!(code, Some(0), "pj_call.py over TLS failed: {json}\n{out}");
+    // A call the daemon ended early (media_failed...) is not a media
+    // shortage: say so, with the daemon's reason.
+    assert_eq!(
+        json["ended_by_remote"],
+        serde_json::Value::Bool(false),
+        "the daemon ended the call before the caller's 2 s hold: {json}\n{}",
+        d.metrics()
+    );
     assert!(
         json["rx_packets"].as_u64().unwrap_or(0) >= 50,
-        "little media: {json}"
+        "little media in the 2 s after the answer: {json}"
     );
     assert_eq!(
         json["disconnected_cleanly"],
@@ -143,5 +156,78 @@ fn pjsua2_call_over_tls() {
     assert!(
         log.contains("transport=TLS"),
         "the call did not arrive over TLS:\n{log}"
+    );
+}
+
+/// Sends stray RTP (PCMA, its own SSRC, from its own socket) to the first
+/// eight even ports of `ports` (a daemon's first calls get those), every
+/// 5 ms, until `stop` is set or 60 s have passed: what a peer of an earlier
+/// test, still sending to a port this daemon now uses, does, at a rate that
+/// makes its packets the last ones the daemon's leg read before each 20 ms
+/// send, whatever the phase.
+fn stray_rtp(ports: std::ops::RangeInclusive<u16>, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let Ok(socket) = UdpSocket::bind("127.0.0.1:0") else {
+            return;
+        };
+        let started = Instant::now();
+        let mut seq: u16 = 1000;
+        while !stop.load(Ordering::Acquire) && started.elapsed() < Duration::from_secs(60) {
+            let mut packet = vec![0x80, 8];
+            packet.extend_from_slice(&seq.to_be_bytes());
+            packet.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            packet.extend_from_slice(&0xdead_beef_u32.to_be_bytes());
+            packet.extend_from_slice(&[0xd5; 160]);
+            let first_even = ports.start() + ports.start() % 2;
+            for port in (first_even..=*ports.end()).step_by(2).take(8) {
+                let _ = socket.send_to(&packet, ("127.0.0.1", port));
+            }
+            seq = seq.wrapping_add(1);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
+}
+
+/// The mechanism behind `pjsua2_call_over_tls`'s rare "little media" (3
+/// packets) in full runs: RTP from any other source reaching the daemon's
+/// port takes the daemon's stream away from the caller (a leg sends to the
+/// source of the last packet it read, whatever its SSRC), so the caller
+/// hears nothing more. On a shared machine such strays can come from any
+/// process sending to a port a new daemon now uses (the harness hands a
+/// dropped daemon's ports out again). Fails on today's daemon in most runs
+/// (0 packets) and, the phase allowing, passes in a few; ignored until the
+/// legs accept only the negotiated source (issue 9 item 1, strict media),
+/// after which it must always pass.
+#[test]
+#[ignore = "fails until strict media (issue 9 item 1): stray RTP steals the daemon's stream"]
+fn pjsua2_call_keeps_its_media_under_stray_rtp() {
+    let Some(d) = daemon(
+        "pjsua2_call_keeps_its_media_under_stray_rtp",
+        Config::default(),
+    ) else {
+        return;
+    };
+    let uri = format!("sip:112@127.0.0.1:{}", d.sip_port);
+    let (port, rtp) = (free_port().to_string(), free_udp_block(20).to_string());
+    let a = args(&[
+        "call",
+        "--uri",
+        &uri,
+        "--local-port",
+        &port,
+        "--rtp-port",
+        &rtp,
+        "--hold",
+        "2",
+    ]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stray = stray_rtp(d.rtp_ports(), stop.clone());
+    let (code, json, out) = pj_call(&d.dir.path, &a, Duration::from_secs(40));
+    stop.store(true, Ordering::Release);
+    let _ = stray.join();
+    assert_eq!(code, Some(0), "pj_call.py failed: {json}\n{out}");
+    assert!(
+        json["rx_packets"].as_u64().unwrap_or(0) >= 50,
+        "the daemon's stream went elsewhere: {json}"
     );
 }
