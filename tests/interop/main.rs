@@ -16,7 +16,7 @@
 //! | [`operators`] | operators and routing end to end (`operators/`: `peers`, `routing`, `overflow`, `e2e`; helpers in `mod.rs`, `centre`): pjsua2 softphones register, a spandsp unit's 101 rings them, tones both ways, ring-no-answer, decline, overflow, failover, priority, wrap-up, reload; and the peers proven alone |
 //! | [`operators_api`] | the operator API against real peers (`operators_api/`: `recall`, `queues`): a recall rings a softphone operator, then calls a softphone unit over the recall trunk, tones both ways; dispositions journalled; queues and operators shown during a wait; refusals (401, 404, 409, 400) |
 //! | [`softphone`] | the operator softphone (`tests/peers/pj_operator.py`) driven over JSON lines |
-//! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean; (ignored until strict media) stray RTP does not steal the daemon's stream |
+//! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean; stray RTP does not steal the daemon's stream |
 //! | [`conn_limits`] | 10,000 idle TCP connections from one source (127.0.0.2) do not stop a TCP call nor a TLS registration from another, and the daemon closes them within the first-message timeout |
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`media_strict`] | strict media: forged RFC 4733 and in-band digits from another address and SSRC are not decoded while the real unit's message is; `c=` broadcast gets 488; RTP ports held by another process do not end calls |

@@ -2,8 +2,8 @@
 //! (`tests/peers/pj_call.py`): the call connects, G.711 is negotiated with
 //! telephone-event, the daemon's hold stream (RTP silence) reaches the caller
 //! at about 50 packets a second, and the call ends cleanly whichever side
-//! hangs up. One test, ignored until strict media lands, shows that stray
-//! RTP at the daemon's port takes its stream from the caller.
+//! hangs up. Stray RTP at the daemon's port (another source, another SSRC)
+//! does not take its stream from the caller (strict media).
 
 use crate::harness::{free_port, free_udp_block, need_pjsua2, pj_call, Config, Daemon};
 use alarmgate::telemetry::metrics as m;
@@ -194,12 +194,10 @@ fn stray_rtp(ports: std::ops::RangeInclusive<u16>, stop: Arc<AtomicBool>) -> Joi
 /// source of the last packet it read, whatever its SSRC), so the caller
 /// hears nothing more. On a shared machine such strays can come from any
 /// process sending to a port a new daemon now uses (the harness hands a
-/// dropped daemon's ports out again). Fails on today's daemon in most runs
-/// (0 packets) and, the phase allowing, passes in a few; ignored until the
-/// legs accept only the negotiated source (issue 9 item 1, strict media),
-/// after which it must always pass.
+/// dropped daemon's ports out again). Failed before strict media in most
+/// runs (0 packets); the legs now accept only the negotiated source (issue 9
+/// item 1), so it must always pass.
 #[test]
-#[ignore = "fails until strict media (issue 9 item 1): stray RTP steals the daemon's stream"]
 fn pjsua2_call_keeps_its_media_under_stray_rtp() {
     let Some(d) = daemon(
         "pjsua2_call_keeps_its_media_under_stray_rtp",
