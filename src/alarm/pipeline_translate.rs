@@ -103,8 +103,23 @@ impl AlarmPipeline {
 
     fn reject(&mut self, raw: String, reason: RejectReason, fault: AttemptFault) -> PipelineAction {
         self.attempts.failed += 1;
-        self.heard.record(&raw, fault);
+        if !self.is_tail_of_decoded(&raw) {
+            self.heard.record(&raw, fault);
+        }
         PipelineAction::Rejected { raw, reason }
+    }
+
+    /// A fragment from inside or at the end of a message this call already
+    /// decoded, but not its start: the tail of that message heard again (a
+    /// gateway or softphone replaying its last frames, an echo). It tells
+    /// nothing new, so it does not make the call an unconfirmed alarm. An
+    /// attempt that starts like a decoded message (same account, a second
+    /// alarm failing) still counts.
+    fn is_tail_of_decoded(&self, raw: &str) -> bool {
+        !raw.is_empty()
+            && self.decoded.iter().any(|d| {
+                !d.raw.starts_with(raw) && d.raw.get(1..).is_some_and(|rest| rest.contains(raw))
+            })
     }
 
     fn acknowledged(&mut self, seq: u64, after_last_digit: Duration) -> PipelineAction {
