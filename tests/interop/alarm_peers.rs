@@ -501,9 +501,17 @@ fn sipp_rfc2833_captures_with_a_new_ssrc_per_digit() {
     let mut run = d.sipp("rfc2833_cid.xml").timeout_s(25);
     run.scenario = sc;
     let result = run.run();
-    assert_eq!(result.successful, 0, "no kissoff, no BYE: {}", result.report);
+    assert_eq!(
+        result.successful, 0,
+        "no kissoff, no BYE: {}",
+        result.report
+    );
     metric_at_least(&d, m::RTP_DROPPED, &[("reason", "ssrc")], 100.0);
-    assert!(d.metric(m::ALARMS_DECODED, &[]).is_none(), "{}", d.metrics());
+    assert!(
+        d.metric(m::ALARMS_DECODED, &[]).is_none(),
+        "{}",
+        d.metrics()
+    );
     assert_journal(&d, &[]);
 }
 
