@@ -1,7 +1,7 @@
 //! Strict media (issue 9 items 1, 7, 8) against real peers.
 //!
-//! - A forger on 127.0.0.3 with its own SSRCs sprays every even port of the
-//!   daemon's RTP range with a Contact ID burglary (`4242 18 1 130 01 001`)
+//! - A forger on 127.0.0.3 with its own SSRCs sprays every bound even port
+//!   of the daemon's RTP range with a Contact ID burglary (`4242 18 1 130 01 001`)
 //!   as RFC 4733 events and as in-band DTMF while SIPp, the real unit,
 //!   replays its RFC 2833 message: only the unit's message is decoded,
 //!   stored and acknowledged; the forged packets are counted as dropped.
@@ -65,9 +65,11 @@ fn forging_session(ssrc: u32, inband: bool) -> RtpSession {
     s
 }
 
-/// Sprays forged RTP from 127.0.0.3 to every even port of `range` until
-/// stopped (at most 60 s), repeating the message every 3 s; returns the
-/// datagrams sent.
+/// Sprays forged RTP from 127.0.0.3 at every even port of `range` that is
+/// bound (read from /proc/net/udp every 200 ms, as a port scan would find
+/// them) until stopped (at most 60 s), the message every 3 s;
+/// returns the datagrams sent. The packets are made before the clock
+/// starts, so the forger costs little CPU beside SIPp's real-time replay.
 struct Forger {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<u64>,
@@ -87,34 +89,66 @@ impl Forger {
     }
 }
 
+/// 12 s of one forging stream, one datagram per 20 ms: the message every
+/// 3 s, each time as a new stream (SSRC `ssrc + round`).
+fn forged_packets(ssrc: u32, inband: bool) -> Vec<Vec<u8>> {
+    let t0 = Instant::now();
+    let mut out = Vec::new();
+    for round in 0..4 {
+        let mut s = forging_session(ssrc + round, inband);
+        out.extend((0..150u64).map(|i| {
+            let now = t0 + Duration::from_millis(20 * i);
+            std::iter::from_fn(|| s.poll_transmit(now))
+                .filter(|t| t.kind == TransmitKind::Rtp)
+                .map(|t| t.bytes)
+                .last()
+                .unwrap_or_default()
+        }));
+    }
+    out
+}
+
+/// Even ports of `range` bound on this host (UDP), from /proc/net/udp.
+fn bound_even_ports(range: (u16, u16)) -> Vec<u16> {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    let mut ports: Vec<u16> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1)?.rsplit(':').next())
+        .filter_map(|hex| u16::from_str_radix(hex, 16).ok())
+        .filter(|p| (range.0..=range.1).contains(p) && p % 2 == 0)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 fn forge(range: (u16, u16), stop: &AtomicBool) -> u64 {
     let socket = UdpSocket::bind("127.0.0.3:0").expect("bind 127.0.0.3");
-    let ports: Vec<u16> = (range.0..=range.1).filter(|p| p % 2 == 0).collect();
+    let streams = [
+        forged_packets(0x4242_0001, false),
+        forged_packets(0x4242_8001, true),
+    ];
     let started = Instant::now();
-    let mut sent = 0u64;
-    let mut round = 0u32;
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
-        let mut streams = [
-            forging_session(0x4242_0000 + round, false),
-            forging_session(0x4242_8000 + round, true),
-        ];
-        let round_start = Instant::now();
-        while round_start.elapsed() < Duration::from_secs(3) && !stop.load(Ordering::Relaxed) {
-            let now = Instant::now();
-            for s in &mut streams {
-                while let Some(t) = s.poll_transmit(now) {
-                    if t.kind != TransmitKind::Rtp {
-                        continue;
-                    }
-                    for port in &ports {
-                        let to = SocketAddr::from(([127, 0, 0, 1], *port));
-                        sent += u64::from(socket.send_to(&t.bytes, to).is_ok());
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(5));
+    let (mut sent, mut ports) = (0u64, Vec::new());
+    for tick in 0..3000usize {
+        if stop.load(Ordering::Relaxed) || started.elapsed() > Duration::from_secs(60) {
+            break;
         }
-        round += 1;
+        if tick % 10 == 0 {
+            ports = bound_even_ports(range);
+        }
+        for stream in &streams {
+            let Some(bytes) = stream.get(tick % stream.len()) else {
+                continue;
+            };
+            for port in &ports {
+                let to = SocketAddr::from(([127, 0, 0, 1], *port));
+                sent += u64::from(socket.send_to(bytes, to).is_ok());
+            }
+        }
+        let due = started + Duration::from_millis(20 * (tick as u64 + 1));
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
     }
     sent
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 fuzz_target!(|data: &[u8]| {
     if let Ok(packet) = RtpPacket::new_checked(data) {
         let header = RtpHeader::parse(&packet);
-        let again = header.to_vec(packet.payload()).expect("a parsed header emits");
+        let again = header
+            .to_vec(packet.payload())
+            .expect("a parsed header emits");
         let reparsed = RtpPacket::new_checked(&again).expect("what we emit parses");
         assert_eq!(RtpHeader::parse(&reparsed), header);
         assert_eq!(reparsed.payload(), packet.payload());
@@ -25,7 +27,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&control, rest)) = data.split_first() else {
         return;
     };
-    let mode = if control & 1 == 0 { SourceMode::Sdp } else { SourceMode::Latch };
+    let mode = if control & 1 == 0 {
+        SourceMode::Sdp
+    } else {
+        SourceMode::Latch
+    };
     let params = MediaParams {
         codec: Codec::Pcma,
         payload_type: 8,
@@ -41,14 +47,22 @@ fuzz_target!(|data: &[u8]| {
             ssrc_gap: Duration::from_millis(100),
         },
     };
-    let seeds = Seeds { ssrc: 1, sequence_number: 0, timestamp: 0 };
+    let seeds = Seeds {
+        ssrc: 1,
+        sequence_number: 0,
+        timestamp: 0,
+    };
     let start = Instant::now();
     let Ok(mut session) = RtpSession::new(start, params, seeds, "fuzz") else {
         return;
     };
     for (i, chunk) in rest.chunks(((control >> 2) as usize % 48) + 12).enumerate() {
         let now = start + Duration::from_millis(20 * i as u64);
-        let host = if chunk.first().is_some_and(|b| b & 0x80 != 0) { 6 } else { 5 };
+        let host = if chunk.first().is_some_and(|b| b & 0x80 != 0) {
+            6
+        } else {
+            5
+        };
         let src = SocketAddr::from(([10, 0, 0, host], 4000));
         let _ = session.handle_packet(now, src, chunk);
         session.handle_timeout(now);
