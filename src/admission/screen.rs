@@ -58,7 +58,7 @@ impl Default for OverloadSettings {
         Self {
             alarm_lag: LagLimits {
                 sip: ms(2000),
-                media: ms(150),
+                media: ms(400),
             },
             normal_lag: LagLimits {
                 sip: ms(100),
@@ -200,6 +200,11 @@ impl Admission {
     /// True when `source` is on a trunk (admitted without authentication).
     pub fn is_trusted(&self, source: IpAddr) -> bool {
         self.settings.access.acl_for(source).is_some()
+    }
+
+    /// The normal calls' adaptive rate, calls a second; `None` while unlimited.
+    pub fn normal_rate(&self) -> Option<f64> {
+        self.gates.normal_rate()
     }
 
     /// True while new calls of `priority` are shed for load.

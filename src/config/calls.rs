@@ -72,7 +72,7 @@ pub struct OverloadConfig {
     /// refusal costs it a retry).
     pub alarm_sip_lag_ms: u64,
     /// Media tick lag, ms, above which alarm calls are shed too; at least
-    /// the normal one. Default 150 (beyond it the calls already accepted
+    /// the normal one. Default 400 (beyond it the calls already accepted
     /// would start to miss their handshake and kissoff timing).
     pub alarm_media_lag_ms: u64,
     /// Shedding stops once both lags have stayed at or below half their
@@ -97,7 +97,7 @@ impl Default for OverloadConfig {
             normal_sip_lag_ms: 100,
             normal_media_lag_ms: 40,
             alarm_sip_lag_ms: 2000,
-            alarm_media_lag_ms: 150,
+            alarm_media_lag_ms: 400,
             recover_ms: 2000,
             alarm_reserve_percent: 20,
             untrusted_invites_per_second: 10,
