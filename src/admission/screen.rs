@@ -61,7 +61,7 @@ impl Default for OverloadSettings {
                 media: ms(400),
             },
             normal_lag: LagLimits {
-                sip: ms(100),
+                sip: ms(200),
                 media: ms(40),
             },
             recover: ms(2000),

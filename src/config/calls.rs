@@ -63,7 +63,8 @@ pub struct CallsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OverloadConfig {
-    /// SIP driver lag, ms, above which normal calls are shed. Default 100.
+    /// SIP driver lag, ms, above which normal calls are shed. Default 200
+    /// (well under the 500 ms after which callers retransmit).
     pub normal_sip_lag_ms: u64,
     /// Media tick lag, ms, above which normal calls are shed. Default 40.
     pub normal_media_lag_ms: u64,
@@ -94,7 +95,7 @@ pub struct OverloadConfig {
 impl Default for OverloadConfig {
     fn default() -> Self {
         Self {
-            normal_sip_lag_ms: 100,
+            normal_sip_lag_ms: 200,
             normal_media_lag_ms: 40,
             alarm_sip_lag_ms: 2000,
             alarm_media_lag_ms: 400,
