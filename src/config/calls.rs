@@ -324,4 +324,64 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn priorities_reach_the_admission_settings() {
+        use crate::admission::Priority;
+        let text = r#"[calls.overload]
+normal_sip_lag_ms = 150
+alarm_reserve_percent = 10
+
+[[trunks]]
+name = "pbx"
+allow = ["192.0.2.0/24"]
+priority = "normal"
+
+[[trunks]]
+name = "units"
+allow = ["127.0.0.1"]
+
+[auth]
+[[auth.devices]]
+username = "kiosk"
+ha1_md5 = "0123456789abcdef0123456789abcdef"
+priority = "normal"
+
+[[tenants]]
+id = "plain"
+name = "Plain"
+dids = ["+45 70-00"]
+priority = "normal"
+
+[[tenants]]
+id = "demo"
+name = "Demo"
+dids = ["112"]
+"#;
+        let config = super::super::load_str(text, "t.toml").expect("valid");
+        let s = config.admission_settings();
+        let priorities: Vec<_> = s.access.trunks().iter().map(|t| t.priority).collect();
+        assert_eq!(priorities, [Priority::Normal, Priority::Alarm]);
+        let o = s.overload;
+        assert_eq!(o.normal_lag.sip, Duration::from_millis(150));
+        assert_eq!(o.alarm_reserve_percent, 10);
+        assert_eq!(o.normal_dids, HashSet::from(["+457000".to_string()]));
+        assert_eq!(o.normal_devices, HashSet::from(["kiosk".to_string()]));
+    }
+
+    #[test]
+    fn bad_overload_keys_report_their_line() {
+        let text = "[[trunks]]\nname = \"lo\"\nallow = [\"127.0.0.1\"]\npriority = \"urgent\"\n\n\
+[[tenants]]\nid = \"demo\"\nname = \"Demo\"\ndids = [\"112\"]\n";
+        let errs = super::super::load_str(text, "t.toml").expect_err("rejected");
+        let found: Vec<_> = errs.iter().map(|e| (e.line, e.message())).collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 4, "{found:?}");
+        assert!(found[0].1.contains("urgent"), "{found:?}");
+        let text = "[calls.overload]\nrecover_ms = 5\n\n[[trunks]]\nname = \"lo\"\nallow = [\"127.0.0.1\"]\n\n\
+[[tenants]]\nid = \"demo\"\nname = \"Demo\"\ndids = [\"112\"]\n";
+        let errs = super::super::load_str(text, "t.toml").expect_err("rejected");
+        let found: Vec<_> = errs.iter().map(|e| (e.line, e.key.as_str())).collect();
+        assert_eq!(found, [(2, "calls.overload.recover_ms")]);
+    }
 }
