@@ -57,7 +57,7 @@ impl Default for OverloadSettings {
         let ms = Duration::from_millis;
         Self {
             alarm_lag: LagLimits {
-                sip: ms(2000),
+                sip: Duration::ZERO,
                 media: ms(400),
             },
             normal_lag: LagLimits {

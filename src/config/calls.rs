@@ -69,7 +69,9 @@ pub struct OverloadConfig {
     /// Media tick lag, ms, above which normal calls are shed. Default 40.
     pub normal_media_lag_ms: u64,
     /// SIP driver lag, ms, above which alarm calls are shed too; at least
-    /// the normal one. Default 2000 (a late answer delays an alarm call; a
+    /// the normal one. Default 0, off: the SIP queue fills with the plain
+    /// calls being refused, and an alarm INVITE that has waited in it gains
+    /// nothing from a 503 (a late answer only delays an alarm call; a
     /// refusal costs it a retry).
     pub alarm_sip_lag_ms: u64,
     /// Media tick lag, ms, above which alarm calls are shed too; at least
@@ -97,7 +99,7 @@ impl Default for OverloadConfig {
         Self {
             normal_sip_lag_ms: 200,
             normal_media_lag_ms: 40,
-            alarm_sip_lag_ms: 2000,
+            alarm_sip_lag_ms: 0,
             alarm_media_lag_ms: 400,
             recover_ms: 2000,
             alarm_reserve_percent: 20,
