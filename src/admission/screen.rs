@@ -176,6 +176,17 @@ impl Admission {
         }
     }
 
+    /// Caps the concurrency limit at `capacity` (the RTP ports there are):
+    /// the alarm reserve is a share of what can really be served.
+    pub fn cap_concurrency(&mut self, capacity: usize) {
+        let max = &mut self.settings.max_concurrent;
+        *max = if *max == 0 {
+            capacity
+        } else {
+            (*max).min(capacity)
+        };
+    }
+
     /// A SIP driver lag sample (how long a message arriving now waits).
     pub fn observe_sip_lag(&mut self, now: Instant, lag: Duration) {
         self.gates.observe_sip(now, lag);

@@ -206,7 +206,7 @@ impl CallCore {
         }
         // Every call, incoming or not: an upper bound of the incoming ones
         // that costs no scan (`incoming_calls` walks them all).
-        let active = self.calls.len();
+        let active = self.calls.len().max(self.ports.in_use());
         let did = raw.user.as_deref();
         let Some(shed) = self
             .admission
