@@ -5,10 +5,12 @@
 //! everything while open, so goodput collapses to the share of time it is
 //! open. Instead, once the lag is hot, normal calls pass a token bucket whose
 //! rate follows the lag (AIMD, as TCP does with a window): every
-//! [`ADJUST_EVERY`] it shrinks by a quarter while the lag is above the
-//! threshold, holds while it is between half and the threshold (a dead band,
-//! so it settles), and grows by a tenth (and one call) while it is below
-//! half. It starts from the rate actually admitted when the lag first went
+//! [`ADJUST_EVERY`] it grows by a tenth (and one call) while the lag is below
+//! half the threshold, holds while it is between half and the threshold (a
+//! dead band, so it settles), and while it is above, it shrinks to 3/4 of
+//! what was really admitted, at most once per [`SHRINK_EVERY`]: the lag is
+//! a queue that takes time to drain, and shrinking on every sample while it
+//! drains would drive the rate to nothing and leave the node idle. It starts from the rate actually admitted when the lag first went
 //! hot, and the limit is lifted once the lag has been calm for `recover`
 //! while the calls offered stayed under half the limit (the storm is over),
 //! or at once after `recover` without any adjustment (an idle node).
@@ -18,6 +20,9 @@ use std::time::{Duration, Instant};
 
 /// How often the rate is adjusted.
 pub const ADJUST_EVERY: Duration = Duration::from_millis(100);
+
+/// The shortest time between two decreases.
+pub const SHRINK_EVERY: Duration = Duration::from_millis(500);
 
 /// The lowest rate the limit falls to, calls a second.
 pub const MIN_RATE: f64 = 1.0;
@@ -42,6 +47,7 @@ pub struct AdaptiveRate {
     tokens: f64,
     refilled: Option<Instant>,
     adjusted: Option<Instant>,
+    shrunk: Option<Instant>,
     /// Calls admitted and offered since the last adjustment.
     admitted: u32,
     offered: u32,
@@ -61,6 +67,7 @@ impl AdaptiveRate {
             tokens: 0.0,
             refilled: None,
             adjusted: None,
+            shrunk: None,
             admitted: 0,
             offered: 0,
             admitted_rate: 0.0,
@@ -87,13 +94,20 @@ impl AdaptiveRate {
         if since >= self.recover && heat != Heat::Hot {
             self.limit = None; // idle for a while: nothing to hold back
         }
+        let may_shrink = self
+            .shrunk
+            .is_none_or(|at| now.saturating_duration_since(at) >= SHRINK_EVERY);
+        let admitted = self.admitted_rate.max(MIN_RATE * 10.0);
         let next = match (self.limit, heat) {
-            (None, Heat::Hot) => Some(self.admitted_rate.max(MIN_RATE * 10.0) * 0.75),
+            (None, Heat::Hot) => Some(admitted * 0.75),
             (None, _) => None,
-            (Some(l), Heat::Hot) => Some(l * 0.75),
-            (Some(l), Heat::Warm) => Some(l),
+            (Some(l), Heat::Hot) if may_shrink => Some(l.min(admitted) * 0.75),
+            (Some(l), Heat::Hot | Heat::Warm) => Some(l),
             (Some(l), Heat::Calm) => Some(l * 1.1 + 1.0),
         };
+        if heat == Heat::Hot && may_shrink {
+            self.shrunk = Some(now);
+        }
         self.limit = next.map(|l| l.max(MIN_RATE));
         self.lift_when_quiet(now, heat);
     }
@@ -217,11 +231,11 @@ mod tests {
         let mut r = AdaptiveRate::new(Duration::from_secs(2));
         let t0 = epoch();
         for i in 0..200u32 {
-            r.adjust(t0 + ADJUST_EVERY * i, Heat::Hot);
+            r.adjust(t0 + SHRINK_EVERY * i, Heat::Hot);
         }
         assert_eq!(r.limit(), Some(MIN_RATE));
         let admitted = (0..100u32)
-            .filter(|i| r.try_admit(t0 + Duration::from_secs(20) + ADJUST_EVERY * *i))
+            .filter(|i| r.try_admit(t0 + Duration::from_secs(100) + ADJUST_EVERY * *i))
             .count();
         assert!((9..=11).contains(&admitted), "{admitted} in 10 s at 1/s");
     }

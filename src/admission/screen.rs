@@ -57,11 +57,11 @@ impl Default for OverloadSettings {
         let ms = Duration::from_millis;
         Self {
             alarm_lag: LagLimits {
-                sip: ms(2000),
-                media: ms(150),
+                sip: Duration::ZERO,
+                media: ms(400),
             },
             normal_lag: LagLimits {
-                sip: ms(100),
+                sip: ms(200),
                 media: ms(40),
             },
             recover: ms(2000),
@@ -176,6 +176,17 @@ impl Admission {
         }
     }
 
+    /// Caps the concurrency limit at `capacity` (the RTP ports there are):
+    /// the alarm reserve is a share of what can really be served.
+    pub fn cap_concurrency(&mut self, capacity: usize) {
+        let max = &mut self.settings.max_concurrent;
+        *max = if *max == 0 {
+            capacity
+        } else {
+            (*max).min(capacity)
+        };
+    }
+
     /// A SIP driver lag sample (how long a message arriving now waits).
     pub fn observe_sip_lag(&mut self, now: Instant, lag: Duration) {
         self.gates.observe_sip(now, lag);
@@ -200,6 +211,11 @@ impl Admission {
     /// True when `source` is on a trunk (admitted without authentication).
     pub fn is_trusted(&self, source: IpAddr) -> bool {
         self.settings.access.acl_for(source).is_some()
+    }
+
+    /// The normal calls' adaptive rate, calls a second; `None` while unlimited.
+    pub fn normal_rate(&self) -> Option<f64> {
+        self.gates.normal_rate()
     }
 
     /// True while new calls of `priority` are shed for load.

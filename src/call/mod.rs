@@ -103,6 +103,8 @@ impl CallCore {
         seed: u64,
     ) -> Self {
         let ports = PortPool::new(config.rtp_ports.0, config.rtp_ports.1, seed ^ PORT_SEED);
+        let mut admission = admission;
+        admission.cap_concurrency(shed::port_capacity(config.rtp_ports));
         Self {
             tl: TransactionLayer::new(config.timers),
             config,

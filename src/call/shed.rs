@@ -21,6 +21,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 use std::time::Instant;
 
+/// How many calls the RTP port range can carry (one even port each).
+pub(crate) fn port_capacity((min, max): (u16, u16)) -> usize {
+    let first = min + (min % 2);
+    usize::from(max.saturating_sub(first) / 2) + usize::from(max >= first)
+}
+
 impl CallCore {
     /// True when `req`, a new INVITE, was refused here with a stateless 503.
     pub(crate) fn shed_early(&mut self, now: Instant, peer: Peer, req: &Request) -> bool {
@@ -31,7 +37,7 @@ impl CallCore {
             return false;
         }
         let did = message::request_user(req);
-        let active = self.incoming_calls();
+        let active = self.incoming_calls().max(self.ports.in_use());
         let draining = self.draining.is_some();
         let source = peer.addr.ip();
         let Some(shed) = self
@@ -59,7 +65,7 @@ impl CallCore {
         req: &Request,
         username: &str,
     ) -> bool {
-        let active = self.incoming_calls();
+        let active = self.incoming_calls().max(self.ports.in_use());
         let Some(shed) = self.admission.screen_device(now, username, active) else {
             return true;
         };

@@ -39,12 +39,11 @@ pub(crate) struct RawRequest<'a> {
 }
 
 impl<'a> RawRequest<'a> {
-    /// Scans the header block; `None` for anything this path does not handle.
+    /// Scans the header block, line by line up to the empty line (the body
+    /// is never read); `None` for anything this path does not handle.
     pub(crate) fn scan(bytes: &'a [u8]) -> Option<Self> {
-        let end = find(bytes, b"\r\n\r\n")?;
-        let mut lines = bytes.get(..end)?.split(|&b| b == b'\n');
-        let first = trim(lines.next()?);
-        let mut parts = first.split(|&b| b == b' ');
+        let (first, mut rest) = next_line(bytes)?;
+        let mut parts = first.splitn(3, |&b| b == b' ');
         let method = parts.next()?;
         let uri = parts.next()?;
         let mut raw = RawRequest {
@@ -52,14 +51,15 @@ impl<'a> RawRequest<'a> {
             user: uri_user(uri),
             ..RawRequest::default()
         };
-        for line in lines {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-                return None; // a folded line: the full parser's job
+        loop {
+            let (line, after) = next_line(rest)?;
+            rest = after;
+            match line.first() {
+                None => return Some(raw),
+                Some(b' ' | b'\t') => return None, // folded: the full parser's job
+                Some(_) => raw.header(line)?,
             }
-            raw.header(line)?;
         }
-        Some(raw)
     }
 
     fn header(&mut self, line: &'a [u8]) -> Option<()> {
@@ -141,8 +141,12 @@ fn trim(b: &[u8]) -> &[u8] {
     b.trim_ascii()
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// The line at the start of `bytes` (without its CRLF) and what follows it.
+fn next_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let lf = bytes.iter().position(|&b| b == b'\n')?;
+    let line = bytes.get(..lf)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Some((line, bytes.get(lf + 1..)?))
 }
 
 fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -200,7 +204,9 @@ impl CallCore {
         if self.admitted.contains(call_id) {
             return false; // a retransmission of a call let through
         }
-        let active = self.incoming_calls();
+        // Every call, incoming or not: an upper bound of the incoming ones
+        // that costs no scan (`incoming_calls` walks them all).
+        let active = self.calls.len().max(self.ports.in_use());
         let did = raw.user.as_deref();
         let Some(shed) = self
             .admission

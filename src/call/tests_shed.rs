@@ -91,6 +91,23 @@ fn an_accepted_call_is_not_refused_by_later_load() {
 }
 
 #[test]
+fn the_port_range_caps_the_limit_and_its_alarm_reserve() {
+    assert_eq!(super::shed::port_capacity((40000, 40009)), 5);
+    assert_eq!(super::shed::port_capacity((40001, 40010)), 5);
+    assert_eq!(super::shed::port_capacity((40000, 40000)), 1);
+    // for_tests has 40000-40010: 6 calls; normal ones may use 80 % (4).
+    let mut c = core();
+    for n in 0..4 {
+        let out = send(&mut c, PLAIN_PHONE, &invite(PLAIN_PHONE, &format!("r{n}")));
+        assert_eq!(codes(&out)[..2], ["100", "200"], "call {n}");
+    }
+    let out = send(&mut c, PLAIN_PHONE, &invite(PLAIN_PHONE, "r4"));
+    assert_eq!(codes(&out), ["503"], "the last ports are kept for alarms");
+    let out = send(&mut c, ALARM_UNIT, &invite(ALARM_UNIT, "a9"));
+    assert_eq!(codes(&out)[..2], ["100", "200"]);
+}
+
+#[test]
 fn the_full_path_gives_the_same_503_as_the_raw_one() {
     // An untrusted source takes the full path (its screening spends tokens).
     let mut c = core();

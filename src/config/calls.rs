@@ -63,16 +63,19 @@ pub struct CallsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OverloadConfig {
-    /// SIP driver lag, ms, above which normal calls are shed. Default 100.
+    /// SIP driver lag, ms, above which normal calls are shed. Default 200
+    /// (well under the 500 ms after which callers retransmit).
     pub normal_sip_lag_ms: u64,
     /// Media tick lag, ms, above which normal calls are shed. Default 40.
     pub normal_media_lag_ms: u64,
     /// SIP driver lag, ms, above which alarm calls are shed too; at least
-    /// the normal one. Default 2000 (a late answer delays an alarm call; a
+    /// the normal one. Default 0, off: the SIP queue fills with the plain
+    /// calls being refused, and an alarm INVITE that has waited in it gains
+    /// nothing from a 503 (a late answer only delays an alarm call; a
     /// refusal costs it a retry).
     pub alarm_sip_lag_ms: u64,
     /// Media tick lag, ms, above which alarm calls are shed too; at least
-    /// the normal one. Default 150 (beyond it the calls already accepted
+    /// the normal one. Default 400 (beyond it the calls already accepted
     /// would start to miss their handshake and kissoff timing).
     pub alarm_media_lag_ms: u64,
     /// Shedding stops once both lags have stayed at or below half their
@@ -94,10 +97,10 @@ pub struct OverloadConfig {
 impl Default for OverloadConfig {
     fn default() -> Self {
         Self {
-            normal_sip_lag_ms: 100,
+            normal_sip_lag_ms: 200,
             normal_media_lag_ms: 40,
-            alarm_sip_lag_ms: 2000,
-            alarm_media_lag_ms: 150,
+            alarm_sip_lag_ms: 0,
+            alarm_media_lag_ms: 400,
             recover_ms: 2000,
             alarm_reserve_percent: 20,
             untrusted_invites_per_second: 10,
@@ -322,5 +325,65 @@ mod tests {
                 "calls.retry_after_s"
             ]
         );
+    }
+
+    #[test]
+    fn priorities_reach_the_admission_settings() {
+        use crate::admission::Priority;
+        let text = r#"[calls.overload]
+normal_sip_lag_ms = 150
+alarm_reserve_percent = 10
+
+[[trunks]]
+name = "pbx"
+allow = ["192.0.2.0/24"]
+priority = "normal"
+
+[[trunks]]
+name = "units"
+allow = ["127.0.0.1"]
+
+[auth]
+[[auth.devices]]
+username = "kiosk"
+ha1_md5 = "0123456789abcdef0123456789abcdef"
+priority = "normal"
+
+[[tenants]]
+id = "plain"
+name = "Plain"
+dids = ["+45 70-00"]
+priority = "normal"
+
+[[tenants]]
+id = "demo"
+name = "Demo"
+dids = ["112"]
+"#;
+        let config = super::super::load_str(text, "t.toml").expect("valid");
+        let s = config.admission_settings();
+        let priorities: Vec<_> = s.access.trunks().iter().map(|t| t.priority).collect();
+        assert_eq!(priorities, [Priority::Normal, Priority::Alarm]);
+        let o = s.overload;
+        assert_eq!(o.normal_lag.sip, Duration::from_millis(150));
+        assert_eq!(o.alarm_reserve_percent, 10);
+        assert_eq!(o.normal_dids, HashSet::from(["+457000".to_string()]));
+        assert_eq!(o.normal_devices, HashSet::from(["kiosk".to_string()]));
+    }
+
+    #[test]
+    fn bad_overload_keys_report_their_line() {
+        let text = "[[trunks]]\nname = \"lo\"\nallow = [\"127.0.0.1\"]\npriority = \"urgent\"\n\n\
+[[tenants]]\nid = \"demo\"\nname = \"Demo\"\ndids = [\"112\"]\n";
+        let errs = super::super::load_str(text, "t.toml").expect_err("rejected");
+        let found: Vec<_> = errs.iter().map(|e| (e.line, e.message())).collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 4, "{found:?}");
+        assert!(found[0].1.contains("urgent"), "{found:?}");
+        let text = "[calls.overload]\nrecover_ms = 5\n\n[[trunks]]\nname = \"lo\"\nallow = [\"127.0.0.1\"]\n\n\
+[[tenants]]\nid = \"demo\"\nname = \"Demo\"\ndids = [\"112\"]\n";
+        let errs = super::super::load_str(text, "t.toml").expect_err("rejected");
+        let found: Vec<_> = errs.iter().map(|e| (e.line, e.key.as_str())).collect();
+        assert_eq!(found, [(2, "calls.overload.recover_ms")]);
     }
 }

@@ -257,6 +257,9 @@ pub struct Config {
     /// `var/journal` lands in the test dir, its working directory). Leave it
     /// None when `extra` carries its own `[alarm]`.
     pub alarm: Option<AlarmOpts>,
+    /// `[[trunks]]` tables written instead of the default `loopback` trunk
+    /// (None: the default, all of loopback, or 192.0.2.0/24 with `auth_device`).
+    pub trunks: Option<String>,
 }
 
 /// `[alarm]` as the tests write it; the journal is always `<test dir>/journal`
@@ -303,6 +306,7 @@ impl Default for Config {
             media_keys: String::new(),
             tenant_keys: String::new(),
             alarm: None,
+            trunks: None,
         }
     }
 }
@@ -330,6 +334,10 @@ impl Config {
                 ),
             ),
         };
+        let trunks = self
+            .trunks
+            .clone()
+            .unwrap_or_else(|| format!("[[trunks]]\nname = \"loopback\"\nallow = {trunk}\n"));
         format!(
             r#"# written by tests/interop/harness.rs
 [node]
@@ -369,9 +377,7 @@ retry_after_s = 5
 shutdown_grace_s = {shutdown_grace_s}
 {delay}
 {auth}
-[[trunks]]
-name = "loopback"
-allow = {trunk}
+{trunks}
 
 [[tenants]]
 id = "demo"
