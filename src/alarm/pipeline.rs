@@ -187,7 +187,7 @@ impl AlarmPipeline {
                 timestamp, samples, ..
             } => {
                 self.rtp_anchor = Some((*timestamp, now));
-                self.handle_audio(now, samples);
+                self.hear(now, Some(*timestamp), samples);
             }
             AudioFrame::Gap { packets, .. } => self.handle_gap(now, u32::from(*packets)),
         }
@@ -195,11 +195,17 @@ impl AlarmPipeline {
 
     /// Decoded 8 kHz PCM (any length; `now` dates its first sample).
     pub fn handle_audio(&mut self, now: Instant, samples: &[i16]) {
+        self.hear(now, None, samples);
+    }
+
+    /// Audio with its RTP timestamp when it came from RTP (silence between
+    /// frames is then judged on the timestamps).
+    fn hear(&mut self, now: Instant, timestamp: Option<u32>, samples: &[i16]) {
         self.handle_timeout(now);
         if self.finished {
             return;
         }
-        self.timeline.audio(now, samples, &mut self.dtmf);
+        self.timeline.audio(now, timestamp, samples, &mut self.dtmf);
         self.drain_dtmf(now);
     }
 

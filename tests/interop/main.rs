@@ -15,6 +15,7 @@
 //! | [`operators`] | operators and routing end to end (`operators/`: `peers`, `routing`, `overflow`, `e2e`; helpers in `mod.rs`, `centre`): pjsua2 softphones register, a spandsp unit's 101 rings them, tones both ways, ring-no-answer, decline, overflow, failover, priority, wrap-up, reload; and the peers proven alone |
 //! | [`operators_api`] | the operator API against real peers (`operators_api/`: `recall`, `queues`): a recall rings a softphone operator, then calls a softphone unit over the recall trunk, tones both ways; dispositions journalled; queues and operators shown during a wait; refusals (401, 404, 409, 400) |
 //! | [`softphone`] | the operator softphone (`tests/peers/pj_operator.py`) driven over JSON lines |
+//! | [`silence`] | missing RTP is time and a lost packet no lost digit: the simulator against spandsp's receiver with VAD, spandsp's sender with VAD and on a 3 % lossy line against the daemon |
 //! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean |
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
@@ -36,6 +37,7 @@ mod impairments;
 mod operators;
 mod operators_api;
 mod pj;
+mod silence;
 mod softphone;
 mod standin;
 mod storage;
