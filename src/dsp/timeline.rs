@@ -25,8 +25,9 @@
 use std::time::{Duration, Instant};
 
 /// How long without a frame before the time is taken as silence (default):
-/// three 20 ms packets; the reorder buffer holds a hole 60 ms at most.
-pub const DEFAULT_HOLD: Duration = Duration::from_millis(60);
+/// six 20 ms packets, twice the 60 ms the reorder buffer holds a hole, so a
+/// jitter spike or a sender's hiccup inside a tone is not taken for its end.
+pub const DEFAULT_HOLD: Duration = Duration::from_millis(120);
 /// Silence fed by the clock in one go: enough for the DTMF detector (102-sample
 /// blocks: the partial block plus two silent ones) and the tone detector.
 pub const SETTLE: Duration = Duration::from_micros(38_250);
