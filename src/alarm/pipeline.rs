@@ -36,7 +36,7 @@
 //!   RTP timestamp against the audio's, so late end-bit packets still match.
 //! - Missing RTP is time ([`AudioTimeline`]): a timestamp jump between frames
 //!   is silence (a unit with silence suppression between digits), no frame
-//!   for 60 ms while a digit is on is silence by the clock (a unit that stops
+//!   for 120 ms while a digit is on is silence by the clock (a unit that stops
 //!   sending after its last digit: its kissoff still comes), and a lost
 //!   packet is neither tone nor silence (a digit split by one stays one).
 
@@ -56,6 +56,8 @@ use crate::media::telephone_event::DigitEvent;
 const GAP_MEMORY: Duration = Duration::from_secs(120);
 /// At most this many gap records are kept.
 const GAP_RECORDS: usize = 256;
+/// Longest the receiver's timers wait for a sounding digit's end.
+const MAX_DEFER: Duration = Duration::from_millis(200);
 /// An RFC 4733 start mapped further than this from `now` is not trusted.
 const RTP_MAP_LIMIT: Duration = Duration::from_secs(10);
 
@@ -135,11 +137,23 @@ impl AlarmPipeline {
         if self.finished {
             return None;
         }
+        let (silence, timer) = self.timers();
+        [timer, silence].into_iter().flatten().min()
+    }
+
+    /// When silence by the clock is due, and when the receiver's next timer
+    /// is: held back while a digit may still be sounding (its end, by the
+    /// clock, comes first: a unit whose RTP stops after its last digit is not
+    /// cut off by the inter-digit timeout), by at most [`MAX_DEFER`].
+    fn timers(&self) -> (Option<Instant>, Option<Instant>) {
         let silence = self.timeline.poll_timeout(self.dtmf.is_idle());
-        [self.receiver.poll_timeout(), silence]
-            .into_iter()
-            .flatten()
-            .min()
+        let timer = self.receiver.poll_timeout();
+        let collecting = self.receiver.state() == ReceiverState::CollectingDigits;
+        let timer = match (timer, silence.filter(|_| collecting)) {
+            (Some(t), Some(s)) if s > t => Some(s.min(t + MAX_DEFER)),
+            (t, _) => t,
+        };
+        (silence, timer)
     }
 
     /// Counters so far.
@@ -165,9 +179,9 @@ impl AlarmPipeline {
     /// in time order: the receiver's, and silence by the clock.
     pub fn handle_timeout(&mut self, now: Instant) {
         while !self.finished {
-            let silence = self.timeline.poll_timeout(self.dtmf.is_idle());
+            let (silence, timer) = self.timers();
             let silence = silence.filter(|t| *t <= now);
-            let timer = self.receiver.poll_timeout().filter(|t| *t <= now);
+            let timer = timer.filter(|t| *t <= now);
             match (silence, timer) {
                 (Some(at), t) if t.is_none_or(|t| at <= t) => {
                     self.timeline.handle_timeout(at, &mut self.dtmf);
@@ -190,7 +204,7 @@ impl AlarmPipeline {
                 timestamp, samples, ..
             } => {
                 self.rtp_anchor = Some((*timestamp, now));
-                self.handle_audio(now, samples);
+                self.hear(now, Some(*timestamp), samples);
             }
             AudioFrame::Gap { packets, .. } => self.handle_gap(now, u32::from(*packets)),
         }
@@ -198,11 +212,17 @@ impl AlarmPipeline {
 
     /// Decoded 8 kHz PCM (any length; `now` dates its first sample).
     pub fn handle_audio(&mut self, now: Instant, samples: &[i16]) {
+        self.hear(now, None, samples);
+    }
+
+    /// Audio with its RTP timestamp when it came from RTP (silence between
+    /// frames is then judged on the timestamps).
+    fn hear(&mut self, now: Instant, timestamp: Option<u32>, samples: &[i16]) {
         self.handle_timeout(now);
         if self.finished {
             return;
         }
-        self.timeline.audio(now, samples, &mut self.dtmf);
+        self.timeline.audio(now, timestamp, samples, &mut self.dtmf);
         self.drain_dtmf(now);
     }
 

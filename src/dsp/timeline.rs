@@ -7,10 +7,12 @@
 //! next packet. The [`AudioTimeline`] tells the detector three things apart:
 //!
 //! - **audio**: a decoded frame, dated on the sender's RTP clock;
-//! - **silence**: time that no packet covers although none was lost: a
+//! - **silence**: time that no packet covers although none was lost: an RTP
 //!   timestamp jump between consecutive frames (RFC 3551 §4.1, silence
-//!   suppression), or, by the clock, no frame for `hold` after the last one
-//!   (long enough that a jittered or reordered packet would have come);
+//!   suppression; judged on the timestamps, not on the frames' dates, which
+//!   carry the receiver's scheduling jitter), or, by the clock, no frame for
+//!   `hold` after the last one (long enough that a jittered or reordered
+//!   packet would have come);
 //! - **lost**: packets the reorder buffer reported missing, one frame length
 //!   each: the audio was there but we do not know it. A detector bridges a
 //!   short loss (a tone split by a lost packet stays one tone) and never
@@ -23,13 +25,17 @@
 use std::time::{Duration, Instant};
 
 /// How long without a frame before the time is taken as silence (default):
-/// three 20 ms packets; the reorder buffer holds a hole 60 ms at most.
-pub const DEFAULT_HOLD: Duration = Duration::from_millis(60);
+/// six 20 ms packets, twice the 60 ms the reorder buffer holds a hole, so a
+/// jitter spike or a sender's hiccup inside a tone is not taken for its end.
+pub const DEFAULT_HOLD: Duration = Duration::from_millis(120);
 /// Silence fed by the clock in one go: enough for the DTMF detector (102-sample
 /// blocks: the partial block plus two silent ones) and the tone detector.
 pub const SETTLE: Duration = Duration::from_micros(38_250);
-/// A timestamp jump shorter than this is jitter in the dating, not silence.
+/// A jump between frame dates shorter than this is jitter in the dating, not silence.
 const TOLERANCE: Duration = Duration::from_millis(1);
+/// RTP timestamp jumps (8 kHz units) taken as silence: over 1 ms, under 10 s
+/// (a larger jump, or one backwards, is a new source or a clock step).
+const TS_SILENCE: std::ops::Range<u32> = 9..80_000;
 /// Frame length assumed before the first frame (20 ms at 8 kHz).
 const DEFAULT_FRAME: Duration = Duration::from_millis(20);
 const NANOS_PER_SAMPLE: u64 = 125_000;
@@ -53,6 +59,7 @@ pub struct AudioTimeline {
     heard_until: Option<Instant>,
     frame: Duration,
     lost: Duration,
+    next_ts: Option<u32>,
 }
 
 impl Default for AudioTimeline {
@@ -69,6 +76,7 @@ impl AudioTimeline {
             heard_until: None,
             frame: DEFAULT_FRAME,
             lost: Duration::ZERO,
+            next_ts: None,
         }
     }
 
@@ -78,24 +86,55 @@ impl AudioTimeline {
     }
 
     /// A decoded frame dated `at`: first the lost packets and the silence
-    /// before it, then the frame.
-    pub fn audio(&mut self, at: Instant, samples: &[i16], to: &mut impl Listener) {
+    /// before it (from the RTP `timestamp` if given, else from the dates),
+    /// then the frame.
+    pub fn audio(
+        &mut self,
+        at: Instant,
+        timestamp: Option<u32>,
+        samples: &[i16],
+        to: &mut impl Listener,
+    ) {
         if let Some(until) = self.heard_until {
             if !self.lost.is_zero() {
                 to.lost(self.lost);
             }
             let expected = until + self.lost;
-            if at > expected + TOLERANCE {
-                to.silence(expected, at - expected);
+            if let Some(silence) = self.silence_before(at, timestamp, expected) {
+                to.silence(expected, silence);
             }
         }
         self.lost = Duration::ZERO;
+        self.next_ts = timestamp.map(|ts| ts.wrapping_add(samples.len() as u32));
         to.audio(at, samples);
         if !samples.is_empty() {
             self.frame = Duration::from_nanos(samples.len() as u64 * NANOS_PER_SAMPLE);
         }
         let end = at + Duration::from_nanos(samples.len() as u64 * NANOS_PER_SAMPLE);
         self.heard_until = Some(self.heard_until.map_or(end, |u| u.max(end)));
+    }
+
+    /// Silence between the last frame (and the lost packets after it) and a
+    /// frame dated `at` with `timestamp`.
+    fn silence_before(
+        &self,
+        at: Instant,
+        timestamp: Option<u32>,
+        expected: Instant,
+    ) -> Option<Duration> {
+        match (timestamp, self.next_ts) {
+            (Some(ts), Some(next)) => {
+                let lost = (self.lost.as_nanos() / u128::from(NANOS_PER_SAMPLE)) as u32;
+                let jump = ts.wrapping_sub(next.wrapping_add(lost));
+                TS_SILENCE
+                    .contains(&jump)
+                    .then(|| Duration::from_nanos(u64::from(jump) * NANOS_PER_SAMPLE))
+            }
+            (Some(_), None) => None,
+            (None, _) => at
+                .checked_duration_since(expected)
+                .filter(|d| *d > TOLERANCE),
+        }
     }
 
     /// `packets` packets after the last frame never came.
@@ -172,16 +211,16 @@ mod tests {
     fn timestamp_jumps_are_silence_and_gaps_are_lost_time() {
         let (mut tl, mut log) = (AudioTimeline::default(), Log::default());
         let frame = [0i16; 160];
-        tl.audio(t(0), &frame, &mut log);
-        tl.audio(t(20), &frame, &mut log);
+        tl.audio(t(0), None, &frame, &mut log);
+        tl.audio(t(20), None, &frame, &mut log);
         // Silence suppression: the next frame is dated 100 ms later.
-        tl.audio(t(140), &frame, &mut log);
+        tl.audio(t(140), None, &frame, &mut log);
         // One packet lost, then the stream goes on.
         tl.gap(1);
-        tl.audio(t(180), &frame, &mut log);
+        tl.audio(t(180), None, &frame, &mut log);
         // A lost packet followed by a timestamp jump (comfort noise dropped).
         tl.gap(1);
-        tl.audio(t(300), &frame, &mut log);
+        tl.audio(t(300), None, &frame, &mut log);
         let expected = vec![
             ("audio", 0, 20),
             ("audio", 20, 20),
@@ -196,11 +235,42 @@ mod tests {
         assert_eq!(log.seen, expected);
     }
 
+    /// With RTP timestamps, silence is what the timestamps skip, whatever
+    /// the dates say: frames dated by their arrival tick (two in one tick,
+    /// none in the previous) are contiguous audio.
+    #[test]
+    fn rtp_timestamps_decide_silence_not_arrival_dates() {
+        let (mut tl, mut log) = (AudioTimeline::default(), Log::default());
+        let frame = [0i16; 160];
+        tl.audio(t(0), Some(1000), &frame, &mut log);
+        tl.audio(t(40), Some(1160), &frame, &mut log);
+        tl.audio(t(40), Some(1320), &frame, &mut log);
+        // 100 ms skipped by the sender, then one lost packet and a jump.
+        tl.audio(t(41), Some(1480 + 800), &frame, &mut log);
+        tl.gap(1);
+        tl.audio(t(60), Some(2440 + 160 + 400), &frame, &mut log);
+        // A new source (timestamps far away): no silence invented.
+        tl.audio(t(80), Some(7), &frame, &mut log);
+        let kinds: Vec<_> = log.seen.iter().map(|(k, _, d)| (*k, *d)).collect();
+        let expected = vec![
+            ("audio", 20),
+            ("audio", 20),
+            ("audio", 20),
+            ("silence", 100),
+            ("audio", 20),
+            ("lost", 20),
+            ("silence", 50),
+            ("audio", 20),
+            ("audio", 20),
+        ];
+        assert_eq!(kinds, expected);
+    }
+
     #[test]
     fn silence_by_the_clock_only_while_busy_and_only_once_due() {
         let (mut tl, mut log) = (AudioTimeline::default(), Log::default());
         assert_eq!(tl.poll_timeout(false), None, "nothing heard yet");
-        tl.audio(t(1000), &[0i16; 160], &mut log);
+        tl.audio(t(1000), None, &[0i16; 160], &mut log);
         assert_eq!(tl.poll_timeout(true), None, "idle: no wake-up");
         log.busy = true;
         let due = tl.poll_timeout(false).expect("busy: a deadline");

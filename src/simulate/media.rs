@@ -234,7 +234,8 @@ impl MediaLeg {
                     timestamp, samples, ..
                 } => {
                     let at = self.clock.at(now, timestamp);
-                    self.timeline.audio(at, &samples, &mut ears);
+                    self.timeline
+                        .audio(at, Some(timestamp), &samples, &mut ears);
                 }
                 AudioFrame::Gap { packets, .. } => self.timeline.gap(u32::from(packets)),
             }

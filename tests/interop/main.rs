@@ -17,6 +17,7 @@
 //! | [`operators_api`] | the operator API against real peers (`operators_api/`: `recall`, `queues`): a recall rings a softphone operator, then calls a softphone unit over the recall trunk, tones both ways; dispositions journalled; queues and operators shown during a wait; refusals (401, 404, 409, 400) |
 //! | [`overload`] | a storm of plain calls at four times the measured saturation rate from a normal-priority trunk: a spandsp unit's alarm on the alarm trunk is acknowledged first time, and goodput stays at 80 % of saturation or more (ignored for now: goodput does not hold on a loaded machine) |
 //! | [`softphone`] | the operator softphone (`tests/peers/pj_operator.py`) driven over JSON lines |
+//! | [`silence`] | missing RTP is time and a lost packet no lost digit: the simulator against spandsp's receiver with VAD, spandsp's sender with VAD and on a 3 % lossy line against the daemon |
 //! | [`pj`] | a full SIP UA with media (pjsua2): the call connects, G.711 is negotiated, RTP flows, hang-up either way is clean; stray RTP does not steal the daemon's stream |
 //! | [`conn_limits`] | 10,000 idle TCP connections from one source (127.0.0.2) do not stop a TCP call nor a TLS registration from another, and the daemon closes them within the first-message timeout |
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
@@ -48,6 +49,7 @@ mod operators;
 mod operators_api;
 mod overload;
 mod pj;
+mod silence;
 mod softphone;
 mod standin;
 mod storage;

@@ -648,6 +648,10 @@ def main():
     p.add_argument("--voice-hangup-ms", type=int, default=None,
                    help="refarc: hang up this long after the voice phase started")
     p.add_argument("--events", action="store_true", help="device: progress lines before the JSON result")
+    p.add_argument("--vad", action="store_true",
+                   help="pjsua2's voice activity detection on: no RTP after 400 ms of silence")
+    p.add_argument("--tx-drop-pct", type=int, default=0,
+                   help="pjsua2 drops this share of the RTP packets it sends (pjmedia counts 'rand %% 100 <= pct')")
     p.add_argument("--log-level", type=int, default=1)
     a = p.parse_args()
     a.voice_measure = [float(x) for x in a.voice_measure.split(",") if x.strip()]

@@ -3,7 +3,10 @@ no sound device, 8 kHz, no VAD or echo canceller, one UDP transport on
 127.0.0.1, pjsua2's events handled on the caller's thread, and the codecs
 of `a.codecs` (e.g. "PCMA,PCMU") first, in that order; every other codec off.
 
-`a` carries `log_level`, `local_port` and `codecs` (the peers' argparse results).
+`a` carries `log_level`, `local_port` and `codecs` (the peers' argparse results),
+and may carry `vad` (pjmedia's silence detector on: G.711 sends no RTP after
+400 ms of silence) and `tx_drop_pct` (pjmedia drops that share of the RTP it
+sends, as a lossy line would).
 """
 
 import pjsua2 as pj
@@ -20,7 +23,8 @@ def loopback_endpoint(a, user_agent):
     cfg.uaConfig.userAgent = user_agent
     cfg.medConfig.clockRate = 8000
     cfg.medConfig.sndClockRate = 8000
-    cfg.medConfig.noVad = True
+    cfg.medConfig.noVad = not getattr(a, "vad", False)
+    cfg.medConfig.txDropPct = getattr(a, "tx_drop_pct", 0)
     cfg.medConfig.ecTailLen = 0
     ep.libInit(cfg)
     tc = pj.TransportConfig()
