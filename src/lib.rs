@@ -54,3 +54,4 @@ pub mod simulate;
 pub mod sip;
 pub mod switchboard;
 pub mod telemetry;
+pub mod timer_queue;

@@ -93,7 +93,7 @@ impl Lent<'_> {
                     };
                 }
                 self.timers
-                    .arm(now + BYE_GUARD, handle, CallTimer::ByeGuard);
+                    .arm(now + BYE_GUARD, (handle, CallTimer::ByeGuard));
             }
             Err(err) => {
                 tracing::warn!(%err, "BYE could not be sent");

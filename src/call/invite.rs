@@ -329,7 +329,7 @@ impl Lent<'_> {
         }
         self.send_response(now, &key, resp);
         let at = now + self.config.answer_delay;
-        self.timers.arm(at, handle, CallTimer::Answer);
+        self.timers.arm(at, (handle, CallTimer::Answer));
     }
 
     /// The ring delay is over: answer.

@@ -188,7 +188,7 @@ impl CallCore {
     /// Time has come for the core's earliest deadline (or later).
     pub fn handle_timeout(&mut self, tl: &mut TransactionLayer, now: Instant) {
         let mut lent = self.lend(tl);
-        while let Some((call, timer)) = lent.timers.pop_due(now) {
+        while let Some((_, (call, timer))) = lent.timers.pop_due(now) {
             lent.on_call_timer(now, call, timer);
         }
     }
@@ -200,7 +200,7 @@ impl CallCore {
         let calls = self.calls.keys().chain(self.uac.legs.keys());
         let handles: Vec<CallHandle> = calls.copied().collect();
         for call in handles {
-            self.timers.arm(deadline, call, timers::CallTimer::Drain);
+            self.timers.arm(deadline, (call, timers::CallTimer::Drain));
         }
     }
 

@@ -190,7 +190,7 @@ impl Lent<'_> {
         match self.tl.cancel(now, &invite_tx) {
             Ok(_) => {
                 let guard = now + self.config.timers.timeout();
-                self.timers.arm(guard, handle, CallTimer::CancelGuard);
+                self.timers.arm(guard, (handle, CallTimer::CancelGuard));
             }
             Err(err) => {
                 tracing::debug!(%err, "CANCEL not sent: the INVITE is over");

@@ -221,10 +221,10 @@ impl Lent<'_> {
     /// Max duration and the drain deadline, for a call just answered.
     pub(crate) fn arm_call_timers(&mut self, now: Instant, handle: CallHandle) {
         if let Some(max) = self.config.max_duration {
-            self.timers.arm(now + max, handle, CallTimer::MaxDuration);
+            self.timers.arm(now + max, (handle, CallTimer::MaxDuration));
         }
         if let Some(deadline) = self.draining {
-            self.timers.arm(deadline, handle, CallTimer::Drain);
+            self.timers.arm(deadline, (handle, CallTimer::Drain));
         }
     }
 }
