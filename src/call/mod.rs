@@ -253,10 +253,7 @@ impl CallCore {
     /// A fresh token (tags, branches): xorshift64*, seeded; unguessable enough
     /// for tags, whose only job is uniqueness (RFC 3261 §19.3).
     fn token(&mut self) -> String {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        format!("{:016x}", self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d))
+        crate::sip::endpoint::reply::token(&mut self.rng)
     }
 
     fn publish_gauges(&self) {

@@ -249,9 +249,6 @@ impl Endpoint {
     /// A fresh token (tags): xorshift64*, seeded; tags only need uniqueness
     /// (RFC 3261 §19.3).
     fn token(&mut self) -> String {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        format!("{:016x}", self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d))
+        reply::token(&mut self.rng)
     }
 }

@@ -65,6 +65,15 @@ pub fn stateless_tag(req: &Request) -> Tag {
     Tag::new(format!("sl{:012x}", h.finish() & 0xffff_ffff_ffff))
 }
 
+/// The next token (tags, branches) from a seeded xorshift64* state: unique
+/// enough for tags, whose only job is uniqueness (RFC 3261 §19.3).
+pub(crate) fn token(state: &mut u64) -> String {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    format!("{:016x}", state.wrapping_mul(0x2545_f491_4f6c_dd1d))
+}
+
 /// The method as a metric label (the parser knows only these methods).
 pub(crate) fn method_label(method: &Method) -> &'static str {
     match method {
