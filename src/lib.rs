@@ -10,15 +10,16 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`sip`] | SIP messages ([`sip::message`]), stream framing, the RFC 3261 §17 transaction layer, dialogs, SDP offer/answer, digest auth |
-//! | [`call`] | the B2BUA call core: admission, INVITE/ACK/BYE/CANCEL/OPTIONS/UPDATE handling, per-call state and timers |
+//! | [`sip`] | SIP messages ([`sip::message`]), stream framing, the RFC 3261 §17 transaction layer, dialogs, SDP offer/answer, digest auth; [`sip::endpoint`]: the endpoint that owns the transaction layer, validates, answers statelessly and dispatches by method |
+//! | [`call`] | the B2BUA call core: admission and the overload screen, INVITE/ACK/BYE/CANCEL/UPDATE and in-dialog handling, per-call state and timers, on the transaction layer the endpoint lends it |
 //! | [`admission`] | trunk access lists (CIDR), call-rate and concurrency limits |
 //! | [`media`] | RTP packets, G.711 A-law/µ-law, tone generation, RFC 4733 telephone-events |
 //! | [`dsp`] | Goertzel DTMF and tone detection |
 //! | [`alarm`] | Ademco Contact ID messages and the receiver state machine |
 //! | [`registrar`] | REGISTER for operators' softphones: digest auth, bindings per operator, expiry, OPTIONS keep-alives, blocking of repeated auth failures |
 //! | [`routing`] | the ACD engine: queues per tenant, operator states, alarm priorities with aging, longest-idle offers, ring-no-answer, overflow to queues and external targets, last resort |
-//! | [`switchboard`] | the call core, registrar and router wired together: offers become outgoing legs, answered legs are bridged, either side's end ends the other, recalls, API commands |
+//! | [`switchboard`] | the SIP endpoint, call core, registrar and router wired together (REGISTER and keep-alives between endpoint and registrar): offers become outgoing legs, answered legs are bridged, either side's end ends the other, recalls, API commands |
+//! | [`timer_queue`] | the one deadline queue of the cores (transaction layer, call core): a min-heap with lazy cancellation |
 //!
 //! The thin async layer and the edges:
 //!
@@ -54,3 +55,4 @@ pub mod simulate;
 pub mod sip;
 pub mod switchboard;
 pub mod telemetry;
+pub mod timer_queue;

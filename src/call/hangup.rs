@@ -5,7 +5,7 @@
 
 use super::state::{CallEvent, CallHandle, CallState, EndReason};
 use super::timers::CallTimer;
-use super::CallCore;
+use super::Lent;
 use crate::sip::dialog::ViaSpec;
 use crate::sip::message::{Method, Response};
 use crate::sip::transaction::TxKey;
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// (64*T1 with the default T1, as Timer F would give).
 const BYE_GUARD: Duration = Duration::from_secs(32);
 
-impl CallCore {
+impl Lent<'_> {
     pub(crate) fn on_call_timer(&mut self, now: Instant, handle: CallHandle, timer: CallTimer) {
         match timer {
             CallTimer::Answer => self.answer_now(now, handle),
@@ -66,13 +66,14 @@ impl CallCore {
 
     fn send_bye(&mut self, now: Instant, handle: CallHandle, reason: EndReason) {
         let branch = Branch::new(format!("z9hG4bK{}", self.token()));
-        let Some(call) = self.calls.get_mut(&handle) else {
+        let core = &mut *self.core;
+        let Some(call) = core.calls.get_mut(&handle) else {
             return;
         };
         let peer = call.dialog.peer;
         let via = ViaSpec {
             transport: peer.transport.via_token(),
-            sent_by: self.config.sent_by(&peer),
+            sent_by: core.config.sent_by(&peer),
         };
         let bye = call.dialog.request(Method::Bye, &via, &branch);
         call.span
@@ -92,7 +93,7 @@ impl CallCore {
                     };
                 }
                 self.timers
-                    .arm(now + BYE_GUARD, handle, CallTimer::ByeGuard);
+                    .arm(now + BYE_GUARD, (handle, CallTimer::ByeGuard));
             }
             Err(err) => {
                 tracing::warn!(%err, "BYE could not be sent");

@@ -11,7 +11,7 @@
 use super::invite::SdpAnswer;
 use super::reply::{header_has_token, ALLOW, SUPPORTED};
 use super::state::{CallEvent, CallHandle, CallState, EndReason};
-use super::CallCore;
+use super::Lent;
 use crate::sip::dialog::CseqCheck;
 use crate::sip::message::{self, Method, Request};
 use crate::sip::sdp::{self, MediaPolicy};
@@ -19,7 +19,7 @@ use crate::sip::transaction::TxKey;
 use crate::sip::types::{Peer, Tag};
 use std::time::Instant;
 
-impl CallCore {
+impl Lent<'_> {
     pub(crate) fn on_in_dialog(&mut self, now: Instant, key: TxKey, _peer: Peer, req: Request) {
         let Some(handle) = self.dialog_of(&req) else {
             return self.reply(now, &key, &req, 481, None);
@@ -152,9 +152,10 @@ impl CallCore {
         let Some(media) = answer.and_then(|a| a.media) else {
             return;
         };
-        if let Some(call) = self.calls.get_mut(&handle) {
+        let core = &mut *self.core;
+        if let Some(call) = core.calls.get_mut(&handle) {
             call.media = Some(media.clone());
-            self.events.push_back(CallEvent::MediaUpdate {
+            core.events.push_back(CallEvent::MediaUpdate {
                 call: handle,
                 group: call.group(),
                 media,

@@ -9,7 +9,7 @@
 use super::reply::{calling_number, header_has_token, ALLOW, SUPPORTED};
 use super::state::{Call, CallEvent, CallHandle, CallState};
 use super::timers::CallTimer;
-use super::CallCore;
+use super::Lent;
 use crate::admission::AdmissionDecision;
 use crate::sip::dialog::Dialog;
 use crate::sip::digest::{Algorithm, AuthOutcome};
@@ -59,7 +59,7 @@ struct Accepted {
     remote_supports_timer: bool,
 }
 
-impl CallCore {
+impl Lent<'_> {
     pub(crate) fn on_invite(&mut self, now: Instant, key: TxKey, peer: Peer, req: Request) {
         let Some(accepted) = self.admit(now, &key, &peer, &req) else {
             return;
@@ -89,10 +89,8 @@ impl CallCore {
             return None;
         }
         let draining = self.draining.is_some();
-        match self
-            .admission
-            .admit(now, peer.addr.ip(), self.incoming_calls(), draining)
-        {
+        let active = self.incoming_calls();
+        match self.admission.admit(now, peer.addr.ip(), active, draining) {
             AdmissionDecision::Trusted { .. } => {}
             AdmissionDecision::NeedsAuth => {
                 if !self.authenticate(now, key, req) {
@@ -330,8 +328,8 @@ impl CallCore {
             };
         }
         self.send_response(now, &key, resp);
-        self.timers
-            .arm(now + self.config.answer_delay, handle, CallTimer::Answer);
+        let at = now + self.config.answer_delay;
+        self.timers.arm(at, (handle, CallTimer::Answer));
     }
 
     /// The ring delay is over: answer.
@@ -414,12 +412,13 @@ impl CallCore {
     }
 
     pub(crate) fn start_media(&mut self, handle: CallHandle, media: sdp::NegotiatedMedia) {
-        let hold = self.config.hold;
-        let Some(call) = self.calls.get_mut(&handle) else {
+        let core = &mut *self.core;
+        let hold = core.config.hold;
+        let Some(call) = core.calls.get_mut(&handle) else {
             return;
         };
         call.media = Some(media.clone());
-        self.events.push_back(CallEvent::MediaStart {
+        core.events.push_back(CallEvent::MediaStart {
             call: handle,
             group: call.group(),
             outgoing: call.leg.is_some(),

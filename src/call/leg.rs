@@ -7,7 +7,7 @@
 //! core's call table, so BYE, re-INVITE and UPDATE from the far end take the
 //! same paths as on incoming calls.
 
-use super::state::{CallHandle, ProbeHandle};
+use super::state::CallHandle;
 use crate::sip::message::rsip::{self, headers::make_header, Headers, Method, Request};
 use crate::sip::sdp::Codec;
 use crate::sip::transaction::{TxError, TxKey};
@@ -75,7 +75,7 @@ pub(crate) struct PendingLeg {
     pub(crate) span: tracing::Span,
 }
 
-/// The UAC side of the core: pending legs, their transactions, ACKs, probes.
+/// The UAC side of the core: pending legs, their transactions, ACKs.
 #[derive(Debug, Default)]
 pub(crate) struct UacState {
     pub(crate) legs: HashMap<CallHandle, PendingLeg>,
@@ -89,8 +89,6 @@ pub(crate) struct UacState {
     /// 2xx's To tag (one per fork that answered): resent for each
     /// retransmission, all forgotten at once when the transaction ends.
     pub(crate) acks: HashMap<TxKey, HashMap<Option<Tag>, (Peer, Request)>>,
-    pub(crate) probes: HashMap<TxKey, ProbeHandle>,
-    pub(crate) next_probe: u64,
 }
 
 /// The headers of a request outside a dialog.

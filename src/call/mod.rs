@@ -1,27 +1,31 @@
 //! The call core: alarmgate's user-agent server, sans-IO.
 //!
-//! It sits on the transaction layer ([`crate::sip::transaction`]) and decides
-//! what every request means for a call: admission (trunk ACL, digest auth,
+//! It sits behind the SIP endpoint ([`crate::sip::endpoint`], which owns the
+//! transaction layer, parsing, validation and method dispatch) and decides
+//! what every call request means: admission (trunk ACL, digest auth,
 //! limits), the tenant from the called number, SDP offer/answer, answering
 //! (at once or after a ring delay), holding, hanging up, draining on shutdown.
 //!
-//! Calling order, as in quinn: feed input with [`CallCore::handle_message`],
-//! [`CallCore::handle_timeout`] and friends, then drain
-//! [`CallCore::poll_transmit`] (bytes for the transports) and
-//! [`CallCore::poll_event`] (media start/stop, call ended) and sleep until
-//! [`CallCore::poll_timeout`]. Nothing here reads a clock or touches a socket.
+//! Calling order, as in quinn: feed the endpoint's call events with
+//! [`CallCore::handle_tx_event`], timers with [`CallCore::handle_timeout`]
+//! and friends, each lent the endpoint's transaction layer to answer and send
+//! on; then drain [`CallCore::poll_event`] (media start/stop, call ended) and
+//! sleep until [`CallCore::poll_timeout`]. It is also the endpoint's overload
+//! [`crate::sip::endpoint::Screen`]. Nothing here reads a clock or touches a
+//! socket.
 //!
 //! It is also the user-agent client of outgoing legs (an operator's phone, a
 //! partner centre through a trunk): [`CallCore::originate`],
-//! [`CallCore::cancel_leg`], and of OPTIONS probes ([`CallCore::probe`]);
-//! REGISTER is handed out to the registrar when it is configured.
+//! [`CallCore::cancel_leg`]. REGISTER and OPTIONS keep-alives never come
+//! here: the switchboard routes them between the endpoint and the registrar.
 //!
 //! Files: [`policy`] (configuration values), [`state`] (per-call state and
 //! events), [`invite`] (new INVITEs), [`in_dialog`] (ACK, BYE, re-INVITE,
 //! UPDATE, INFO, CANCEL), [`hangup`] (our BYE, timers, drain),
 //! [`reply`] (responses with our headers), [`ports`], [`timers`];
 //! outgoing: [`leg`] (types, request building), [`originate`] (INVITE,
-//! CANCEL), [`uac`] (responses to our INVITE), [`probe`] (OPTIONS, REGISTER).
+//! CANCEL, the probes' OPTIONS), [`uac`] (responses to our INVITE);
+//! [`shed`] and [`shed_raw`] (the overload screen).
 
 pub mod hangup;
 pub mod in_dialog;
@@ -31,7 +35,6 @@ pub mod lookup;
 pub mod originate;
 pub mod policy;
 pub mod ports;
-pub mod probe;
 pub mod reply;
 pub mod shed;
 pub mod shed_raw;
@@ -41,21 +44,22 @@ pub mod uac;
 
 pub use leg::{Originate, OriginateError};
 pub use policy::{CoreConfig, HoldAudio, TenantPolicy};
-pub use state::{
-    Call, CallEvent, CallHandle, CallState, EndReason, LegFailure, LegInfo, ProbeHandle,
-};
+pub use state::{Call, CallEvent, CallHandle, CallState, EndReason, LegFailure, LegInfo};
 
 use crate::admission::Admission;
 use crate::sip::digest::DigestServer;
-use crate::sip::message::{self, Method, SipMessage};
+use crate::sip::endpoint::Endpoint;
+use crate::sip::message::{self, Method};
 use crate::sip::transaction::{TransactionLayer, TxEvent, TxKey};
-use crate::sip::types::{CallId, Peer, Tag, Transmit};
-use crate::sip::validate;
+use crate::sip::types::{CallId, Peer, Tag};
 use crate::telemetry::metrics as m;
 use ports::PortPool;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use timers::TimerQueue;
+
+/// Mixed into the core's seed for the endpoint's tags.
+const ENDPOINT_SEED: u64 = 0x1f83_d9ab_fb41_bd6b;
 
 /// Mixed into the core's seed for the RTP port draws.
 const PORT_SEED: u64 = 0x5be0_cd19_137e_2179;
@@ -74,7 +78,6 @@ pub struct DeviceAuth {
 /// The user-agent server core. See the module documentation for the calling order.
 pub struct CallCore {
     config: CoreConfig,
-    tl: TransactionLayer,
     admission: Admission,
     auth: Option<DeviceAuth>,
     calls: lookup::CallTable,
@@ -88,10 +91,32 @@ pub struct CallCore {
     next_handle: u64,
     rng: u64,
     draining: Option<Instant>,
-    raw_out: VecDeque<Transmit>,
     storage_ok: bool,
     /// Call-IDs let through the overload screen lately ([`shed::Admitted`]).
     admitted: shed::Admitted,
+}
+
+/// The call core at work: its state with the transaction layer the endpoint
+/// lends it for one input. Every handler that answers or sends is a method
+/// of this pair, so it reaches the layer as `self.tl` and the state through
+/// `Deref`, with no layer threaded through every signature and no command
+/// queue to replay (sending a request must return its key at once).
+pub(crate) struct Lent<'a> {
+    core: &'a mut CallCore,
+    tl: &'a mut TransactionLayer,
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = CallCore;
+    fn deref(&self) -> &CallCore {
+        self.core
+    }
+}
+
+impl std::ops::DerefMut for Lent<'_> {
+    fn deref_mut(&mut self) -> &mut CallCore {
+        self.core
+    }
 }
 
 impl CallCore {
@@ -106,7 +131,6 @@ impl CallCore {
         let mut admission = admission;
         admission.cap_concurrency(shed::port_capacity(config.rtp_ports));
         Self {
-            tl: TransactionLayer::new(config.timers),
             config,
             admission,
             auth,
@@ -121,53 +145,34 @@ impl CallCore {
             next_handle: 1,
             rng: seed | 1,
             draining: None,
-            raw_out: VecDeque::new(),
             storage_ok: true,
             admitted: shed::Admitted::default(),
         }
     }
 
-    /// One SIP message from the transports (a datagram or a framed stream message).
-    pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
-        if self.shed_raw(now, peer, bytes) {
-            return;
-        }
-        match message::parse(bytes) {
-            Ok(SipMessage::Request(req)) => {
-                metrics::counter!(m::SIP_REQUESTS_IN, "method" => method_label(&req.method))
-                    .increment(1);
-                match validate::validate_request(&req) {
-                    Ok(()) if self.shed_early(now, peer, &req) => {}
-                    Ok(()) => self.tl.handle_request(now, peer, req),
-                    Err(rejection) => self.reject_invalid(peer, &req, rejection),
-                }
-            }
-            Ok(SipMessage::Response(resp)) => self.tl.handle_response(now, peer, resp),
-            Err(err) => self.reject_unparseable(peer, bytes, &err),
-        }
-        self.process_tl_events(now);
+    /// An endpoint for this core's configuration (transaction timers, Server
+    /// header), its tags seeded from the core's seed.
+    pub fn new_endpoint(&mut self) -> Endpoint {
+        let seed = self.rng ^ ENDPOINT_SEED;
+        Endpoint::new(self.config.timers, &self.config.user_agent, seed)
     }
 
-    /// A stream framing error: answer 400 if the partial bytes allow it.
-    pub fn handle_stream_error(&mut self, peer: Peer, partial: Option<&[u8]>) {
-        metrics::counter!(m::SIP_PARSE_ERRORS, "transport" => peer.transport.via_token())
-            .increment(1);
-        if let Some(bytes) = partial.and_then(message::best_effort_400) {
-            self.raw_out.push_back(Transmit { peer, data: bytes });
-        }
+    /// This core with the transaction layer lent for one input.
+    pub(crate) fn lend<'a>(&'a mut self, tl: &'a mut TransactionLayer) -> Lent<'a> {
+        Lent { core: self, tl }
     }
 
-    /// The transports could not deliver to `peer`.
-    pub fn handle_send_failed(&mut self, now: Instant, peer: Peer) {
-        self.tl.transport_error(now, peer);
-        self.process_tl_events(now);
+    /// One transaction event of a call or of one of our legs (from
+    /// [`crate::sip::endpoint::Inbound::Call`]).
+    pub fn handle_tx_event(&mut self, tl: &mut TransactionLayer, now: Instant, event: TxEvent) {
+        self.lend(tl).on_tx_event(now, event);
+        self.publish_gauges();
     }
 
     /// The alarm pipeline settled `call` (technical/test alarms, all stored
     /// and acknowledged): hang up with BYE.
-    pub fn settle(&mut self, now: Instant, call: CallHandle) {
-        self.hang_up(now, call, EndReason::Settled);
-        self.process_tl_events(now);
+    pub fn settle(&mut self, tl: &mut TransactionLayer, now: Instant, call: CallHandle) {
+        self.lend(tl).hang_up(now, call, EndReason::Settled);
     }
 
     /// Ports are bound by `check` before an answer names them (the runtime
@@ -178,18 +183,16 @@ impl CallCore {
     }
 
     /// The driver could not open the media socket of `call`: hang up.
-    pub fn media_failed(&mut self, now: Instant, call: CallHandle) {
-        self.hang_up(now, call, EndReason::MediaFailed);
-        self.process_tl_events(now);
+    pub fn media_failed(&mut self, tl: &mut TransactionLayer, now: Instant, call: CallHandle) {
+        self.lend(tl).hang_up(now, call, EndReason::MediaFailed);
     }
 
-    /// Time has come for the earliest deadline (or later).
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.tl.handle_timeout(now);
-        while let Some((call, timer)) = self.timers.pop_due(now) {
-            self.on_call_timer(now, call, timer);
+    /// Time has come for the core's earliest deadline (or later).
+    pub fn handle_timeout(&mut self, tl: &mut TransactionLayer, now: Instant) {
+        let mut lent = self.lend(tl);
+        while let Some((_, (call, timer))) = lent.timers.pop_due(now) {
+            lent.on_call_timer(now, call, timer);
         }
-        self.process_tl_events(now);
     }
 
     /// SIGTERM: refuse new calls with 503; hang up what is left after `grace`.
@@ -199,7 +202,7 @@ impl CallCore {
         let calls = self.calls.keys().chain(self.uac.legs.keys());
         let handles: Vec<CallHandle> = calls.copied().collect();
         for call in handles {
-            self.timers.arm(deadline, call, timers::CallTimer::Drain);
+            self.timers.arm(deadline, (call, timers::CallTimer::Drain));
         }
     }
 
@@ -223,19 +226,14 @@ impl CallCore {
         self.calls.len()
     }
 
-    /// Transaction counts, for the gauges.
-    pub fn transaction_counts(&self) -> crate::sip::transaction::TxCounts {
-        self.tl.counts()
+    /// Whether REGISTER is served (a registrar is configured).
+    pub fn serves_register(&self) -> bool {
+        self.config.registrar
     }
 
-    /// The next message for the transports.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let t = self
-            .raw_out
-            .pop_front()
-            .or_else(|| self.tl.poll_transmit())?;
-        count_outgoing(&t.data);
-        Some(t)
+    /// Our Server header value.
+    pub fn user_agent(&self) -> &str {
+        &self.config.user_agent
     }
 
     /// The next event for the driver.
@@ -243,84 +241,9 @@ impl CallCore {
         self.events.pop_front()
     }
 
-    /// The earliest deadline of the core and its transaction layer.
+    /// The earliest deadline of the core's own timers.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.tl.poll_timeout(), self.timers.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    fn process_tl_events(&mut self, now: Instant) {
-        while let Some(event) = self.tl.poll_event() {
-            match event {
-                TxEvent::Request { key, peer, request } => self.on_request(now, key, peer, request),
-                TxEvent::Ack { request, .. } => self.on_ack(now, &request),
-                TxEvent::Cancelled { invite, .. } => self.on_cancel(now, &invite),
-                TxEvent::Response { key, response } => self.on_response(now, &key, &response),
-                TxEvent::Timeout { key, .. } | TxEvent::TransportError { key } => {
-                    self.on_tx_failed(now, &key)
-                }
-                TxEvent::Terminated { key } => {
-                    self.by_invite.remove(&key);
-                    self.on_uac_terminated(&key);
-                }
-            }
-        }
-        self.publish_gauges();
-    }
-
-    fn on_request(&mut self, now: Instant, key: TxKey, peer: Peer, req: message::Request) {
-        if message::to_tag(&req).is_some() {
-            self.on_in_dialog(now, key, peer, req);
-            return;
-        }
-        match req.method {
-            Method::Invite => self.on_invite(now, key, peer, req),
-            Method::Options => self.reply_options(now, &key, &req),
-            Method::Bye | Method::Update | Method::Info | Method::PRack => {
-                self.reply(now, &key, &req, 481, None)
-            }
-            Method::Register => self.on_register(now, key, peer, req),
-            Method::Message
-            | Method::Subscribe
-            | Method::Notify
-            | Method::Refer
-            | Method::Publish => self.reply_not_allowed(now, &key, &req),
-            _ => self.reply(now, &key, &req, 501, None),
-        }
-    }
-
-    fn reject_unparseable(&mut self, peer: Peer, bytes: &[u8], err: &message::MessageError) {
-        metrics::counter!(m::SIP_PARSE_ERRORS, "transport" => peer.transport.via_token())
-            .increment(1);
-        tracing::debug!(%err, from = %peer.addr, "unparseable SIP message");
-        if let Some(resp) = message::best_effort_400(bytes) {
-            self.raw_out.push_back(Transmit { peer, data: resp });
-        }
-    }
-
-    /// A request that fails validation is answered statelessly, before the
-    /// transaction layer: a broken Via or version may leave it no key to file
-    /// the request under. A retransmission simply gets the same answer. ACKs
-    /// are never answered (RFC 3261 §17.1.1.3).
-    fn reject_invalid(
-        &mut self,
-        peer: Peer,
-        req: &message::Request,
-        rejection: validate::Rejection,
-    ) {
-        tracing::debug!(code = rejection.code, reason = %rejection.reason, from = %peer.addr, "request rejected");
-        if req.method == Method::Ack {
-            return;
-        }
-        let mut resp = rejection.to_response(req);
-        if message::to_tag(req).is_none() {
-            message::set_to_tag(&mut resp, &stateless_tag(req));
-        }
-        let target = message::response_target(req, peer);
-        let data = message::serialize(&SipMessage::Response(resp));
-        self.raw_out.push_back(Transmit { peer: target, data });
+        self.timers.next_deadline()
     }
 
     fn new_handle(&mut self) -> CallHandle {
@@ -332,10 +255,7 @@ impl CallCore {
     /// A fresh token (tags, branches): xorshift64*, seeded; unguessable enough
     /// for tags, whose only job is uniqueness (RFC 3261 §19.3).
     fn token(&mut self) -> String {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        format!("{:016x}", self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d))
+        crate::sip::endpoint::reply::token(&mut self.rng)
     }
 
     fn publish_gauges(&self) {
@@ -344,67 +264,40 @@ impl CallCore {
     }
 }
 
-/// A To tag for a stateless answer, the same for every retransmission of the
-/// request (derived from its Call-ID and CSeq), so the far end sees one answer.
-pub(crate) fn stateless_tag(req: &message::Request) -> Tag {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    message::header_value(req, "Call-ID").hash(&mut h);
-    message::header_value(req, "CSeq").hash(&mut h);
-    Tag::new(format!("sl{:012x}", h.finish() & 0xffff_ffff_ffff))
-}
+impl Lent<'_> {
+    fn on_tx_event(&mut self, now: Instant, event: TxEvent) {
+        match event {
+            TxEvent::Request { key, peer, request } => self.on_request(now, key, peer, request),
+            TxEvent::Ack { request, .. } => self.on_ack(now, &request),
+            TxEvent::Cancelled { invite, .. } => self.on_cancel(now, &invite),
+            TxEvent::Response { key, response } => self.on_response(now, &key, &response),
+            TxEvent::Timeout { key, .. } | TxEvent::TransportError { key } => {
+                self.on_tx_failed(now, &key)
+            }
+            TxEvent::Terminated { key } => {
+                self.by_invite.remove(&key);
+                self.on_uac_terminated(&key);
+            }
+        }
+    }
 
-/// The method as a metric label (the parser knows only these methods).
-fn method_label(method: &Method) -> &'static str {
-    match method {
-        Method::Invite => "INVITE",
-        Method::Ack => "ACK",
-        Method::Bye => "BYE",
-        Method::Cancel => "CANCEL",
-        Method::Options => "OPTIONS",
-        Method::Update => "UPDATE",
-        Method::Info => "INFO",
-        Method::Register => "REGISTER",
-        Method::Message => "MESSAGE",
-        Method::PRack => "PRACK",
-        Method::Subscribe => "SUBSCRIBE",
-        Method::Notify => "NOTIFY",
-        Method::Refer => "REFER",
-        Method::Publish => "PUBLISH",
+    fn on_request(&mut self, now: Instant, key: TxKey, peer: Peer, req: message::Request) {
+        if message::to_tag(&req).is_some() {
+            self.on_in_dialog(now, key, peer, req);
+            return;
+        }
+        match req.method {
+            Method::Invite => self.on_invite(now, key, peer, req),
+            Method::Bye | Method::Update | Method::Info | Method::PRack => {
+                self.reply(now, &key, &req, 481, None)
+            }
+            _ => self.reply(now, &key, &req, 501, None),
+        }
     }
 }
 
-/// Counts an outgoing message by its first line and CSeq method, cheaply.
-fn count_outgoing(data: &[u8]) {
-    let Some(line_end) = data.iter().position(|&b| b == b'\r') else {
-        return;
-    };
-    let first = String::from_utf8_lossy(&data[..line_end]);
-    let cseq_method = cseq_method_of(data).unwrap_or("other");
-    if let Some(rest) = first.strip_prefix("SIP/2.0 ") {
-        let code: String = rest.chars().take(3).collect();
-        metrics::counter!(m::SIP_RESPONSES_OUT, "method" => cseq_method, "code" => code)
-            .increment(1);
-    } else {
-        metrics::counter!(m::SIP_REQUESTS_OUT, "method" => cseq_method).increment(1);
-    }
-}
-
-fn cseq_method_of(data: &[u8]) -> Option<&'static str> {
-    const METHODS: [&str; 10] = [
-        "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE", "INFO", "REGISTER", "MESSAGE",
-        "PRACK",
-    ];
-    let pos = data
-        .windows(7)
-        .position(|w| w.eq_ignore_ascii_case(b"\nCSeq: "))?;
-    let rest = data.get(pos + 7..)?;
-    let line_end = rest.iter().position(|&b| b == b'\r').unwrap_or(rest.len());
-    let line = std::str::from_utf8(rest.get(..line_end)?).ok()?;
-    let method = line.split_whitespace().nth(1)?;
-    METHODS.iter().copied().find(|m| *m == method)
-}
-
+#[cfg(test)]
+pub(crate) mod test_core;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -9,9 +9,10 @@ use super::leg::{Originate, OriginateError, OutOfDialog, PendingLeg};
 use super::reply::ALLOW;
 use super::state::{CallEvent, CallHandle, EndReason};
 use super::timers::CallTimer;
-use super::CallCore;
+use super::{CallCore, Lent};
 use crate::sip::message::{self, Method, Request};
 use crate::sip::sdp::{self, Direction, LocalMedia, MediaPolicy};
+use crate::sip::transaction::TransactionLayer;
 use crate::sip::types::Peer;
 use crate::telemetry::metrics as m;
 use std::time::Instant;
@@ -19,10 +20,15 @@ use std::time::Instant;
 impl CallCore {
     /// Starts an outgoing leg: an INVITE with our offer (the codecs given,
     /// telephone-event/8000 on PT 101, ptime 20) on a fresh Call-ID and
-    /// From tag. Drain [`CallCore::poll_transmit`] afterwards. Its progress
-    /// arrives as [`CallEvent::LegRinging`], [`CallEvent::LegAnswered`] (then
+    /// From tag, sent on `tl`. Its progress arrives as
+    /// [`CallEvent::LegRinging`], [`CallEvent::LegAnswered`] (then
     /// `MediaStart`) or [`CallEvent::LegFailed`], and it ends with `Ended`.
-    pub fn originate(&mut self, now: Instant, o: Originate) -> Result<CallHandle, OriginateError> {
+    pub fn originate(
+        &mut self,
+        tl: &mut TransactionLayer,
+        now: Instant,
+        o: Originate,
+    ) -> Result<CallHandle, OriginateError> {
         if self.draining.is_some() {
             return Err(OriginateError::Draining);
         }
@@ -30,11 +36,10 @@ impl CallCore {
             return Err(OriginateError::NoCodec);
         }
         let port = self.ports.acquire().ok_or(OriginateError::NoPort)?;
-        let result = self.send_invite(now, o, port);
+        let result = self.lend(tl).send_invite(now, o, port);
         if result.is_err() {
             self.ports.release(port);
         }
-        self.process_tl_events(now);
         result
     }
 
@@ -43,16 +48,21 @@ impl CallCore {
     /// once answered. A 2xx that crosses the CANCEL is ACKed and BYEd. The
     /// leg reports `Ended { reason: Cancelled }` when that is done (at the
     /// latest 64*T1 after the CANCEL).
-    pub fn cancel_leg(&mut self, now: Instant, leg: CallHandle) {
-        self.hang_up_call(now, leg, EndReason::Cancelled);
+    pub fn cancel_leg(&mut self, tl: &mut TransactionLayer, now: Instant, leg: CallHandle) {
+        self.hang_up_call(tl, now, leg, EndReason::Cancelled);
     }
 
     /// Ends any call from our side, incoming or a leg: BYE when answered,
     /// 480 to an incoming call still ringing, CANCEL to an early leg. Its
     /// `Ended` carries `reason`. Unknown handles are ignored.
-    pub fn hang_up_call(&mut self, now: Instant, call: CallHandle, reason: EndReason) {
-        self.hang_up(now, call, reason);
-        self.process_tl_events(now);
+    pub fn hang_up_call(
+        &mut self,
+        tl: &mut TransactionLayer,
+        now: Instant,
+        call: CallHandle,
+        reason: EndReason,
+    ) {
+        self.lend(tl).hang_up(now, call, reason);
     }
 
     /// Incoming calls alive now (what the concurrency limit counts).
@@ -65,6 +75,51 @@ impl CallCore {
         self.uac.legs.len() + self.calls.answered_legs()
     }
 
+    /// An OPTIONS keep-alive to `request_uri` over `peer`, from us, for the
+    /// endpoint to send as a probe.
+    pub fn probe_request(
+        &mut self,
+        peer: &Peer,
+        request_uri: &str,
+    ) -> Result<Request, OriginateError> {
+        self.out_of_dialog(Method::Options, request_uri, request_uri, "alarmgate", peer)
+    }
+    /// A request outside any dialog with a fresh branch, Call-ID and From tag.
+    pub(crate) fn out_of_dialog(
+        &mut self,
+        method: Method,
+        uri: &str,
+        to: &str,
+        user: &str,
+        peer: &Peer,
+    ) -> Result<Request, OriginateError> {
+        let sent_by = self.config.sent_by(peer);
+        let scheme = if peer.transport == crate::sip::types::Transport::Tls {
+            "sips"
+        } else {
+            "sip"
+        };
+        let via = format!(
+            "SIP/2.0/{} {sent_by};branch=z9hG4bK{};rport",
+            peer.transport.via_token(),
+            self.token()
+        );
+        let from = format!("<{scheme}:{user}@{sent_by}>;tag={}", self.token());
+        let call_id = format!("{}{}", self.token(), self.token());
+        OutOfDialog {
+            method,
+            uri,
+            via,
+            from,
+            to,
+            call_id: &call_id,
+            user_agent: &self.config.user_agent,
+        }
+        .build()
+    }
+}
+
+impl Lent<'_> {
     fn send_invite(
         &mut self,
         now: Instant,
@@ -119,40 +174,6 @@ impl CallCore {
         Ok(invite)
     }
 
-    /// A request outside any dialog with a fresh branch, Call-ID and From tag.
-    pub(crate) fn out_of_dialog(
-        &mut self,
-        method: Method,
-        uri: &str,
-        to: &str,
-        user: &str,
-        peer: &Peer,
-    ) -> Result<Request, OriginateError> {
-        let sent_by = self.config.sent_by(peer);
-        let scheme = if peer.transport == crate::sip::types::Transport::Tls {
-            "sips"
-        } else {
-            "sip"
-        };
-        let via = format!(
-            "SIP/2.0/{} {sent_by};branch=z9hG4bK{};rport",
-            peer.transport.via_token(),
-            self.token()
-        );
-        let from = format!("<{scheme}:{user}@{sent_by}>;tag={}", self.token());
-        let call_id = format!("{}{}", self.token(), self.token());
-        OutOfDialog {
-            method,
-            uri,
-            via,
-            from,
-            to,
-            call_id: &call_id,
-            user_agent: &self.config.user_agent,
-        }
-        .build()
-    }
-
     /// Early leg: CANCEL it (once). The final response, Timer B or the
     /// cancel guard ends it with `reason`.
     pub(crate) fn cancel_pending(&mut self, now: Instant, handle: CallHandle, reason: EndReason) {
@@ -169,7 +190,7 @@ impl CallCore {
         match self.tl.cancel(now, &invite_tx) {
             Ok(_) => {
                 let guard = now + self.config.timers.timeout();
-                self.timers.arm(guard, handle, CallTimer::CancelGuard);
+                self.timers.arm(guard, (handle, CallTimer::CancelGuard));
             }
             Err(err) => {
                 tracing::debug!(%err, "CANCEL not sent: the INVITE is over");

@@ -72,8 +72,8 @@ pub struct CoreConfig {
     pub sdp_allow: Vec<crate::admission::IpNet>,
     /// What a held call hears.
     pub hold: HoldAudio,
-    /// REGISTER is handed out as `CallEvent::Register` (a registrar is
-    /// configured); when false it is answered 405.
+    /// REGISTER is served: the switchboard hands the endpoint's
+    /// `Inbound::Register` to the registrar; when false it is answered 405.
     pub registrar: bool,
 }
 

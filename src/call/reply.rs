@@ -1,19 +1,17 @@
-//! Responses with alarmgate's headers: To tag, Contact, Allow, Supported, Server.
+//! Responses with alarmgate's headers: To tag, Contact, Allow, Supported,
+//! Server (built by [`crate::sip::endpoint::reply`]), sent on the lent
+//! transaction layer.
 
-use super::CallCore;
+use super::{CallCore, Lent};
+use crate::sip::endpoint::reply as build;
 use crate::sip::message::{self, Request, Response};
 use crate::sip::transaction::TxKey;
 use crate::sip::types::{Peer, Tag, Transport};
 use std::time::Instant;
 
-/// Methods we accept; the value of Allow.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO";
-/// Option tags we support; the value of Supported.
-pub const SUPPORTED: &str = "timer";
-/// Bodies we accept; the value of Accept.
-pub const ACCEPT: &str = "application/sdp";
+pub use build::{ACCEPT, ALLOW, SUPPORTED};
 
-impl CallCore {
+impl Lent<'_> {
     /// Sends a response without a To tag beyond what the request had.
     pub(crate) fn reply(
         &mut self,
@@ -27,29 +25,6 @@ impl CallCore {
         self.send_response(now, key, resp);
     }
 
-    /// Builds a response with our Server header and a To tag: `tag` when
-    /// given, else for a final response a tag derived from the request.
-    pub(crate) fn response(
-        &self,
-        req: &Request,
-        code: u16,
-        reason: Option<&str>,
-        tag: Option<&Tag>,
-    ) -> Response {
-        let mut resp = message::response_to(req, code, reason);
-        match tag {
-            Some(tag) => message::set_to_tag(&mut resp, tag),
-            // A final response carries a To tag (RFC 3261 §8.2.6.2); one that
-            // makes no dialog gets a tag derived from Call-ID and CSeq.
-            None if code >= 200 && message::to_tag(req).is_none() => {
-                message::set_to_tag(&mut resp, &super::stateless_tag(req));
-            }
-            None => {}
-        }
-        message::add_header(&mut resp, "Server", &self.config.user_agent);
-        resp
-    }
-
     /// Hands a response to the server transaction.
     pub(crate) fn send_response(&mut self, now: Instant, key: &TxKey, resp: Response) {
         if let Err(err) = self.tl.respond(now, key, resp) {
@@ -59,24 +34,29 @@ impl CallCore {
 
     /// 405 Method Not Allowed, with Allow.
     pub(crate) fn reply_not_allowed(&mut self, now: Instant, key: &TxKey, req: &Request) {
-        let mut resp = self.response(req, 405, None, None);
-        message::add_header(&mut resp, "Allow", ALLOW);
+        let resp = build::not_allowed(req, &self.config.user_agent);
         self.send_response(now, key, resp);
     }
 
-    /// 200 OK to OPTIONS (in or out of a dialog): what we can do.
+    /// 200 OK to OPTIONS in a dialog: what we can do.
     pub(crate) fn reply_options(&mut self, now: Instant, key: &TxKey, req: &Request) {
-        let mut resp = self.response(req, 200, None, None);
-        if message::to_tag(req).is_none() {
-            let tag = Tag::new(self.token());
-            message::set_to_tag(&mut resp, &tag);
-        }
-        message::add_header(&mut resp, "Allow", ALLOW);
-        message::add_header(&mut resp, "Accept", ACCEPT);
-        message::add_header(&mut resp, "Supported", SUPPORTED);
-        message::add_header(&mut resp, "Accept-Encoding", "identity");
-        message::add_header(&mut resp, "Accept-Language", "en");
+        let tag = Tag::new(self.token());
+        let resp = build::options(req, &self.config.user_agent, Some(&tag));
         self.send_response(now, key, resp);
+    }
+}
+
+impl CallCore {
+    /// Builds a response with our Server header and a To tag: `tag` when
+    /// given, else for a final response a tag derived from the request.
+    pub(crate) fn response(
+        &self,
+        req: &Request,
+        code: u16,
+        reason: Option<&str>,
+        tag: Option<&Tag>,
+    ) -> Response {
+        build::response(req, code, reason, tag, &self.config.user_agent)
     }
 
     /// Our Contact header value for a dialog on `peer`'s transport.

@@ -1,6 +1,7 @@
 //! The overload screen, before the transaction layer.
 //!
-//! A new INVITE (no To tag, no transaction yet) meets
+//! The call core is the endpoint's [`Screen`]: a new INVITE (no To tag, no
+//! transaction yet) meets
 //! [`crate::admission::Admission::screen`] first. When it is to be refused,
 //! the 503 + Retry-After goes out statelessly (RFC 3261 §8.2.7 allows a UAS
 //! to act statelessly under overload): no transaction, no timers, no
@@ -11,10 +12,11 @@
 //! whose transaction exists (a call already accepted) pass on to it.
 
 use super::shed_raw::overload_tag;
-use super::CallCore;
+use super::{CallCore, Lent};
 use crate::admission::{Admission, Shed};
-use crate::sip::message::{self, Method, Request, SipMessage};
-use crate::sip::transaction::{server_key, TxKey};
+use crate::sip::endpoint::Screen;
+use crate::sip::message::{self, Request, Response};
+use crate::sip::transaction::TxKey;
 use crate::sip::types::{Peer, Tag, Transmit};
 use crate::telemetry::metrics as m;
 use std::collections::HashSet;
@@ -27,15 +29,25 @@ pub(crate) fn port_capacity((min, max): (u16, u16)) -> usize {
     usize::from(max.saturating_sub(first) / 2) + usize::from(max >= first)
 }
 
+impl Screen for CallCore {
+    fn screen_raw(&mut self, now: Instant, peer: Peer, bytes: &[u8]) -> Option<Option<Transmit>> {
+        self.shed_raw(now, peer, bytes)
+    }
+
+    fn screen_invite(&mut self, now: Instant, peer: Peer, req: &Request) -> Option<Response> {
+        self.shed_early(now, peer, req)
+    }
+}
+
 impl CallCore {
-    /// True when `req`, a new INVITE, was refused here with a stateless 503.
-    pub(crate) fn shed_early(&mut self, now: Instant, peer: Peer, req: &Request) -> bool {
-        if req.method != Method::Invite || message::to_tag(req).is_some() {
-            return false;
-        }
-        if server_key(req).is_ok_and(|key| self.tl.state(&key).is_some()) {
-            return false;
-        }
+    /// The 503 for `req`, a new INVITE with no transaction yet (the endpoint
+    /// checked), when it is refused; it goes out statelessly.
+    pub(crate) fn shed_early(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        req: &Request,
+    ) -> Option<Response> {
         let did = message::request_user(req);
         let active = self.incoming_calls().max(self.ports.in_use());
         let draining = self.draining.is_some();
@@ -47,15 +59,13 @@ impl CallCore {
             if let Some(call_id) = message::header_value(req, "Call-ID") {
                 self.admitted.insert(now, call_id.trim().as_bytes());
             }
-            return false;
+            return None;
         };
-        let resp = self.overloaded(req, shed);
-        let target = message::response_target(req, peer);
-        let data = message::serialize(&SipMessage::Response(resp));
-        self.raw_out.push_back(Transmit { peer: target, data });
-        true
+        Some(self.overloaded(req, shed))
     }
+}
 
+impl Lent<'_> {
     /// After digest authentication: false (503 sent) when the device is of
     /// normal priority and normal calls are being shed.
     pub(crate) fn screen_device(
@@ -73,7 +83,9 @@ impl CallCore {
         self.send_response(now, key, resp);
         false
     }
+}
 
+impl CallCore {
     /// The 503 for a shed call, counted by reason and priority.
     pub(crate) fn overloaded(&self, req: &Request, shed: Shed) -> message::Response {
         let reason = shed.reason.as_str();

@@ -173,58 +173,60 @@ fn uri_user(uri: &[u8]) -> Option<String> {
 }
 
 impl CallCore {
-    /// True when `bytes` were handled here: a new INVITE refused with a 503
-    /// written from its raw lines, or the ACK for one. Only while shedding.
-    pub(crate) fn shed_raw(&mut self, now: Instant, peer: Peer, bytes: &[u8]) -> bool {
+    /// `Some` when `bytes` were handled here: a new INVITE refused with a
+    /// 503 written from its raw lines (inside), or the ACK for one (`None`
+    /// inside: dropped). Only while shedding.
+    pub(crate) fn shed_raw(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        bytes: &[u8],
+    ) -> Option<Option<Transmit>> {
         let draining = self.draining.is_some();
         if !draining && !self.admission.shedding_any(now) {
-            return false;
+            return None;
         }
         if !bytes.starts_with(b"ACK ") && !bytes.starts_with(b"INVITE ") {
-            return false;
+            return None;
         }
-        let Some(raw) = RawRequest::scan(bytes) else {
-            return false;
-        };
+        let raw = RawRequest::scan(bytes)?;
         if raw.method == b"ACK" {
-            return raw
+            let ours = raw
                 .to_tag()
                 .is_some_and(|tag| tag.starts_with(TAG_PREFIX.as_bytes()));
+            return ours.then_some(None);
         }
-        self.refuse_raw(now, peer, &raw, draining)
+        self.refuse_raw(now, peer, &raw, draining).map(Some)
     }
 
-    fn refuse_raw(&mut self, now: Instant, peer: Peer, raw: &RawRequest, draining: bool) -> bool {
+    fn refuse_raw(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        raw: &RawRequest,
+        draining: bool,
+    ) -> Option<Transmit> {
         if raw.to_tag().is_some() || !self.admission.is_trusted(peer.addr.ip()) {
-            return false;
+            return None;
         }
-        let Some(call_id) = raw.call_id else {
-            return false;
-        };
+        let call_id = raw.call_id?;
         if self.admitted.contains(call_id) {
-            return false; // a retransmission of a call let through
+            return None; // a retransmission of a call let through
         }
         // Every call, incoming or not: an upper bound of the incoming ones
         // that costs no scan (`incoming_calls` walks them all).
         let active = self.calls.len().max(self.ports.in_use());
         let did = raw.user.as_deref();
-        let Some(shed) = self
+        let shed = self
             .admission
-            .screen(now, peer.addr.ip(), did, active, draining)
-        else {
-            return false;
-        };
-        let Some(data) = raw.overloaded(shed.retry_after.as_secs().max(1), &self.config.user_agent)
-        else {
-            return false;
-        };
+            .screen(now, peer.addr.ip(), did, active, draining)?;
+        let data = raw.overloaded(shed.retry_after.as_secs().max(1), &self.config.user_agent)?;
         let reason = shed.reason.as_str();
         metrics::counter!(m::ADMISSION_REFUSALS, "reason" => reason).increment(1);
         let priority = shed.priority.as_str();
         metrics::counter!(m::OVERLOAD_REFUSALS, "reason" => reason, "priority" => priority)
             .increment(1);
-        self.raw_out.push_back(Transmit { peer, data });
-        true
+        Some(Transmit { peer, data })
     }
 }
 

@@ -5,7 +5,7 @@ use crate::sip::dialog::Dialog;
 use crate::sip::message::Request;
 use crate::sip::sdp::{Codec, NegotiatedMedia};
 use crate::sip::transaction::TxKey;
-use crate::sip::types::{CallId, Peer};
+use crate::sip::types::CallId;
 use std::time::{Duration, Instant};
 
 /// A handle to a call inside the core; never reused within a process.
@@ -158,24 +158,6 @@ pub enum CallEvent {
         /// The final response's status code, `None` for a timeout or transport error.
         status: Option<u16>,
     },
-    /// An OPTIONS probe finished: any final response is `ok`; Timer F or a
-    /// transport error is not.
-    ProbeDone {
-        /// The probe.
-        probe: ProbeHandle,
-        /// The far end answered.
-        ok: bool,
-    },
-    /// A REGISTER arrived and `CoreConfig::registrar` is on: answer it with
-    /// [`super::CallCore::respond_register`].
-    Register {
-        /// The server transaction to answer.
-        tx: TxKey,
-        /// Where it came from (the flow to reach the contact on).
-        peer: Peer,
-        /// The request, its top Via stamped.
-        request: Box<Request>,
-    },
 }
 
 /// Why an outgoing leg was not answered.
@@ -202,10 +184,6 @@ impl LegFailure {
         }
     }
 }
-
-/// A handle to an OPTIONS probe; never reused within a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProbeHandle(pub u64);
 
 /// What an outgoing leg keeps beyond a call.
 #[derive(Debug, Clone, PartialEq, Eq)]

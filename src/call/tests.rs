@@ -1,6 +1,7 @@
 //! Call-core scenarios in simulated time: a scripted alarm unit talks to the
 //! core through bytes, and every answer is read back from `poll_transmit`.
 
+use super::test_core::TestCore;
 use super::*;
 use crate::clock::epoch;
 use std::net::SocketAddr;
@@ -8,12 +9,12 @@ use std::net::SocketAddr;
 pub(super) const UNIT: &str = "127.0.0.1:5070";
 const STRANGER: &str = "198.51.100.7:5070";
 
-pub(super) fn core_with(config: CoreConfig) -> CallCore {
+pub(super) fn core_with(config: CoreConfig) -> TestCore {
     let admission = Admission::for_tests(&["127.0.0.0/8"], 100, 0);
-    CallCore::new(config, admission, None, 42)
+    TestCore::new(CallCore::new(config, admission, None, 42))
 }
 
-fn core_with_devices(algorithms: Vec<crate::sip::digest::Algorithm>) -> CallCore {
+fn core_with_devices(algorithms: Vec<crate::sip::digest::Algorithm>) -> TestCore {
     use crate::sip::digest::{ha1, Algorithm, DigestServer};
     let admission = Admission::for_tests_with_devices(&["192.0.2.0/24"]);
     let md5 = ha1(Algorithm::Md5, "unit-9", "alarmgate", "s3cret");
@@ -23,10 +24,15 @@ fn core_with_devices(algorithms: Vec<crate::sip::digest::Algorithm>) -> CallCore
         devices: [("unit-9".to_string(), (Some(md5), Some(sha)))].into(),
         algorithms,
     };
-    CallCore::new(CoreConfig::for_tests(), admission, Some(auth), 42)
+    TestCore::new(CallCore::new(
+        CoreConfig::for_tests(),
+        admission,
+        Some(auth),
+        42,
+    ))
 }
 
-pub(super) fn core() -> CallCore {
+pub(super) fn core() -> TestCore {
     core_with(CoreConfig::for_tests())
 }
 
@@ -71,7 +77,7 @@ CSeq: {cseq} {method}\r\n{ct}Content-Length: {}\r\n\r\n{body}",
 }
 
 /// Every transmit's first line, drained.
-pub(super) fn sent(core: &mut CallCore) -> Vec<String> {
+pub(super) fn sent(core: &mut TestCore) -> Vec<String> {
     std::iter::from_fn(|| core.poll_transmit())
         .map(|t| String::from_utf8_lossy(&t.data).into_owned())
         .collect()
@@ -83,7 +89,7 @@ pub(super) fn first_lines(msgs: &[String]) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn events(core: &mut CallCore) -> Vec<CallEvent> {
+pub(super) fn events(core: &mut TestCore) -> Vec<CallEvent> {
     std::iter::from_fn(|| core.poll_event()).collect()
 }
 
@@ -93,7 +99,7 @@ pub(super) fn to_tag_of(response: &str) -> String {
 }
 
 /// Sends an INVITE from the unit and returns the 200 OK text.
-pub(super) fn answered_call(core: &mut CallCore, call_id: &str) -> String {
+pub(super) fn answered_call(core: &mut TestCore, call_id: &str) -> String {
     core.handle_message(
         epoch(),
         peer(UNIT),
@@ -204,7 +210,7 @@ fn offer_without_g711_gets_488() {
 #[test]
 fn concurrency_limit_gives_503_with_retry_after() {
     let admission = Admission::for_tests(&["127.0.0.0/8"], 1, 0);
-    let mut c = CallCore::new(CoreConfig::for_tests(), admission, None, 1);
+    let mut c = TestCore::new(CallCore::new(CoreConfig::for_tests(), admission, None, 1));
     answered_call(&mut c, "c6");
     c.handle_message(
         epoch(),

@@ -2,6 +2,7 @@
 //! recomputation, through a seeded random mix of incoming calls, operator
 //! legs, hang-ups from either side and time passing.
 
+use super::test_core::TestCore;
 use super::tests_uac::{op, pcmu_answer, reply, sent};
 use super::*;
 use crate::clock::epoch;
@@ -63,7 +64,7 @@ struct Live {
     legs: Vec<(CallHandle, String)>,
 }
 
-fn step(c: &mut CallCore, live: &mut Live, rng: &mut Rng, now: Instant, n: u64) {
+fn step(c: &mut TestCore, live: &mut Live, rng: &mut Rng, now: Instant, n: u64) {
     match rng.below(6) {
         0 | 1 => {
             c.handle_message(now, unit(), &from_unit("INVITE", n, "", 1, OFFER));
@@ -93,7 +94,7 @@ fn step(c: &mut CallCore, live: &mut Live, rng: &mut Rng, now: Instant, n: u64) 
     while c.poll_event().is_some() {}
 }
 
-fn originate_answered(c: &mut CallCore, now: Instant) -> Option<(CallHandle, String)> {
+fn originate_answered(c: &mut TestCore, now: Instant) -> Option<(CallHandle, String)> {
     let leg = c
         .originate(
             now,
@@ -131,7 +132,7 @@ fn call_counts_and_acks_match_the_tables_through_a_random_run() {
     let mut config = CoreConfig::for_tests();
     config.rtp_ports = (40000, 49998);
     let admission = Admission::for_tests(&["127.0.0.0/8"], 10_000, 0);
-    let mut c = CallCore::new(config, admission, None, 5);
+    let mut c = TestCore::new(CallCore::new(config, admission, None, 5));
     let (mut rng, mut live, mut now) = (Rng(99), Live::default(), epoch());
     for n in 0..1500 {
         now += Duration::from_millis(rng.below(100));

@@ -1,8 +1,10 @@
-//! OPTIONS probes and the REGISTER hand-off, in simulated time.
+//! OPTIONS probes (built by the core, sent by the endpoint) and the
+//! REGISTER hand-off by the endpoint, in simulated time.
 
 use super::tests_uac::{core_with, events, first_lines, header, op, reply, sent, OP};
 use super::*;
 use crate::clock::epoch;
+use crate::sip::endpoint::Inbound;
 use crate::sip::message::SipMessage;
 
 fn register(branch: &str) -> String {
@@ -17,7 +19,9 @@ Call-ID: reg1\r\nCSeq: 1 REGISTER\r\nContact: <sip:op1@{OP}>\r\nExpires: 300\r\n
 fn a_probe_answered_with_any_final_response_is_ok() {
     for code in [200, 404, 503] {
         let mut c = core_with(CoreConfig::for_tests());
-        let probe = c.probe(epoch(), op(), &format!("sip:op1@{OP}"));
+        let probe = c
+            .probe(epoch(), op(), &format!("sip:op1@{OP}"))
+            .expect("a SIP URI");
         let out = sent(&mut c);
         assert_eq!(
             first_lines(&out),
@@ -25,15 +29,13 @@ fn a_probe_answered_with_any_final_response_is_ok() {
         );
         assert_eq!(header(&out[0], "CSeq"), "1 OPTIONS");
         c.handle_message(epoch(), op(), &reply(&out[0], 100, ""));
-        assert!(events(&mut c).is_empty());
+        assert!(c.probe_results().is_empty());
         c.handle_message(epoch(), op(), &reply(&out[0], code, ""));
-        assert_eq!(
-            events(&mut c),
-            vec![CallEvent::ProbeDone { probe, ok: true }]
-        );
+        assert_eq!(c.probe_results(), vec![(probe, true)]);
+        assert!(events(&mut c).is_empty(), "nothing for the call core");
         c.handle_message(epoch(), op(), &reply(&out[0], code, ""));
         assert!(
-            events(&mut c).is_empty(),
+            c.probe_results().is_empty(),
             "a retransmission reports nothing"
         );
     }
@@ -46,34 +48,16 @@ fn a_probe_without_answer_fails_on_timer_f_and_on_transport_errors() {
     let second = c.probe(epoch(), op(), "sip:op2@127.0.0.1:5080");
     assert_ne!(first, second);
     c.handle_timeout(epoch() + Duration::from_millis(31_999));
-    assert!(events(&mut c).is_empty());
+    assert!(c.probe_results().is_empty());
     c.handle_timeout(epoch() + Duration::from_secs(32));
-    let ev = events(&mut c);
-    assert!(ev.contains(&CallEvent::ProbeDone {
-        probe: first,
-        ok: false
-    }));
-    assert!(ev.contains(&CallEvent::ProbeDone {
-        probe: second,
-        ok: false
-    }));
+    let results = c.probe_results();
+    assert!(results.contains(&(first.expect("sent"), false)));
+    assert!(results.contains(&(second.expect("sent"), false)));
     let third = c.probe(epoch(), op(), "sip:op1@127.0.0.1:5080");
     c.handle_send_failed(epoch(), op());
-    assert_eq!(
-        events(&mut c),
-        vec![CallEvent::ProbeDone {
-            probe: third,
-            ok: false
-        }]
-    );
-    let bad = c.probe(epoch(), op(), "not a uri");
-    assert_eq!(
-        events(&mut c),
-        vec![CallEvent::ProbeDone {
-            probe: bad,
-            ok: false
-        }]
-    );
+    assert_eq!(c.probe_results(), vec![(third.expect("sent"), false)]);
+    assert!(events(&mut c).is_empty(), "nothing for the call core");
+    assert!(c.probe(epoch(), op(), "not a uri").is_none(), "not built");
 }
 
 #[test]
@@ -82,8 +66,12 @@ fn register_is_handed_to_the_registrar_and_its_reply_sent() {
     config.registrar = true;
     let mut c = core_with(config);
     c.handle_message(epoch(), op(), register("z9hG4bKreg1").as_bytes());
-    let ev = events(&mut c);
-    let [CallEvent::Register { tx, peer, request }] = &ev[..] else {
+    assert!(
+        events(&mut c).is_empty(),
+        "REGISTER never reaches the call core"
+    );
+    let ev = std::mem::take(&mut c.others);
+    let [Inbound::Register { tx, peer, request }] = &ev[..] else {
         panic!("{ev:?}")
     };
     assert_eq!(*peer, op());
@@ -93,8 +81,7 @@ fn register_is_handed_to_the_registrar_and_its_reply_sent() {
     );
     let mut ok = message::response_to(request, 200, None);
     message::add_header(&mut ok, "Contact", &format!("<sip:op1@{OP}>;expires=300"));
-    c.respond_register(epoch(), tx, ok)
-        .expect("live transaction");
+    c.ep.respond(epoch(), tx, ok).expect("live transaction");
     let out = sent(&mut c);
     assert_eq!(first_lines(&out), vec!["SIP/2.0 200 OK"]);
     assert!(header(&out[0], "To").contains(";tag="), "{}", out[0]);
@@ -102,10 +89,11 @@ fn register_is_handed_to_the_registrar_and_its_reply_sent() {
     // A retransmitted REGISTER gets the same answer from the layer.
     c.handle_message(epoch(), op(), register("z9hG4bKreg1").as_bytes());
     assert_eq!(sent(&mut c), out);
-    assert!(events(&mut c).is_empty());
+    assert!(c.others.is_empty());
     let late = message::response_to(request, 200, None);
     assert!(c
-        .respond_register(epoch() + Duration::from_secs(60), tx, late)
+        .ep
+        .respond(epoch() + Duration::from_secs(60), tx, late)
         .is_err());
 }
 

@@ -2,6 +2,7 @@
 //! with Retry-After (no transaction kept), alarm trunks pass a lag that sheds
 //! normal ones, and a call already accepted is never refused by later load.
 
+use super::test_core::TestCore;
 use super::*;
 use crate::admission::{AccessList, AdmissionSettings, Priority, TrunkAcl};
 use crate::clock::epoch;
@@ -10,7 +11,7 @@ use std::net::SocketAddr;
 const ALARM_UNIT: &str = "127.0.0.2:5070";
 const PLAIN_PHONE: &str = "127.0.0.3:5070";
 
-fn core() -> CallCore {
+fn core() -> TestCore {
     let trunk = |name: &str, net: &str, priority| TrunkAcl {
         name: name.into(),
         allow: vec![net.parse().unwrap()],
@@ -23,7 +24,7 @@ fn core() -> CallCore {
         ]),
         ..AdmissionSettings::default()
     });
-    CallCore::new(CoreConfig::for_tests(), admission, None, 5)
+    TestCore::new(CallCore::new(CoreConfig::for_tests(), admission, None, 5))
 }
 
 fn invite(from: &str, call_id: &str) -> String {
@@ -34,7 +35,7 @@ CSeq: 1 INVITE\r\nContact: <sip:unit@{from}>\r\nContent-Length: 0\r\n\r\n"
     )
 }
 
-fn send(c: &mut CallCore, from: &str, msg: &str) -> Vec<String> {
+fn send(c: &mut TestCore, from: &str, msg: &str) -> Vec<String> {
     let peer = Peer::udp(from.parse::<SocketAddr>().unwrap());
     c.handle_message(epoch(), peer, msg.as_bytes());
     std::iter::from_fn(|| c.poll_transmit())
@@ -56,7 +57,7 @@ fn lag_sheds_plain_calls_statelessly_and_alarms_pass() {
     assert!(out[0].contains("Retry-After: 5\r\n"), "{}", out[0]);
     let tag = crate::call::shed_raw::overload_tag(b"p1", b"1 INVITE");
     assert!(out[0].contains(&format!(";tag={tag}\r\n")), "{}", out[0]);
-    assert_eq!(c.transaction_counts().server_invite, 0, "no state kept");
+    assert_eq!(c.ep.transaction_counts().server_invite, 0, "no state kept");
     // A retransmission gets the same answer; the ACK is dropped unanswered.
     assert_eq!(send(&mut c, PLAIN_PHONE, &invite(PLAIN_PHONE, "p1")), out);
     let ack = invite(PLAIN_PHONE, "p1")
@@ -119,5 +120,5 @@ fn the_full_path_gives_the_same_503_as_the_raw_one() {
     let tag = crate::call::shed_raw::overload_tag(b"s1", b"1 INVITE");
     assert!(out[0].contains(&format!(";tag={tag}")), "{}", out[0]);
     assert!(out[0].contains("Retry-After: 5\r\n"), "{}", out[0]);
-    assert_eq!(c.transaction_counts().server_invite, 0, "no state kept");
+    assert_eq!(c.ep.transaction_counts().server_invite, 0, "no state kept");
 }

@@ -1,6 +1,7 @@
 //! Outgoing legs in simulated time: a scripted operator phone answers our
 //! INVITE with bytes, and everything we send is read back from `poll_transmit`.
 
+use super::test_core::TestCore;
 use super::*;
 use crate::clock::epoch;
 use crate::sip::message::{Request, SipMessage};
@@ -10,9 +11,9 @@ use std::net::SocketAddr;
 pub(super) const OP: &str = "127.0.0.1:5080";
 pub(super) const DEVICE: CallHandle = CallHandle(900);
 
-pub(super) fn core_with(config: CoreConfig) -> CallCore {
+pub(super) fn core_with(config: CoreConfig) -> TestCore {
     let admission = Admission::for_tests(&["127.0.0.0/8"], 100, 0);
-    CallCore::new(config, admission, None, 7)
+    TestCore::new(CallCore::new(config, admission, None, 7))
 }
 
 pub(super) fn op() -> Peer {
@@ -20,7 +21,7 @@ pub(super) fn op() -> Peer {
 }
 
 /// Every transmit, as text, drained.
-pub(super) fn sent(core: &mut CallCore) -> Vec<String> {
+pub(super) fn sent(core: &mut TestCore) -> Vec<String> {
     std::iter::from_fn(|| core.poll_transmit())
         .map(|t| String::from_utf8_lossy(&t.data).into_owned())
         .collect()
@@ -32,7 +33,7 @@ pub(super) fn first_lines(msgs: &[String]) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn events(core: &mut CallCore) -> Vec<CallEvent> {
+pub(super) fn events(core: &mut TestCore) -> Vec<CallEvent> {
     std::iter::from_fn(|| core.poll_event()).collect()
 }
 
@@ -87,7 +88,7 @@ pub(crate) fn pcmu_answer(invite: &str) -> String {
 }
 
 /// Calls the operator for `DEVICE`; returns the leg and our INVITE.
-pub(super) fn call_op(c: &mut CallCore) -> (CallHandle, String) {
+pub(super) fn call_op(c: &mut TestCore) -> (CallHandle, String) {
     let leg = c
         .originate(
             epoch(),
@@ -132,7 +133,7 @@ Call-ID: {}\r\nCSeq: {cseq} {method}\r\n{ct}Content-Length: {}\r\n\r\n{body}",
 }
 
 /// Rings and answers the leg; returns it, our INVITE and the events of the answer.
-pub(super) fn answered(c: &mut CallCore) -> (CallHandle, String, Vec<CallEvent>) {
+pub(super) fn answered(c: &mut TestCore) -> (CallHandle, String, Vec<CallEvent>) {
     let (leg, invite) = call_op(c);
     c.handle_message(epoch(), op(), &reply(&invite, 180, ""));
     let answer = pcmu_answer(&invite);
@@ -252,7 +253,7 @@ fn a_retransmitted_2xx_gets_the_ack_again_and_nothing_else() {
     assert!(events(&mut c).is_empty());
 }
 
-fn final_failure(code: u16) -> (Vec<String>, Vec<CallEvent>, CallCore) {
+fn final_failure(code: u16) -> (Vec<String>, Vec<CallEvent>, TestCore) {
     let mut c = core_with(CoreConfig::for_tests());
     let (_, invite) = call_op(&mut c);
     c.handle_message(epoch(), op(), &reply(&invite, 180, ""));

@@ -1,12 +1,10 @@
-//! The call core's own timers, by name, in a deadline-ordered queue.
+//! The call core's own timers, by name, in the crate's deadline queue.
 //!
 //! Entries are never removed early: a timer whose call is gone, or whose
 //! generation no longer matches, is skipped when it fires (lazy deletion keeps
 //! arming a timer O(log n) with no search).
 
 use super::state::CallHandle;
-use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// The timers a call can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,34 +22,9 @@ pub enum CallTimer {
     CancelGuard,
 }
 
-/// A deadline-ordered queue of `(call, timer)` entries.
-#[derive(Debug, Default)]
-pub struct TimerQueue {
-    entries: BTreeMap<(Instant, u64), (CallHandle, CallTimer)>,
-    seq: u64,
-}
-
-impl TimerQueue {
-    /// Arms `timer` for `call` at `at`.
-    pub fn arm(&mut self, at: Instant, call: CallHandle, timer: CallTimer) {
-        self.seq += 1;
-        self.entries.insert((at, self.seq), (call, timer));
-    }
-
-    /// The earliest deadline.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.entries.keys().next().map(|(at, _)| *at)
-    }
-
-    /// Removes and returns one entry due at `now`, earliest first.
-    pub fn pop_due(&mut self, now: Instant) -> Option<(CallHandle, CallTimer)> {
-        let (&key, _) = self.entries.iter().next()?;
-        if key.0 > now {
-            return None;
-        }
-        self.entries.remove(&key)
-    }
-}
+/// A deadline-ordered queue of `(call, timer)` entries: the crate's one
+/// [`crate::timer_queue::TimerQueue`].
+pub type TimerQueue = crate::timer_queue::TimerQueue<(CallHandle, CallTimer)>;
 
 #[cfg(test)]
 mod tests {
@@ -64,23 +37,27 @@ mod tests {
         let mut q = TimerQueue::default();
         q.arm(
             t0 + Duration::from_secs(2),
-            CallHandle(1),
-            CallTimer::MaxDuration,
+            (CallHandle(1), CallTimer::MaxDuration),
         );
         q.arm(
             t0 + Duration::from_secs(1),
-            CallHandle(2),
-            CallTimer::Answer,
+            (CallHandle(2), CallTimer::Answer),
         );
         assert_eq!(q.next_deadline(), Some(t0 + Duration::from_secs(1)));
         assert_eq!(q.pop_due(t0), None);
         assert_eq!(
             q.pop_due(t0 + Duration::from_secs(5)),
-            Some((CallHandle(2), CallTimer::Answer))
+            Some((
+                t0 + Duration::from_secs(1),
+                (CallHandle(2), CallTimer::Answer)
+            ))
         );
         assert_eq!(
             q.pop_due(t0 + Duration::from_secs(5)),
-            Some((CallHandle(1), CallTimer::MaxDuration))
+            Some((
+                t0 + Duration::from_secs(2),
+                (CallHandle(1), CallTimer::MaxDuration)
+            ))
         );
         assert_eq!(q.pop_due(t0 + Duration::from_secs(5)), None);
     }

@@ -11,7 +11,7 @@
 use super::leg::PendingLeg;
 use super::state::{Call, CallEvent, CallHandle, CallState, EndReason, LegFailure, LegInfo};
 use super::timers::CallTimer;
-use super::CallCore;
+use super::Lent;
 use crate::sip::dialog::{Dialog, ViaSpec};
 use crate::sip::message::{self, Method, Response, SipMessage};
 use crate::sip::sdp::{self, MediaPolicy, NegotiatedMedia};
@@ -20,17 +20,11 @@ use crate::sip::types::{Branch, Peer, Tag};
 use crate::telemetry::metrics as m;
 use std::time::Instant;
 
-impl CallCore {
-    /// A response on one of our INVITE or OPTIONS transactions; false when
+impl Lent<'_> {
+    /// A response on one of our INVITE transactions; false when
     /// the transaction is not ours to handle here (a BYE's).
     pub(crate) fn on_uac_response(&mut self, now: Instant, key: &TxKey, resp: &Response) -> bool {
         let code = resp.status_code.code();
-        if self.uac.probes.contains_key(key) {
-            if code >= 200 {
-                self.probe_done(key, true);
-            }
-            return true;
-        }
         let Some(&handle) = self.uac.by_invite.get(key) else {
             return false;
         };
@@ -42,12 +36,8 @@ impl CallCore {
         true
     }
 
-    /// Timer B/F or a transport error on our INVITE or OPTIONS; false when not ours.
+    /// Timer B or a transport error on our INVITE; false when not ours.
     pub(crate) fn on_uac_failed(&mut self, now: Instant, key: &TxKey) -> bool {
-        if self.uac.probes.contains_key(key) {
-            self.probe_done(key, false);
-            return true;
-        }
         let Some(&handle) = self.uac.by_invite.get(key) else {
             return false;
         };
@@ -60,7 +50,6 @@ impl CallCore {
         self.uac.by_invite.remove(key);
         self.uac.invites.remove(key);
         self.uac.acks.remove(key);
-        self.uac.probes.remove(key);
     }
 
     fn leg_provisional(&mut self, handle: CallHandle, code: u16) {
@@ -232,10 +221,10 @@ impl CallCore {
     /// Max duration and the drain deadline, for a call just answered.
     pub(crate) fn arm_call_timers(&mut self, now: Instant, handle: CallHandle) {
         if let Some(max) = self.config.max_duration {
-            self.timers.arm(now + max, handle, CallTimer::MaxDuration);
+            self.timers.arm(now + max, (handle, CallTimer::MaxDuration));
         }
         if let Some(deadline) = self.draining {
-            self.timers.arm(deadline, handle, CallTimer::Drain);
+            self.timers.arm(deadline, (handle, CallTimer::Drain));
         }
     }
 }

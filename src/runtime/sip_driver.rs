@@ -142,9 +142,11 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 fn apply_control(sb: &mut Switchboard, cmd: Control) {
     let now = clock::now();
     match cmd {
-        Control::Drain { grace } => sb.with_core(now, |core, now| core.begin_drain(now, grace)),
-        Control::MediaFailed(call) => sb.with_core(now, |core, now| core.media_failed(now, call)),
-        Control::Settle(call) => sb.with_core(now, |core, now| core.settle(now, call)),
+        Control::Drain { grace } => sb.with_core(now, |core, _, now| core.begin_drain(now, grace)),
+        Control::MediaFailed(call) => {
+            sb.with_core(now, |core, tl, now| core.media_failed(tl, now, call))
+        }
+        Control::Settle(call) => sb.with_core(now, |core, tl, now| core.settle(tl, now, call)),
         Control::Queue(request) => match request.unconfirmed {
             Some(alarm) => sb.queue_unconfirmed(now, request.call, alarm),
             None => sb.queue(now, request.call, request.class, request.event_code),
@@ -218,7 +220,7 @@ fn write_event(out: &Outputs, record: EventRecord) {
 fn record_counts(sb: &mut Switchboard) {
     metrics::gauge!(m::CALLS_WAITING).set(sb.waiting_count() as f64);
     metrics::gauge!(m::CALLBACKS_OPEN).set(sb.callback_count() as f64);
-    let counts = sb.core().transaction_counts();
+    let counts = sb.transaction_counts();
     metrics::gauge!(m::SIP_TRANSACTIONS, "kind" => "server_invite")
         .set(counts.server_invite as f64);
     metrics::gauge!(m::SIP_TRANSACTIONS, "kind" => "server_non_invite")

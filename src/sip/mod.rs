@@ -5,6 +5,7 @@
 
 pub mod dialog;
 pub mod digest;
+pub mod endpoint;
 pub mod framing;
 pub mod message;
 pub mod sdp;

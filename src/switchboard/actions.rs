@@ -118,7 +118,10 @@ impl Switchboard {
     }
 
     fn start_leg(&mut self, now: Instant, request: Originate, role: LegRole) -> Option<CallHandle> {
-        match self.core.originate(now, request) {
+        match self
+            .core
+            .originate(self.endpoint.transactions(), now, request)
+        {
             Ok(leg) => {
                 let state = Leg {
                     role,
@@ -198,9 +201,12 @@ impl Switchboard {
         };
         let Some(route) = self.config.recall_trunks.get(&r.tenant).cloned() else {
             tracing::warn!(tenant = %r.tenant, "recall: the tenant has no trunk to call out on");
-            return self
-                .core
-                .hang_up_call(now, operator_leg, EndReason::LegFailed);
+            return self.core.hang_up_call(
+                self.endpoint.transactions(),
+                now,
+                operator_leg,
+                EndReason::LegFailed,
+            );
         };
         let uri = SwitchboardConfig::recall_uri(&route, &r.number);
         let request = Originate {
@@ -227,9 +233,12 @@ impl Switchboard {
                     r.device_leg = Some(leg);
                 }
             }
-            None => self
-                .core
-                .hang_up_call(now, operator_leg, EndReason::LegFailed),
+            None => self.core.hang_up_call(
+                self.endpoint.transactions(),
+                now,
+                operator_leg,
+                EndReason::LegFailed,
+            ),
         }
     }
 

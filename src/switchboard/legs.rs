@@ -133,9 +133,7 @@ impl Switchboard {
         if !unanswered_leg
             && !matches!(
                 event,
-                CallEvent::Register { .. }
-                    | CallEvent::ProbeDone { .. }
-                    | CallEvent::LegRinging { .. }
+                CallEvent::LegRinging { .. }
                     | CallEvent::LegAnswered { .. }
                     | CallEvent::LegFailed { .. }
             )
@@ -158,14 +156,6 @@ impl Switchboard {
                 reason,
                 ..
             } => self.on_ended(now, *call, call_id.as_str(), *reason),
-            CallEvent::ProbeDone { probe, ok } => {
-                if let (Some(id), Some(registrar)) =
-                    (self.probes.remove(probe), self.registrar.as_mut())
-                {
-                    registrar.probe_result(now, id, *ok);
-                }
-            }
-            CallEvent::Register { tx, peer, request } => self.on_register(now, tx, *peer, request),
             CallEvent::MediaUpdate { .. } | CallEvent::MediaStop { .. } => {}
         }
     }
@@ -183,23 +173,6 @@ impl Switchboard {
         if let Some(at) = queued {
             metrics::histogram!(crate::telemetry::metrics::QUEUE_TO_RING_SECONDS)
                 .record(now.saturating_duration_since(at).as_secs_f64());
-        }
-    }
-
-    fn on_register(
-        &mut self,
-        now: Instant,
-        tx: &crate::sip::transaction::TxKey,
-        peer: crate::sip::types::Peer,
-        request: &crate::sip::message::Request,
-    ) {
-        let Some(registrar) = self.registrar.as_mut() else {
-            return;
-        };
-        let reply = registrar.handle_register(now, peer, request);
-        tracing::debug!(outcome = ?reply.outcome, from = %peer.addr, "REGISTER");
-        if let Err(err) = self.core.respond_register(now, tx, reply.response) {
-            tracing::debug!(%err, "REGISTER reply not sent");
         }
     }
 
@@ -269,7 +242,7 @@ impl Switchboard {
         };
         l.answered = true;
         if l.cancelled {
-            return self.core.cancel_leg(now, leg);
+            return self.core.cancel_leg(self.endpoint.transactions(), now, leg);
         }
         if let LegRole::Offer { device, .. } | LegRole::Forward { device, .. } = &l.role {
             if let Some(d) = self.devices.get_mut(device) {
@@ -297,10 +270,12 @@ impl Switchboard {
                     let _ = router.forward_result(now, CallRef(device.0), &target, false);
                 }
             }
-            LegRole::RecallDevice { operator_leg, .. } => {
-                self.core
-                    .hang_up_call(now, operator_leg, EndReason::BridgePeerHungUp)
-            }
+            LegRole::RecallDevice { operator_leg, .. } => self.core.hang_up_call(
+                self.endpoint.transactions(),
+                now,
+                operator_leg,
+                EndReason::BridgePeerHungUp,
+            ),
             _ => self.on_leg_outcome(now, leg, outcome(failure)),
         }
     }
@@ -310,7 +285,7 @@ impl Switchboard {
         if let Some(l) = self.legs.get_mut(&leg) {
             l.cancelled = true;
         }
-        self.core.cancel_leg(now, leg);
+        self.core.cancel_leg(self.endpoint.transactions(), now, leg);
     }
 
     fn on_ended(&mut self, now: Instant, call: CallHandle, call_id: &str, reason: EndReason) {
@@ -363,8 +338,12 @@ impl Switchboard {
                         }
                     }
                     if hung_up_by_person(reason) {
-                        self.core
-                            .hang_up_call(now, device, EndReason::BridgePeerHungUp);
+                        self.core.hang_up_call(
+                            self.endpoint.transactions(),
+                            now,
+                            device,
+                            EndReason::BridgePeerHungUp,
+                        );
                     } else {
                         self.requeue(now, device, reason);
                     }

@@ -1,12 +1,14 @@
-//! The switchboard: the call core, the registrar and the routing engine as
-//! one sans-IO unit, wired together.
+//! The switchboard: the SIP endpoint, the call core, the registrar and the
+//! routing engine as one sans-IO unit, wired together.
 //!
-//! The three cores do not know each other. The switchboard carries what one
-//! says to the next, in order, until nothing moves:
+//! The cores do not know each other. The switchboard carries what one says
+//! to the next, in order, until nothing moves ([`inbound`]):
 //!
-//! - a REGISTER the call core hands out goes to the [`Registrar`], and its
-//!   reply back through the core's transaction;
-//! - the registrar's keep-alives become OPTIONS probes of the core, and
+//! - the [`Endpoint`] routes by method: call transactions to the call core
+//!   (lent the endpoint's transaction layer to answer and send), a REGISTER
+//!   to the [`Registrar`] and its reply back through the endpoint's
+//!   transaction, MESSAGE to 405 (SCAIP's place);
+//! - the registrar's keep-alives become OPTIONS probes of the endpoint, and
 //!   their results go back; an operator gaining or losing its last live
 //!   contact tells the [`Router`];
 //! - a call that needs a person ([`Switchboard::queue`]) enters the router;
@@ -32,6 +34,7 @@ pub mod actions;
 pub mod api;
 pub mod callbacks;
 pub mod config;
+pub mod inbound;
 pub mod legs;
 #[cfg(test)]
 mod tests;
@@ -49,9 +52,11 @@ pub use config::{Route, SwitchboardConfig};
 pub use legs::LegRole;
 
 use crate::alarm::EventCode;
-use crate::call::{CallCore, CallEvent, CallHandle, ProbeHandle};
+use crate::call::{CallCore, CallEvent, CallHandle};
 use crate::registrar::{ProbeId, Registrar, RegistrarEvent};
 use crate::routing::{CallClass, CallRef, Plan, Router, WaitingCall};
+use crate::sip::endpoint::{Endpoint, ProbeHandle};
+use crate::sip::transaction::{TransactionLayer, TxCounts};
 use crate::sip::types::{Peer, Transmit};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -109,6 +114,7 @@ pub(crate) struct Device {
 
 /// See the module documentation.
 pub struct Switchboard {
+    pub(crate) endpoint: Endpoint,
     pub(crate) core: CallCore,
     pub(crate) registrar: Option<Registrar>,
     pub(crate) router: Option<Router>,
@@ -130,12 +136,13 @@ impl Switchboard {
     /// A switchboard over `core`; without a registrar or a router it only
     /// passes the core's events through (calls are answered and held).
     pub fn new(
-        core: CallCore,
+        mut core: CallCore,
         registrar: Option<Registrar>,
         router: Option<Router>,
         config: SwitchboardConfig,
     ) -> Self {
         Self {
+            endpoint: core.new_endpoint(),
             core,
             registrar,
             router,
@@ -169,35 +176,35 @@ impl Switchboard {
 
     /// One SIP message from the transports.
     pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
-        self.core.handle_message(now, peer, bytes);
+        self.endpoint
+            .handle_message(now, peer, bytes, &mut self.core);
         self.pump(now);
     }
 
-    /// A stream framing error (see [`CallCore::handle_stream_error`]).
+    /// A stream framing error (see [`Endpoint::handle_stream_error`]).
     pub fn handle_stream_error(&mut self, now: Instant, peer: Peer, partial: Option<&[u8]>) {
-        self.core.handle_stream_error(peer, partial);
+        self.endpoint.handle_stream_error(peer, partial);
         self.pump(now);
     }
 
     /// The transports could not deliver to `peer`.
     pub fn handle_send_failed(&mut self, now: Instant, peer: Peer) {
-        self.core.handle_send_failed(now, peer);
+        self.endpoint.handle_send_failed(now, peer);
         self.pump(now);
     }
 
-    /// The earliest deadline of the three cores.
+    /// The earliest deadline of the endpoint and the three cores.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
         let router = self.router.as_ref().and_then(Router::poll_timeout);
-        [self.core.poll_timeout(), registrar, router]
-            .into_iter()
-            .flatten()
-            .min()
+        let sip = [self.endpoint.poll_timeout(), self.core.poll_timeout()];
+        sip.into_iter().chain([registrar, router]).flatten().min()
     }
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
+        self.endpoint.handle_timeout(now);
+        self.core.handle_timeout(self.endpoint.transactions(), now);
         if let Some(registrar) = self.registrar.as_mut() {
             registrar.handle_timeout(now);
         }
@@ -207,9 +214,14 @@ impl Switchboard {
         self.pump(now);
     }
 
-    /// Runs `f` on the core (drain, settle, media failure), then carries on.
-    pub fn with_core(&mut self, now: Instant, f: impl FnOnce(&mut CallCore, Instant)) {
-        f(&mut self.core, now);
+    /// Runs `f` on the core with the endpoint's transaction layer (drain,
+    /// settle, media failure), then carries on.
+    pub fn with_core(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut CallCore, &mut TransactionLayer, Instant),
+    ) {
+        f(&mut self.core, self.endpoint.transactions(), now);
         self.pump(now);
     }
 
@@ -290,7 +302,12 @@ impl Switchboard {
 
     /// The next datagram or stream message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.core.poll_transmit()
+        self.endpoint.poll_transmit()
+    }
+
+    /// Transaction counts, for the gauges.
+    pub fn transaction_counts(&self) -> TxCounts {
+        self.endpoint.transaction_counts()
     }
 
     /// The next media command or journal record.
@@ -301,7 +318,7 @@ impl Switchboard {
     /// Carries messages between the cores until none has anything to say.
     pub(crate) fn pump(&mut self, now: Instant) {
         loop {
-            let mut moved = false;
+            let mut moved = self.pump_endpoint(now);
             while let Some(event) = self.core.poll_event() {
                 self.on_call_event(now, event);
                 moved = true;
@@ -315,12 +332,7 @@ impl Switchboard {
     }
 
     fn pump_registrar(&mut self, now: Instant) -> bool {
-        let mut moved = false;
-        while let Some(probe) = self.registrar.as_mut().and_then(Registrar::poll_probe) {
-            let handle = self.core.probe(now, probe.peer, &probe.contact);
-            self.probes.insert(handle, probe.id);
-            moved = true;
-        }
+        let mut moved = self.send_probes(now);
         while let Some(event) = self.registrar.as_mut().and_then(Registrar::poll_event) {
             if let RegistrarEvent::Reachable {
                 operator,

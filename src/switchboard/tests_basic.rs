@@ -223,7 +223,7 @@ fn an_operator_leg_that_fails_after_the_answer_puts_the_call_back_in_the_queue()
     s.sent();
     let (_, leg, _) = leg_started(&s.outputs()).expect("the leg's media starts");
     // The media engine cannot open the leg's RTP socket.
-    s.sb.with_core(s.now, |core, now| core.media_failed(now, leg));
+    s.sb.with_core(s.now, |core, tl, now| core.media_failed(tl, now, leg));
     let mut out = s.sent();
     let bye = find(&out, "BYE ").clone();
     assert_eq!(bye.0, OP1, "the failed leg is hung up: {out:?}");

@@ -224,7 +224,7 @@ fn a_forward_leg_that_fails_after_the_answer_puts_the_call_back_in_the_queue() {
     s.sent();
     let (_, leg, _) = leg_started(&s.outputs()).expect("the target's media");
     // The media engine cannot open the leg's RTP socket: not a hang-up.
-    s.sb.with_core(s.now, |core, now| core.media_failed(now, leg));
+    s.sb.with_core(s.now, |core, tl, now| core.media_failed(tl, now, leg));
     let bye = find(&s.sent(), "BYE ").clone();
     assert_eq!(bye.0, PARTNER);
     s.send(PARTNER, &reply(&bye.1, 200, ""));

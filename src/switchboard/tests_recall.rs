@@ -329,7 +329,7 @@ fn a_recall_whose_operator_leg_cannot_start_is_refused_not_accepted() {
     let mut s = Sim::new(plan(), None);
     s.available("op1", OP1);
     // Draining: no outgoing leg starts, so nobody's phone is being rung.
-    s.sb.with_core(s.now, |core, now| core.begin_drain(now, secs(30)));
+    s.sb.with_core(s.now, |core, _, now| core.begin_drain(now, secs(30)));
     let refused = recall(&mut s, "op1");
     assert!(
         matches!(refused, Err(ApiError::Unavailable { .. })),

@@ -145,7 +145,7 @@ impl TransactionLayer {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((at, id, timer)) = self.timers.pop_due(now) {
+        while let Some((at, (id, timer))) = self.timers.pop_due(now) {
             let Some(tx) = self.txs.get_mut(&id) else {
                 continue;
             };
@@ -160,7 +160,7 @@ impl TransactionLayer {
 
     /// The next deadline, if any (may be early after a timer was cancelled).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek()
+        self.timers.next_deadline()
     }
 
     /// The next datagram or stream write to perform.
@@ -280,7 +280,7 @@ impl TransactionLayer {
         }
         if let Some(tx) = self.txs.get_mut(&id) {
             tx.timers.set(timer, Some(now + after));
-            self.timers.push(now + after, id, timer);
+            self.timers.arm(now + after, (id, timer));
         }
     }
 
@@ -318,7 +318,7 @@ impl TransactionLayer {
     /// Drops cancelled deadlines from the head so `poll_timeout` is mostly exact.
     fn prune(&mut self) {
         let txs = &self.txs;
-        self.timers.prune(|at, id, timer| {
+        self.timers.prune(|at, &(id, timer)| {
             txs.get(&id)
                 .is_some_and(|tx| tx.timers.get(timer) == Some(at))
         });

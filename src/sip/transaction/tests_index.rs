@@ -144,7 +144,11 @@ fn assert_consistent(layer: &TransactionLayer) {
         }
     }
     assert_eq!(layer.counts, counts, "counts");
-    let queued: HashSet<(Instant, TxId, Timer)> = layer.timers.entries().collect();
+    let queued: HashSet<(Instant, TxId, Timer)> = layer
+        .timers
+        .entries()
+        .map(|(at, &(id, t))| (at, id, t))
+        .collect();
     for (id, tx) in &layer.txs {
         for timer in Timer::ALL {
             if let Some(at) = tx.timers.get(timer) {
