@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # bench/sip_load.sh: the SIP call-rate benchmark (BENCHMARKS.md, "SIP call rate").
 #
-# For each rate given: a fresh release daemon on loopback UDP; once its
-# /readyz answers 200 (plus --settle seconds: 0 = a cold start, SIPp fires
-# the moment the node says it is ready), SIPp runs tests/sipp/uac_load.xml
+# For each rate given: a fresh release daemon on loopback UDP (its journal
+# fresh under the rate's directory, or JOURNAL= a journal with history, as a
+# node that restarts has); as soon as its SIP port is bound (--settle 0, a
+# cold start: units send when the port answers, they do not ask /readyz),
+# or once /readyz answers 200 and --settle seconds more have passed,
+# SIPp runs tests/sipp/uac_load.xml
 # (INVITE, 200, ACK, BYE, 200) at that rate for DURATION seconds' worth of
 # calls (-m bounds it), split over --sipps SIPp processes (each its own
 # source port: one peer, or many). Then one result line per rate:
@@ -31,12 +34,14 @@
 #   --warmup S    seconds left out of the steady-state figures (default 0;
 #                 use 40 with --duration 220 for 3 minutes held)
 #   --sipps N     SIPp processes, each RATE/N calls/s from its own port (default 1, max 16)
-#   --settle S    seconds between /readyz 200 and the first call (default 0: cold start)
+#   --settle S    seconds between /readyz 200 and the first call (default 0: cold
+#                 start, the first call when the SIP port is bound)
 #   --perf        record the daemon with `perf record -g` (software clock) per rate
 #   --nice N      run daemon and SIPp at nice level N (needs root for N < 0)
 #   env: SIP_PORT (default 15060), OUT (default target/bench/sip_load),
 #        SIPP_TRANSPORT (u1 = one socket per SIPp, default; un = one socket per call),
-#        BIN (the daemon binary, default target/release/alarmgate; --no-build implied)
+#        BIN (the daemon binary, default target/release/alarmgate; --no-build implied),
+#        JOURNAL (the daemon's journal directory, default fresh per rate)
 #
 # Loopback only; every run is bounded by -m and by a global -timeout, and
 # every wait loop by a count.
@@ -63,7 +68,7 @@ while [ $# -gt 0 ]; do
         --keep-going) KEEP_GOING=1; shift ;;
         --perf) PERF=1; shift ;;
         --nice) NICE=$2; shift 2 ;;
-        -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
         *) RATES+=("$1"); shift ;;
     esac
 done
@@ -109,9 +114,12 @@ transport = "udp"
 addr = "127.0.0.1:$SIP_PORT"
 
 [media]
-rtp_port_min = 16000
-rtp_port_max = 32599
+rtp_port_min = 61000
+rtp_port_max = 65533
 hold = "silence"
+
+[alarm]
+journal_dir = "$2"
 
 [calls]
 max_duration_s = 0
@@ -140,6 +148,16 @@ sock_drops() { awk -v a="0100007F:$(printf '%04X' "$1")" '$2 == a {print $NF; f 
 # Busy clock ticks of the whole machine (everything but idle and iowait).
 busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+wait_port() {
+    for _ in $(seq 2000); do
+        if grep -qi "0100007F:$(printf '%04X' "$SIP_PORT") " /proc/net/udp; then return 0; fi
+        kill -0 "$DAEMON_PID" 2>/dev/null || { echo "daemon exited" >&2; return 1; }
+        sleep 0.005
+    done
+    echo "daemon did not bind UDP $SIP_PORT in 10 s" >&2
+    return 1
+}
 
 wait_ready() {
     for _ in $(seq 400); do
@@ -216,13 +234,18 @@ run_rate() {
     local rate=$1 calls=$(($1 * DURATION / SIPPS * SIPPS))
     local dir=$OUT/r$rate
     rm -rf "$dir" && mkdir -p "$dir"
-    write_config "$dir/alarmgate.toml"
+    write_config "$dir/alarmgate.toml" "${JOURNAL:-$dir/journal}"
     local load_before
     load_before=$(cut -d' ' -f1 /proc/loadavg)
     nice -n "$NICE" "$BIN" run --config "$dir/alarmgate.toml" >"$dir/daemon.log" 2>&1 &
     DAEMON_PID=$!
-    wait_ready
-    [ "$SETTLE" = 0 ] || sleep "$SETTLE"
+    # Cold: the first call as soon as the SIP port is bound, as units do
+    # (they do not ask /readyz). Settled: /readyz 200, then SETTLE seconds.
+    wait_port
+    if [ "$SETTLE" != 0 ]; then
+        wait_ready
+        sleep "$SETTLE"
+    fi
     if [ "$PERF" = 1 ]; then
         perf record -e cpu-clock -F 999 -g -p "$DAEMON_PID" -o "$dir/perf.data" >"$dir/perf.log" 2>&1 &
         PERF_PID=$!
