@@ -66,6 +66,11 @@ pub struct DeviceAuth {
     pub algorithms: Vec<crate::sip::digest::Algorithm>,
 }
 
+/// Transactions the layer holds before its tables first grow: 32 s of
+/// 1,000 calls/s (two transactions a call), so a node that starts under
+/// load does not rehash in its first seconds (issue 9, item 9).
+const TX_CAPACITY: usize = 1 << 16;
+
 /// The user-agent server core. See the module documentation for the calling order.
 pub struct CallCore {
     config: CoreConfig,
@@ -97,7 +102,7 @@ impl CallCore {
     ) -> Self {
         let ports = PortPool::new(config.rtp_ports.0, config.rtp_ports.1);
         Self {
-            tl: TransactionLayer::new(config.timers),
+            tl: TransactionLayer::with_capacity(config.timers, TX_CAPACITY),
             config,
             admission,
             auth,
