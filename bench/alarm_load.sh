@@ -29,7 +29,9 @@
 #   --slots N   calls per unit of concurrency (default 3: each slot is used 3 times)
 #   --dtmf MODE inband (default), rfc4733 or both
 #   --per-sim N calls in progress per simulator process (default 1000, its maximum)
-#   env: SIP_PORT (default 15160, outside the RTP range), OUT (default target/bench/alarm_load),
+#   --warmup S  seconds left out of the steady-state CPU figure (default 40);
+#               hold 3 minutes after it with --slots 28 (28 x ~8.9 s per slot)
+#   env: BIN (the daemon and simulator binary; --no-build implied), SIP_PORT (default 15160, outside the RTP range), OUT (default target/bench/alarm_load),
 #        LOG_LEVEL (daemon log level, default warn; info logs every decoded/rejected message)
 #
 # Loopback only; every run is bounded (--calls, --call-timeout-s, and a
@@ -43,6 +45,7 @@ KEEP_GOING=0
 SLOTS=3
 DTMF=inband
 PER_SIM=1000
+WARMUP=40
 CONC=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -51,7 +54,8 @@ while [ $# -gt 0 ]; do
         --slots) SLOTS=$2; shift 2 ;;
         --dtmf) DTMF=$2; shift 2 ;;
         --per-sim) PER_SIM=$2; shift 2 ;;
-        -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+        --warmup) WARMUP=$2; shift 2 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) CONC+=("$1"); shift ;;
     esac
 done
@@ -60,7 +64,7 @@ SIP_PORT=${SIP_PORT:-15160}
 LOG_LEVEL=${LOG_LEVEL:-warn}
 HTTP_PORT=$((SIP_PORT + 1))
 OUT=${OUT:-$ROOT/target/bench/alarm_load}
-BIN=$ROOT/target/release/alarmgate
+if [ -n "${BIN:-}" ]; then BUILD=0; else BIN=$ROOT/target/release/alarmgate; fi
 TCK=$(getconf CLK_TCK)
 CALL_S=8            # a call's length used to pick the rate (measured ~8.9 s)
 mkdir -p "$OUT"
@@ -180,15 +184,20 @@ run_conc() {
             --seed $((1000000 * (p + 1) + c)) --json >"$dir/sim$p.json" 2>"$dir/sim$p.err" &
         SIM_PIDS+=($!)
     done
-    # Sample the daemon while the simulators run: peak active calls, RSS.
-    local peak=0 active
-    while :; do
+    # Sample the daemon while the simulators run: peak active calls, and
+    # its CPU when the warm-up ends (bounded by the simulators' budget).
+    local peak=0 active cw=$c0 tw=$t0 marked=0 i now
+    for ((i = 0; i < budget + 30; i++)); do
         local running=0 pid
         for pid in "${SIM_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && running=1; done
         [ $running = 1 ] || break
         active=$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk '$1 == "alarmgate_calls_active" {print int($2)}')
         [ -n "$active" ] && [ "$active" -gt "$peak" ] && peak=$active
         sleep 1
+        now=$(date +%s.%N)
+        if [ $marked = 0 ] && awk -v a="$t0" -v b="$now" -v w="$WARMUP" 'BEGIN {exit !(b - a >= w)}'; then
+            cw=$(cpu_ticks "$DAEMON_PID") tw=$now marked=1
+        fi
     done
     local sim_rc=0
     for pid in "${SIM_PIDS[@]}"; do wait "$pid" || sim_rc=$?; done
@@ -209,6 +218,9 @@ run_conc() {
     local elapsed cpu sim_cpu other
     elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
     cpu=$(awk -v d=$((c1 - c0)) -v t="$TCK" -v e="$elapsed" 'BEGIN {printf "%.0f", 100 * d / t / e}')
+    local steady_cpu steady_s
+    steady_s=$(awk -v a="$tw" -v b="$t1" 'BEGIN {printf "%.0f", b - a}')
+    steady_cpu=$(awk -v d=$((c1 - cw)) -v t="$TCK" -v a="$tw" -v b="$t1" 'BEGIN {printf "%.0f", (b > a) ? 100 * d / t / (b - a) : 0}')
     sim_cpu=$(cat "$dir"/sim*.time 2>/dev/null | awk -v e="$elapsed" 'NF >= 2 && $1 ~ /^[0-9.]+$/ {s += $1 + $2} END {printf "%.0f", 100 * s / e}')
     other=$(awk -v b=$((b1 - b0)) -v d=$((c1 - c0)) -v t="$TCK" -v s="$sim_cpu" -v e="$elapsed" \
         'BEGIN {o = 100 * (b - d) / t / e - s; printf "%.0f", o < 0 ? 0 : o}')
@@ -260,9 +272,9 @@ PY
     [ "$withheld" = 0 ] && [ "$failed" = 0 ] || pass=0
     [ "$sim_rc" = 0 ] || pass=0
     [ $((peak * 100)) -ge $((c * 95)) ] || pass=0
-    printf 'conc=%s sims=%s calls=%s ok=%s retried=%s settled_by_daemon=%s decoded=%s acked=%s withheld=%s store_failed=%s rejected=%s peak_active=%s kissoff_p50=%sms p99=%sms max=%sms answer_p99=%sms daemon_sip_drops=%s elapsed=%ss daemon_cpu=%s%% daemon_hwm=%sMiB sim_cpu=%s%% other_cpu=%s%% busy_before=%s%% load1=%s failures=%s %s\n' \
+    printf 'conc=%s sims=%s calls=%s ok=%s retried=%s settled_by_daemon=%s decoded=%s acked=%s withheld=%s store_failed=%s rejected=%s peak_active=%s kissoff_p50=%sms p99=%sms max=%sms answer_p99=%sms daemon_sip_drops=%s elapsed=%ss daemon_cpu=%s%% steady_cpu=%s%% over the last %ss daemon_hwm=%sMiB sim_cpu=%s%% other_cpu=%s%% busy_before=%s%% load1=%s failures=%s %s\n' \
         "$c" "$procs" "$expected" "$ok" "$retried" "$remote" "$decoded" "$acked" "$withheld" "$failed" "$rejected" "$peak" \
-        "$p50" "$p99" "$pmax" "$ans99" "$sip_drops" "$elapsed" "$cpu" $((hwm / 1024)) "$sim_cpu" "$other" "$busy_before" "$load" "$why" \
+        "$p50" "$p99" "$pmax" "$ans99" "$sip_drops" "$elapsed" "$cpu" "$steady_cpu" "$steady_s" $((hwm / 1024)) "$sim_cpu" "$other" "$busy_before" "$load" "$why" \
         "$([ $pass = 1 ] && echo PASS || echo FAIL)" | tee -a "$OUT/results.txt"
     [ $pass = 1 ]
 }

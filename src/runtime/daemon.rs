@@ -1,10 +1,13 @@
 //! The daemon: builds every part from the configuration, runs them, and
 //! drains them on SIGTERM.
 //!
-//! Start order: metrics recorder, SIP transports (so the bound ports are
-//! known), the alarm journal and the bus forwarder (which connects in the
-//! background: a bus outage never delays the start), the call core, media
-//! workers, the SIP driver, the HTTP listener; then the node reports ready.
+//! Start order: metrics recorder, the alarm journal (recovered, its segment
+//! open) and the bus forwarder (which connects in the background: a bus
+//! outage never delays the start), media workers, routes resolved, the HTTP
+//! listener (`/readyz` still 503), then the SIP transports, the call core
+//! with the ports they bound, and the SIP driver; then the node reports
+//! ready. The SIP listeners open last, so the first datagram finds
+//! everything running.
 //! Stop order on SIGTERM or SIGINT: not ready, refuse new calls (503), let
 //! calls run for `calls.shutdown_grace_s`, hang up what is left, close the transports, stop the bus forwarder (up to 5 s for
 //! the batch in flight; the rest is forwarded after the next start).
@@ -60,16 +63,10 @@ pub enum RunError {
 pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError> {
     let prometheus = http::install_recorder()?;
     let health = Health::new();
-    let (events_tx, events_rx) = mpsc::channel(8192);
-    let transports = Transports::start(
-        &listener_specs(&config)?,
-        events_tx,
-        TransportLimits::from_config(&config),
-    )
-    .await?;
-    let bound = transports.local_addrs();
-    let core_config = core_config(&config, &bound);
-    let (control_tx, control_rx) = mpsc::channel(64);
+    let specs = listener_specs(&config)?;
+    // Everything a call needs comes up before the SIP listeners open: a
+    // datagram that arrives finds a running driver, not a queue behind the
+    // journal's recovery, DNS or the HTTP bind (issue 9, item 9).
     let journal = open_journal(&config, &health)?;
     let alarm = alarm_context(&config, &journal);
     let forwarder = config
@@ -82,20 +79,41 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         forwarder.as_ref().map(bus::Forwarder::acked),
         journal::retention::PASS_EVERY,
     );
-    let mut media_settings = MediaSettings::new(media_bind_ip(&core_config));
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let planned = core_config(&config, &configured_listeners(&config));
+    let mut media_settings = MediaSettings::new(media_bind_ip(&planned));
     media_settings.source = config.media.source_rules();
     let sockets = media_settings.sockets.clone();
     let media = MediaHandle::start(media_settings, 2, control_tx.clone(), alarm);
+    let routes = resolve_routes(&config).await;
+    let (api_tx, api_rx) = mpsc::channel(256);
+    let tokens = ApiTokens::from_hashes(config.api_tokens());
+    let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
+    let (http_addr, http_serve) = http::bind_with(
+        config.http.listen,
+        prometheus,
+        health.clone(),
+        bus::sse::routes(Some(journal.clone()), tokens.clone())
+            .merge(api::router(api_tx, tokens.clone())),
+        async {
+            let _ = http_stop_rx.await;
+        },
+    )
+    .await?;
+    let http_task = tokio::spawn(http_serve);
+    let (events_tx, events_rx) = mpsc::channel(8192);
+    let transports =
+        Transports::start(&specs, events_tx, TransportLimits::from_config(&config)).await?;
+    let bound = transports.local_addrs();
     let mut core = CallCore::new(
-        core_config,
+        core_config(&config, &bound),
         admission(&config),
         device_auth(&config),
         seed(),
     );
     core.set_port_check(Box::new(sockets));
-    let switchboard = switchboard_setup::build(&config, core, crate::clock::now())?;
-    let (api_tx, api_rx) = mpsc::channel(256);
-    let tokens = ApiTokens::from_hashes(config.api_tokens());
+    let switchboard =
+        switchboard_setup::build_resolved(&config, core, crate::clock::now(), routes)?;
     let driver = tokio::spawn(sip_driver::run(
         switchboard,
         sip_driver::Inputs {
@@ -108,7 +126,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
             media,
             health: health.clone(),
             call_events: bus::emit::CallEvents::new(Some(journal.clone()), &config.node.name),
-            journal: Some(journal.clone()),
+            journal: Some(journal),
             node: Arc::from(config.node.name.as_str()),
         },
     ));
@@ -116,20 +134,8 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         config.clone(),
         source,
         control_tx.clone(),
-        tokens.clone(),
+        tokens,
     ));
-    let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
-    let (http_addr, http_serve) = http::bind_with(
-        config.http.listen,
-        prometheus,
-        health.clone(),
-        bus::sse::routes(Some(journal), tokens.clone()).merge(api::router(api_tx, tokens)),
-        async {
-            let _ = http_stop_rx.await;
-        },
-    )
-    .await?;
-    let http_task = tokio::spawn(http_serve);
     health.set_serving(true);
     for (transport, addr) in &bound {
         tracing::info!(%transport, %addr, "SIP listening");
@@ -221,6 +227,27 @@ async fn wait_for_stop_signal() -> std::io::Result<()> {
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
     Ok(())
+}
+
+/// The listeners as configured (port 0 not yet bound): enough to choose
+/// the media sockets' address before the SIP listeners open.
+fn configured_listeners(config: &Config) -> Vec<(Transport, SocketAddr)> {
+    let listen = config.sip.listen.iter();
+    listen.map(|l| (l.transport.into(), l.addr)).collect()
+}
+
+/// Target and trunk host names, resolved off the runtime's threads (DNS
+/// blocks) and before the SIP listeners open.
+async fn resolve_routes(config: &Config) -> crate::switchboard::SwitchboardConfig {
+    let owned = config.clone();
+    let resolve = move || switchboard_setup::switchboard_config(&owned);
+    match tokio::task::spawn_blocking(resolve).await {
+        Ok(routes) => routes,
+        Err(err) => {
+            tracing::error!(%err, "resolving the routes failed; resolving inline");
+            switchboard_setup::switchboard_config(config)
+        }
+    }
 }
 
 fn listener_specs(config: &Config) -> Result<Vec<ListenerSpec>, RunError> {

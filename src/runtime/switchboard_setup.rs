@@ -42,8 +42,20 @@ impl Reload {
     }
 }
 
-/// The switchboard over `core` for `config`.
+/// The switchboard over `core` for `config`, resolving its routes now.
 pub fn build(config: &Config, core: CallCore, now: Instant) -> Result<Switchboard, SetupError> {
+    build_resolved(config, core, now, switchboard_config(config))
+}
+
+/// The switchboard over `core` for `config`, with `routes` resolved
+/// beforehand ([`switchboard_config`]): no DNS between the SIP listeners
+/// opening and the SIP driver running.
+pub fn build_resolved(
+    config: &Config,
+    core: CallCore,
+    now: Instant,
+    routes: SwitchboardConfig,
+) -> Result<Switchboard, SetupError> {
     let (registrar, router) = if config.has_operator_side() {
         let registrar = Registrar::new(
             config.registrar_settings(),
@@ -58,12 +70,7 @@ pub fn build(config: &Config, core: CallCore, now: Instant) -> Result<Switchboar
     } else {
         (None, None)
     };
-    Ok(Switchboard::new(
-        core,
-        registrar,
-        router,
-        switchboard_config(config),
-    ))
+    Ok(Switchboard::new(core, registrar, router, routes))
 }
 
 /// SIGHUP: the new dialplan for new calls and for routing; calls in

@@ -9,12 +9,21 @@ use crate::sip::message::{rsip::Method, serialize, stamp_received};
 impl TransactionLayer {
     /// A layer with the given timer values.
     pub fn new(config: TimerConfig) -> Self {
+        Self::with_capacity(config, 0)
+    }
+
+    /// A layer whose tables hold `capacity` transactions before they first
+    /// grow. Growing rehashes every live transaction at once: at 64k of
+    /// them, a stall of tens of milliseconds (more on a busy machine) that
+    /// a node just started under load pays within its first seconds. The
+    /// tables' memory is reserved, not touched, until transactions use it.
+    pub fn with_capacity(config: TimerConfig, capacity: usize) -> Self {
         Self {
             config,
             next_id: 0,
-            txs: HashMap::new(),
-            by_key: HashMap::new(),
-            by_dialog: HashMap::new(),
+            txs: HashMap::with_capacity(capacity),
+            by_key: HashMap::with_capacity(capacity),
+            by_dialog: HashMap::with_capacity(capacity / 2),
             by_peer: HashMap::new(),
             timers: TimerQueue::default(),
             transmits: VecDeque::new(),
