@@ -72,7 +72,7 @@ fn waiting_call(n: u64) -> WaitingCall {
         queue: Some(QueueId::new(format!("q{}", n % QUEUES as u64))),
         class: classes[(n % 7 % 4) as usize],
         event_code: None,
-        caller: String::new(),
+        caller: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! Values here are already validated (lengths, characters, known states).
 
 use super::views::{CallView, OperatorView, QueueView, RecallAccepted};
+use crate::labels::{Caller, TenantId};
 use crate::routing::OperatorId;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -46,9 +47,9 @@ pub enum ApiCommand {
         /// The operator to ring.
         operator: OperatorId,
         /// The device's number (digits, optional leading `+`).
-        number: String,
+        number: Caller,
         /// The tenant whose trunk places the call.
-        tenant: String,
+        tenant: TenantId,
         /// The token's name.
         by: String,
         /// The new call's id; `Conflict` when the operator is not available.

@@ -187,7 +187,7 @@ impl CallCore {
             .config
             .tenants
             .iter()
-            .find(|t| t.id == tenant)
+            .find(|t| t.id.as_str() == tenant)
             .map(|t| t.codecs.clone());
         MediaPolicy {
             codecs: codecs.unwrap_or_default(),

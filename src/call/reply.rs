@@ -1,6 +1,7 @@
 //! Responses with alarmgate's headers: To tag, Contact, Allow, Supported, Server.
 
 use super::CallCore;
+use crate::labels::Caller;
 use crate::sip::message::{self, Request, Response};
 use crate::sip::transaction::TxKey;
 use crate::sip::types::{Peer, Tag, Transport};
@@ -96,7 +97,7 @@ impl CallCore {
 }
 
 /// The user part of the From URI (`sip:4512345678@...` or `tel:+45...`).
-pub(crate) fn calling_number(req: &Request) -> String {
+pub(crate) fn calling_number(req: &Request) -> Caller {
     let from = message::header_value(req, "From").unwrap_or_default();
     let uri = match (from.find('<'), from.find('>')) {
         (Some(a), Some(b)) if b > a => &from[a + 1..b],
@@ -104,10 +105,12 @@ pub(crate) fn calling_number(req: &Request) -> String {
     };
     let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
     let user = rest.split(['@', ';']).next().unwrap_or_default();
-    user.chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect()
+    Caller::new(
+        user.chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect::<String>(),
+    )
 }
 
 /// True when a comma-separated header (any of its instances) lists `token`.

@@ -103,7 +103,7 @@ impl Sim {
             queue: None,
             class,
             event_code: None,
-            caller: format!("unit-{call}"),
+            caller: format!("unit-{call}").into(),
         };
         self.r.enqueue(self.now, w).expect("enqueued");
         self.drain();

@@ -227,7 +227,7 @@ fn a_reload_that_removes_a_queue_moves_its_calls_to_the_default_queue() {
         queue: Some(QueueId::new("q2")),
         class: CallClass::Voice,
         event_code: None,
-        caller: String::new(),
+        caller: Default::default(),
     };
     s.r.enqueue(s.now, w).expect("queued");
     let mut next = plan();
@@ -248,7 +248,7 @@ fn unknown_tenants_and_duplicate_calls_are_refused_as_values() {
         queue: None,
         class: CallClass::Voice,
         event_code: None,
-        caller: String::new(),
+        caller: Default::default(),
     };
     assert!(matches!(
         s.r.enqueue(s.now, dup.clone()),

@@ -206,7 +206,7 @@ fn enqueue(r: &mut Router, rng: &mut Rng, now: Instant, next_call: &mut u64) {
         queue: queues[rng.below(queues.len())].map(QueueId::new),
         class: classes[rng.below(4)],
         event_code: None,
-        caller: String::new(),
+        caller: Default::default(),
     };
     assert!(r.enqueue(now, call).is_ok());
 }

@@ -4,6 +4,7 @@
 use super::legs::{Leg, LegRole, Recall};
 use super::{EventRecord, Output, Switchboard, SwitchboardConfig};
 use crate::call::{CallHandle, EndReason, Originate};
+use crate::labels::{Caller, TenantId};
 use crate::routing::{CallRef, OfferOutcome, OperatorId, RoutingAction, RoutingEvent, TargetId};
 use serde_json::Value;
 use std::time::Instant;
@@ -36,7 +37,8 @@ impl Switchboard {
                     recall: call,
                     operator: operator.clone(),
                 };
-                (None, recall.tenant.clone(), recall.number.clone(), role)
+                let number = recall.number.to_string();
+                (None, recall.tenant.clone(), number, role)
             }
             None => {
                 let device = CallHandle(call.0);
@@ -47,7 +49,8 @@ impl Switchboard {
                     device,
                     operator: operator.clone(),
                 };
-                (Some(device), d.tenant.clone(), d.caller.clone(), role)
+                let caller = d.labels.caller.to_string();
+                (Some(device), d.labels.tenant.clone(), caller, role)
             }
         };
         let request = Originate {
@@ -96,10 +99,10 @@ impl Switchboard {
             parent: Some(device),
             request_uri: route.uri.clone(),
             to: route.uri,
-            from_user: d.caller.clone(),
+            from_user: d.labels.caller.to_string(),
             peer: route.peer,
-            codecs: self.config.codecs_for(&d.tenant),
-            tenant: d.tenant.clone(),
+            codecs: self.config.codecs_for(&d.labels.tenant),
+            tenant: d.labels.tenant.clone(),
         };
         let role = LegRole::Forward {
             device,
@@ -163,8 +166,8 @@ impl Switchboard {
         &mut self,
         now: Instant,
         operator: OperatorId,
-        number: String,
-        tenant: String,
+        number: Caller,
+        tenant: TenantId,
     ) -> Result<CallRef, crate::routing::RoutingError> {
         let recall = CallRef(self.next_recall);
         self.next_recall += 1;
@@ -202,7 +205,7 @@ impl Switchboard {
                 .core
                 .hang_up_call(now, operator_leg, EndReason::LegFailed);
         };
-        let uri = SwitchboardConfig::recall_uri(&route, &r.number);
+        let uri = SwitchboardConfig::recall_uri(&route, r.number.as_str());
         let request = Originate {
             parent: Some(operator_leg),
             request_uri: uri.clone(),
@@ -212,7 +215,7 @@ impl Switchboard {
                 .presented_number
                 .get(&r.tenant)
                 .cloned()
-                .unwrap_or_else(|| r.tenant.clone()),
+                .unwrap_or_else(|| r.tenant.to_string()),
             peer: route.peer,
             codecs: self.config.codecs_for(&r.tenant),
             tenant: r.tenant.clone(),
@@ -283,7 +286,7 @@ impl Switchboard {
             RoutingEvent::Overflowed(e) => self.call_names(e.call),
         };
         if let (Some(tenant), Value::Object(map)) = (tenant, &mut data) {
-            map.insert("tenant".into(), Value::from(tenant));
+            map.insert("tenant".into(), Value::from(tenant.as_str()));
         }
         self.out.push_back(Output::Event(EventRecord {
             kind,
@@ -293,9 +296,9 @@ impl Switchboard {
     }
 
     /// The public id and tenant of a routed call or recall.
-    fn call_names(&self, call: CallRef) -> (String, Option<String>) {
+    fn call_names(&self, call: CallRef) -> (String, Option<TenantId>) {
         if let Some(d) = self.devices.get(&CallHandle(call.0)) {
-            return (d.call_id.clone(), Some(d.tenant.clone()));
+            return (d.labels.call_id.to_string(), Some(d.labels.tenant.clone()));
         }
         if let Some(r) = self.recalls.get(&call) {
             let id = r

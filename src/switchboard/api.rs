@@ -8,6 +8,7 @@ use crate::api::{
     OperatorView, QueueView, QueuedCall, RecallAccepted, RecallTarget, RequestedState,
 };
 use crate::call::CallHandle;
+use crate::labels::{Caller, TenantId};
 use crate::routing::{
     self, CallPhase, CallRef, OperatorCommand, OperatorId, OperatorState, RoutingError,
 };
@@ -258,12 +259,13 @@ impl Switchboard {
         &mut self,
         now: Instant,
         operator: OperatorId,
-        number: String,
-        tenant: String,
+        number: Caller,
+        tenant: TenantId,
     ) -> Result<RecallAccepted, ApiError> {
         if !self.config.recall_trunks.contains_key(&tenant) {
             return Err(ApiError::bad_request(format!(
-                "tenant {tenant:?} has no trunk for recalls"
+                "tenant {:?} has no trunk for recalls",
+                tenant.as_str()
             )));
         }
         let recall = self
@@ -291,11 +293,11 @@ impl Switchboard {
         let tenant = self
             .devices
             .values()
-            .find(|d| d.call_id == call)
-            .map(|d| d.tenant.clone())
+            .find(|d| d.labels.call_id.as_str() == call)
+            .map(|d| d.labels.tenant.clone())
             .or_else(|| self.live_recall_tenant(call))
-            .or_else(|| self.callback(call).map(|c| c.alarm.tenant.clone()))
-            .or_else(|| self.recent.tenant(call).map(str::to_string))
+            .or_else(|| self.callback(call).map(|c| c.alarm.labels.tenant.clone()))
+            .or_else(|| self.recent.tenant(call).cloned())
             .ok_or_else(|| ApiError::not_found(format!("call {call}")))?;
         let data = json!({
             "tenant": tenant,
@@ -309,7 +311,11 @@ impl Switchboard {
             data,
         }));
         // A verdict on a live unconfirmed alarm: no callback when it ends.
-        if let Some(d) = self.devices.values_mut().find(|d| d.call_id == call) {
+        if let Some(d) = self
+            .devices
+            .values_mut()
+            .find(|d| d.labels.call_id.as_str() == call)
+        {
             d.served = true;
         }
         let disposition = disposition.as_str();
@@ -318,7 +324,7 @@ impl Switchboard {
     }
 
     /// The tenant of the recall in progress whose public id is `call`.
-    fn live_recall_tenant(&self, call: &str) -> Option<String> {
+    fn live_recall_tenant(&self, call: &str) -> Option<TenantId> {
         let mut live = self.recalls.iter();
         live.find(|(r, _)| self.public_id(**r) == call)
             .map(|(_, r)| r.tenant.clone())
@@ -327,7 +333,7 @@ impl Switchboard {
     /// A call's public id: its SIP Call-ID (a recall's: its operator leg's).
     pub(crate) fn public_id(&self, call: CallRef) -> String {
         if let Some(d) = self.devices.get(&CallHandle(call.0)) {
-            return d.call_id.clone();
+            return d.labels.call_id.to_string();
         }
         let leg = self.recalls.get(&call).and_then(|r| r.operator_leg);
         leg.and_then(|l| self.legs.get(&l))
@@ -340,9 +346,9 @@ impl Switchboard {
 fn callback_view(now: Instant, c: &Callback) -> CallView {
     let alarm = &c.alarm;
     CallView {
-        id: alarm.call_id.clone(),
-        tenant: alarm.tenant.clone(),
-        caller: alarm.caller.clone(),
+        id: alarm.labels.call_id.to_string(),
+        tenant: alarm.labels.tenant.clone(),
+        caller: alarm.labels.caller.clone(),
         class: routing::CallClass::Unconfirmed,
         event_code: alarm.event_code.clone(),
         state: CallState::Callback,
@@ -352,8 +358,8 @@ fn callback_view(now: Instant, c: &Callback) -> CallView {
         waited_s: now.saturating_duration_since(c.since).as_secs(),
         heard: Some(alarm.heard.summary()),
         recall: Some(RecallTarget {
-            number: alarm.caller.clone(),
-            tenant: alarm.tenant.clone(),
+            number: alarm.labels.caller.clone(),
+            tenant: alarm.labels.tenant.clone(),
         }),
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{Device, Output, Switchboard};
 use crate::call::{CallEvent, CallHandle, EndReason, LegFailure};
+use crate::labels::{CallLabels, Caller, TenantId};
 use crate::routing::{CallRef, OfferOutcome, OperatorId, TargetId};
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -55,8 +56,8 @@ pub(crate) struct Leg {
 /// A recall in progress.
 #[derive(Debug, Clone)]
 pub(crate) struct Recall {
-    pub number: String,
-    pub tenant: String,
+    pub number: Caller,
+    pub tenant: TenantId,
     pub operator_leg: Option<CallHandle>,
     pub device_leg: Option<CallHandle>,
 }
@@ -66,15 +67,19 @@ pub(crate) struct Recall {
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     order: VecDeque<String>,
-    tenants: HashMap<String, String>,
+    tenants: HashMap<String, TenantId>,
 }
 
 /// Ended calls remembered for dispositions.
 const RECENT_MAX: usize = 10_000;
 
 impl Recent {
-    pub fn remember(&mut self, call_id: &str, tenant: &str) {
-        if self.tenants.insert(call_id.into(), tenant.into()).is_none() {
+    pub fn remember(&mut self, call_id: &str, tenant: &TenantId) {
+        if self
+            .tenants
+            .insert(call_id.into(), tenant.clone())
+            .is_none()
+        {
             self.order.push_back(call_id.into());
         }
         while self.order.len() > RECENT_MAX {
@@ -84,8 +89,8 @@ impl Recent {
         }
     }
 
-    pub fn tenant(&self, call_id: &str) -> Option<&str> {
-        self.tenants.get(call_id).map(String::as_str)
+    pub fn tenant(&self, call_id: &str) -> Option<&TenantId> {
+        self.tenants.get(call_id)
     }
 }
 
@@ -119,7 +124,7 @@ impl Switchboard {
         let Some((class, code)) = d.request.clone() else {
             return;
         };
-        tracing::warn!(call_id = %d.call_id, reason = reason.as_str(), "the operator's leg failed: the call goes back to the queue");
+        tracing::warn!(call_id = %d.labels.call_id, reason = reason.as_str(), "the operator's leg failed: the call goes back to the queue");
         self.queue(now, device, class, code);
     }
 
@@ -219,9 +224,7 @@ impl Switchboard {
         };
         let Some(leg) = self.legs.get(call).cloned() else {
             let device = Device {
-                call_id: call_id.to_string(),
-                tenant: tenant.clone(),
-                caller: caller.clone(),
+                labels: CallLabels::new(call_id.clone(), tenant.clone(), caller.clone()),
                 leg: None,
                 routed: false,
                 queued_at: None,
@@ -324,7 +327,7 @@ impl Switchboard {
     }
 
     fn device_ended(&mut self, now: Instant, call: CallHandle, device: Device) {
-        self.recent.remember(&device.call_id, &device.tenant);
+        (self.recent).remember(device.labels.call_id.as_str(), &device.labels.tenant);
         self.unconfirmed_ended(now, &device);
         if let Some(leg) = device.leg {
             self.cancel(now, leg);

@@ -50,6 +50,7 @@ pub use legs::LegRole;
 
 use crate::alarm::EventCode;
 use crate::call::{CallCore, CallEvent, CallHandle, ProbeHandle};
+use crate::labels::CallLabels;
 use crate::registrar::{ProbeId, Registrar, RegistrarEvent};
 use crate::routing::{CallClass, CallRef, Plan, Router, WaitingCall};
 use crate::sip::types::{Peer, Transmit};
@@ -90,9 +91,8 @@ pub struct EventRecord {
 /// A device call as the switchboard knows it (from its `MediaStart`).
 #[derive(Debug, Clone)]
 pub(crate) struct Device {
-    pub call_id: String,
-    pub tenant: String,
-    pub caller: String,
+    /// Its Call-ID, tenant and calling number.
+    pub labels: CallLabels,
     /// The outgoing leg ringing or bridged to it.
     pub leg: Option<CallHandle>,
     /// It entered the router.
@@ -231,7 +231,7 @@ impl Switchboard {
             (CallClass::Voice, None) => self
                 .config
                 .default_class
-                .get(&device.tenant)
+                .get(&device.labels.tenant)
                 .copied()
                 .unwrap_or(class),
             _ => class,
@@ -239,11 +239,11 @@ impl Switchboard {
         let event_code_copy = event_code.clone();
         let waiting = WaitingCall {
             call: CallRef(call.0),
-            tenant: device.tenant.clone(),
+            tenant: device.labels.tenant.clone(),
             queue: None,
             class,
             event_code,
-            caller: device.caller.clone(),
+            caller: device.labels.caller.clone(),
         };
         match router.enqueue(now, waiting) {
             Ok(()) => {
@@ -251,7 +251,9 @@ impl Switchboard {
                 device.queued_at = Some(now);
                 device.request = Some((class, event_code_copy));
             }
-            Err(err) => tracing::warn!(%err, call_id = %device.call_id, "call not queued: held"),
+            Err(err) => {
+                tracing::warn!(%err, call_id = %device.labels.call_id, "call not queued: held")
+            }
         }
         self.pump(now);
     }

@@ -9,7 +9,9 @@ use super::tests_flows::invite_to;
 use super::*;
 use crate::alarm::{AttemptFault, Heard};
 use crate::api::{ApiCommand, ApiError, CallState as Phase, CallView, Disposition, QueueView};
+use crate::labels::CallLabels;
 use crate::routing::OperatorId;
+use crate::sip::types::CallId;
 
 const BAD: &str = "1234181602000003";
 
@@ -18,9 +20,7 @@ fn alarm(call_id: &str) -> UnconfirmedAlarm {
     heard.record(BAD, AttemptFault::Checksum);
     heard.record("12341816", AttemptFault::Partial);
     UnconfirmedAlarm {
-        call_id: call_id.into(),
-        tenant: "demo".into(),
-        caller: "4512345678".into(),
+        labels: CallLabels::new(CallId::new(call_id), "demo".into(), "4512345678".into()),
         heard,
         event_code: None,
     }
@@ -199,7 +199,7 @@ fn recalling_the_number_resolves_the_callback() {
     s.outputs();
     let cb = the_callback(&mut s, "bad3@unit");
     let number = cb.recall.map(|r| r.number).unwrap_or_default();
-    let id = recall(&mut s, &number).expect("recall accepted");
+    let id = recall(&mut s, number.as_str()).expect("recall accepted");
     let out = s.outputs();
     let recs = records(&out);
     let resolved = recs
