@@ -7,7 +7,6 @@ use crate::api::{
     ApiCommand, ApiError, CallState, CallView, Disposition, OperatorState as ApiOpState,
     OperatorView, QueueView, QueuedCall, RecallAccepted, RecallTarget, RequestedState,
 };
-use crate::call::CallHandle;
 use crate::labels::{Caller, TenantId};
 use crate::routing::{
     self, CallPhase, CallRef, OperatorCommand, OperatorId, OperatorState, RoutingError,
@@ -150,7 +149,11 @@ impl Switchboard {
     fn call_view(&self, c: &routing::CallView) -> CallView {
         // The router files a recall under its operator's first queue's
         // tenant, with no caller: the recall's own tenant and number count.
-        let (tenant, caller) = match self.recalls.get(&c.call) {
+        let (recall, device) = match c.call {
+            CallRef::Recall(id) => (self.recalls.get(&id), None),
+            CallRef::Device(handle) => (None, self.devices.get(&handle)),
+        };
+        let (tenant, caller) = match recall {
             Some(r) => (r.tenant.clone(), r.number.clone()),
             None => (c.tenant.clone(), c.caller.clone()),
         };
@@ -165,9 +168,7 @@ impl Switchboard {
             operator: c.operator.clone(),
             target: c.target.clone(),
             waited_s: c.waited_ms / 1000,
-            heard: self
-                .devices
-                .get(&CallHandle(c.call.0))
+            heard: device
                 .and_then(|d| d.unconfirmed.as_ref())
                 .map(|u| u.heard.summary()),
             recall: None,
@@ -279,7 +280,7 @@ impl Switchboard {
             ));
         }
         Ok(RecallAccepted {
-            id: self.public_id(recall),
+            id: self.public_id(CallRef::Recall(recall)),
         })
     }
 
@@ -326,16 +327,19 @@ impl Switchboard {
     /// The tenant of the recall in progress whose public id is `call`.
     fn live_recall_tenant(&self, call: &str) -> Option<TenantId> {
         let mut live = self.recalls.iter();
-        live.find(|(r, _)| self.public_id(**r) == call)
+        live.find(|(r, _)| self.public_id(CallRef::Recall(**r)) == call)
             .map(|(_, r)| r.tenant.clone())
     }
 
     /// A call's public id: its SIP Call-ID (a recall's: its operator leg's).
     pub(crate) fn public_id(&self, call: CallRef) -> String {
-        if let Some(d) = self.devices.get(&CallHandle(call.0)) {
-            return d.labels.call_id.to_string();
-        }
-        let leg = self.recalls.get(&call).and_then(|r| r.operator_leg);
+        let leg = match call {
+            CallRef::Device(handle) => match self.devices.get(&handle) {
+                Some(d) => return d.labels.call_id.to_string(),
+                None => None,
+            },
+            CallRef::Recall(id) => self.recalls.get(&id).and_then(|r| r.operator_leg),
+        };
         leg.and_then(|l| self.legs.get(&l))
             .and_then(|l| l.call_id.clone())
             .unwrap_or_else(|| call.to_string())

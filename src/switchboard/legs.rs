@@ -4,7 +4,7 @@
 use super::{Device, Output, Switchboard};
 use crate::call::{CallEvent, CallHandle, EndReason, LegFailure};
 use crate::labels::{CallLabels, Caller, TenantId};
-use crate::routing::{CallRef, OfferOutcome, OperatorId, TargetId};
+use crate::routing::{CallRef, OfferOutcome, OperatorId, RecallId, TargetId};
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
@@ -28,14 +28,14 @@ pub enum LegRole {
     /// A recall's first leg: the operator.
     RecallOperator {
         /// The recall.
-        recall: CallRef,
+        recall: RecallId,
         /// The operator.
         operator: OperatorId,
     },
     /// A recall's second leg: the device, called through the trunk.
     RecallDevice {
         /// The recall.
-        recall: CallRef,
+        recall: RecallId,
         /// The operator's leg it is bridged to.
         operator_leg: CallHandle,
     },
@@ -253,8 +253,10 @@ impl Switchboard {
             return;
         };
         let (call, operator) = match &l.role {
-            LegRole::Offer { device, operator } => (CallRef(device.0), operator.clone()),
-            LegRole::RecallOperator { recall, operator } => (*recall, operator.clone()),
+            LegRole::Offer { device, operator } => (CallRef::Device(*device), operator.clone()),
+            LegRole::RecallOperator { recall, operator } => {
+                (CallRef::Recall(*recall), operator.clone())
+            }
             _ => return,
         };
         let Some(router) = self.router.as_mut() else {
@@ -282,7 +284,7 @@ impl Switchboard {
         match l.role.clone() {
             LegRole::Forward { device, target } => {
                 if let Some(router) = self.router.as_mut() {
-                    let _ = router.forward_result(now, CallRef(device.0), &target, true);
+                    let _ = router.forward_result(now, CallRef::Device(device), &target, true);
                 }
             }
             LegRole::RecallDevice { .. } => {}
@@ -297,7 +299,7 @@ impl Switchboard {
         match l.role {
             LegRole::Forward { device, target } => {
                 if let Some(router) = self.router.as_mut() {
-                    let _ = router.forward_result(now, CallRef(device.0), &target, false);
+                    let _ = router.forward_result(now, CallRef::Device(device), &target, false);
                 }
             }
             LegRole::RecallDevice { operator_leg, .. } => {
@@ -334,7 +336,7 @@ impl Switchboard {
         }
         if device.routed {
             if let Some(router) = self.router.as_mut() {
-                router.call_gone(now, CallRef(call.0));
+                router.call_gone(now, CallRef::Device(call));
             }
         }
     }
@@ -360,9 +362,9 @@ impl Switchboard {
                     // done) until it is gone: requeueing needs it gone.
                     if let Some(router) = self.router.as_mut() {
                         if forward {
-                            router.call_gone(now, CallRef(device.0));
+                            router.call_gone(now, CallRef::Device(device));
                         } else {
-                            router.connected_ended(now, CallRef(device.0));
+                            router.connected_ended(now, CallRef::Device(device));
                         }
                     }
                     if hung_up_by_person(reason) {

@@ -52,7 +52,7 @@ use crate::alarm::EventCode;
 use crate::call::{CallCore, CallEvent, CallHandle, ProbeHandle};
 use crate::labels::CallLabels;
 use crate::registrar::{ProbeId, Registrar, RegistrarEvent};
-use crate::routing::{CallClass, CallRef, Plan, Router, WaitingCall};
+use crate::routing::{CallClass, CallRef, Plan, RecallId, Router, WaitingCall};
 use crate::sip::types::{Peer, Transmit};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -116,15 +116,14 @@ pub struct Switchboard {
     pub(crate) devices: HashMap<CallHandle, Device>,
     pub(crate) legs: HashMap<CallHandle, legs::Leg>,
     pub(crate) probes: HashMap<ProbeHandle, ProbeId>,
-    pub(crate) recalls: HashMap<CallRef, legs::Recall>,
+    pub(crate) recalls: HashMap<RecallId, legs::Recall>,
     pub(crate) callbacks: Vec<callbacks::Callback>,
     pub(crate) recent: legs::Recent,
+    /// The number of the next recall (its own sequence: a recall is
+    /// `CallRef::Recall`, never mistaken for a device call's handle).
     pub(crate) next_recall: u64,
     pub(crate) out: VecDeque<Output>,
 }
-
-/// Recall references live far above call handles, so the two never meet.
-const RECALL_BASE: u64 = 1 << 62;
 
 impl Switchboard {
     /// A switchboard over `core`; without a registrar or a router it only
@@ -146,7 +145,7 @@ impl Switchboard {
             recalls: HashMap::new(),
             callbacks: Vec::new(),
             recent: legs::Recent::default(),
-            next_recall: RECALL_BASE,
+            next_recall: 1,
             out: VecDeque::new(),
         }
     }
@@ -238,7 +237,7 @@ impl Switchboard {
         };
         let event_code_copy = event_code.clone();
         let waiting = WaitingCall {
-            call: CallRef(call.0),
+            call: CallRef::Device(call),
             tenant: device.labels.tenant.clone(),
             queue: None,
             class,
