@@ -4,7 +4,7 @@
 use super::callbacks::{Callback, Resolution};
 use super::{EventRecord, Output, Switchboard};
 use crate::api::{
-    ApiCommand, ApiError, CallState, CallView, Disposition, OperatorState as ApiOpState,
+    ApiError, ApiReply, ApiRequest, CallState, CallView, Disposition, OperatorState as ApiOpState,
     OperatorView, QueueView, QueuedCall, RecallAccepted, RecallTarget, RequestedState,
 };
 use crate::labels::{Caller, TenantId};
@@ -18,51 +18,37 @@ use std::time::Instant;
 pub const CALL_DISPOSITION: &str = "alarmgate.call.disposition";
 
 impl Switchboard {
-    /// Answers one API command (the reply goes through its oneshot).
-    pub fn handle_api(&mut self, now: Instant, command: ApiCommand) {
-        metrics::counter!(crate::telemetry::metrics::API_COMMANDS, "command" => label(&command))
+    /// Answers one API request; the caller (the SIP driver) sends the
+    /// reply to whoever asked.
+    pub fn handle_api(&mut self, now: Instant, request: ApiRequest) -> ApiReply {
+        metrics::counter!(crate::telemetry::metrics::API_COMMANDS, "command" => label(&request))
             .increment(1);
-        match command {
-            ApiCommand::ListOperators { reply } => {
-                let _ = reply.send(self.operator_views(now));
+        match request {
+            ApiRequest::ListOperators => ApiReply::Operators(self.operator_views(now)),
+            ApiRequest::SetOperatorState { id, state, by } => {
+                ApiReply::Operator(self.set_state(now, &id, state, &by))
             }
-            ApiCommand::SetOperatorState {
-                id,
-                state,
-                by,
-                reply,
-            } => {
-                let _ = reply.send(self.set_state(now, &id, state, &by));
-            }
-            ApiCommand::ListCalls { reply } => {
-                let _ = reply.send(self.call_views(now));
-            }
-            ApiCommand::ListQueues { reply } => {
-                let _ = reply.send(self.queue_views(now));
-            }
-            ApiCommand::Recall {
+            ApiRequest::ListCalls => ApiReply::Calls(self.call_views(now)),
+            ApiRequest::ListQueues => ApiReply::Queues(self.queue_views(now)),
+            ApiRequest::Recall {
                 operator,
                 number,
                 tenant,
                 by,
-                reply,
             } => {
                 tracing::info!(%operator, %number, %tenant, %by, "recall");
                 let result = self.recall(now, operator, number.clone(), tenant.clone());
                 if let Ok(accepted) = &result {
                     self.recalled(&tenant, &number, &accepted.id, &by);
                 }
-                let _ = reply.send(result);
+                ApiReply::Recall(result)
             }
-            ApiCommand::Disposition {
+            ApiRequest::Disposition {
                 call,
                 disposition,
                 note,
                 by,
-                reply,
-            } => {
-                let _ = reply.send(self.disposition(&call, disposition, note, &by));
-            }
+            } => ApiReply::Disposition(self.disposition(&call, disposition, note, &by)),
         }
     }
 
@@ -368,14 +354,14 @@ fn callback_view(now: Instant, c: &Callback) -> CallView {
     }
 }
 
-fn label(command: &ApiCommand) -> &'static str {
-    match command {
-        ApiCommand::ListOperators { .. } => "list_operators",
-        ApiCommand::SetOperatorState { .. } => "set_operator_state",
-        ApiCommand::ListCalls { .. } => "list_calls",
-        ApiCommand::ListQueues { .. } => "list_queues",
-        ApiCommand::Recall { .. } => "recall",
-        ApiCommand::Disposition { .. } => "disposition",
+fn label(request: &ApiRequest) -> &'static str {
+    match request {
+        ApiRequest::ListOperators => "list_operators",
+        ApiRequest::SetOperatorState { .. } => "set_operator_state",
+        ApiRequest::ListCalls => "list_calls",
+        ApiRequest::ListQueues => "list_queues",
+        ApiRequest::Recall { .. } => "recall",
+        ApiRequest::Disposition { .. } => "disposition",
     }
 }
 

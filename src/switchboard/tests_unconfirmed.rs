@@ -8,7 +8,7 @@ use super::tests::*;
 use super::tests_flows::invite_to;
 use super::*;
 use crate::alarm::{AttemptFault, Heard};
-use crate::api::{ApiCommand, ApiError, CallState as Phase, CallView, Disposition, QueueView};
+use crate::api::{ApiError, ApiRequest, CallState as Phase, CallView, Disposition, QueueView};
 use crate::labels::CallLabels;
 use crate::routing::OperatorId;
 use crate::sip::types::CallId;
@@ -27,32 +27,28 @@ fn alarm(call_id: &str) -> UnconfirmedAlarm {
 }
 
 fn calls(s: &mut Sim) -> Vec<CallView> {
-    s.api(|reply| ApiCommand::ListCalls { reply })
-        .expect("calls")
+    s.api(ApiRequest::ListCalls).expect("calls")
 }
 
 fn queues(s: &mut Sim) -> Vec<QueueView> {
-    s.api(|reply| ApiCommand::ListQueues { reply })
-        .expect("queues")
+    s.api(ApiRequest::ListQueues).expect("queues")
 }
 
 fn dispose(s: &mut Sim, call: &str) -> Result<(), ApiError> {
-    s.api(|reply| ApiCommand::Disposition {
+    s.api(ApiRequest::Disposition {
         call: call.into(),
         disposition: Disposition::FalseAlarm,
         note: None,
         by: "desk-1".into(),
-        reply,
     })
 }
 
 fn recall(s: &mut Sim, number: &str) -> Result<String, ApiError> {
-    s.api(|reply| ApiCommand::Recall {
+    s.api::<crate::api::RecallAccepted>(ApiRequest::Recall {
         operator: OperatorId::new("op1"),
         number: number.into(),
         tenant: "demo".into(),
         by: "desk-1".into(),
-        reply,
     })
     .map(|r| r.id)
 }
