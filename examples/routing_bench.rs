@@ -67,12 +67,12 @@ fn waiting_call(n: u64) -> WaitingCall {
         CallClass::Voice,
     ];
     WaitingCall {
-        call: CallRef(n),
+        call: CallRef::device(n),
         tenant: "t".into(),
         queue: Some(QueueId::new(format!("q{}", n % QUEUES as u64))),
         class: classes[(n % 7 % 4) as usize],
         event_code: None,
-        caller: String::new(),
+        caller: Default::default(),
     }
 }
 

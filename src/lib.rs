@@ -27,6 +27,7 @@
 //! |---|---|
 //! | [`api`] | the operator-facing HTTP API (`/api/v1/operators`, `/calls`, `/queues`): bearer auth, validation, commands to the switchboard over a channel |
 //! | [`bus`] | events out: the journal forwarded to NATS JetStream (in order, `Nats-Msg-Id`, acks, backoff), `GET /api/v1/events`, `alarmgate events` |
+//! | [`labels`] | `TenantId`, `Caller` and `CallLabels`: the names that travel with a call |
 //! | [`events`] | CloudEvents records (`alarmgate.alarm.received`), UUIDv7 ids, RFC 3339 times |
 //! | [`config`] | strict TOML config and dialplan, `alarmgate check` with line numbers |
 //! | [`runtime`] | tokio drivers: SIP transports (UDP/TCP/TLS), the SIP driver loop, per-call media tasks, shutdown |
@@ -46,6 +47,7 @@ pub mod config;
 pub mod dsp;
 pub mod events;
 pub mod journal;
+pub mod labels;
 pub mod media;
 mod newtype;
 pub mod registrar;

@@ -1,9 +1,13 @@
 //! The commands the API sends to the switchboard, and the errors it may
 //! answer with. The API holds no state: each request becomes one
 //! [`ApiCommand`] on an mpsc channel, answered through its oneshot `reply`.
+//! The SIP driver splits a command into the plain [`ApiRequest`] the
+//! switchboard answers with an [`ApiReply`] value, and the [`ReplyTo`]
+//! channel it sends that value on: the switchboard holds no channel.
 //! Values here are already validated (lengths, characters, known states).
 
 use super::views::{CallView, OperatorView, QueueView, RecallAccepted};
+use crate::labels::{Caller, TenantId};
 use crate::routing::OperatorId;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -46,9 +50,9 @@ pub enum ApiCommand {
         /// The operator to ring.
         operator: OperatorId,
         /// The device's number (digits, optional leading `+`).
-        number: String,
+        number: Caller,
         /// The tenant whose trunk places the call.
-        tenant: String,
+        tenant: TenantId,
         /// The token's name.
         by: String,
         /// The new call's id; `Conflict` when the operator is not available.
@@ -72,6 +76,155 @@ pub enum ApiCommand {
         /// The answer.
         reply: Reply<Vec<QueueView>>,
     },
+}
+
+/// An [`ApiCommand`] without its reply channel: what the switchboard
+/// answers, a plain value (no channel, no task).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRequest {
+    /// See [`ApiCommand::ListOperators`].
+    ListOperators,
+    /// See [`ApiCommand::SetOperatorState`].
+    SetOperatorState {
+        /// The operator.
+        id: OperatorId,
+        /// The state asked for.
+        state: RequestedState,
+        /// The token's name.
+        by: String,
+    },
+    /// See [`ApiCommand::ListCalls`].
+    ListCalls,
+    /// See [`ApiCommand::Recall`].
+    Recall {
+        /// The operator to ring.
+        operator: OperatorId,
+        /// The device's number.
+        number: Caller,
+        /// The tenant whose trunk places the call.
+        tenant: TenantId,
+        /// The token's name.
+        by: String,
+    },
+    /// See [`ApiCommand::Disposition`].
+    Disposition {
+        /// The call's public id (SIP Call-ID).
+        call: String,
+        /// The category.
+        disposition: Disposition,
+        /// A free-text note.
+        note: Option<String>,
+        /// The token's name.
+        by: String,
+    },
+    /// See [`ApiCommand::ListQueues`].
+    ListQueues,
+}
+
+/// The switchboard's answer to an [`ApiRequest`], one variant per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiReply {
+    /// To `ListOperators`.
+    Operators(Result<Vec<OperatorView>, ApiError>),
+    /// To `SetOperatorState`.
+    Operator(Result<OperatorView, ApiError>),
+    /// To `ListCalls`.
+    Calls(Result<Vec<CallView>, ApiError>),
+    /// To `Recall`.
+    Recall(Result<RecallAccepted, ApiError>),
+    /// To `Disposition`.
+    Disposition(Result<(), ApiError>),
+    /// To `ListQueues`.
+    Queues(Result<Vec<QueueView>, ApiError>),
+}
+
+/// The reply channel of an [`ApiCommand`], kept by the driver while the
+/// switchboard works out the answer.
+#[derive(Debug)]
+pub enum ReplyTo {
+    /// For `ListOperators`.
+    Operators(Reply<Vec<OperatorView>>),
+    /// For `SetOperatorState`.
+    Operator(Reply<OperatorView>),
+    /// For `ListCalls`.
+    Calls(Reply<Vec<CallView>>),
+    /// For `Recall`.
+    Recall(Reply<RecallAccepted>),
+    /// For `Disposition`.
+    Disposition(Reply<()>),
+    /// For `ListQueues`.
+    Queues(Reply<Vec<QueueView>>),
+}
+
+impl ApiCommand {
+    /// The request as a plain value, and where its answer goes.
+    pub fn split(self) -> (ApiRequest, ReplyTo) {
+        use ApiCommand as C;
+        match self {
+            C::ListOperators { reply } => (ApiRequest::ListOperators, ReplyTo::Operators(reply)),
+            C::SetOperatorState {
+                id,
+                state,
+                by,
+                reply,
+            } => (
+                ApiRequest::SetOperatorState { id, state, by },
+                ReplyTo::Operator(reply),
+            ),
+            C::ListCalls { reply } => (ApiRequest::ListCalls, ReplyTo::Calls(reply)),
+            C::ListQueues { reply } => (ApiRequest::ListQueues, ReplyTo::Queues(reply)),
+            C::Recall {
+                operator,
+                number,
+                tenant,
+                by,
+                reply,
+            } => {
+                let request = ApiRequest::Recall {
+                    operator,
+                    number,
+                    tenant,
+                    by,
+                };
+                (request, ReplyTo::Recall(reply))
+            }
+            C::Disposition {
+                call,
+                disposition,
+                note,
+                by,
+                reply,
+            } => {
+                let request = ApiRequest::Disposition {
+                    call,
+                    disposition,
+                    note,
+                    by,
+                };
+                (request, ReplyTo::Disposition(reply))
+            }
+        }
+    }
+}
+
+impl ReplyTo {
+    /// Sends `reply` to the client that asked. A reply of another kind
+    /// than the request (a switchboard bug) drops the channel: the client
+    /// is answered 503 as when the switchboard is gone.
+    pub fn send(self, reply: ApiReply) {
+        let _ = match (self, reply) {
+            (ReplyTo::Operators(tx), ApiReply::Operators(r)) => tx.send(r).is_ok(),
+            (ReplyTo::Operator(tx), ApiReply::Operator(r)) => tx.send(r).is_ok(),
+            (ReplyTo::Calls(tx), ApiReply::Calls(r)) => tx.send(r).is_ok(),
+            (ReplyTo::Recall(tx), ApiReply::Recall(r)) => tx.send(r).is_ok(),
+            (ReplyTo::Disposition(tx), ApiReply::Disposition(r)) => tx.send(r).is_ok(),
+            (ReplyTo::Queues(tx), ApiReply::Queues(r)) => tx.send(r).is_ok(),
+            (to, reply) => {
+                tracing::error!(?to, ?reply, "API reply of the wrong kind: dropped");
+                false
+            }
+        };
+    }
 }
 
 /// The longest disposition note accepted, in characters.

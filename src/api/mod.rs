@@ -31,7 +31,10 @@ mod tests;
 mod tests_routes;
 
 pub use auth::{ApiTokens, Caller, Grant};
-pub use command::{ApiCommand, ApiError, Disposition, Reply, RequestedState, NOTE_MAX};
+pub use command::{
+    ApiCommand, ApiError, ApiReply, ApiRequest, Disposition, Reply, ReplyTo, RequestedState,
+    NOTE_MAX,
+};
 pub use error::ErrorBody;
 pub use routes::{router, router_with, DEFAULT_TIMEOUT, ROUTES};
 pub use views::{

@@ -156,8 +156,8 @@ async fn recall(
     tracing::info!(%operator, %number, %tenant, by = %by, "api: recall");
     let command = |reply| ApiCommand::Recall {
         operator: OperatorId::new(operator),
-        number,
-        tenant,
+        number: number.into(),
+        tenant: tenant.into(),
         by,
         reply,
     };

@@ -8,6 +8,7 @@
 
 use crate::alarm::heard::HeardSummary;
 use crate::alarm::types::EventCode;
+use crate::labels::{Caller, TenantId};
 use crate::routing::{CallClass, OperatorId, QueueId, TargetId};
 use serde::{Deserialize, Serialize};
 
@@ -76,9 +77,9 @@ pub struct CallView {
     /// The public id: the device call's SIP Call-ID.
     pub id: String,
     /// The tenant (municipality) the call belongs to.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// The caller (the From user part: the unit's number).
-    pub caller: String,
+    pub caller: Caller,
     /// The priority class the call is routed with.
     pub class: CallClass,
     /// The Contact ID event code that made it a call for a person, if any.
@@ -112,9 +113,9 @@ pub struct CallView {
 #[serde(deny_unknown_fields)]
 pub struct RecallTarget {
     /// The number to call (the unit's calling number).
-    pub number: String,
+    pub number: Caller,
     /// The tenant whose recall trunk carries the call.
-    pub tenant: String,
+    pub tenant: TenantId,
 }
 
 /// A call's place in a queue.
@@ -143,7 +144,7 @@ pub struct QueueView {
     /// The queue's id (`[[queues]] id`).
     pub id: QueueId,
     /// The tenant it serves.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Calls waiting or ringing in it.
     pub waiting: u32,
     /// Those calls, in the order operators get them.

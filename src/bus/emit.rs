@@ -13,6 +13,7 @@ use crate::call::{CallEvent, CallHandle, EndReason};
 use crate::clock;
 use crate::events;
 use crate::journal::JournalHandle;
+use crate::labels::{CallLabels, Caller, TenantId};
 use crate::telemetry::metrics as m;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -34,19 +35,12 @@ pub fn short(kind: &'static str) -> &'static str {
     kind.strip_prefix("alarmgate.").unwrap_or(kind)
 }
 
-#[derive(Debug, Clone)]
-struct CallInfo {
-    call_id: String,
-    tenant: String,
-    caller: String,
-}
-
 /// Turns the call core's events into journal records. Owned by the SIP driver.
 #[derive(Debug)]
 pub struct CallEvents {
     journal: Option<JournalHandle>,
     node: Arc<str>,
-    calls: HashMap<CallHandle, CallInfo>,
+    calls: HashMap<CallHandle, CallLabels>,
     /// Outgoing legs with media open: their end is not a call's end.
     legs: HashSet<CallHandle>,
 }
@@ -93,11 +87,7 @@ impl CallEvents {
                 media,
                 ..
             } => {
-                let info = CallInfo {
-                    call_id: call_id.to_string(),
-                    tenant: tenant.clone(),
-                    caller: caller.clone(),
-                };
+                let info = CallLabels::new(call_id.clone(), tenant.clone(), caller.clone());
                 let data = json!({
                     "tenant": tenant,
                     "calling_number": caller,
@@ -120,17 +110,15 @@ impl CallEvents {
                 duration,
             } => {
                 // A call that never got media (cancelled, refused) has no start record.
-                let info = self.calls.remove(call).unwrap_or_else(|| CallInfo {
-                    call_id: call_id.to_string(),
-                    tenant: String::new(),
-                    caller: String::new(),
+                let info = (self.calls.remove(call)).unwrap_or_else(|| {
+                    CallLabels::new(call_id.clone(), TenantId::default(), Caller::default())
                 });
                 let mut data = json!({
                     "reason": reason.as_str(),
                     "duration_ms": duration.as_millis() as u64,
-                    "answered": !info.tenant.is_empty(),
+                    "answered": !info.tenant.as_str().is_empty(),
                 });
-                if !info.tenant.is_empty() {
+                if !info.tenant.as_str().is_empty() {
                     data["tenant"] = Value::from(info.tenant.as_str());
                     data["calling_number"] = Value::from(info.caller.as_str());
                 }
@@ -142,10 +130,10 @@ impl CallEvents {
         }
     }
 
-    fn record(&self, info: &CallInfo, kind: &str, data: Value) -> Vec<u8> {
+    fn record(&self, info: &CallLabels, kind: &str, data: Value) -> Vec<u8> {
         events::record(
             &self.node,
-            &info.call_id,
+            info.call_id.as_str(),
             kind,
             clock::wall(),
             rand::random(),

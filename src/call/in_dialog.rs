@@ -188,7 +188,7 @@ impl Lent<'_> {
             .config
             .tenants
             .iter()
-            .find(|t| t.id == tenant)
+            .find(|t| t.id.as_str() == tenant)
             .map(|t| t.codecs.clone());
         MediaPolicy {
             codecs: codecs.unwrap_or_default(),

@@ -11,6 +11,7 @@ use super::state::{Call, CallEvent, CallHandle, CallState};
 use super::timers::CallTimer;
 use super::Lent;
 use crate::admission::AdmissionDecision;
+use crate::labels::TenantId;
 use crate::sip::dialog::Dialog;
 use crate::sip::digest::{Algorithm, AuthOutcome};
 use crate::sip::message::{self, Request};
@@ -53,7 +54,7 @@ impl SdpRefusal {
 
 /// What the answer to an INVITE carries, worked out before the call exists.
 struct Accepted {
-    tenant: String,
+    tenant: TenantId,
     policy: MediaPolicy,
     session_expires: Option<u32>,
     remote_supports_timer: bool,
@@ -402,7 +403,7 @@ impl Lent<'_> {
             "application/sdp",
             answer.text.clone().into_bytes(),
         );
-        let tenant = call.tenant.clone();
+        let tenant = call.tenant.to_string();
         self.send_response(now, key, resp);
         metrics::counter!(m::CALLS_ANSWERED, "tenant" => tenant).increment(1);
         if let Some(media) = answer.media.clone() {

@@ -8,6 +8,7 @@
 //! same paths as on incoming calls.
 
 use super::state::CallHandle;
+use crate::labels::TenantId;
 use crate::sip::message::rsip::{self, headers::make_header, Headers, Method, Request};
 use crate::sip::sdp::Codec;
 use crate::sip::transaction::{TxError, TxKey};
@@ -29,7 +30,7 @@ pub struct Originate {
     /// Where to send the INVITE (a registered contact's flow, or a trunk proxy).
     pub peer: Peer,
     /// The tenant the leg is for (metrics, logs, journal).
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Codecs to offer, in preference order (PCMA/PCMU).
     pub codecs: Vec<Codec>,
 }
@@ -61,7 +62,7 @@ pub enum OriginateError {
 #[derive(Debug)]
 pub(crate) struct PendingLeg {
     pub(crate) parent: Option<CallHandle>,
-    pub(crate) tenant: String,
+    pub(crate) tenant: TenantId,
     pub(crate) from_user: String,
     pub(crate) peer: Peer,
     pub(crate) invite: Box<Request>,

@@ -14,7 +14,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantPolicy {
     /// The tenant id from the dialplan.
-    pub id: String,
+    pub id: crate::labels::TenantId,
     /// Called numbers that select this tenant, already normalised.
     pub dids: Vec<String>,
     /// Codec preference order.

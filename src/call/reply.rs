@@ -3,6 +3,7 @@
 //! transaction layer.
 
 use super::{CallCore, Lent};
+use crate::labels::Caller;
 use crate::sip::endpoint::reply as build;
 use crate::sip::message::{self, Request, Response};
 use crate::sip::transaction::TxKey;
@@ -76,7 +77,7 @@ impl CallCore {
 }
 
 /// The user part of the From URI (`sip:4512345678@...` or `tel:+45...`).
-pub(crate) fn calling_number(req: &Request) -> String {
+pub(crate) fn calling_number(req: &Request) -> Caller {
     let from = message::header_value(req, "From").unwrap_or_default();
     let uri = match (from.find('<'), from.find('>')) {
         (Some(a), Some(b)) if b > a => &from[a + 1..b],
@@ -84,10 +85,12 @@ pub(crate) fn calling_number(req: &Request) -> String {
     };
     let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
     let user = rest.split(['@', ';']).next().unwrap_or_default();
-    user.chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect()
+    Caller::new(
+        user.chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect::<String>(),
+    )
 }
 
 /// True when a comma-separated header (any of its instances) lists `token`.

@@ -1,6 +1,7 @@
 //! One call as the core keeps it, and what the core tells the driver.
 
 use super::policy::HoldAudio;
+use crate::labels::{Caller, TenantId};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::Request;
 use crate::sip::sdp::{Codec, NegotiatedMedia};
@@ -102,9 +103,9 @@ pub enum CallEvent {
         /// Its Call-ID, for logs.
         call_id: CallId,
         /// The tenant that owns the call.
-        tenant: String,
+        tenant: TenantId,
         /// The calling number (the From URI's user part), for alarm records.
-        caller: String,
+        caller: Caller,
         /// Our RTP port.
         local_port: u16,
         /// Codec, payload types, the far end's address, direction.
@@ -200,9 +201,9 @@ pub struct Call {
     /// Its handle.
     pub handle: CallHandle,
     /// The tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// The calling number (From user part).
-    pub caller: String,
+    pub caller: Caller,
     /// The dialog (tags, CSeq, route set, the flow back).
     pub dialog: Dialog,
     /// Where the call is.

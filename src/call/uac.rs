@@ -171,7 +171,7 @@ impl Lent<'_> {
         let call = Call {
             handle,
             tenant: leg.tenant,
-            caller: leg.from_user,
+            caller: leg.from_user.into(),
             dialog,
             state: CallState::Confirmed,
             local_port: leg.local_port,
@@ -201,7 +201,7 @@ impl Lent<'_> {
                 self.events
                     .push_back(CallEvent::LegAnswered { leg: handle });
                 if let Some(call) = self.calls.get(&handle) {
-                    let tenant = call.tenant.clone();
+                    let tenant = call.tenant.to_string();
                     metrics::counter!(m::CALLS_ANSWERED, "tenant" => tenant).increment(1);
                 }
                 self.start_media(handle, media);

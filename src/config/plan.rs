@@ -65,7 +65,7 @@ impl Config {
 
     fn tenant_plan(&self, tenant: &Tenant) -> Option<TenantPlan> {
         Some(TenantPlan {
-            id: tenant.id.clone(),
+            id: tenant.id.as_str().into(),
             default_queue: self.default_queue(tenant)?,
             last_resort: tenant.last_resort.clone()?,
         })
@@ -136,7 +136,7 @@ fn queue_plan(q: &Queue) -> QueuePlan {
     let p = &q.priorities;
     QueuePlan {
         id: q.id.clone(),
-        tenant: q.tenant.clone(),
+        tenant: q.tenant.as_str().into(),
         skills: q.skills.clone(),
         ring_timeout: Duration::from_secs(q.ring_timeout_s),
         wrap_up: Duration::from_secs(q.wrap_up_s),

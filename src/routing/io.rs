@@ -4,6 +4,7 @@
 use super::plan::OverflowTo;
 use super::types::{CallClass, CallRef, OperatorId, QueueId, TargetId};
 use crate::alarm::EventCode;
+use crate::labels::{Caller, TenantId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -24,7 +25,7 @@ pub struct WaitingCall {
     /// The device call.
     pub call: CallRef,
     /// The tenant the call belongs to.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// The queue to wait in; `None` (or an unknown queue) = the tenant's default.
     pub queue: Option<QueueId>,
     /// The priority class.
@@ -32,7 +33,7 @@ pub struct WaitingCall {
     /// The Contact ID event code that asked for a person, if any.
     pub event_code: Option<EventCode>,
     /// The caller (From user or account), for the API.
-    pub caller: String,
+    pub caller: Caller,
 }
 
 /// A change of operator state asked for through the API.
@@ -128,7 +129,7 @@ pub struct CallQueued {
     /// The call.
     pub call: CallRef,
     /// Its tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// The queue it waits in.
     pub queue: QueueId,
     /// Its class.
@@ -138,7 +139,7 @@ pub struct CallQueued {
     /// Its base priority in the queue.
     pub priority: i64,
     /// The caller.
-    pub caller: String,
+    pub caller: Caller,
 }
 
 /// Payload of `alarmgate.call.offered` and `alarmgate.call.answered`.
@@ -248,10 +249,10 @@ pub enum RoutingError {
         call: CallRef,
     },
     /// No tenant of that name: the call cannot be queued.
-    #[error("unknown tenant {tenant:?}")]
+    #[error("unknown tenant {:?}", tenant.as_str())]
     UnknownTenant {
         /// The name given.
-        tenant: String,
+        tenant: TenantId,
     },
     /// The call is not offered to that operator (a stale or crossed result):
     /// hang up that leg.

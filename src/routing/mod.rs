@@ -61,6 +61,6 @@ pub use plan::{
 };
 pub use router::Router;
 pub use transitions::DIRECT_RING_TIMEOUT;
-pub use types::{CallClass, CallRef, OperatorId, QueueId, TargetId};
+pub use types::{CallClass, CallRef, OperatorId, QueueId, RecallId, TargetId};
 pub use validate::PlanError;
 pub use view::{CallPhase, CallView, OperatorView, QueueView, RouterView, WaitingView};

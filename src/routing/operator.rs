@@ -178,12 +178,12 @@ mod tests {
         let now = crate::clock::epoch();
         let q = QueuePlan::new("q", "t", Duration::from_secs(5), Duration::ZERO);
         let mut op = Operator::new(OperatorPlan::new("a", &["q"]), &[q], now);
-        op.refuse(CallRef(1), now);
-        assert!(op.has_refused(CallRef(1), now));
-        assert!(!op.has_refused(CallRef(2), now));
+        op.refuse(CallRef::device(1), now);
+        assert!(op.has_refused(CallRef::device(1), now));
+        assert!(!op.has_refused(CallRef::device(2), now));
         let later = now + REFUSAL_HOLDOFF;
         assert!(op.expire_refusals(later));
-        assert!(!op.has_refused(CallRef(1), later));
+        assert!(!op.has_refused(CallRef::device(1), later));
         assert!(op.eligible.contains(&QueueId::new("q")));
     }
 

@@ -236,7 +236,7 @@ impl Router {
         };
         let default = self
             .plan
-            .tenant(&c.info.tenant)
+            .tenant(c.info.tenant.as_str())
             .map(|t| t.default_queue.clone());
         let from = c.queue.clone().map(OverflowTo::Queue);
         match (default, from) {

@@ -6,6 +6,7 @@
 
 use super::types::{CallClass, OperatorId, QueueId, TargetId};
 use crate::alarm::EventCode;
+use crate::labels::TenantId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,7 +36,7 @@ pub struct QueuePlan {
     /// The queue's name.
     pub id: QueueId,
     /// The tenant the queue belongs to.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Skills an operator needs (all of them) to be offered this queue's calls.
     pub skills: Vec<String>,
     /// How long an offer rings before the operator is paused and the call moves on.
@@ -97,7 +98,7 @@ impl QueuePlan {
     pub fn new(id: &str, tenant: &str, ring_timeout: Duration, wrap_up: Duration) -> Self {
         Self {
             id: QueueId::new(id),
-            tenant: tenant.to_owned(),
+            tenant: TenantId::new(tenant),
             skills: Vec::new(),
             ring_timeout,
             wrap_up,
@@ -195,7 +196,7 @@ pub struct TargetPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantPlan {
     /// The tenant's name, as in `[[tenants]]`.
-    pub id: String,
+    pub id: TenantId,
     /// Where calls without a named queue wait.
     pub default_queue: QueueId,
     /// Where a call goes when a forward fails; required.
@@ -210,7 +211,7 @@ impl Plan {
 
     /// The tenant named `id`.
     pub fn tenant(&self, id: &str) -> Option<&TenantPlan> {
-        self.tenants.iter().find(|t| t.id == id)
+        self.tenants.iter().find(|t| t.id.as_str() == id)
     }
 
     /// The target named `id`.

@@ -180,12 +180,12 @@ mod tests {
     fn lists_keep_fifo_among_equals() {
         let mut w = WaitingLists::default();
         let q = QueueId::new("q");
-        w.insert(&q, (0, 2, CallRef(2)));
-        w.insert(&q, (0, 1, CallRef(1)));
-        w.insert(&q, (-5, 3, CallRef(3)));
-        let order: Vec<u64> = w.iter(&q).map(|e| e.2 .0).collect();
-        assert_eq!(order, vec![3, 1, 2]);
-        assert!(w.remove(&q, &(0, 1, CallRef(1))));
+        w.insert(&q, (0, 2, CallRef::device(2)));
+        w.insert(&q, (0, 1, CallRef::device(1)));
+        w.insert(&q, (-5, 3, CallRef::device(3)));
+        let order: Vec<CallRef> = w.iter(&q).map(|e| e.2).collect();
+        assert_eq!(order, [3, 1, 2].map(CallRef::device));
+        assert!(w.remove(&q, &(0, 1, CallRef::device(1))));
         assert_eq!((w.len(&q), w.total()), (2, 2));
     }
 }

@@ -90,7 +90,7 @@ impl Router {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if let Some(t) = self.plan.tenant(&c.info.tenant) {
+        if let Some(t) = self.plan.tenant(c.info.tenant.as_str()) {
             c.last_resort = t.last_resort.clone();
         }
     }

@@ -68,7 +68,7 @@ impl Router {
         if self.calls.contains_key(&call.call) {
             return Err(RoutingError::CallExists { call: call.call });
         }
-        let Some(tenant) = self.plan.tenant(&call.tenant).cloned() else {
+        let Some(tenant) = self.plan.tenant(call.tenant.as_str()).cloned() else {
             return Err(RoutingError::UnknownTenant {
                 tenant: call.tenant,
             });

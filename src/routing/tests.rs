@@ -5,6 +5,15 @@
 use super::*;
 use std::time::{Duration, Instant};
 
+/// A device call's handle number, to compare orders with plain numbers
+/// (`u64::MAX` for a recall: these tests route device calls).
+pub(super) fn number(call: CallRef) -> u64 {
+    match call {
+        CallRef::Device(handle) => handle.0,
+        CallRef::Recall(_) => u64::MAX,
+    }
+}
+
 pub(super) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
@@ -98,12 +107,12 @@ impl Sim {
 
     pub fn enqueue(&mut self, call: u64, class: CallClass) {
         let w = WaitingCall {
-            call: CallRef(call),
+            call: CallRef::device(call),
             tenant: "t1".into(),
             queue: None,
             class,
             event_code: None,
-            caller: format!("unit-{call}"),
+            caller: format!("unit-{call}").into(),
         };
         self.r.enqueue(self.now, w).expect("enqueued");
         self.drain();
@@ -111,7 +120,7 @@ impl Sim {
 
     pub fn result(&mut self, call: u64, o: &str, outcome: OfferOutcome) {
         self.r
-            .offer_result(self.now, CallRef(call), &op(o), outcome)
+            .offer_result(self.now, CallRef::device(call), &op(o), outcome)
             .expect("a live offer");
         self.drain();
     }
@@ -126,14 +135,14 @@ impl Sim {
 
 pub(super) fn offer(call: u64, o: &str) -> RoutingAction {
     RoutingAction::Offer {
-        call: CallRef(call),
+        call: CallRef::device(call),
         operator: op(o),
     }
 }
 
 pub(super) fn cancel(call: u64, o: &str) -> RoutingAction {
     RoutingAction::CancelOffer {
-        call: CallRef(call),
+        call: CallRef::device(call),
         operator: op(o),
     }
 }
@@ -141,7 +150,7 @@ pub(super) fn cancel(call: u64, o: &str) -> RoutingAction {
 /// Answers `call` at `o` and ends it at once.
 fn talk(s: &mut Sim, call: u64, o: &str) {
     s.result(call, o, OfferOutcome::Answered);
-    s.r.connected_ended(s.now, CallRef(call));
+    s.r.connected_ended(s.now, CallRef::device(call));
     s.drain();
 }
 
@@ -284,10 +293,15 @@ fn an_operator_on_a_call_stays_on_it_when_its_phone_goes() {
     s.online(&["a"]);
     s.enqueue(1, CallClass::Voice);
     s.take_actions();
-    s.r.offer_result(s.now, CallRef(1), &op("a"), OfferOutcome::Answered)
+    s.r.offer_result(s.now, CallRef::device(1), &op("a"), OfferOutcome::Answered)
         .expect("offered");
     s.r.set_reachable(s.now, &op("a"), false).expect("known");
-    assert_eq!(s.state("a"), OperatorState::OnCall { call: CallRef(1) });
+    assert_eq!(
+        s.state("a"),
+        OperatorState::OnCall {
+            call: CallRef::device(1)
+        }
+    );
 }
 
 #[test]
@@ -324,7 +338,7 @@ fn logout_while_ringing_cancels_and_reoffers() {
         })
     ));
     let late =
-        s.r.offer_result(s.now, CallRef(1), &op("a"), OfferOutcome::Answered);
+        s.r.offer_result(s.now, CallRef::device(1), &op("a"), OfferOutcome::Answered);
     assert!(
         matches!(late, Err(RoutingError::NoSuchOffer { .. })),
         "crossed 200: hang up that leg"
@@ -337,7 +351,7 @@ fn the_caller_hanging_up_frees_the_operator() {
     s.online(&["a"]);
     s.enqueue(1, CallClass::Voice);
     s.take_actions();
-    s.r.call_gone(s.now, CallRef(1));
+    s.r.call_gone(s.now, CallRef::device(1));
     assert_eq!(s.take_actions(), vec![cancel(1, "a")]);
     assert_eq!(s.state("a"), OperatorState::Available);
     assert!(s.r.snapshot(s.now).calls.is_empty());
@@ -347,10 +361,10 @@ fn the_caller_hanging_up_frees_the_operator() {
 fn a_direct_offer_rings_the_operator_and_a_failure_releases_it() {
     let mut s = Sim::new(plan());
     s.online(&["a"]);
-    s.r.direct_offer(s.now, CallRef(9), &op("a"))
+    s.r.direct_offer(s.now, CallRef::device(9), &op("a"))
         .expect("available");
     assert_eq!(s.take_actions(), vec![offer(9, "a")]);
-    let busy = s.r.direct_offer(s.now, CallRef(10), &op("a"));
+    let busy = s.r.direct_offer(s.now, CallRef::device(10), &op("a"));
     assert!(matches!(
         busy,
         Err(RoutingError::NotAvailable {
@@ -361,7 +375,9 @@ fn a_direct_offer_rings_the_operator_and_a_failure_releases_it() {
     s.result(9, "a", OfferOutcome::Declined);
     assert_eq!(
         s.take_actions(),
-        vec![RoutingAction::Release { call: CallRef(9) }]
+        vec![RoutingAction::Release {
+            call: CallRef::device(9)
+        }]
     );
     assert!(s.r.snapshot(s.now).calls.is_empty());
 }
@@ -377,7 +393,7 @@ fn the_snapshot_shows_queues_operators_and_calls() {
     assert_eq!(view.queues[0].waiting.len(), 1);
     assert_eq!(view.queues[0].waiting[0].waited_ms, 5000);
     assert_eq!(view.queues[0].waiting[0].priority, 55);
-    assert_eq!(view.operators[0].call, Some(CallRef(2)));
+    assert_eq!(view.operators[0].call, Some(CallRef::device(2)));
     assert_eq!(view.calls[1].state, CallPhase::Ringing);
     let json = serde_json::to_value(&view).expect("serialisable");
     assert_eq!(json["operators"][0]["state"], "ringing");

@@ -1,6 +1,6 @@
 //! Overflow, forwarding, the last resort, and reload tests in simulated time.
 
-use super::tests::{cancel, offer, op, plan, secs, Sim};
+use super::tests::{cancel, number, offer, op, plan, secs, Sim};
 use super::*;
 
 fn rule(when: OverflowWhen, to: OverflowTo) -> OverflowRule {
@@ -17,7 +17,7 @@ fn to_target(t: &str) -> OverflowTo {
 
 fn forward(call: u64, t: &str) -> RoutingAction {
     RoutingAction::Forward {
-        call: CallRef(call),
+        call: CallRef::device(call),
         target: TargetId::new(t),
     }
 }
@@ -32,14 +32,16 @@ fn overflows(s: &Sim) -> Vec<(u64, OverflowTo, OverflowTo, OverflowReason)> {
     s.events
         .iter()
         .filter_map(|e| match e {
-            RoutingEvent::Overflowed(o) => Some((o.call.0, o.from.clone(), o.to.clone(), o.reason)),
+            RoutingEvent::Overflowed(o) => {
+                Some((number(o.call), o.from.clone(), o.to.clone(), o.reason))
+            }
             _ => None,
         })
         .collect()
 }
 
 fn fail_forward(s: &mut Sim, call: u64, t: &str) {
-    s.r.forward_result(s.now, CallRef(call), &TargetId::new(t), false)
+    s.r.forward_result(s.now, CallRef::device(call), &TargetId::new(t), false)
         .expect("forwarding");
     s.drain();
 }
@@ -99,7 +101,7 @@ fn no_operator_logged_in_forwards_to_the_partner() {
     s.r.command(s.now, &op("a"), OperatorCommand::Logout)
         .expect("logout");
     assert_eq!(s.take_actions(), vec![forward(1, "partner")]);
-    s.r.forward_result(s.now, CallRef(1), &TargetId::new("partner"), true)
+    s.r.forward_result(s.now, CallRef::device(1), &TargetId::new("partner"), true)
         .expect("forwarding");
     let view = s.r.snapshot(s.now);
     assert_eq!(
@@ -127,7 +129,7 @@ fn a_long_queue_sends_its_lowest_ranked_calls_on() {
     let q1: Vec<u64> = s.r.snapshot(s.now).queues[0]
         .waiting
         .iter()
-        .map(|w| w.call.0)
+        .map(|w| number(w.call))
         .collect();
     assert_eq!(q1, vec![4, 1]);
 }
@@ -172,7 +174,7 @@ fn a_forward_without_an_answer_times_out_to_the_last_resort() {
     s.take_actions();
     s.advance(FORWARD_TIMEOUT);
     let cancel_forward = RoutingAction::CancelForward {
-        call: CallRef(1),
+        call: CallRef::device(1),
         target: TargetId::new("partner"),
     };
     assert_eq!(s.take_actions(), vec![cancel_forward, forward(1, "lr")]);
@@ -198,15 +200,25 @@ fn a_reload_keeps_calls_and_operators_and_cancels_removed_operators_offers() {
     next.queues[0].priorities.technical = 500;
     s.r.reconfigure(s.now, next).expect("valid plan");
     assert_eq!(s.take_actions(), vec![cancel(2, "b")]);
-    assert_eq!(s.state("a"), OperatorState::OnCall { call: CallRef(1) });
-    assert_eq!(s.state("c"), OperatorState::Ringing { call: CallRef(3) });
+    assert_eq!(
+        s.state("a"),
+        OperatorState::OnCall {
+            call: CallRef::device(1)
+        }
+    );
+    assert_eq!(
+        s.state("c"),
+        OperatorState::Ringing {
+            call: CallRef::device(3)
+        }
+    );
     let waiting: Vec<u64> = s.r.snapshot(s.now).queues[0]
         .waiting
         .iter()
-        .map(|w| w.call.0)
+        .map(|w| number(w.call))
         .collect();
     assert_eq!(waiting, vec![5, 2, 4], "re-ranked under the new priorities");
-    s.r.connected_ended(s.now, CallRef(1));
+    s.r.connected_ended(s.now, CallRef::device(1));
     s.advance(secs(10));
     assert_eq!(s.take_actions(), vec![offer(5, "a")]);
     let mut broken = plan();
@@ -222,12 +234,12 @@ fn a_reload_keeps_calls_and_operators_and_cancels_removed_operators_offers() {
 fn a_reload_that_removes_a_queue_moves_its_calls_to_the_default_queue() {
     let mut s = Sim::new(plan());
     let w = WaitingCall {
-        call: CallRef(1),
+        call: CallRef::device(1),
         tenant: "t1".into(),
         queue: Some(QueueId::new("q2")),
         class: CallClass::Voice,
         event_code: None,
-        caller: String::new(),
+        caller: Default::default(),
     };
     s.r.enqueue(s.now, w).expect("queued");
     let mut next = plan();
@@ -243,19 +255,19 @@ fn unknown_tenants_and_duplicate_calls_are_refused_as_values() {
     let mut s = Sim::new(plan());
     s.enqueue(1, CallClass::Voice);
     let dup = WaitingCall {
-        call: CallRef(1),
+        call: CallRef::device(1),
         tenant: "t1".into(),
         queue: None,
         class: CallClass::Voice,
         event_code: None,
-        caller: String::new(),
+        caller: Default::default(),
     };
     assert!(matches!(
         s.r.enqueue(s.now, dup.clone()),
         Err(RoutingError::CallExists { .. })
     ));
     let stranger = WaitingCall {
-        call: CallRef(2),
+        call: CallRef::device(2),
         tenant: "t9".into(),
         ..dup
     };

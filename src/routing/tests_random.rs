@@ -157,7 +157,7 @@ fn step(
             // A recall to a free operator if there is one (else refused).
             *next_call += 1;
             let free = r.free.iter().next().map(|(_, id)| id.clone());
-            let _ = r.direct_offer(*now, CallRef(*next_call), &free.unwrap_or(any_op));
+            let _ = r.direct_offer(*now, CallRef::device(*next_call), &free.unwrap_or(any_op));
         }
         71 => {
             *variant = !*variant;
@@ -201,12 +201,12 @@ fn enqueue(r: &mut Router, rng: &mut Rng, now: Instant, next_call: &mut u64) {
     ];
     let queues = [None, Some("q1"), Some("q2"), Some("q3"), Some("q9")];
     let call = WaitingCall {
-        call: CallRef(*next_call),
+        call: CallRef::device(*next_call),
         tenant: "t".into(),
         queue: queues[rng.below(queues.len())].map(QueueId::new),
         class: classes[rng.below(4)],
         event_code: None,
-        caller: String::new(),
+        caller: Default::default(),
     };
     assert!(r.enqueue(now, call).is_ok());
 }

@@ -10,6 +10,7 @@ use super::operator::OperatorState;
 use super::queue::CallState;
 use super::router::{Router, Timer};
 use super::types::{CallClass, CallRef, OperatorId, TargetId};
+use crate::labels::Caller;
 use std::time::{Duration, Instant};
 
 /// Ring timeout of a direct offer when the operator serves no queue.
@@ -254,7 +255,7 @@ impl Router {
         });
         let last_resort = self
             .plan
-            .tenant(&tenant)
+            .tenant(tenant.as_str())
             .map_or(TargetId::new(""), |t| t.last_resort.clone());
         let info = WaitingCall {
             call,
@@ -262,7 +263,7 @@ impl Router {
             queue: None,
             class: CallClass::Recall,
             event_code: None,
-            caller: String::new(),
+            caller: Caller::default(),
         };
         let mut c = self.new_call(now, info, last_resort);
         (c.ring_timeout, c.wrap_up, c.direct) = (ring, wrap, true);

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use crate::call::CallHandle;
 use crate::newtype::string_newtype;
 
 string_newtype!(
@@ -26,15 +27,46 @@ string_newtype!(
     TargetId
 );
 
-/// A call inside the routing engine: the device call's `CallHandle.0` (or a
-/// recall's handle), so the switchboard can map it back without a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CallRef(pub u64);
+/// A recall an operator placed through the API: numbered by the
+/// switchboard on its own, apart from device calls' handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecallId(pub u64);
+
+/// A call inside the routing engine: a device call (its `CallHandle`, so
+/// the switchboard can map it back without a table) or a recall. The two
+/// cannot be confused: they are different variants, not number ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallRef {
+    /// A call from a device (an alarm unit, a citizen).
+    Device(CallHandle),
+    /// A recall placed by an operator.
+    Recall(RecallId),
+}
+
+impl CallRef {
+    /// The device call with handle number `n`.
+    pub fn device(n: u64) -> Self {
+        CallRef::Device(CallHandle(n))
+    }
+}
+
+/// In events: a device call as its handle's number (as before recalls were
+/// a variant), a recall as `"recall-<n>"`.
+impl Serialize for CallRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CallRef::Device(handle) => serializer.serialize_u64(handle.0),
+            CallRef::Recall(_) => serializer.collect_str(self),
+        }
+    }
+}
 
 impl fmt::Display for CallRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        match self {
+            CallRef::Device(handle) => write!(f, "{}", handle.0),
+            CallRef::Recall(id) => write!(f, "recall-{}", id.0),
+        }
     }
 }
 
@@ -78,5 +110,13 @@ mod tests {
         let id = OperatorId::new("op-1");
         assert_eq!(serde_json::to_string(&id).ok().as_deref(), Some("\"op-1\""));
         assert_eq!(CallClass::Emergency.as_str(), "emergency");
+    }
+
+    #[test]
+    fn a_recall_and_a_device_call_of_the_same_number_are_different_calls() {
+        let (device, recall) = (CallRef::device(1), CallRef::Recall(RecallId(1)));
+        assert_ne!(device, recall);
+        let json = serde_json::json!({"d": device, "r": recall});
+        assert_eq!(json.to_string(), r#"{"d":1,"r":"recall-1"}"#);
     }
 }

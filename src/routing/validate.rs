@@ -3,6 +3,7 @@
 
 use super::plan::{OverflowTo, Plan, QueuePlan};
 use super::types::{QueueId, TargetId};
+use crate::labels::TenantId;
 use std::collections::HashSet;
 
 /// Why a plan cannot be routed with.
@@ -17,12 +18,12 @@ pub enum PlanError {
         id: String,
     },
     /// A queue, a tenant or an overflow rule names an unknown tenant.
-    #[error("{whose} names unknown tenant {tenant:?}")]
+    #[error("{whose} names unknown tenant {:?}", tenant.as_str())]
     UnknownTenant {
         /// Who named it.
         whose: String,
         /// The missing tenant.
-        tenant: String,
+        tenant: TenantId,
     },
     /// A tenant, an operator or an overflow rule names an unknown queue.
     #[error("{whose} names unknown queue {queue}")]
@@ -102,7 +103,7 @@ impl Plan {
 
     fn queue_problems(&self, q: &QueuePlan, out: &mut Vec<PlanError>) {
         let whose = format!("queue {}", q.id);
-        if self.tenant(&q.tenant).is_none() {
+        if self.tenant(q.tenant.as_str()).is_none() {
             let tenant = q.tenant.clone();
             out.push(PlanError::UnknownTenant {
                 whose: whose.clone(),

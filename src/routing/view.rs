@@ -7,6 +7,7 @@ use super::queue::{effective, millis, Call, CallState};
 use super::router::Router;
 use super::types::{CallClass, CallRef, OperatorId, QueueId, TargetId};
 use crate::alarm::EventCode;
+use crate::labels::{Caller, TenantId};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -27,7 +28,7 @@ pub struct QueueView {
     /// The queue.
     pub id: QueueId,
     /// Its tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Waiting (not yet offered) calls, in serving order.
     pub waiting: Vec<WaitingView>,
     /// Operators of the queue logged in with a reachable phone.
@@ -85,7 +86,7 @@ pub struct CallView {
     /// The call.
     pub call: CallRef,
     /// Its tenant.
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Its queue (`None` for a direct offer).
     pub queue: Option<QueueId>,
     /// Its class.
@@ -93,7 +94,7 @@ pub struct CallView {
     /// The event code, if any.
     pub event_code: Option<EventCode>,
     /// The caller.
-    pub caller: String,
+    pub caller: Caller,
     /// Where it is.
     pub state: CallPhase,
     /// The operator ringing or connected.

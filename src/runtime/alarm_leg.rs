@@ -26,6 +26,7 @@ use crate::call::CallHandle;
 use crate::clock;
 use crate::events::{self, AlarmContext};
 use crate::journal::JournalHandle;
+use crate::labels::CallLabels;
 use crate::media::bridge_port::BridgePort;
 use crate::media::receiver::AudioFrame;
 use crate::media::source::{DropCounts, DropReason};
@@ -67,9 +68,7 @@ pub struct Stored {
 /// The alarm side of one leg.
 pub struct AlarmLeg {
     call: CallHandle,
-    call_id: String,
-    tenant: String,
-    caller: String,
+    labels: CallLabels,
     pipeline: AlarmPipeline,
     /// Dates audio frames on the sender's RTP clock (see [`RtpClock`]).
     clock: RtpClock,
@@ -94,18 +93,18 @@ impl AlarmLeg {
     pub fn new(
         shared: &AlarmContextShared,
         call: CallHandle,
-        ids: (&str, &str, &str),
+        labels: CallLabels,
         answered_at: Instant,
         hold: Option<ToneSpec>,
         port: BridgePort,
     ) -> Self {
-        let (call_id, tenant, caller) = ids;
-        let classifier = shared.classifiers.get(tenant).cloned().unwrap_or_default();
+        let classifier = (shared.classifiers)
+            .get(labels.tenant.as_str())
+            .cloned()
+            .unwrap_or_default();
         Self {
             call,
-            call_id: call_id.to_string(),
-            tenant: tenant.to_string(),
-            caller: caller.to_string(),
+            labels,
             pipeline: AlarmPipeline::new(answered_at, shared.config, classifier),
             clock: RtpClock::default(),
             voice: false,
@@ -168,7 +167,7 @@ impl AlarmLeg {
         control: &mpsc::Sender<Control>,
         action: PipelineAction,
     ) {
-        let call_id = self.call_id.as_str();
+        let call_id = self.labels.call_id.as_str();
         match action {
             PipelineAction::PlayTone(spec) => self.port.play_override(spec),
             PipelineAction::StopTone => self.port.stop_override(),
@@ -223,8 +222,8 @@ impl AlarmLeg {
                 let record = emit::alarm_acknowledged(
                     &shared.node,
                     call_id,
-                    &self.tenant,
-                    &self.caller,
+                    self.labels.tenant.as_str(),
+                    self.labels.caller.as_str(),
                     self.received.get(&seq).map(String::as_str),
                     duplicate,
                     after_last_digit.as_millis() as u64,
@@ -276,7 +275,7 @@ impl AlarmLeg {
         self.voice = true;
         self.port.set_hold(self.hold.clone());
         if let Some(request) = self.queue.request(self.call, floor) {
-            let (call_id, class) = (self.call_id.as_str(), request.class.as_str());
+            let (call_id, class) = (self.labels.call_id.as_str(), request.class.as_str());
             tracing::info!(%call_id, class, event = ?request.event_code, "queued for an operator");
             send_control(control, Control::Queue(request));
         }
@@ -310,9 +309,9 @@ impl AlarmLeg {
     fn context<'a>(&'a self, shared: &'a AlarmContextShared) -> AlarmContext<'a> {
         AlarmContext {
             node: &shared.node,
-            call_id: &self.call_id,
-            tenant: &self.tenant,
-            calling_number: &self.caller,
+            call_id: self.labels.call_id.as_str(),
+            tenant: self.labels.tenant.as_str(),
+            calling_number: self.labels.caller.as_str(),
             time: clock::wall(),
             random: rand::random(),
         }

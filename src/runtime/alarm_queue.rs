@@ -150,13 +150,20 @@ pub fn unconfirmed_record(
     random: u128,
 ) -> Vec<u8> {
     let data = serde_json::json!({
-        "tenant": alarm.tenant,
-        "calling_number": alarm.caller,
+        "tenant": alarm.labels.tenant,
+        "calling_number": alarm.labels.caller,
         "heard": alarm.heard.summary(),
         "remote_hangup": remote_hangup,
         "acknowledged": false,
     });
-    crate::events::record(node, &alarm.call_id, ALARM_UNCONFIRMED, time, random, data)
+    crate::events::record(
+        node,
+        alarm.labels.call_id.as_str(),
+        ALARM_UNCONFIRMED,
+        time,
+        random,
+        data,
+    )
 }
 
 impl super::AlarmLeg {
@@ -194,14 +201,12 @@ impl super::AlarmLeg {
         remote_hangup: bool,
     ) {
         let alarm = UnconfirmedAlarm {
-            call_id: self.call_id.clone(),
-            tenant: self.tenant.clone(),
-            caller: self.caller.clone(),
+            labels: self.labels.clone(),
             heard,
             event_code: None,
         };
         let best = alarm.heard.best().map(|a| a.digits.clone());
-        let (call_id, attempts) = (self.call_id.as_str(), alarm.heard.attempts());
+        let (call_id, attempts) = (self.labels.call_id.as_str(), alarm.heard.attempts());
         tracing::warn!(%call_id, ?best, attempts, remote_hangup, "alarm attempted but never decoded: unconfirmed alarm");
         let record = unconfirmed_record(
             &shared.node,
@@ -324,9 +329,11 @@ mod tests {
         heard.record("1234181602000003", crate::alarm::AttemptFault::Checksum);
         heard.record("123418", crate::alarm::AttemptFault::Partial);
         UnconfirmedAlarm {
-            call_id: "c1@unit".into(),
-            tenant: "demo".into(),
-            caller: "4512345678".into(),
+            labels: crate::labels::CallLabels::new(
+                crate::sip::types::CallId::new("c1@unit"),
+                "demo".into(),
+                "4512345678".into(),
+            ),
             heard,
             event_code: None,
         }

@@ -301,7 +301,7 @@ pub fn core_config(config: &Config, bound: &[(Transport, SocketAddr)]) -> CoreCo
 /// A tenant as the call core routes new calls.
 pub fn tenant_policy(tenant: &config::Tenant) -> TenantPolicy {
     TenantPolicy {
-        id: tenant.id.clone(),
+        id: tenant.id.as_str().into(),
         dids: tenant
             .dids
             .iter()

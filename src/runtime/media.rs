@@ -26,6 +26,7 @@ use super::alarm_leg::{
 use super::sip_driver::Control;
 use crate::call::{CallEvent, CallHandle, HoldAudio};
 use crate::clock;
+use crate::labels::CallLabels;
 use crate::media::bridge::{Bridge, BridgeConfig};
 use crate::media::bridge_port::BridgePort;
 use crate::media::source::SourceRules;
@@ -295,14 +296,14 @@ impl Worker {
                 hold,
                 ..
             } => {
-                let ids = (call_id.as_str(), tenant.as_str(), caller.as_str());
+                let labels = CallLabels::new(call_id, tenant, caller);
                 let leg = LegSpec {
                     call,
                     outgoing,
                     local_port,
                     hold,
                 };
-                self.start(now, leg, ids, &media);
+                self.start(now, leg, labels, &media);
             }
             CallEvent::MediaUpdate { call, media, .. } => {
                 if let Some(leg) = self.legs.get_mut(&call) {
@@ -316,13 +317,7 @@ impl Worker {
 
     /// Opens a leg; a device call also gets its alarm pipeline, or, when
     /// alarms are not decoded, its queue request at once.
-    fn start(
-        &mut self,
-        now: Instant,
-        spec: LegSpec,
-        ids: (&str, &str, &str),
-        media: &NegotiatedMedia,
-    ) {
+    fn start(&mut self, now: Instant, spec: LegSpec, labels: CallLabels, media: &NegotiatedMedia) {
         let (call, hold) = (spec.call, hold_spec(spec.hold));
         let port = BridgePort::new(BridgeConfig::default().capacity_ms);
         let mut leg = match Leg::open(
@@ -341,7 +336,7 @@ impl Worker {
         };
         match (&self.alarm, spec.outgoing) {
             (Some(shared), false) => {
-                leg.alarm = Some(AlarmLeg::new(shared, call, ids, now, hold, port));
+                leg.alarm = Some(AlarmLeg::new(shared, call, labels, now, hold, port));
             }
             (None, false) => {
                 port.set_hold(hold);

@@ -89,7 +89,10 @@ pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) 
             biased;
             Some(cmd) = inputs.control.recv() => apply_control(&mut sb, cmd),
             _ = sleep_until(deadline) => sb.handle_timeout(clock::now()),
-            Some(cmd) = inputs.api.recv() => sb.handle_api(clock::now(), cmd),
+            Some(cmd) = inputs.api.recv() => {
+                let (request, reply) = cmd.split();
+                reply.send(sb.handle_api(clock::now(), request));
+            }
             event = inputs.transport.recv() => {
                 let Some(event) = event else { break };
                 // Read again: the journal may have healed while we waited.

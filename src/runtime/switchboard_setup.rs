@@ -141,12 +141,12 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
     for tenant in &config.tenants {
         let trunk = tenant.recall_trunk.as_deref().and_then(|t| config.trunk(t));
         if let Some(route) = trunk.and_then(trunk_route) {
-            out.recall_trunks.insert(tenant.id.clone(), route);
+            out.recall_trunks.insert(tenant.id.as_str().into(), route);
         }
         let codecs = tenant.codecs.iter().map(|&c| c.into()).collect();
-        out.codecs.insert(tenant.id.clone(), codecs);
+        out.codecs.insert(tenant.id.as_str().into(), codecs);
         out.default_class
-            .insert(tenant.id.clone(), tenant.default_class);
+            .insert(tenant.id.as_str().into(), tenant.default_class);
     }
     for op in &config.operators {
         out.operator_names.insert(op.id.clone(), op.name.clone());

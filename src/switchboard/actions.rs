@@ -4,7 +4,10 @@
 use super::legs::{Leg, LegRole, Recall};
 use super::{EventRecord, Output, Switchboard, SwitchboardConfig};
 use crate::call::{CallHandle, EndReason, Originate};
-use crate::routing::{CallRef, OfferOutcome, OperatorId, RoutingAction, RoutingEvent, TargetId};
+use crate::labels::{Caller, TenantId};
+use crate::routing::{
+    CallRef, OfferOutcome, OperatorId, RecallId, RoutingAction, RoutingEvent, TargetId,
+};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -30,16 +33,19 @@ impl Switchboard {
         let Some(binding) = contact else {
             return self.offer_failed(now, call, &operator);
         };
-        let (parent, tenant, from_user, role) = match self.recalls.get(&call) {
-            Some(recall) => {
+        let (parent, tenant, from_user, role) = match call {
+            CallRef::Recall(id) => {
+                let Some(recall) = self.recalls.get(&id) else {
+                    return self.offer_failed(now, call, &operator);
+                };
                 let role = LegRole::RecallOperator {
-                    recall: call,
+                    recall: id,
                     operator: operator.clone(),
                 };
-                (None, recall.tenant.clone(), recall.number.clone(), role)
+                let number = recall.number.to_string();
+                (None, recall.tenant.clone(), number, role)
             }
-            None => {
-                let device = CallHandle(call.0);
+            CallRef::Device(device) => {
                 let Some(d) = self.devices.get(&device) else {
                     return self.offer_failed(now, call, &operator);
                 };
@@ -47,7 +53,8 @@ impl Switchboard {
                     device,
                     operator: operator.clone(),
                 };
-                (Some(device), d.tenant.clone(), d.caller.clone(), role)
+                let caller = d.labels.caller.to_string();
+                (Some(device), d.labels.tenant.clone(), caller, role)
             }
         };
         let request = Originate {
@@ -86,9 +93,13 @@ impl Switchboard {
     }
 
     fn forward(&mut self, now: Instant, call: CallRef, target: TargetId) {
-        let device = CallHandle(call.0);
-        let (route, d) = (self.config.targets.get(&target), self.devices.get(&device));
-        let (Some(route), Some(d)) = (route.cloned(), d) else {
+        let device = match call {
+            CallRef::Device(device) => Some(device),
+            CallRef::Recall(_) => None,
+        };
+        let d = device.and_then(|device| self.devices.get(&device).map(|d| (device, d)));
+        let (Some(route), Some((device, d))) = (self.config.targets.get(&target).cloned(), d)
+        else {
             tracing::warn!(%target, "forward impossible: no route or no call");
             return self.forward_failed(now, call, &target);
         };
@@ -96,10 +107,10 @@ impl Switchboard {
             parent: Some(device),
             request_uri: route.uri.clone(),
             to: route.uri,
-            from_user: d.caller.clone(),
+            from_user: d.labels.caller.to_string(),
             peer: route.peer,
-            codecs: self.config.codecs_for(&d.tenant),
-            tenant: d.tenant.clone(),
+            codecs: self.config.codecs_for(&d.labels.tenant),
+            tenant: d.labels.tenant.clone(),
         };
         let role = LegRole::Forward {
             device,
@@ -141,20 +152,24 @@ impl Switchboard {
 
     /// Remembers which leg serves a device call or a recall.
     fn attach(&mut self, call: CallRef, leg: CallHandle) {
-        if let Some(recall) = self.recalls.get_mut(&call) {
-            recall.operator_leg = Some(leg);
-        } else if let Some(d) = self.devices.get_mut(&CallHandle(call.0)) {
-            d.leg = Some(leg);
+        match call {
+            CallRef::Recall(id) => {
+                if let Some(recall) = self.recalls.get_mut(&id) {
+                    recall.operator_leg = Some(leg);
+                }
+            }
+            CallRef::Device(device) => {
+                if let Some(d) = self.devices.get_mut(&device) {
+                    d.leg = Some(leg);
+                }
+            }
         }
     }
 
     fn cancel_ringing(&mut self, now: Instant, call: CallRef) {
-        let leg = match self.recalls.get(&call) {
-            Some(recall) => recall.operator_leg,
-            None => self
-                .devices
-                .get_mut(&CallHandle(call.0))
-                .and_then(|d| d.leg.take()),
+        let leg = match call {
+            CallRef::Recall(id) => self.recalls.get(&id).and_then(|r| r.operator_leg),
+            CallRef::Device(device) => self.devices.get_mut(&device).and_then(|d| d.leg.take()),
         };
         if let Some(leg) = leg {
             self.cancel(now, leg);
@@ -166,10 +181,10 @@ impl Switchboard {
         &mut self,
         now: Instant,
         operator: OperatorId,
-        number: String,
-        tenant: String,
-    ) -> Result<CallRef, crate::routing::RoutingError> {
-        let recall = CallRef(self.next_recall);
+        number: Caller,
+        tenant: TenantId,
+    ) -> Result<RecallId, crate::routing::RoutingError> {
+        let recall = RecallId(self.next_recall);
         self.next_recall += 1;
         let entry = Recall {
             number,
@@ -179,7 +194,7 @@ impl Switchboard {
         };
         self.recalls.insert(recall, entry);
         let result = match self.router.as_mut() {
-            Some(router) => router.direct_offer(now, recall, &operator),
+            Some(router) => router.direct_offer(now, CallRef::Recall(recall), &operator),
             None => Err(crate::routing::RoutingError::UnknownOperator { operator }),
         };
         if result.is_err() {
@@ -193,7 +208,7 @@ impl Switchboard {
     pub(crate) fn recall_device(
         &mut self,
         now: Instant,
-        recall: CallRef,
+        recall: RecallId,
         operator_leg: CallHandle,
     ) {
         let Some(r) = self.recalls.get(&recall).cloned() else {
@@ -208,7 +223,7 @@ impl Switchboard {
                 EndReason::LegFailed,
             );
         };
-        let uri = SwitchboardConfig::recall_uri(&route, &r.number);
+        let uri = SwitchboardConfig::recall_uri(&route, r.number.as_str());
         let request = Originate {
             parent: Some(operator_leg),
             request_uri: uri.clone(),
@@ -218,7 +233,7 @@ impl Switchboard {
                 .presented_number
                 .get(&r.tenant)
                 .cloned()
-                .unwrap_or_else(|| r.tenant.clone()),
+                .unwrap_or_else(|| r.tenant.to_string()),
             peer: route.peer,
             codecs: self.config.codecs_for(&r.tenant),
             tenant: r.tenant.clone(),
@@ -246,11 +261,11 @@ impl Switchboard {
     pub(crate) fn recall_leg_ended(
         &mut self,
         now: Instant,
-        recall: CallRef,
+        recall: RecallId,
         leg: CallHandle,
         call_id: &str,
     ) {
-        let public = self.public_id(recall);
+        let public = self.public_id(CallRef::Recall(recall));
         let Some(r) = self.recalls.remove(&recall) else {
             return;
         };
@@ -267,12 +282,15 @@ impl Switchboard {
             }
         }
         if let Some(router) = self.router.as_mut() {
-            router.call_gone(now, recall);
+            router.call_gone(now, CallRef::Recall(recall));
         }
     }
 
     fn release_recall(&mut self, now: Instant, call: CallRef) {
-        if let Some(r) = self.recalls.remove(&call) {
+        let CallRef::Recall(id) = call else {
+            return;
+        };
+        if let Some(r) = self.recalls.remove(&id) {
             for leg in [r.operator_leg, r.device_leg].into_iter().flatten() {
                 self.cancel(now, leg);
             }
@@ -292,7 +310,7 @@ impl Switchboard {
             RoutingEvent::Overflowed(e) => self.call_names(e.call),
         };
         if let (Some(tenant), Value::Object(map)) = (tenant, &mut data) {
-            map.insert("tenant".into(), Value::from(tenant));
+            map.insert("tenant".into(), Value::from(tenant.as_str()));
         }
         self.out.push_back(Output::Event(EventRecord {
             kind,
@@ -302,11 +320,15 @@ impl Switchboard {
     }
 
     /// The public id and tenant of a routed call or recall.
-    fn call_names(&self, call: CallRef) -> (String, Option<String>) {
-        if let Some(d) = self.devices.get(&CallHandle(call.0)) {
-            return (d.call_id.clone(), Some(d.tenant.clone()));
+    fn call_names(&self, call: CallRef) -> (String, Option<TenantId>) {
+        let (device, recall) = match call {
+            CallRef::Device(device) => (self.devices.get(&device), None),
+            CallRef::Recall(id) => (None, self.recalls.get(&id)),
+        };
+        if let Some(d) = device {
+            return (d.labels.call_id.to_string(), Some(d.labels.tenant.clone()));
         }
-        if let Some(r) = self.recalls.get(&call) {
+        if let Some(r) = recall {
             let id = r
                 .operator_leg
                 .and_then(|l| self.legs.get(&l))

@@ -4,10 +4,10 @@
 use super::callbacks::{Callback, Resolution};
 use super::{EventRecord, Output, Switchboard};
 use crate::api::{
-    ApiCommand, ApiError, CallState, CallView, Disposition, OperatorState as ApiOpState,
+    ApiError, ApiReply, ApiRequest, CallState, CallView, Disposition, OperatorState as ApiOpState,
     OperatorView, QueueView, QueuedCall, RecallAccepted, RecallTarget, RequestedState,
 };
-use crate::call::CallHandle;
+use crate::labels::{Caller, TenantId};
 use crate::routing::{
     self, CallPhase, CallRef, OperatorCommand, OperatorId, OperatorState, RoutingError,
 };
@@ -18,51 +18,37 @@ use std::time::Instant;
 pub const CALL_DISPOSITION: &str = "alarmgate.call.disposition";
 
 impl Switchboard {
-    /// Answers one API command (the reply goes through its oneshot).
-    pub fn handle_api(&mut self, now: Instant, command: ApiCommand) {
-        metrics::counter!(crate::telemetry::metrics::API_COMMANDS, "command" => label(&command))
+    /// Answers one API request; the caller (the SIP driver) sends the
+    /// reply to whoever asked.
+    pub fn handle_api(&mut self, now: Instant, request: ApiRequest) -> ApiReply {
+        metrics::counter!(crate::telemetry::metrics::API_COMMANDS, "command" => label(&request))
             .increment(1);
-        match command {
-            ApiCommand::ListOperators { reply } => {
-                let _ = reply.send(self.operator_views(now));
+        match request {
+            ApiRequest::ListOperators => ApiReply::Operators(self.operator_views(now)),
+            ApiRequest::SetOperatorState { id, state, by } => {
+                ApiReply::Operator(self.set_state(now, &id, state, &by))
             }
-            ApiCommand::SetOperatorState {
-                id,
-                state,
-                by,
-                reply,
-            } => {
-                let _ = reply.send(self.set_state(now, &id, state, &by));
-            }
-            ApiCommand::ListCalls { reply } => {
-                let _ = reply.send(self.call_views(now));
-            }
-            ApiCommand::ListQueues { reply } => {
-                let _ = reply.send(self.queue_views(now));
-            }
-            ApiCommand::Recall {
+            ApiRequest::ListCalls => ApiReply::Calls(self.call_views(now)),
+            ApiRequest::ListQueues => ApiReply::Queues(self.queue_views(now)),
+            ApiRequest::Recall {
                 operator,
                 number,
                 tenant,
                 by,
-                reply,
             } => {
                 tracing::info!(%operator, %number, %tenant, %by, "recall");
                 let result = self.recall(now, operator, number.clone(), tenant.clone());
                 if let Ok(accepted) = &result {
                     self.recalled(&tenant, &number, &accepted.id, &by);
                 }
-                let _ = reply.send(result);
+                ApiReply::Recall(result)
             }
-            ApiCommand::Disposition {
+            ApiRequest::Disposition {
                 call,
                 disposition,
                 note,
                 by,
-                reply,
-            } => {
-                let _ = reply.send(self.disposition(&call, disposition, note, &by));
-            }
+            } => ApiReply::Disposition(self.disposition(&call, disposition, note, &by)),
         }
     }
 
@@ -149,7 +135,11 @@ impl Switchboard {
     fn call_view(&self, c: &routing::CallView) -> CallView {
         // The router files a recall under its operator's first queue's
         // tenant, with no caller: the recall's own tenant and number count.
-        let (tenant, caller) = match self.recalls.get(&c.call) {
+        let (recall, device) = match c.call {
+            CallRef::Recall(id) => (self.recalls.get(&id), None),
+            CallRef::Device(handle) => (None, self.devices.get(&handle)),
+        };
+        let (tenant, caller) = match recall {
             Some(r) => (r.tenant.clone(), r.number.clone()),
             None => (c.tenant.clone(), c.caller.clone()),
         };
@@ -164,9 +154,7 @@ impl Switchboard {
             operator: c.operator.clone(),
             target: c.target.clone(),
             waited_s: c.waited_ms / 1000,
-            heard: self
-                .devices
-                .get(&CallHandle(c.call.0))
+            heard: device
                 .and_then(|d| d.unconfirmed.as_ref())
                 .map(|u| u.heard.summary()),
             recall: None,
@@ -258,12 +246,13 @@ impl Switchboard {
         &mut self,
         now: Instant,
         operator: OperatorId,
-        number: String,
-        tenant: String,
+        number: Caller,
+        tenant: TenantId,
     ) -> Result<RecallAccepted, ApiError> {
         if !self.config.recall_trunks.contains_key(&tenant) {
             return Err(ApiError::bad_request(format!(
-                "tenant {tenant:?} has no trunk for recalls"
+                "tenant {:?} has no trunk for recalls",
+                tenant.as_str()
             )));
         }
         let recall = self
@@ -277,7 +266,7 @@ impl Switchboard {
             ));
         }
         Ok(RecallAccepted {
-            id: self.public_id(recall),
+            id: self.public_id(CallRef::Recall(recall)),
         })
     }
 
@@ -291,11 +280,11 @@ impl Switchboard {
         let tenant = self
             .devices
             .values()
-            .find(|d| d.call_id == call)
-            .map(|d| d.tenant.clone())
+            .find(|d| d.labels.call_id.as_str() == call)
+            .map(|d| d.labels.tenant.clone())
             .or_else(|| self.live_recall_tenant(call))
-            .or_else(|| self.callback(call).map(|c| c.alarm.tenant.clone()))
-            .or_else(|| self.recent.tenant(call).map(str::to_string))
+            .or_else(|| self.callback(call).map(|c| c.alarm.labels.tenant.clone()))
+            .or_else(|| self.recent.tenant(call).cloned())
             .ok_or_else(|| ApiError::not_found(format!("call {call}")))?;
         let data = json!({
             "tenant": tenant,
@@ -309,7 +298,11 @@ impl Switchboard {
             data,
         }));
         // A verdict on a live unconfirmed alarm: no callback when it ends.
-        if let Some(d) = self.devices.values_mut().find(|d| d.call_id == call) {
+        if let Some(d) = self
+            .devices
+            .values_mut()
+            .find(|d| d.labels.call_id.as_str() == call)
+        {
             d.served = true;
         }
         let disposition = disposition.as_str();
@@ -318,18 +311,21 @@ impl Switchboard {
     }
 
     /// The tenant of the recall in progress whose public id is `call`.
-    fn live_recall_tenant(&self, call: &str) -> Option<String> {
+    fn live_recall_tenant(&self, call: &str) -> Option<TenantId> {
         let mut live = self.recalls.iter();
-        live.find(|(r, _)| self.public_id(**r) == call)
+        live.find(|(r, _)| self.public_id(CallRef::Recall(**r)) == call)
             .map(|(_, r)| r.tenant.clone())
     }
 
     /// A call's public id: its SIP Call-ID (a recall's: its operator leg's).
     pub(crate) fn public_id(&self, call: CallRef) -> String {
-        if let Some(d) = self.devices.get(&CallHandle(call.0)) {
-            return d.call_id.clone();
-        }
-        let leg = self.recalls.get(&call).and_then(|r| r.operator_leg);
+        let leg = match call {
+            CallRef::Device(handle) => match self.devices.get(&handle) {
+                Some(d) => return d.labels.call_id.to_string(),
+                None => None,
+            },
+            CallRef::Recall(id) => self.recalls.get(&id).and_then(|r| r.operator_leg),
+        };
         leg.and_then(|l| self.legs.get(&l))
             .and_then(|l| l.call_id.clone())
             .unwrap_or_else(|| call.to_string())
@@ -340,9 +336,9 @@ impl Switchboard {
 fn callback_view(now: Instant, c: &Callback) -> CallView {
     let alarm = &c.alarm;
     CallView {
-        id: alarm.call_id.clone(),
-        tenant: alarm.tenant.clone(),
-        caller: alarm.caller.clone(),
+        id: alarm.labels.call_id.to_string(),
+        tenant: alarm.labels.tenant.clone(),
+        caller: alarm.labels.caller.clone(),
         class: routing::CallClass::Unconfirmed,
         event_code: alarm.event_code.clone(),
         state: CallState::Callback,
@@ -352,20 +348,20 @@ fn callback_view(now: Instant, c: &Callback) -> CallView {
         waited_s: now.saturating_duration_since(c.since).as_secs(),
         heard: Some(alarm.heard.summary()),
         recall: Some(RecallTarget {
-            number: alarm.caller.clone(),
-            tenant: alarm.tenant.clone(),
+            number: alarm.labels.caller.clone(),
+            tenant: alarm.labels.tenant.clone(),
         }),
     }
 }
 
-fn label(command: &ApiCommand) -> &'static str {
-    match command {
-        ApiCommand::ListOperators { .. } => "list_operators",
-        ApiCommand::SetOperatorState { .. } => "set_operator_state",
-        ApiCommand::ListCalls { .. } => "list_calls",
-        ApiCommand::ListQueues { .. } => "list_queues",
-        ApiCommand::Recall { .. } => "recall",
-        ApiCommand::Disposition { .. } => "disposition",
+fn label(request: &ApiRequest) -> &'static str {
+    match request {
+        ApiRequest::ListOperators => "list_operators",
+        ApiRequest::SetOperatorState { .. } => "set_operator_state",
+        ApiRequest::ListCalls => "list_calls",
+        ApiRequest::ListQueues => "list_queues",
+        ApiRequest::Recall { .. } => "recall",
+        ApiRequest::Disposition { .. } => "disposition",
     }
 }
 

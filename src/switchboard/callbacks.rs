@@ -19,6 +19,7 @@ use super::{EventRecord, Output, Switchboard};
 use crate::alarm::heard::Heard;
 use crate::alarm::EventCode;
 use crate::call::CallHandle;
+use crate::labels::{CallLabels, Caller, TenantId};
 use crate::routing::{CallClass, QueueId};
 use serde_json::json;
 use std::time::Instant;
@@ -35,12 +36,9 @@ const MAX_CALLBACKS: usize = 10_000;
 /// An alarm call whose message never decoded, as the alarm leg reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnconfirmedAlarm {
-    /// The device call's SIP Call-ID (the entry's public id).
-    pub call_id: String,
-    /// Its tenant.
-    pub tenant: String,
-    /// The caller (the unit's number).
-    pub caller: String,
+    /// The device call's SIP Call-ID (the entry's public id), its tenant
+    /// and the caller (the unit's number).
+    pub labels: CallLabels,
     /// What was heard of the failed attempts.
     pub heard: Heard,
     /// A decoded event code of the same call, if an earlier message got through.
@@ -87,28 +85,28 @@ impl Switchboard {
 
     fn add_callback(&mut self, now: Instant, alarm: UnconfirmedAlarm) {
         let Some(router) = self.router.as_ref() else {
-            tracing::warn!(call_id = %alarm.call_id, "unconfirmed alarm ended; no operators to call back (journalled)");
+            tracing::warn!(call_id = %alarm.labels.call_id, "unconfirmed alarm ended; no operators to call back (journalled)");
             return;
         };
         let queue = router
             .plan()
             .tenants
             .iter()
-            .find(|t| t.id == alarm.tenant)
+            .find(|t| t.id == alarm.labels.tenant)
             .map(|t| t.default_queue.clone());
-        tracing::warn!(call_id = %alarm.call_id, caller = %alarm.caller, "unconfirmed alarm: the unit hung up; kept as a callback");
+        tracing::warn!(call_id = %alarm.labels.call_id, caller = %alarm.labels.caller, "unconfirmed alarm: the unit hung up; kept as a callback");
         let data = json!({
-            "tenant": alarm.tenant,
-            "calling_number": alarm.caller,
+            "tenant": alarm.labels.tenant,
+            "calling_number": alarm.labels.caller,
             "class": CallClass::Unconfirmed.as_str(),
             "queue": queue,
             "heard": alarm.heard.summary(),
-            "recall": {"number": alarm.caller, "tenant": alarm.tenant},
+            "recall": {"number": alarm.labels.caller, "tenant": alarm.labels.tenant},
         });
-        self.event(CALL_CALLBACK, &alarm.call_id, data);
+        self.event(CALL_CALLBACK, alarm.labels.call_id.as_str(), data);
         if self.callbacks.len() >= MAX_CALLBACKS {
             let old = self.callbacks.remove(0);
-            tracing::warn!(call_id = %old.alarm.call_id, "callback list full: oldest entry dropped from the list");
+            tracing::warn!(call_id = %old.alarm.labels.call_id, "callback list full: oldest entry dropped from the list");
         }
         let since = now;
         self.callbacks.push(Callback {
@@ -125,12 +123,18 @@ impl Switchboard {
 
     /// The callback whose public id is `id`.
     pub(crate) fn callback(&self, id: &str) -> Option<&Callback> {
-        self.callbacks.iter().find(|c| c.alarm.call_id == id)
+        self.callbacks
+            .iter()
+            .find(|c| c.alarm.labels.call_id.as_str() == id)
     }
 
     /// Removes the callback `id` (a disposition was given to it).
     pub(crate) fn resolve_callback(&mut self, id: &str, resolution: Resolution<'_>, by: &str) {
-        let Some(i) = self.callbacks.iter().position(|c| c.alarm.call_id == id) else {
+        let Some(i) = self
+            .callbacks
+            .iter()
+            .position(|c| c.alarm.labels.call_id.as_str() == id)
+        else {
             return;
         };
         let callback = self.callbacks.remove(i);
@@ -138,10 +142,16 @@ impl Switchboard {
     }
 
     /// Removes every callback of `number` in `tenant` (an operator recalled it).
-    pub(crate) fn recalled(&mut self, tenant: &str, number: &str, recall_id: &str, by: &str) {
+    pub(crate) fn recalled(
+        &mut self,
+        tenant: &TenantId,
+        number: &Caller,
+        recall_id: &str,
+        by: &str,
+    ) {
         let (done, kept) = std::mem::take(&mut self.callbacks)
             .into_iter()
-            .partition(|c| c.alarm.tenant == tenant && c.alarm.caller == number);
+            .partition(|c| &c.alarm.labels.tenant == tenant && &c.alarm.labels.caller == number);
         self.callbacks = kept;
         for callback in done {
             self.resolved(&callback, Resolution::Recalled { recall_id }, by);
@@ -151,8 +161,8 @@ impl Switchboard {
     fn resolved(&mut self, callback: &Callback, resolution: Resolution<'_>, by: &str) {
         let alarm = &callback.alarm;
         let mut data = json!({
-            "tenant": alarm.tenant,
-            "calling_number": alarm.caller,
+            "tenant": alarm.labels.tenant,
+            "calling_number": alarm.labels.caller,
             "by": by,
         });
         match resolution {
@@ -165,8 +175,8 @@ impl Switchboard {
                 data["disposition"] = json!(disposition);
             }
         }
-        tracing::info!(call_id = %alarm.call_id, ?resolution, "callback resolved");
-        self.event(CALL_CALLBACK_RESOLVED, &alarm.call_id, data);
+        tracing::info!(call_id = %alarm.labels.call_id, ?resolution, "callback resolved");
+        self.event(CALL_CALLBACK_RESOLVED, alarm.labels.call_id.as_str(), data);
     }
 
     fn event(&mut self, kind: &'static str, subject: &str, data: serde_json::Value) {

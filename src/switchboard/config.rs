@@ -2,6 +2,7 @@
 //! settings: where targets and trunks are, what to offer, operators' names.
 //! Built by the runtime (which resolves host names), never from TOML here.
 
+use crate::labels::TenantId;
 use crate::routing::{CallClass, OperatorId, TargetId};
 use crate::sip::sdp::Codec;
 use crate::sip::types::Peer;
@@ -23,22 +24,22 @@ pub struct SwitchboardConfig {
     /// External targets (partner centres, night staff) by name.
     pub targets: HashMap<TargetId, Route>,
     /// Per tenant: the trunk recalls go out through.
-    pub recall_trunks: HashMap<String, Route>,
+    pub recall_trunks: HashMap<TenantId, Route>,
     /// Per tenant: the codecs to offer on outgoing legs, in order.
-    pub codecs: HashMap<String, Vec<Codec>>,
+    pub codecs: HashMap<TenantId, Vec<Codec>>,
     /// Operators' display names, for the API.
     pub operator_names: HashMap<OperatorId, String>,
     /// Per tenant: the number a recall presents to the unit (the tenant's
     /// first DID: the number the unit itself calls, so it recognises the centre).
-    pub presented_number: HashMap<String, String>,
+    pub presented_number: HashMap<TenantId, String>,
     /// Per tenant: the class of a call with no decodable alarm (a voice-only
     /// unit, a citizen calling the number); voice when absent.
-    pub default_class: HashMap<String, CallClass>,
+    pub default_class: HashMap<TenantId, CallClass>,
 }
 
 impl SwitchboardConfig {
     /// The codecs offered on a leg for `tenant` (A-law then µ-law by default).
-    pub fn codecs_for(&self, tenant: &str) -> Vec<Codec> {
+    pub fn codecs_for(&self, tenant: &TenantId) -> Vec<Codec> {
         self.codecs
             .get(tenant)
             .filter(|c| !c.is_empty())
@@ -59,7 +60,10 @@ mod tests {
     #[test]
     fn codecs_default_to_alaw_then_ulaw() {
         let config = SwitchboardConfig::default();
-        assert_eq!(config.codecs_for("x"), vec![Codec::Pcma, Codec::Pcmu]);
+        assert_eq!(
+            config.codecs_for(&"x".into()),
+            vec![Codec::Pcma, Codec::Pcmu]
+        );
     }
 
     #[test]

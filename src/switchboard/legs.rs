@@ -3,7 +3,8 @@
 
 use super::{Device, Output, Switchboard};
 use crate::call::{CallEvent, CallHandle, EndReason, LegFailure};
-use crate::routing::{CallRef, OfferOutcome, OperatorId, TargetId};
+use crate::labels::{CallLabels, Caller, TenantId};
+use crate::routing::{CallRef, OfferOutcome, OperatorId, RecallId, TargetId};
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
@@ -27,14 +28,14 @@ pub enum LegRole {
     /// A recall's first leg: the operator.
     RecallOperator {
         /// The recall.
-        recall: CallRef,
+        recall: RecallId,
         /// The operator.
         operator: OperatorId,
     },
     /// A recall's second leg: the device, called through the trunk.
     RecallDevice {
         /// The recall.
-        recall: CallRef,
+        recall: RecallId,
         /// The operator's leg it is bridged to.
         operator_leg: CallHandle,
     },
@@ -55,8 +56,8 @@ pub(crate) struct Leg {
 /// A recall in progress.
 #[derive(Debug, Clone)]
 pub(crate) struct Recall {
-    pub number: String,
-    pub tenant: String,
+    pub number: Caller,
+    pub tenant: TenantId,
     pub operator_leg: Option<CallHandle>,
     pub device_leg: Option<CallHandle>,
 }
@@ -66,15 +67,19 @@ pub(crate) struct Recall {
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     order: VecDeque<String>,
-    tenants: HashMap<String, String>,
+    tenants: HashMap<String, TenantId>,
 }
 
 /// Ended calls remembered for dispositions.
 const RECENT_MAX: usize = 10_000;
 
 impl Recent {
-    pub fn remember(&mut self, call_id: &str, tenant: &str) {
-        if self.tenants.insert(call_id.into(), tenant.into()).is_none() {
+    pub fn remember(&mut self, call_id: &str, tenant: &TenantId) {
+        if self
+            .tenants
+            .insert(call_id.into(), tenant.clone())
+            .is_none()
+        {
             self.order.push_back(call_id.into());
         }
         while self.order.len() > RECENT_MAX {
@@ -84,8 +89,8 @@ impl Recent {
         }
     }
 
-    pub fn tenant(&self, call_id: &str) -> Option<&str> {
-        self.tenants.get(call_id).map(String::as_str)
+    pub fn tenant(&self, call_id: &str) -> Option<&TenantId> {
+        self.tenants.get(call_id)
     }
 }
 
@@ -119,7 +124,7 @@ impl Switchboard {
         let Some((class, code)) = d.request.clone() else {
             return;
         };
-        tracing::warn!(call_id = %d.call_id, reason = reason.as_str(), "the operator's leg failed: the call goes back to the queue");
+        tracing::warn!(call_id = %d.labels.call_id, reason = reason.as_str(), "the operator's leg failed: the call goes back to the queue");
         self.queue(now, device, class, code);
     }
 
@@ -192,9 +197,7 @@ impl Switchboard {
         };
         let Some(leg) = self.legs.get(call).cloned() else {
             let device = Device {
-                call_id: call_id.to_string(),
-                tenant: tenant.clone(),
-                caller: caller.clone(),
+                labels: CallLabels::new(call_id.clone(), tenant.clone(), caller.clone()),
                 leg: None,
                 routed: false,
                 queued_at: None,
@@ -223,8 +226,10 @@ impl Switchboard {
             return;
         };
         let (call, operator) = match &l.role {
-            LegRole::Offer { device, operator } => (CallRef(device.0), operator.clone()),
-            LegRole::RecallOperator { recall, operator } => (*recall, operator.clone()),
+            LegRole::Offer { device, operator } => (CallRef::Device(*device), operator.clone()),
+            LegRole::RecallOperator { recall, operator } => {
+                (CallRef::Recall(*recall), operator.clone())
+            }
             _ => return,
         };
         let Some(router) = self.router.as_mut() else {
@@ -252,7 +257,7 @@ impl Switchboard {
         match l.role.clone() {
             LegRole::Forward { device, target } => {
                 if let Some(router) = self.router.as_mut() {
-                    let _ = router.forward_result(now, CallRef(device.0), &target, true);
+                    let _ = router.forward_result(now, CallRef::Device(device), &target, true);
                 }
             }
             LegRole::RecallDevice { .. } => {}
@@ -267,7 +272,7 @@ impl Switchboard {
         match l.role {
             LegRole::Forward { device, target } => {
                 if let Some(router) = self.router.as_mut() {
-                    let _ = router.forward_result(now, CallRef(device.0), &target, false);
+                    let _ = router.forward_result(now, CallRef::Device(device), &target, false);
                 }
             }
             LegRole::RecallDevice { operator_leg, .. } => self.core.hang_up_call(
@@ -299,14 +304,14 @@ impl Switchboard {
     }
 
     fn device_ended(&mut self, now: Instant, call: CallHandle, device: Device) {
-        self.recent.remember(&device.call_id, &device.tenant);
+        (self.recent).remember(device.labels.call_id.as_str(), &device.labels.tenant);
         self.unconfirmed_ended(now, &device);
         if let Some(leg) = device.leg {
             self.cancel(now, leg);
         }
         if device.routed {
             if let Some(router) = self.router.as_mut() {
-                router.call_gone(now, CallRef(call.0));
+                router.call_gone(now, CallRef::Device(call));
             }
         }
     }
@@ -332,9 +337,9 @@ impl Switchboard {
                     // done) until it is gone: requeueing needs it gone.
                     if let Some(router) = self.router.as_mut() {
                         if forward {
-                            router.call_gone(now, CallRef(device.0));
+                            router.call_gone(now, CallRef::Device(device));
                         } else {
-                            router.connected_ended(now, CallRef(device.0));
+                            router.connected_ended(now, CallRef::Device(device));
                         }
                     }
                     if hung_up_by_person(reason) {

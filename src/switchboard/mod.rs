@@ -53,8 +53,9 @@ pub use legs::LegRole;
 
 use crate::alarm::EventCode;
 use crate::call::{CallCore, CallEvent, CallHandle};
+use crate::labels::CallLabels;
 use crate::registrar::{ProbeId, Registrar, RegistrarEvent};
-use crate::routing::{CallClass, CallRef, Plan, Router, WaitingCall};
+use crate::routing::{CallClass, CallRef, Plan, RecallId, Router, WaitingCall};
 use crate::sip::endpoint::{Endpoint, ProbeHandle};
 use crate::sip::transaction::{TransactionLayer, TxCounts};
 use crate::sip::types::{Peer, Transmit};
@@ -95,9 +96,8 @@ pub struct EventRecord {
 /// A device call as the switchboard knows it (from its `MediaStart`).
 #[derive(Debug, Clone)]
 pub(crate) struct Device {
-    pub call_id: String,
-    pub tenant: String,
-    pub caller: String,
+    /// Its Call-ID, tenant and calling number.
+    pub labels: CallLabels,
     /// The outgoing leg ringing or bridged to it.
     pub leg: Option<CallHandle>,
     /// It entered the router.
@@ -122,15 +122,14 @@ pub struct Switchboard {
     pub(crate) devices: HashMap<CallHandle, Device>,
     pub(crate) legs: HashMap<CallHandle, legs::Leg>,
     pub(crate) probes: HashMap<ProbeHandle, ProbeId>,
-    pub(crate) recalls: HashMap<CallRef, legs::Recall>,
+    pub(crate) recalls: HashMap<RecallId, legs::Recall>,
     pub(crate) callbacks: Vec<callbacks::Callback>,
     pub(crate) recent: legs::Recent,
+    /// The number of the next recall (its own sequence: a recall is
+    /// `CallRef::Recall`, never mistaken for a device call's handle).
     pub(crate) next_recall: u64,
     pub(crate) out: VecDeque<Output>,
 }
-
-/// Recall references live far above call handles, so the two never meet.
-const RECALL_BASE: u64 = 1 << 62;
 
 impl Switchboard {
     /// A switchboard over `core`; without a registrar or a router it only
@@ -153,7 +152,7 @@ impl Switchboard {
             recalls: HashMap::new(),
             callbacks: Vec::new(),
             recent: legs::Recent::default(),
-            next_recall: RECALL_BASE,
+            next_recall: 1,
             out: VecDeque::new(),
         }
     }
@@ -243,19 +242,19 @@ impl Switchboard {
             (CallClass::Voice, None) => self
                 .config
                 .default_class
-                .get(&device.tenant)
+                .get(&device.labels.tenant)
                 .copied()
                 .unwrap_or(class),
             _ => class,
         };
         let event_code_copy = event_code.clone();
         let waiting = WaitingCall {
-            call: CallRef(call.0),
-            tenant: device.tenant.clone(),
+            call: CallRef::Device(call),
+            tenant: device.labels.tenant.clone(),
             queue: None,
             class,
             event_code,
-            caller: device.caller.clone(),
+            caller: device.labels.caller.clone(),
         };
         match router.enqueue(now, waiting) {
             Ok(()) => {
@@ -263,7 +262,9 @@ impl Switchboard {
                 device.queued_at = Some(now);
                 device.request = Some((class, event_code_copy));
             }
-            Err(err) => tracing::warn!(%err, call_id = %device.call_id, "call not queued: held"),
+            Err(err) => {
+                tracing::warn!(%err, call_id = %device.labels.call_id, "call not queued: held")
+            }
         }
         self.pump(now);
     }

@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::admission::Admission;
-use crate::api::{ApiCommand, ApiError, OperatorState as Api, RequestedState};
+use crate::api::{ApiError, ApiReply, ApiRequest, OperatorState as Api, RequestedState};
 use crate::call::{CoreConfig, EndReason};
 use crate::clock::epoch;
 use crate::registrar::{OperatorCredentials, RegistrarConfig};
@@ -17,7 +17,6 @@ use crate::sip::message::{self, Method, Request, SipMessage};
 use crate::sip::types::Tag;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 pub(super) const REALM: &str = "alarm.example";
 pub(super) const UNIT: &str = "127.0.0.1:5070";
@@ -151,18 +150,13 @@ impl Sim {
         self.sb.handle_timeout(end);
     }
 
-    /// One API command, answered at once.
-    pub fn api<T>(
-        &mut self,
-        make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> ApiCommand,
-    ) -> Result<T, ApiError> {
-        let (tx, mut rx) = oneshot::channel();
-        self.sb.handle_api(self.now, make(tx));
-        rx.try_recv().expect("answered before handle_api returns")
+    /// One API request, answered at once.
+    pub fn api<T: Answer>(&mut self, request: ApiRequest) -> Result<T, ApiError> {
+        T::answer(self.sb.handle_api(self.now, request))
     }
 
     pub fn op_state(&mut self, id: &str) -> (Api, Option<String>) {
-        let ops = self.api(|reply| ApiCommand::ListOperators { reply });
+        let ops: Result<Vec<crate::api::OperatorView>, _> = self.api(ApiRequest::ListOperators);
         let op = ops
             .expect("operators")
             .into_iter()
@@ -172,18 +166,17 @@ impl Sim {
     }
 
     pub fn set_state(&mut self, id: &str, state: RequestedState) -> Result<Api, ApiError> {
-        self.api(|reply| ApiCommand::SetOperatorState {
+        self.api::<crate::api::OperatorView>(ApiRequest::SetOperatorState {
             id: OperatorId::new(id),
             state,
             by: "test".into(),
-            reply,
         })
         .map(|view| view.state)
     }
 
     /// The calls the API lists: (id, state, operator).
     pub fn calls(&mut self) -> Vec<(String, crate::api::CallState, Option<String>)> {
-        let calls = self.api(|reply| ApiCommand::ListCalls { reply });
+        let calls: Result<Vec<crate::api::CallView>, _> = self.api(ApiRequest::ListCalls);
         let calls = calls.expect("calls").into_iter();
         calls
             .map(|c| (c.id, c.state, c.operator.map(|o| o.to_string())))
@@ -434,3 +427,28 @@ pub(super) fn offered(s: &mut Sim, call_id: &str) -> (CallHandle, String, String
     assert_eq!(to, OP1);
     (device, invite, ok)
 }
+
+/// The answer of one kind taken out of an [`ApiReply`].
+pub trait Answer: Sized {
+    /// The result, or a panic when the reply is of another kind.
+    fn answer(reply: ApiReply) -> Result<Self, ApiError>;
+}
+
+macro_rules! answer {
+    ($t:ty, $variant:ident) => {
+        impl Answer for $t {
+            fn answer(reply: ApiReply) -> Result<Self, ApiError> {
+                match reply {
+                    ApiReply::$variant(result) => result,
+                    other => panic!("expected {}, got {other:?}", stringify!($variant)),
+                }
+            }
+        }
+    };
+}
+answer!(Vec<crate::api::OperatorView>, Operators);
+answer!(crate::api::OperatorView, Operator);
+answer!(Vec<crate::api::CallView>, Calls);
+answer!(crate::api::RecallAccepted, Recall);
+answer!((), Disposition);
+answer!(Vec<crate::api::QueueView>, Queues);

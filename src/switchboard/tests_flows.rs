@@ -5,7 +5,7 @@
 
 use super::tests::*;
 use super::*;
-use crate::api::{ApiCommand, CallState as Phase, OperatorState as Api};
+use crate::api::{ApiRequest, CallState as Phase, OperatorState as Api};
 use crate::routing::{
     OverflowRule, OverflowTo, OverflowWhen, TargetId, CALL_OVERFLOWED, RING_NO_ANSWER,
 };
@@ -189,7 +189,7 @@ fn keep_alives_probe_and_silence_removes_the_binding_within_two_intervals() {
     s.advance(secs(1));
     assert!(!s.reachable("op1"), "gone 2 intervals after last heard");
     let ops = s
-        .api(|reply| ApiCommand::ListOperators { reply })
+        .api::<Vec<crate::api::OperatorView>>(ApiRequest::ListOperators)
         .expect("ops");
     assert_eq!(ops[0].contacts, 0);
     let unanswered = s.sent();
@@ -199,7 +199,7 @@ fn keep_alives_probe_and_silence_removes_the_binding_within_two_intervals() {
     s.sb.queue(s.now, device, CallClass::Emergency, emergency());
     assert!(s.sent().iter().all(|(_, m)| !m.starts_with("INVITE")));
     assert_eq!(s.calls()[0].1, Phase::Waiting);
-    let queues = s.api(|reply| ApiCommand::ListQueues { reply });
+    let queues: Result<Vec<crate::api::QueueView>, _> = s.api(ApiRequest::ListQueues);
     let q = &queues.expect("queues")[0];
     assert_eq!(
         (q.waiting, q.operators_available, q.operators_total),

@@ -5,18 +5,17 @@
 use super::tests::*;
 use super::tests_flows::{invite_to, overflow_plan, two_operators, unregister};
 use super::*;
-use crate::api::{ApiCommand, ApiError, CallState as Phase, Disposition, OperatorState as Api};
+use crate::api::{ApiError, ApiRequest, CallState as Phase, Disposition, OperatorState as Api};
 use crate::call::EndReason;
 use crate::routing::{OperatorId, QueueId, QueuePlan, TargetId, TenantPlan, CALL_OVERFLOWED};
 use serde_json::json;
 
 fn recall(s: &mut Sim, operator: &str) -> Result<String, ApiError> {
-    s.api(|reply| ApiCommand::Recall {
+    s.api::<crate::api::RecallAccepted>(ApiRequest::Recall {
         operator: OperatorId::new(operator),
         number: "4512345678".into(),
         tenant: "demo".into(),
         by: "test".into(),
-        reply,
     })
     .map(|r| r.id)
 }
@@ -93,12 +92,11 @@ fn a_recall_needs_an_available_operator_and_a_trunk() {
 }
 
 fn dispose(s: &mut Sim, call: &str) -> Result<(), ApiError> {
-    s.api(|reply| ApiCommand::Disposition {
+    s.api(ApiRequest::Disposition {
         call: call.into(),
         disposition: Disposition::FalseAlarm,
         note: Some("pressed by mistake".into()),
         by: "desk-1".into(),
-        reply,
     })
 }
 
@@ -313,7 +311,7 @@ fn the_call_list_names_a_recall_by_its_tenant_and_number() {
     let mut s = Sim::new(p, None);
     s.available("op1", OP1);
     let id = recall(&mut s, "op1").expect("accepted");
-    let calls = s.api(|reply| ApiCommand::ListCalls { reply });
+    let calls: Result<Vec<crate::api::CallView>, _> = s.api(ApiRequest::ListCalls);
     let calls = calls.expect("calls");
     assert_eq!(calls.len(), 1);
     let c = &calls[0];

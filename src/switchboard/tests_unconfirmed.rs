@@ -8,8 +8,10 @@ use super::tests::*;
 use super::tests_flows::invite_to;
 use super::*;
 use crate::alarm::{AttemptFault, Heard};
-use crate::api::{ApiCommand, ApiError, CallState as Phase, CallView, Disposition, QueueView};
+use crate::api::{ApiError, ApiRequest, CallState as Phase, CallView, Disposition, QueueView};
+use crate::labels::CallLabels;
 use crate::routing::OperatorId;
+use crate::sip::types::CallId;
 
 const BAD: &str = "1234181602000003";
 
@@ -18,41 +20,35 @@ fn alarm(call_id: &str) -> UnconfirmedAlarm {
     heard.record(BAD, AttemptFault::Checksum);
     heard.record("12341816", AttemptFault::Partial);
     UnconfirmedAlarm {
-        call_id: call_id.into(),
-        tenant: "demo".into(),
-        caller: "4512345678".into(),
+        labels: CallLabels::new(CallId::new(call_id), "demo".into(), "4512345678".into()),
         heard,
         event_code: None,
     }
 }
 
 fn calls(s: &mut Sim) -> Vec<CallView> {
-    s.api(|reply| ApiCommand::ListCalls { reply })
-        .expect("calls")
+    s.api(ApiRequest::ListCalls).expect("calls")
 }
 
 fn queues(s: &mut Sim) -> Vec<QueueView> {
-    s.api(|reply| ApiCommand::ListQueues { reply })
-        .expect("queues")
+    s.api(ApiRequest::ListQueues).expect("queues")
 }
 
 fn dispose(s: &mut Sim, call: &str) -> Result<(), ApiError> {
-    s.api(|reply| ApiCommand::Disposition {
+    s.api(ApiRequest::Disposition {
         call: call.into(),
         disposition: Disposition::FalseAlarm,
         note: None,
         by: "desk-1".into(),
-        reply,
     })
 }
 
 fn recall(s: &mut Sim, number: &str) -> Result<String, ApiError> {
-    s.api(|reply| ApiCommand::Recall {
+    s.api::<crate::api::RecallAccepted>(ApiRequest::Recall {
         operator: OperatorId::new("op1"),
         number: number.into(),
         tenant: "demo".into(),
         by: "desk-1".into(),
-        reply,
     })
     .map(|r| r.id)
 }
@@ -199,7 +195,7 @@ fn recalling_the_number_resolves_the_callback() {
     s.outputs();
     let cb = the_callback(&mut s, "bad3@unit");
     let number = cb.recall.map(|r| r.number).unwrap_or_default();
-    let id = recall(&mut s, &number).expect("recall accepted");
+    let id = recall(&mut s, number.as_str()).expect("recall accepted");
     let out = s.outputs();
     let recs = records(&out);
     let resolved = recs
