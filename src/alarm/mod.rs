@@ -12,6 +12,7 @@
 //! | [`pipeline`] | one call's decoding: DTMF detector + RFC 4733 + receiver + our tones, for the media worker |
 //! | [`pipeline_types`] | the pipeline's config, actions and per-message forensics |
 //! | [`heard`] | the digits of attempts that never decoded (an unconfirmed alarm) |
+//! | [`report`] | an alarm that came as data (SCAIP, DC-09, supervision): what the switchboard lists |
 
 pub mod classify;
 pub mod contact_id;
@@ -21,6 +22,7 @@ pub mod pipeline;
 pub mod pipeline_types;
 pub mod receiver;
 pub mod receiver_types;
+pub mod report;
 pub mod types;
 
 pub use classify::{AlarmClass, Classifier};

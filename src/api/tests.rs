@@ -136,6 +136,9 @@ pub(super) fn call() -> CallView {
         target: None,
         waited_s: 4,
         heard: None,
+        protocol: None,
+        account: None,
+        alarm: None,
         recall: None,
     }
 }

@@ -7,6 +7,7 @@
 //! public id is its SIP Call-ID.
 
 use crate::alarm::heard::HeardSummary;
+use crate::alarm::report::Protocol;
 use crate::alarm::types::EventCode;
 use crate::labels::{Caller, TenantId};
 use crate::routing::{CallClass, OperatorId, QueueId, TargetId};
@@ -102,6 +103,15 @@ pub struct CallView {
     /// Class `unconfirmed`: what was heard of the alarm that never decoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heard: Option<HeardSummary>,
+    /// A data alarm (state `callback`): the protocol that carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
+    /// A data alarm: the unit's id within its protocol (account, SCAIP `cid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// A data alarm: its decoded fields (event name, zone, device, location...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<serde_json::Value>,
     /// A callback: the number and tenant `POST /api/v1/calls` takes (with
     /// the operator's id) to call the unit back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,6 +223,9 @@ mod tests {
             target: None,
             waited_s: 7,
             heard: None,
+            protocol: None,
+            account: None,
+            alarm: None,
             recall: None,
         };
         let json = serde_json::to_value(&view).unwrap_or_default();

@@ -42,6 +42,9 @@ pub enum Control {
     Settle(CallHandle),
     /// A device call needs a person: route it (once per call, from the media worker).
     Queue(super::alarm_leg::QueueRequest),
+    /// An alarm that came as data (SCAIP, DC-09, supervision), durable in
+    /// the journal: list it for the operators.
+    DataAlarm(Box<crate::alarm::report::DataAlarm>),
     /// SIGHUP: a new, validated dialplan, its routes resolved.
     Reload(Box<super::switchboard_setup::Reload>),
 }
@@ -154,6 +157,7 @@ fn apply_control(sb: &mut Switchboard, cmd: Control) {
             Some(alarm) => sb.queue_unconfirmed(now, request.call, alarm),
             None => sb.queue(now, request.call, request.class, request.event_code),
         },
+        Control::DataAlarm(alarm) => sb.queue_data_alarm(now, *alarm),
         Control::Reload(reload) => super::switchboard_setup::reload(sb, *reload, now),
     }
 }

@@ -1,7 +1,7 @@
 //! The HTTP API's commands, answered from the router's snapshot, the
 //! registrar and the calls the switchboard knows.
 
-use super::callbacks::{Callback, Resolution};
+use super::callbacks::{Callback, Detail, Resolution};
 use super::{EventRecord, Output, Switchboard};
 use crate::api::{
     ApiError, ApiReply, ApiRequest, CallState, CallView, Disposition, OperatorState as ApiOpState,
@@ -157,6 +157,9 @@ impl Switchboard {
             heard: device
                 .and_then(|d| d.unconfirmed.as_ref())
                 .map(|u| u.heard.summary()),
+            protocol: None,
+            account: None,
+            alarm: None,
             recall: None,
         }
     }
@@ -283,7 +286,7 @@ impl Switchboard {
             .find(|d| d.labels.call_id.as_str() == call)
             .map(|d| d.labels.tenant.clone())
             .or_else(|| self.live_recall_tenant(call))
-            .or_else(|| self.callback(call).map(|c| c.alarm.labels.tenant.clone()))
+            .or_else(|| self.callback(call).map(|c| c.labels.tenant.clone()))
             .or_else(|| self.recent.tenant(call).cloned())
             .ok_or_else(|| ApiError::not_found(format!("call {call}")))?;
         let data = json!({
@@ -332,24 +335,36 @@ impl Switchboard {
     }
 }
 
-/// A callback as a call entry: class `unconfirmed`, state `callback`.
+/// A callback as a call entry: state `callback`; class `unconfirmed` with
+/// what was heard, or a data alarm's class, protocol and fields.
 fn callback_view(now: Instant, c: &Callback) -> CallView {
-    let alarm = &c.alarm;
+    let (heard, protocol, account, alarm) = match &c.detail {
+        Detail::Heard(heard) => (Some(heard.summary()), None, None, None),
+        Detail::Data(data) => (
+            None,
+            Some(data.protocol),
+            Some(data.account.clone()),
+            Some(data.fields.clone()),
+        ),
+    };
     CallView {
-        id: alarm.labels.call_id.to_string(),
-        tenant: alarm.labels.tenant.clone(),
-        caller: alarm.labels.caller.clone(),
-        class: routing::CallClass::Unconfirmed,
-        event_code: alarm.event_code.clone(),
+        id: c.labels.call_id.to_string(),
+        tenant: c.labels.tenant.clone(),
+        caller: c.labels.caller.clone(),
+        class: c.class,
+        event_code: c.event_code.clone(),
         state: CallState::Callback,
         queue: c.queue.clone(),
         operator: None,
         target: None,
         waited_s: now.saturating_duration_since(c.since).as_secs(),
-        heard: Some(alarm.heard.summary()),
-        recall: Some(RecallTarget {
-            number: alarm.labels.caller.clone(),
-            tenant: alarm.labels.tenant.clone(),
+        heard,
+        protocol,
+        account,
+        alarm,
+        recall: c.recall_number().map(|number| RecallTarget {
+            number: number.clone(),
+            tenant: c.labels.tenant.clone(),
         }),
     }
 }

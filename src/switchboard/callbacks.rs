@@ -1,4 +1,5 @@
-//! Unconfirmed alarms and their callbacks (issue 9 item 5).
+//! Unconfirmed alarms and their callbacks (issue 9 item 5), and alarms that
+//! came as data (issue 10).
 //!
 //! A unit whose Contact ID message never decoded is queued with class
 //! [`CallClass::Unconfirmed`], carrying what was heard
@@ -11,12 +12,18 @@
 //! tenant, or a disposition is given to its id; an `alarmgate.call.callback`
 //! event marks its creation and `alarmgate.call.callback_resolved` its end.
 //!
+//! An alarm that came as **data** ([`DataAlarm`]: SCAIP with no voice
+//! call, SIA DC-09, a unit that failed to report) is listed the same way at
+//! once, with its class, protocol, decoded fields and the recall of its
+//! unit's number when it has one.
+//!
 //! Callbacks live in memory: after a restart the list starts empty, while
 //! the journal still holds `alarm.unconfirmed` and `call.callback` for each
 //! (nothing is lost; nothing rebuilds the list from them yet).
 
 use super::{EventRecord, Output, Switchboard};
 use crate::alarm::heard::Heard;
+use crate::alarm::report::DataAlarm;
 use crate::alarm::EventCode;
 use crate::call::CallHandle;
 use crate::labels::{CallLabels, Caller, TenantId};
@@ -48,11 +55,37 @@ pub struct UnconfirmedAlarm {
 /// One callback waiting for an operator.
 #[derive(Debug, Clone)]
 pub(crate) struct Callback {
-    pub alarm: UnconfirmedAlarm,
-    /// When the unit hung up.
+    /// The entry's public id, tenant and the unit's number (or account).
+    pub labels: CallLabels,
+    /// The class it is listed with.
+    pub class: CallClass,
+    /// A decoded event code, if any.
+    pub event_code: Option<EventCode>,
+    /// What the entry holds.
+    pub detail: Detail,
+    /// When it was listed (the unit hung up, or the data alarm came).
     pub since: Instant,
     /// The tenant's default queue, where it is listed.
     pub queue: Option<QueueId>,
+}
+
+/// What a callback entry holds.
+#[derive(Debug, Clone)]
+pub(crate) enum Detail {
+    /// An unconfirmed alarm: what was heard of its attempts.
+    Heard(Heard),
+    /// An alarm that came as data.
+    Data(Box<DataAlarm>),
+}
+
+impl Callback {
+    /// The number a recall calls.
+    pub fn recall_number(&self) -> Option<&Caller> {
+        match &self.detail {
+            Detail::Heard(_) => Some(&self.labels.caller),
+            Detail::Data(alarm) => alarm.recall.as_ref(),
+        }
+    }
 }
 
 /// How a callback left the list.
@@ -84,36 +117,74 @@ impl Switchboard {
     }
 
     fn add_callback(&mut self, now: Instant, alarm: UnconfirmedAlarm) {
-        let Some(router) = self.router.as_ref() else {
-            tracing::warn!(call_id = %alarm.labels.call_id, "unconfirmed alarm ended; no operators to call back (journalled)");
-            return;
-        };
-        let queue = router
-            .plan()
-            .tenants
-            .iter()
-            .find(|t| t.id == alarm.labels.tenant)
-            .map(|t| t.default_queue.clone());
         tracing::warn!(call_id = %alarm.labels.call_id, caller = %alarm.labels.caller, "unconfirmed alarm: the unit hung up; kept as a callback");
         let data = json!({
             "tenant": alarm.labels.tenant,
             "calling_number": alarm.labels.caller,
             "class": CallClass::Unconfirmed.as_str(),
-            "queue": queue,
             "heard": alarm.heard.summary(),
             "recall": {"number": alarm.labels.caller, "tenant": alarm.labels.tenant},
         });
-        self.event(CALL_CALLBACK, alarm.labels.call_id.as_str(), data);
+        let entry = Callback {
+            labels: alarm.labels,
+            class: CallClass::Unconfirmed,
+            event_code: alarm.event_code,
+            detail: Detail::Heard(alarm.heard),
+            since: now,
+            queue: None,
+        };
+        self.list(entry, data);
+    }
+
+    /// An alarm that came as data (SCAIP with no voice call, DC-09, a unit
+    /// that failed to report), already durable in the journal: listed for
+    /// the operators of its tenant's default queue, with its recall.
+    pub fn queue_data_alarm(&mut self, now: Instant, alarm: DataAlarm) {
+        tracing::info!(id = %alarm.labels.call_id, protocol = alarm.protocol.as_str(), class = alarm.class.as_str(), "data alarm listed for the operators");
+        let recall = alarm
+            .recall
+            .as_ref()
+            .map(|number| json!({"number": number, "tenant": alarm.labels.tenant}));
+        let data = json!({
+            "tenant": alarm.labels.tenant,
+            "calling_number": alarm.labels.caller,
+            "class": alarm.class.as_str(),
+            "protocol": alarm.protocol.as_str(),
+            "account": alarm.account,
+            "alarm": alarm.fields,
+            "recall": recall,
+        });
+        let entry = Callback {
+            labels: alarm.labels.clone(),
+            class: alarm.class,
+            event_code: alarm.event_code.clone(),
+            detail: Detail::Data(Box::new(alarm)),
+            since: now,
+            queue: None,
+        };
+        self.list(entry, data);
+    }
+
+    /// Files `entry` under its tenant's default queue and says so in an
+    /// `alarmgate.call.callback` event carrying `data` and the queue.
+    fn list(&mut self, mut entry: Callback, mut data: serde_json::Value) {
+        let Some(router) = self.router.as_ref() else {
+            tracing::warn!(id = %entry.labels.call_id, "no operators to list the entry for (journalled)");
+            return;
+        };
+        entry.queue = router
+            .plan()
+            .tenants
+            .iter()
+            .find(|t| t.id == entry.labels.tenant)
+            .map(|t| t.default_queue.clone());
+        data["queue"] = json!(entry.queue);
+        self.event(CALL_CALLBACK, entry.labels.call_id.as_str(), data);
         if self.callbacks.len() >= MAX_CALLBACKS {
             let old = self.callbacks.remove(0);
-            tracing::warn!(call_id = %old.alarm.labels.call_id, "callback list full: oldest entry dropped from the list");
+            tracing::warn!(id = %old.labels.call_id, "callback list full: oldest entry dropped from the list");
         }
-        let since = now;
-        self.callbacks.push(Callback {
-            alarm,
-            since,
-            queue,
-        });
+        self.callbacks.push(entry);
     }
 
     /// Callbacks listed (not yet recalled or given a disposition).
@@ -125,7 +196,7 @@ impl Switchboard {
     pub(crate) fn callback(&self, id: &str) -> Option<&Callback> {
         self.callbacks
             .iter()
-            .find(|c| c.alarm.labels.call_id.as_str() == id)
+            .find(|c| c.labels.call_id.as_str() == id)
     }
 
     /// Removes the callback `id` (a disposition was given to it).
@@ -133,7 +204,7 @@ impl Switchboard {
         let Some(i) = self
             .callbacks
             .iter()
-            .position(|c| c.alarm.labels.call_id.as_str() == id)
+            .position(|c| c.labels.call_id.as_str() == id)
         else {
             return;
         };
@@ -151,7 +222,7 @@ impl Switchboard {
     ) {
         let (done, kept) = std::mem::take(&mut self.callbacks)
             .into_iter()
-            .partition(|c| &c.alarm.labels.tenant == tenant && &c.alarm.labels.caller == number);
+            .partition(|c| &c.labels.tenant == tenant && c.recall_number() == Some(number));
         self.callbacks = kept;
         for callback in done {
             self.resolved(&callback, Resolution::Recalled { recall_id }, by);
@@ -159,10 +230,10 @@ impl Switchboard {
     }
 
     fn resolved(&mut self, callback: &Callback, resolution: Resolution<'_>, by: &str) {
-        let alarm = &callback.alarm;
+        let labels = &callback.labels;
         let mut data = json!({
-            "tenant": alarm.labels.tenant,
-            "calling_number": alarm.labels.caller,
+            "tenant": labels.tenant,
+            "calling_number": labels.caller,
             "by": by,
         });
         match resolution {
@@ -175,8 +246,8 @@ impl Switchboard {
                 data["disposition"] = json!(disposition);
             }
         }
-        tracing::info!(call_id = %alarm.labels.call_id, ?resolution, "callback resolved");
-        self.event(CALL_CALLBACK_RESOLVED, alarm.labels.call_id.as_str(), data);
+        tracing::info!(call_id = %labels.call_id, ?resolution, "callback resolved");
+        self.event(CALL_CALLBACK_RESOLVED, labels.call_id.as_str(), data);
     }
 
     fn event(&mut self, kind: &'static str, subject: &str, data: serde_json::Value) {

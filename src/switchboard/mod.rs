@@ -41,6 +41,8 @@ mod tests;
 #[cfg(test)]
 mod tests_basic;
 #[cfg(test)]
+mod tests_data_alarms;
+#[cfg(test)]
 mod tests_flows;
 #[cfg(test)]
 mod tests_recall;
