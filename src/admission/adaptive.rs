@@ -14,6 +14,16 @@
 //! hot, and the limit is lifted once the lag has been calm for `recover`
 //! while the calls offered stayed under half the limit (the storm is over),
 //! or at once after `recover` without any adjustment (an idle node).
+//!
+//! **A floor at what the node was serving.** The lag also grows with the
+//! calls that are refused (each costs a parse and an answer) and with
+//! whatever else loads the machine, so under a long storm it can stay hot
+//! whatever is admitted, and shrinking on it alone ratchets the rate down
+//! to [`MIN_RATE`]: the node sheds nearly everything while it could serve
+//! calls (the goodput collapse the storm test showed). The limit therefore
+//! never falls below [`FLOOR_SHARE`] of the highest rate admitted while the
+//! lag was not hot, a peak that halves every [`PEAK_HALF_LIFE`] of heat so
+//! that a node that really became slower still goes lower in the end.
 //! Pure: `now` and the lag verdicts are passed in.
 
 use std::time::{Duration, Instant};
@@ -26,6 +36,12 @@ pub const SHRINK_EVERY: Duration = Duration::from_millis(500);
 
 /// The lowest rate the limit falls to, calls a second.
 pub const MIN_RATE: f64 = 1.0;
+
+/// The share of the recently served peak the limit does not fall below.
+pub const FLOOR_SHARE: f64 = 0.5;
+
+/// How fast the served peak decays while the lag is hot.
+pub const PEAK_HALF_LIFE: Duration = Duration::from_secs(30);
 
 /// What the lag says at an adjustment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +72,8 @@ pub struct AdaptiveRate {
     offered_rate: f64,
     /// Since when the lag is calm and the offered calls light.
     quiet_since: Option<Instant>,
+    /// The highest admitted rate while the lag was not hot (decaying while hot).
+    served_peak: f64,
 }
 
 impl AdaptiveRate {
@@ -73,6 +91,7 @@ impl AdaptiveRate {
             admitted_rate: 0.0,
             offered_rate: 0.0,
             quiet_since: None,
+            served_peak: 0.0,
         }
     }
 
@@ -91,6 +110,7 @@ impl AdaptiveRate {
         }
         self.adjusted = Some(now);
         self.measure(since);
+        self.track_peak(since, heat);
         if since >= self.recover && heat != Heat::Hot {
             self.limit = None; // idle for a while: nothing to hold back
         }
@@ -108,8 +128,25 @@ impl AdaptiveRate {
         if heat == Heat::Hot && may_shrink {
             self.shrunk = Some(now);
         }
-        self.limit = next.map(|l| l.max(MIN_RATE));
+        let floor = (self.served_peak * FLOOR_SHARE).max(MIN_RATE);
+        self.limit = next.map(|l| l.max(floor));
         self.lift_when_quiet(now, heat);
+    }
+
+    /// The floor's peak: raised by what was admitted while not hot, halved
+    /// every [`PEAK_HALF_LIFE`] of heat.
+    fn track_peak(&mut self, since: Duration, heat: Heat) {
+        if heat == Heat::Hot {
+            let halvings = since.as_secs_f64() / PEAK_HALF_LIFE.as_secs_f64();
+            self.served_peak *= 0.5f64.powf(halvings);
+        } else {
+            self.served_peak = self.served_peak.max(self.admitted_rate);
+        }
+    }
+
+    /// The floor the limit does not fall below now, calls a second.
+    pub fn floor(&self) -> f64 {
+        (self.served_peak * FLOOR_SHARE).max(MIN_RATE)
     }
 
     fn measure(&mut self, since: Duration) {
@@ -224,6 +261,42 @@ mod tests {
         let after = t0 + Duration::from_secs(10);
         assert_eq!(run(&mut r, after, 100, 500.0, 6), 100);
         assert_eq!(r.limit(), None, "lifted once quiet for 2 s");
+    }
+
+    /// The lag stays hot whatever is admitted (the refused calls and the
+    /// rest of the machine load it): the limit stops at half of what was
+    /// served before the storm instead of ratcheting down to the minimum,
+    /// and the floor itself decays with the heat, halving in 30 s.
+    #[test]
+    fn a_lag_that_stays_hot_whatever_is_admitted_does_not_collapse_the_rate() {
+        let mut r = AdaptiveRate::new(Duration::from_secs(2));
+        let t0 = epoch();
+        // Served 400/s calmly for 3 s.
+        assert_eq!(run(&mut r, t0, 400, 1000.0, 3), 400);
+        let start = t0 + Duration::from_secs(3);
+        let mut now = start;
+        let mut admitted_last_second = 0;
+        for i in 0..(5 * 2000u32) {
+            now = start + Duration::from_micros(500) * i;
+            if r.try_admit(now) && i >= 4 * 2000 {
+                admitted_last_second += 1;
+            }
+            r.adjust(now, Heat::Hot);
+        }
+        let floor = r.floor();
+        assert!((150.0..=200.0).contains(&floor), "floor {floor}");
+        assert!(
+            admitted_last_second >= 150,
+            "{admitted_last_second}/s admitted after 5 s of heat"
+        );
+        for i in 1..=300u32 {
+            r.adjust(now + ADJUST_EVERY * i, Heat::Hot);
+        }
+        let later = r.floor();
+        assert!(
+            (later - floor * 0.5).abs() < floor * 0.05,
+            "after 30 s more of heat the floor is {later}, was {floor}"
+        );
     }
 
     #[test]
