@@ -47,6 +47,7 @@ mod reload;
 mod routing;
 mod sip;
 mod sip_connections;
+mod trunk_tls;
 mod trunks;
 mod validate;
 mod xref;
@@ -76,6 +77,7 @@ pub use sip_connections::{
     SipConnections, DEFAULT_FIRST_MESSAGE_S, DEFAULT_IDLE_S, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PER_SOURCE, DEFAULT_TRUNK_PER_SOURCE,
 };
+pub use trunk_tls::{TrunkTls, SYSTEM_CA_BUNDLE};
 pub use trunks::{HostPort, HostPortError, Target, Trunk};
 
 use std::collections::HashMap;

@@ -340,12 +340,20 @@ fn skills_the_operator_lacks_and_unknown_keys() {
 }
 
 #[test]
-fn an_outgoing_tls_trunk_is_refused_at_its_line() {
+fn an_outgoing_tls_trunk_is_accepted_and_its_tls_table_checked_at_its_lines() {
     let text = "[[trunks]]\nname = \"p\"\nallow = [\"198.51.100.40/30\"]\ntransport = \"tls\"\n";
-    let (found, messages) = errors(text);
-    assert_eq!(at(&found), vec![(4, "trunks[0].transport")]);
-    assert!(
-        messages[0].contains("outgoing TLS is not supported yet"),
-        "{messages:?}"
+    assert!(load_str(text, "t.toml").is_ok());
+    let text = format!("{text}[trunks.tls]\nclient_key = \"k.pem\"\nserver_name = \"a b\"\n");
+    let (found, messages) = errors(&text);
+    assert_eq!(
+        at(&found),
+        vec![
+            (6, "trunks[0].tls.client_key"),
+            (7, "trunks[0].tls.server_name")
+        ]
     );
+    assert!(messages[0].contains("client_cert"), "{messages:?}");
+    let text = text.replace("transport = \"tls\"\n", "");
+    let (found, _) = errors(&text);
+    assert!(at(&found).contains(&(4, "trunks[0].tls")), "{found:?}");
 }

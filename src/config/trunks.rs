@@ -32,7 +32,8 @@ pub struct Trunk {
     /// without it, calls go to the host of the target's URI.
     #[serde(default)]
     pub proxy: Option<HostPort>,
-    /// Transport for outgoing calls: `"udp"`, `"tcp"` or `"tls"`. Default `"udp"`.
+    /// Transport for outgoing calls: `"udp"`, `"tcp"` or `"tls"` (the
+    /// server's certificate checked, see `tls`). Default `"udp"`.
     #[serde(default = "default_transport")]
     pub transport: ListenTransport,
     /// `"alarm"` or `"normal"`: under overload, calls from a normal trunk
@@ -41,6 +42,10 @@ pub struct Trunk {
     /// unless you say it carries plain calls only).
     #[serde(default)]
     pub priority: Priority,
+    /// `[trunks.tls]`: trusted authorities, server name and client
+    /// certificate for outgoing TLS (see `trunk_tls`). Only with `transport = "tls"`.
+    #[serde(default)]
+    pub tls: Option<super::trunk_tls::TrunkTls>,
 }
 
 fn default_transport() -> ListenTransport {
@@ -188,17 +193,6 @@ pub(crate) fn check_trunks(trunks: &[Trunk], out: &mut Findings) {
                 },
             );
         }
-        if t.transport == ListenTransport::Tls {
-            // Inbound TLS is served; opening a TLS connection to a peer is not
-            // built yet, so every call out over this trunk would fail.
-            out.push(
-                format!("trunks[{i}].transport"),
-                Problem::Invalid {
-                    value: "\"tls\"".into(),
-                    expected: "\"udp\" or \"tcp\" (outgoing TLS is not supported yet)",
-                },
-            );
-        }
     }
 }
 
@@ -240,6 +234,7 @@ mod tests {
             proxy: None,
             transport: ListenTransport::Udp,
             priority: Default::default(),
+            tls: None,
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use super::operators::check_operators;
 use super::queues::check_queues;
 use super::routing::check_tenants;
+use super::trunk_tls::check_trunk_tls;
 use super::trunks::{check_targets, check_trunks};
 use super::xref::{check_ports, check_tenant_routing, Ids};
 use super::{Config, Problem};
@@ -59,6 +60,7 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     config.registrar.check(&mut out);
     config.api.check(&mut out);
     check_trunks(&config.trunks, &mut out);
+    check_trunk_tls(&config.trunks, &mut out);
     let dids = check_tenants(&config.tenants, &mut out);
     check_reachability(config, &mut out);
     check_ports(config, &mut out);

@@ -105,6 +105,9 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     let transports =
         Transports::start(&specs, events_tx, TransportLimits::from_config(&config)).await?;
     let bound = transports.local_addrs();
+    transports
+        .sender()
+        .set_tls_peers(super::tls_routes::resolve_off_thread(&config).await?);
     let mut core = CallCore::new(
         core_config(&config, &bound),
         admission(&config),

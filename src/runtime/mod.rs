@@ -14,4 +14,5 @@ pub mod load;
 pub mod media;
 pub mod sip_driver;
 pub mod switchboard_setup;
+pub mod tls_routes;
 pub mod transport;

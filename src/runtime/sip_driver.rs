@@ -90,7 +90,7 @@ pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) 
         // keep-alives or an operator's command.
         tokio::select! {
             biased;
-            Some(cmd) = inputs.control.recv() => apply_control(&mut sb, cmd),
+            Some(cmd) = inputs.control.recv() => apply_control(&mut sb, cmd, &outputs.sender),
             _ = sleep_until(deadline) => sb.handle_timeout(clock::now()),
             Some(cmd) = inputs.api.recv() => {
                 let (request, reply) = cmd.split();
@@ -145,7 +145,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn apply_control(sb: &mut Switchboard, cmd: Control) {
+fn apply_control(sb: &mut Switchboard, cmd: Control, sender: &TransportSender) {
     let now = clock::now();
     match cmd {
         Control::Drain { grace } => sb.with_core(now, |core, _, now| core.begin_drain(now, grace)),
@@ -158,7 +158,12 @@ fn apply_control(sb: &mut Switchboard, cmd: Control) {
             None => sb.queue(now, request.call, request.class, request.event_code),
         },
         Control::DataAlarm(alarm) => sb.queue_data_alarm(now, *alarm),
-        Control::Reload(reload) => super::switchboard_setup::reload(sb, *reload, now),
+        Control::Reload(mut reload) => {
+            if let Some(tls) = reload.tls.take() {
+                sender.set_tls_peers(tls);
+            }
+            super::switchboard_setup::reload(sb, *reload, now)
+        }
     }
 }
 

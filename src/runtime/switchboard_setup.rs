@@ -30,6 +30,9 @@ pub struct Reload {
     pub config: Config,
     /// Its targets, recall trunks and names ([`switchboard_config`]).
     pub routes: SwitchboardConfig,
+    /// Its TLS next hops; `None` when a file could not be read (logged:
+    /// the running ones stay).
+    pub tls: Option<super::transport::TlsPeers>,
 }
 
 impl Reload {
@@ -38,7 +41,14 @@ impl Reload {
     /// the SIP driver, whose calls would all stop for as long as DNS takes.
     pub fn resolve(config: Config) -> Self {
         let routes = switchboard_config(&config);
-        Self { config, routes }
+        let tls = super::tls_routes::tls_peers(&config)
+            .inspect_err(|err| tracing::error!(%err, "reload: TLS trunks unchanged"))
+            .ok();
+        Self {
+            config,
+            routes,
+            tls,
+        }
     }
 }
 
@@ -78,7 +88,7 @@ pub fn build_resolved(
 /// router refuses leaves everything as it was. Resolves no name: the
 /// routes come resolved ([`Reload::resolve`]).
 pub fn reload(sb: &mut Switchboard, reload: Reload, now: Instant) {
-    let Reload { config, routes } = reload;
+    let Reload { config, routes, .. } = reload;
     let config = &config;
     if sb.routes_calls() && !config.has_operator_side() {
         // Calls may be waiting or connected: with no queues and no last
@@ -190,7 +200,7 @@ fn trunk_route(trunk: &crate::config::Trunk) -> Option<Route> {
 }
 
 /// `host[:port]` of a `sip:` URI (after the user part, before parameters).
-fn uri_host(uri: &str) -> Option<&str> {
+pub(super) fn uri_host(uri: &str) -> Option<&str> {
     let rest = uri
         .strip_prefix("sips:")
         .or_else(|| uri.strip_prefix("sip:"))?;
@@ -198,7 +208,7 @@ fn uri_host(uri: &str) -> Option<&str> {
     rest.split([';', '?', '>']).next().filter(|h| !h.is_empty())
 }
 
-fn resolve(host: &str, default_port: u16) -> Option<SocketAddr> {
+pub(super) fn resolve(host: &str, default_port: u16) -> Option<SocketAddr> {
     let with_port = if host.parse::<SocketAddr>().is_ok()
         || host
             .rsplit_once(':')
@@ -268,7 +278,15 @@ mod tests {
         let mut routes = switchboard_config(&config);
         let id = crate::routing::TargetId::new("night");
         routes.targets.insert(id.clone(), night.clone());
-        reload(&mut sb, Reload { config, routes }, now);
+        reload(
+            &mut sb,
+            Reload {
+                config,
+                routes,
+                tls: None,
+            },
+            now,
+        );
         assert_eq!(sb.config.targets.get(&id), Some(&night));
     }
 
@@ -288,6 +306,7 @@ mod tests {
             Reload {
                 config: bare,
                 routes,
+                tls: None,
             },
             now,
         );

@@ -40,6 +40,8 @@ pub struct PhoneOpts {
     /// Its SIP port (None: a free one), for a phone the config must name
     /// before it runs (an overflow target).
     pub sip_port: Option<u16>,
+    /// Also listen for SIP over TLS: (port, certificate PEM, key PEM).
+    pub tls: Option<(u16, PathBuf, PathBuf)>,
 }
 
 impl PhoneOpts {
@@ -58,6 +60,7 @@ impl PhoneOpts {
             measure: Vec::new(),
             lifetime_s: 240,
             sip_port: None,
+            tls: None,
         }
     }
 
@@ -97,6 +100,11 @@ impl PhoneOpts {
         }
         if self.register {
             a.push("--register".into());
+        }
+        if let Some((port, cert, key)) = &self.tls {
+            a.extend(["--tls-port".into(), port.to_string()]);
+            a.extend(["--tls-cert".into(), cert.display().to_string()]);
+            a.extend(["--tls-key".into(), key.display().to_string()]);
         }
         a
     }

@@ -549,6 +549,9 @@ def main():
     p.add_argument("--measure", default="", help="frequencies to measure, e.g. 700,1000")
     p.add_argument("--window-ms", type=int, default=500)
     p.add_argument("--lifetime", type=float, default=300.0, help="exit after this many seconds regardless")
+    p.add_argument("--tls-port", type=int, default=0, help="also listen for SIP over TLS on this port")
+    p.add_argument("--tls-cert", default="", help="PEM certificate of the TLS listener")
+    p.add_argument("--tls-key", default="", help="PEM key of the TLS listener")
     p.add_argument("--log-level", type=int, default=1)
     a = p.parse_args()
     a.measure = [float(x) for x in a.measure.split(",") if x.strip()]

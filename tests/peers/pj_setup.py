@@ -4,6 +4,8 @@ no sound device, 8 kHz, no VAD or echo canceller, one UDP transport on
 of `a.codecs` (e.g. "PCMA,PCMU") first, in that order; every other codec off.
 
 `a` carries `log_level`, `local_port` and `codecs` (the peers' argparse results),
+and may carry `tls_port`, `tls_cert` and `tls_key` (a second, TLS, transport
+listening on 127.0.0.1 with that certificate: a peer the daemon calls over TLS),
 and may carry `vad` (pjmedia's silence detector on: G.711 sends no RTP after
 400 ms of silence) and `tx_drop_pct` (pjmedia drops that share of the RTP it
 sends, as a lossy line would).
@@ -32,6 +34,15 @@ def loopback_endpoint(a, user_agent):
     tc.boundAddress = "127.0.0.1"
     tc.publicAddress = "127.0.0.1"
     ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
+    if getattr(a, "tls_cert", ""):
+        tls = pj.TransportConfig()
+        tls.port = a.tls_port
+        tls.boundAddress = "127.0.0.1"
+        tls.publicAddress = "127.0.0.1"
+        tls.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+        tls.tlsConfig.certFile = a.tls_cert
+        tls.tlsConfig.privKeyFile = a.tls_key
+        ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tls)
     ep.libStart()
     ep.audDevManager().setNullDev()
     wanted = [c.strip().upper() for c in a.codecs.split(",") if c.strip()]

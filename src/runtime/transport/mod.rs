@@ -33,6 +33,7 @@ mod shared;
 pub mod source_limit;
 mod tcp;
 mod tls;
+pub mod tls_client;
 mod udp;
 
 use std::net::SocketAddr;
@@ -51,6 +52,7 @@ pub use limits::TransportLimits;
 pub use sender::TransportSender;
 pub use source_limit::SourcePolicy;
 pub use tls::load_tls_config;
+pub use tls_client::{TlsPeer, TlsPeers};
 
 use crate::sip::types::{Peer, Transport};
 use shared::{Shared, MAX_PERMITS};
@@ -168,6 +170,12 @@ pub enum TransportError {
     Tls {
         /// The rustls error.
         source: rustls::Error,
+    },
+    /// A TLS trunk's server name is neither a DNS name nor an IP address.
+    #[error("{name:?} is not a DNS name or IP address a certificate can be checked against")]
+    BadServerName {
+        /// The name as configured or taken from the proxy or URI.
+        name: String,
     },
     /// A development certificate could not be generated.
     #[error("cannot generate certificate: {source}")]

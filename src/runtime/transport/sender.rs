@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::shared::Shared;
-use super::{tcp, udp};
+use super::{tcp, tls_client, udp};
 use crate::sip::types::{Transmit, Transport};
 
 /// Hands SIP messages to the transports. Cheap to clone, usable from any
@@ -37,8 +37,9 @@ impl TransportSender {
     ///   family (the first one, if several); a full kernel buffer defers to a
     ///   bounded backlog.
     /// - TCP/TLS: the connection `t.peer.conn` if open, else any open
-    ///   connection to `t.peer.addr`; for TCP, else a new outbound connection.
-    ///   Outbound TLS is not supported yet: it fails with `SendFailed`.
+    ///   connection to `t.peer.addr`, else a new outbound connection; for
+    ///   TLS only to a next hop of the dialplan ([`Self::set_tls_peers`]),
+    ///   whose certificate is checked.
     pub fn send(&self, t: Transmit) {
         match t.peer.transport {
             Transport::Udp => self.send_udp(t, None),
@@ -83,11 +84,17 @@ impl TransportSender {
                 Err(TrySendError::Closed(t)) => t,
             },
         };
-        if t.peer.transport == Transport::Tls {
-            drop(reg);
-            let reason = "no open TLS connection to the peer (outbound TLS not supported yet)";
-            return shared.send_failed(t.peer, reason);
-        }
+        let tls = match t.peer.transport {
+            Transport::Tls => match shared.tls_peer(t.peer.addr) {
+                Some(peer) => Some(peer),
+                None => {
+                    drop(reg);
+                    let reason = "no open TLS connection, and no TLS trunk leads to this address";
+                    return shared.send_failed(t.peer, reason);
+                }
+            },
+            _ => None,
+        };
         if shared.is_shutting_down() {
             drop(reg);
             return shared.send_failed(t.peer, "transports shut down");
@@ -98,11 +105,26 @@ impl TransportSender {
         };
         // Registered under the same lock as the lookup: concurrent sends to
         // this address queue onto this connection instead of opening more.
-        let parts = shared.register_locked(&mut reg, Transport::Tcp, t.peer.addr);
+        let parts = shared.register_locked(&mut reg, t.peer.transport, t.peer.addr);
         drop(reg);
         let _ = parts.tx.try_send(t); // a fresh queue has room
-        shared
-            .runtime
-            .spawn(tcp::connect(shared.clone(), parts, slot));
+        let shared2 = shared.clone();
+        match tls {
+            Some(peer) => shared
+                .runtime
+                .spawn(tls_client::connect(shared2, parts, slot, peer)),
+            None => shared.runtime.spawn(tcp::connect(shared2, parts, slot)),
+        };
+    }
+
+    /// Replaces the TLS next hops (at start and at SIGHUP); connections
+    /// already open stay.
+    pub fn set_tls_peers(&self, peers: tls_client::TlsPeers) {
+        let mut slot = self
+            .shared
+            .tls_peers
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *slot = Arc::new(peers);
     }
 }

@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Spawns from [`super::TransportSender::send`], which may run off the runtime.
     pub runtime: tokio::runtime::Handle,
+    /// How to open TLS to each TLS next hop of the dialplan.
+    pub tls_peers: RwLock<Arc<super::tls_client::TlsPeers>>,
     next_conn: AtomicU64,
 }
 
@@ -114,8 +116,15 @@ impl Shared {
             registry: Mutex::new(Registry::default()),
             shutdown,
             runtime: tokio::runtime::Handle::current(),
+            tls_peers: RwLock::new(Arc::default()),
             next_conn: AtomicU64::new(1),
         }
+    }
+
+    /// How to open TLS to `addr`, if a TLS trunk leads there.
+    pub fn tls_peer(&self, addr: SocketAddr) -> Option<super::tls_client::TlsPeer> {
+        let peers = self.tls_peers.read().unwrap_or_else(|p| p.into_inner());
+        peers.get(&addr).cloned()
     }
 
     /// The registry, even if a panicking thread poisoned the lock.

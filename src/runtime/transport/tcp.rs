@@ -170,7 +170,7 @@ pub(crate) async fn connect(shared: Arc<Shared>, parts: ConnParts, slot: Slot) {
     }
 }
 
-fn fail_connect(shared: &Shared, parts: ConnParts, reason: &str) {
+pub(super) fn fail_connect(shared: &Shared, parts: ConnParts, reason: &str) {
     let ConnParts { peer, tx, mut rx } = parts;
     if let Some(id) = peer.conn {
         shared.registry().remove(id);

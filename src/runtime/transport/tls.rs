@@ -52,7 +52,7 @@ fn read_pem(path: &Path) -> Result<Vec<u8>, TransportError> {
     })
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+pub(super) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
     let pem = read_pem(path)?;
     let certs = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
@@ -65,7 +65,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportErro
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TransportError> {
+pub(super) fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TransportError> {
     let pem = read_pem(path)?;
     rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(|source| bad_pem(path, source))?

@@ -34,6 +34,7 @@
 
 mod queues;
 mod recall;
+mod recall_tls;
 
 use crate::harness::{
     free_port, http_request, journal_records, need_pjsua2, poll_until, AlarmOpts, Config, Daemon,
