@@ -86,6 +86,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     let sockets = media_settings.sockets.clone();
     let media = MediaHandle::start(media_settings, 2, control_tx.clone(), alarm);
     let routes = resolve_routes(&config).await;
+    let callbacks = super::restore::pending_callbacks(&journal).await;
     let (api_tx, api_rx) = mpsc::channel(256);
     let tokens = ApiTokens::from_hashes(config.api_tokens());
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
@@ -115,8 +116,9 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         seed(),
     );
     core.set_port_check(Box::new(sockets));
-    let switchboard =
+    let mut switchboard =
         switchboard_setup::build_resolved(&config, core, crate::clock::now(), routes)?;
+    switchboard.restore_callbacks(crate::clock::now(), crate::clock::wall(), callbacks);
     let driver = tokio::spawn(sip_driver::run(
         switchboard,
         sip_driver::Inputs {

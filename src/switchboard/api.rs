@@ -339,7 +339,7 @@ impl Switchboard {
 /// what was heard, or a data alarm's class, protocol and fields.
 fn callback_view(now: Instant, c: &Callback) -> CallView {
     let (heard, protocol, account, alarm) = match &c.detail {
-        Detail::Heard(heard) => (Some(heard.summary()), None, None, None),
+        Detail::Heard(heard) => (Some(heard.clone()), None, None, None),
         Detail::Data(data) => (
             None,
             Some(data.protocol),

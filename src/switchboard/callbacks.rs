@@ -22,7 +22,7 @@
 //! (nothing is lost; nothing rebuilds the list from them yet).
 
 use super::{EventRecord, Output, Switchboard};
-use crate::alarm::heard::Heard;
+use crate::alarm::heard::{Heard, HeardSummary};
 use crate::alarm::report::DataAlarm;
 use crate::alarm::EventCode;
 use crate::call::CallHandle;
@@ -73,7 +73,7 @@ pub(crate) struct Callback {
 #[derive(Debug, Clone)]
 pub(crate) enum Detail {
     /// An unconfirmed alarm: what was heard of its attempts.
-    Heard(Heard),
+    Heard(HeardSummary),
     /// An alarm that came as data.
     Data(Box<DataAlarm>),
 }
@@ -118,18 +118,20 @@ impl Switchboard {
 
     fn add_callback(&mut self, now: Instant, alarm: UnconfirmedAlarm) {
         tracing::warn!(call_id = %alarm.labels.call_id, caller = %alarm.labels.caller, "unconfirmed alarm: the unit hung up; kept as a callback");
+        let heard = alarm.heard.summary();
         let data = json!({
             "tenant": alarm.labels.tenant,
             "calling_number": alarm.labels.caller,
             "class": CallClass::Unconfirmed.as_str(),
-            "heard": alarm.heard.summary(),
+            "event_code": alarm.event_code,
+            "heard": heard,
             "recall": {"number": alarm.labels.caller, "tenant": alarm.labels.tenant},
         });
         let entry = Callback {
             labels: alarm.labels,
             class: CallClass::Unconfirmed,
             event_code: alarm.event_code,
-            detail: Detail::Heard(alarm.heard),
+            detail: Detail::Heard(heard),
             since: now,
             queue: None,
         };
@@ -149,6 +151,7 @@ impl Switchboard {
             "tenant": alarm.labels.tenant,
             "calling_number": alarm.labels.caller,
             "class": alarm.class.as_str(),
+            "event_code": alarm.event_code,
             "protocol": alarm.protocol.as_str(),
             "account": alarm.account,
             "alarm": alarm.fields,
@@ -167,10 +170,22 @@ impl Switchboard {
 
     /// Files `entry` under its tenant's default queue and says so in an
     /// `alarmgate.call.callback` event carrying `data` and the queue.
-    fn list(&mut self, mut entry: Callback, mut data: serde_json::Value) {
+    fn list(&mut self, entry: Callback, mut data: serde_json::Value) {
+        let id = entry.labels.call_id.clone();
+        let Some(queue) = self.file(entry) else {
+            return;
+        };
+        data["queue"] = json!(queue);
+        self.event(CALL_CALLBACK, id.as_str(), data);
+    }
+
+    /// Puts `entry` on the list under its tenant's default queue (dropping
+    /// the oldest when full); returns that queue, or `None` when the node
+    /// has no operators to list it for.
+    pub(crate) fn file(&mut self, mut entry: Callback) -> Option<Option<QueueId>> {
         let Some(router) = self.router.as_ref() else {
             tracing::warn!(id = %entry.labels.call_id, "no operators to list the entry for (journalled)");
-            return;
+            return None;
         };
         entry.queue = router
             .plan()
@@ -178,13 +193,13 @@ impl Switchboard {
             .iter()
             .find(|t| t.id == entry.labels.tenant)
             .map(|t| t.default_queue.clone());
-        data["queue"] = json!(entry.queue);
-        self.event(CALL_CALLBACK, entry.labels.call_id.as_str(), data);
         if self.callbacks.len() >= MAX_CALLBACKS {
             let old = self.callbacks.remove(0);
             tracing::warn!(id = %old.labels.call_id, "callback list full: oldest entry dropped from the list");
         }
+        let queue = entry.queue.clone();
         self.callbacks.push(entry);
+        Some(queue)
     }
 
     /// Callbacks listed (not yet recalled or given a disposition).

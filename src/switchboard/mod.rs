@@ -36,6 +36,7 @@ pub mod callbacks;
 pub mod config;
 pub mod inbound;
 pub mod legs;
+pub mod restore;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -95,11 +95,13 @@ fn assert_no_kissoff(d: &Daemon) {
 }
 
 /// The unit stays on the line: queued as unconfirmed with what was heard,
-/// then a callback after its BYE, resolved by a disposition.
+/// then a callback after its BYE; the daemon is SIGKILLed and started
+/// again, and the callback is listed again from the journal with what was
+/// heard; a disposition resolves it.
 #[test]
 fn unconfirmed_alarm_is_queued_with_what_was_heard_then_kept_as_a_callback() {
     let test = "unconfirmed_alarm_is_queued_with_what_was_heard_then_kept_as_a_callback";
-    let Some(d) = daemon(test) else {
+    let Some(mut d) = daemon(test) else {
         return;
     };
     let mut run = d.sipp("rfc2833_cid_unconfirmed.xml").timeout_s(90);
@@ -139,6 +141,12 @@ fn unconfirmed_alarm_is_queued_with_what_was_heard_then_kept_as_a_callback() {
     assert_eq!(d.metric(m::ALARMS_UNCONFIRMED, &[]), Some(1.0));
     assert!(d.wait_metric_at_least(m::CALLBACKS_OPEN, &[], 1.0, WAIT));
 
+    d.kill_and_restart();
+    let again = wait_call(&d, WAIT, "the callback listed again after a restart", |c| {
+        c["id"] == id.as_str() && c["state"] == "callback"
+    });
+    assert_eq!(again["recall"], callback["recall"], "{again}");
+    assert_heard(&again["heard"]);
     let path = format!("/api/v1/calls/{id}/disposition");
     let (status, v) = api(&d, "POST", &path, Some(json!({"disposition": "technical"})));
     assert_eq!(status, 204, "{v}");

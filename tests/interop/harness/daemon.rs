@@ -219,6 +219,40 @@ impl Daemon {
         Sipp::new(scenario_file, self.sip_port, &self.dir.path)
     }
 
+    /// SIGKILL, then the same daemon again on the same config, directory
+    /// and journal (its log appended); waits up to 60 s for `/readyz`.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let out = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("reopen daemon log");
+        let err = out.try_clone().expect("dup daemon log");
+        self.child = Command::new(env!("CARGO_BIN_EXE_alarmgate"))
+            .arg("run")
+            .arg("--config")
+            .arg(self.config_path())
+            .current_dir(&self.dir.path)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("respawn alarmgate");
+        self.exited = None;
+        let port = self.http_port;
+        let ready = poll_until(Duration::from_secs(60), || {
+            self.poll_exit().is_some() || matches!(http_get(port, "/readyz"), Some((200, _)))
+        });
+        assert!(
+            ready && self.exited.is_none(),
+            "{}: the restarted daemon did not become ready; log:\n{}",
+            self.name,
+            self.log_text()
+        );
+    }
+
     /// The daemon's RTP ports (`media.rtp_port_min..=rtp_port_max`).
     pub fn rtp_ports(&self) -> std::ops::RangeInclusive<u16> {
         self.rtp_min..=self.rtp_min.saturating_add(199)
