@@ -17,9 +17,8 @@
 //! once, with its class, protocol, decoded fields and the recall of its
 //! unit's number when it has one.
 //!
-//! Callbacks live in memory: after a restart the list starts empty, while
-//! the journal still holds `alarm.unconfirmed` and `call.callback` for each
-//! (nothing is lost; nothing rebuilds the list from them yet).
+//! The list lives in memory and is rebuilt at start from the journal's
+//! `call.callback` and `call.callback_resolved` events (see `restore`).
 
 use super::{EventRecord, Output, Switchboard};
 use crate::alarm::heard::{Heard, HeardSummary};
