@@ -341,19 +341,28 @@ fn skills_the_operator_lacks_and_unknown_keys() {
 
 #[test]
 fn an_outgoing_tls_trunk_is_accepted_and_its_tls_table_checked_at_its_lines() {
-    let text = "[[trunks]]\nname = \"p\"\nallow = [\"198.51.100.40/30\"]\ntransport = \"tls\"\n";
-    assert!(load_str(text, "t.toml").is_ok());
+    let trunk = "[[trunks]]\nname = \"p\"\nallow = [\"198.51.100.40/30\"]\ntransport = \"tls\"\n";
+    let (found, messages) = errors(trunk);
+    assert_eq!(at(&found), vec![(4, "trunks[0].transport")]);
+    assert!(messages[0].contains("sip.listen"), "{messages:?}");
+    // Lines 1-5: the TLS listener; 6-9: the trunk; 10-12: its tls table.
+    let listener = "[[sip.listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:5061\"\ncert = \"c.pem\"\nkey = \"k.pem\"\n";
+    let text = format!("{listener}{trunk}");
+    assert!(load_str(&text, "t.toml").is_ok());
     let text = format!("{text}[trunks.tls]\nclient_key = \"k.pem\"\nserver_name = \"a b\"\n");
     let (found, messages) = errors(&text);
     assert_eq!(
         at(&found),
         vec![
-            (6, "trunks[0].tls.client_key"),
-            (7, "trunks[0].tls.server_name")
+            (11, "trunks[0].tls.client_key"),
+            (12, "trunks[0].tls.server_name")
         ]
     );
     assert!(messages[0].contains("client_cert"), "{messages:?}");
-    let text = text.replace("transport = \"tls\"\n", "");
-    let (found, _) = errors(&text);
-    assert!(at(&found).contains(&(4, "trunks[0].tls")), "{found:?}");
+    let plain = text.replace(
+        "allow = [\"198.51.100.40/30\"]\ntransport = \"tls\"\n",
+        "allow = [\"198.51.100.40/30\"]\n",
+    );
+    let (found, _) = errors(&plain);
+    assert!(at(&found).contains(&(9, "trunks[0].tls")), "{found:?}");
 }

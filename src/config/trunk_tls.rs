@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::sip::ListenTransport;
+use super::sip::{ListenConfig, ListenTransport};
 use super::trunks::Trunk;
 use super::validate::Findings;
 use super::Problem;
@@ -55,10 +55,22 @@ impl TrunkTls {
     }
 }
 
-/// Checks `tls` tables: only on TLS trunks; client certificate and key together;
-/// a server name of a sensible form.
-pub(crate) fn check_trunk_tls(trunks: &[Trunk], out: &mut Findings) {
+/// Checks TLS trunks: a TLS listener to name in our Contact (the peer
+/// sends its in-dialog requests, such as its BYE, to it: the port of a
+/// connection we opened is not one it can reach); `tls` tables only on
+/// TLS trunks, client certificate and key together, a server name of a
+/// sensible form.
+pub(crate) fn check_trunk_tls(trunks: &[Trunk], listen: &[ListenConfig], out: &mut Findings) {
+    let has_tls_listener = listen.iter().any(|l| l.transport == ListenTransport::Tls);
     for (i, t) in trunks.iter().enumerate() {
+        if t.transport == ListenTransport::Tls && !has_tls_listener {
+            out.push(
+                format!("trunks[{i}].transport"),
+                Problem::Missing {
+                    because: "with a [[sip.listen]] of transport \"tls\" (the peer sends its in-dialog requests, its BYE, to our Contact there)",
+                },
+            );
+        }
         let Some(tls) = &t.tls else { continue };
         let path = format!("trunks[{i}].tls");
         if t.transport != ListenTransport::Tls {
@@ -115,8 +127,14 @@ mod tests {
     }
 
     fn keys(trunks: &[Trunk]) -> Vec<String> {
+        let tls_listener = ListenConfig {
+            transport: ListenTransport::Tls,
+            addr: "127.0.0.1:5061".parse().expect("addr"),
+            cert: None,
+            key: None,
+        };
         let mut out = Findings::default();
-        check_trunk_tls(trunks, &mut out);
+        check_trunk_tls(trunks, &[tls_listener], &mut out);
         out.iter().map(|(k, _)| k.clone()).collect()
     }
 
@@ -147,6 +165,14 @@ mod tests {
             keys(&[trunk(ListenTransport::Udp, Some(TrunkTls::default()))]),
             ["trunks[0].tls"]
         );
+    }
+
+    #[test]
+    fn a_tls_trunk_needs_a_tls_listener_for_our_contact() {
+        let mut out = Findings::default();
+        check_trunk_tls(&[trunk(ListenTransport::Tls, None)], &[], &mut out);
+        let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["trunks[0].transport"]);
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! Recall over a TLS trunk (issue 13, outgoing TLS): the daemon opens TLS
-//! to the trunk's proxy, where a pjsua2 softphone listens for SIP over TLS
+//! Recall and forward over a TLS trunk (issue 13, outgoing TLS): for a
+//! recall the daemon opens TLS to the trunk's proxy, where a pjsua2 softphone listens for SIP over TLS
 //! as the citizen's unit, checks its certificate against the trunk's CA
 //! bundle and the proxy's address (an IP subjectAltName), and the call
 //! connects with tones both ways. A unit whose certificate another CA
 //! signed is refused: the handshake fails, the unit never rings, and the
-//! operator's call ends at once rather than at Timer B.
+//! operator's call ends at once rather than at Timer B. An alarm call
+//! nobody can take is forwarded over a TLS trunk to the partner centre (a
+//! pjsua2 softphone on TLS), which hears the unit.
 
 use super::*;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -51,6 +53,7 @@ fn tls_recall_config(port: u16, ca: &Path) -> Config {
     plan.tenant_keys
         .push_str(&format!("recall_trunk = \"{RECALL_TRUNK}\"\n"));
     let mut cfg = plan.config();
+    cfg.tls = true; // our Contact for the TLS dialog: the peer's BYE comes there
     cfg.extra.push_str(&format!(
         "[[trunks]]\nname = \"{RECALL_TRUNK}\"\nallow = [\"192.0.2.0/24\"]\nproxy = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n[trunks.tls]\nca = \"{}\"\n\n",
         ca.display()
@@ -147,5 +150,56 @@ fn operators_api_recall_over_a_tls_trunk_refuses_a_certificate_of_another_ca() {
         "{:?}",
         calls(&d)
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Nobody logged in: the spandsp unit's alarm call is forwarded at once to
+/// the partner centre over the TLS trunk (no proxy: the target URI's host),
+/// whose certificate the trunk's CA signed; the partner hears the unit.
+#[test]
+fn operators_api_forward_to_a_partner_over_a_tls_trunk() {
+    let test = "operators_api_forward_to_a_partner_over_a_tls_trunk";
+    if !crate::harness::need_spandsp(test) {
+        return;
+    }
+    let dir = pki_dir(test);
+    let pki = pki(&dir, "partner centre CA");
+    let tls_port = free_port();
+    let uri = format!("sip:partner@127.0.0.1:{tls_port};transport=tls");
+    let mut plan = Plan::new(&["op1"], &uri);
+    plan.queue
+        .push_str("\n[[queues.overflow]]\nno_operator_logged_in = true\nto_target = \"partner\"\n");
+    let mut cfg = plan.config();
+    cfg.tls = true; // our Contact for the TLS dialog: the partner's BYE comes there
+    cfg.extra = cfg.extra.replace(
+        &format!("uri = \"{uri}\"\ntrunk = \"loopback\""),
+        &format!("uri = \"{uri}\"\ntrunk = \"partner-tls\""),
+    );
+    cfg.extra.push_str(&format!(
+        "[[trunks]]\nname = \"partner-tls\"\nallow = [\"192.0.2.0/24\"]\ntransport = \"tls\"\n[trunks.tls]\nca = \"{}\"\n\n",
+        pki.ca.display()
+    ));
+    let Some(d) = daemon(test, &cfg) else {
+        return;
+    };
+    let mut partner = tls_unit(&d, tls_port, &pki);
+    let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
+    let inc = partner
+        .wait_incoming(0, RING_WAIT)
+        .expect("the alarm was never forwarded to the partner over TLS");
+    assert!(
+        partner.wait_state(inc, "CONFIRMED", SHORT).is_some(),
+        "the partner did not connect over TLS: {:?}",
+        partner.events()
+    );
+    assert_heard(&partner, inc, UNIT_HZ);
+    partner.send(json!({"cmd": "hangup"}));
+    assert!(
+        partner.wait_state(inc, "DISCONNECTED", SHORT).is_some(),
+        "the partner's hang-up did not end its call"
+    );
+    let unit = unit.wait();
+    eprintln!("{test}: unit {}", unit.json);
+    assert_eq!(unit.json["ended_by_remote"], true, "{}", unit.json);
     let _ = std::fs::remove_dir_all(dir);
 }
