@@ -42,6 +42,8 @@ pub struct PhoneOpts {
     pub sip_port: Option<u16>,
     /// Also listen for SIP over TLS: (port, certificate PEM, key PEM).
     pub tls: Option<(u16, PathBuf, PathBuf)>,
+    /// With `tls`: require a client certificate this CA (PEM) signed.
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl PhoneOpts {
@@ -61,6 +63,7 @@ impl PhoneOpts {
             lifetime_s: 240,
             sip_port: None,
             tls: None,
+            tls_client_ca: None,
         }
     }
 
@@ -105,6 +108,9 @@ impl PhoneOpts {
             a.extend(["--tls-port".into(), port.to_string()]);
             a.extend(["--tls-cert".into(), cert.display().to_string()]);
             a.extend(["--tls-key".into(), key.display().to_string()]);
+        }
+        if let Some(ca) = &self.tls_client_ca {
+            a.extend(["--tls-client-ca".into(), ca.display().to_string()]);
         }
         a
     }

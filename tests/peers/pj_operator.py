@@ -552,6 +552,7 @@ def main():
     p.add_argument("--tls-port", type=int, default=0, help="also listen for SIP over TLS on this port")
     p.add_argument("--tls-cert", default="", help="PEM certificate of the TLS listener")
     p.add_argument("--tls-key", default="", help="PEM key of the TLS listener")
+    p.add_argument("--tls-client-ca", default="", help="require client certificates signed by this CA (mutual TLS)")
     p.add_argument("--log-level", type=int, default=1)
     a = p.parse_args()
     a.measure = [float(x) for x in a.measure.split(",") if x.strip()]

@@ -5,7 +5,9 @@ of `a.codecs` (e.g. "PCMA,PCMU") first, in that order; every other codec off.
 
 `a` carries `log_level`, `local_port` and `codecs` (the peers' argparse results),
 and may carry `tls_port`, `tls_cert` and `tls_key` (a second, TLS, transport
-listening on 127.0.0.1 with that certificate: a peer the daemon calls over TLS),
+listening on 127.0.0.1 with that certificate: a peer the daemon calls over TLS)
+and `tls_client_ca` (then that listener requires a client certificate this
+CA signed: mutual TLS),
 and may carry `vad` (pjmedia's silence detector on: G.711 sends no RTP after
 400 ms of silence) and `tx_drop_pct` (pjmedia drops that share of the RTP it
 sends, as a lossy line would).
@@ -42,6 +44,10 @@ def loopback_endpoint(a, user_agent):
         tls.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
         tls.tlsConfig.certFile = a.tls_cert
         tls.tlsConfig.privKeyFile = a.tls_key
+        if getattr(a, "tls_client_ca", ""):
+            tls.tlsConfig.CaListFile = a.tls_client_ca
+            tls.tlsConfig.verifyClient = True
+            tls.tlsConfig.requireClientCert = True
         ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tls)
     ep.libStart()
     ep.audDevManager().setNullDev()

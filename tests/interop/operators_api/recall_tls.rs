@@ -49,13 +49,18 @@ fn pki(dir: &Path, name: &str) -> TestPki {
 /// The recall dialplan with trunk `pstn` over TLS to `127.0.0.1:<port>`,
 /// trusting `ca`.
 fn tls_recall_config(port: u16, ca: &Path) -> Config {
+    tls_recall_config_with(port, ca, "")
+}
+
+/// [`tls_recall_config`] with more keys in `[trunks.tls]`.
+fn tls_recall_config_with(port: u16, ca: &Path, tls_keys: &str) -> Config {
     let mut plan = Plan::new(&["op1"], NOWHERE);
     plan.tenant_keys
         .push_str(&format!("recall_trunk = \"{RECALL_TRUNK}\"\n"));
     let mut cfg = plan.config();
     cfg.tls = true; // our Contact for the TLS dialog: the peer's BYE comes there
     cfg.extra.push_str(&format!(
-        "[[trunks]]\nname = \"{RECALL_TRUNK}\"\nallow = [\"192.0.2.0/24\"]\nproxy = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n[trunks.tls]\nca = \"{}\"\n\n",
+        "[[trunks]]\nname = \"{RECALL_TRUNK}\"\nallow = [\"192.0.2.0/24\"]\nproxy = \"127.0.0.1:{port}\"\ntransport = \"tls\"\n[trunks.tls]\nca = \"{}\"\n{tls_keys}\n",
         ca.display()
     ));
     cfg
@@ -201,5 +206,59 @@ fn operators_api_forward_to_a_partner_over_a_tls_trunk() {
     let unit = unit.wait();
     eprintln!("{test}: unit {}", unit.json);
     assert_eq!(unit.json["ended_by_remote"], true, "{}", unit.json);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Mutual TLS: the unit asks for a client certificate its CA signed. With
+/// `client_cert`/`client_key` on the trunk the recall connects; without
+/// them the handshake fails and the unit never rings.
+#[test]
+fn operators_api_recall_over_a_tls_trunk_presents_our_certificate_when_asked() {
+    let test = "operators_api_recall_over_a_tls_trunk_presents_our_certificate_when_asked";
+    let dir = pki_dir(test);
+    let unit_pki = pki(&dir.join("unit"), "unit CA");
+    let ours = pki(&dir.join("ours"), "alarmgate client CA");
+    let identity = format!(
+        "client_cert = \"{}\"\nclient_key = \"{}\"\n",
+        ours.cert.display(),
+        ours.key.display()
+    );
+    for (keys, connects) in [(identity.as_str(), true), ("", false)] {
+        let tls_port = free_port();
+        let cfg = tls_recall_config_with(tls_port, &unit_pki.ca, keys);
+        let Some(d) = daemon(test, &cfg) else {
+            return;
+        };
+        let unit = Softphone::spawn(
+            &d.dir.path,
+            &PhoneOpts {
+                tls: Some((tls_port, unit_pki.cert.clone(), unit_pki.key.clone())),
+                tls_client_ca: Some(ours.ca.clone()),
+                ..PhoneOpts::new("unit")
+            },
+        );
+        let op1 = operator_phone(&d, operator_opts("op1"));
+        let (status, accepted) = recall(&d, "op1", CITIZEN);
+        assert_eq!(status, 202, "POST /api/v1/calls: {accepted}");
+        let inc = op1.wait_incoming(0, RING_WAIT).expect("op1 never rang");
+        assert!(op1.wait_state(inc, "CONFIRMED", SHORT).is_some());
+        if connects {
+            let uinc = unit
+                .wait_incoming(0, RING_WAIT)
+                .expect("the unit never rang although we presented our certificate");
+            assert!(unit.wait_state(uinc, "CONFIRMED", SHORT).is_some());
+        } else {
+            assert!(
+                op1.wait_state(inc, "DISCONNECTED", Duration::from_secs(20))
+                    .is_some(),
+                "op1's call stayed up although the unit refused us"
+            );
+            assert_eq!(
+                unit.incoming_count(),
+                0,
+                "the unit rang without our certificate"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
