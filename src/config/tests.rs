@@ -303,3 +303,36 @@ fn uppercase_ha1_is_accepted_and_normalised() {
         Some("ab".repeat(16).as_str())
     );
 }
+
+#[test]
+fn wss_without_a_certificate_points_at_the_listener_and_ws_takes_none() {
+    let text = format!(
+        "{BASE}\n[[sip.listen]]\ntransport = \"wss\"\naddr = \"[::]:5067\"\n\
+         [[sip.listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:5066\"\ncert = \"c.pem\"\n"
+    );
+    let found: Vec<_> = errors(&text).into_iter().map(|(l, k, _)| (l, k)).collect();
+    assert_eq!(
+        found,
+        [
+            (10, "sip.listen[0].cert".to_string()),
+            (10, "sip.listen[0].key".to_string()),
+            (16, "sip.listen[1].cert".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn ws_and_wss_listeners_load() {
+    let text = format!(
+        "{BASE}\n[[sip.listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:5066\"\n\
+         [[sip.listen]]\ntransport = \"wss\"\naddr = \"[::]:5067\"\n\
+         cert = \"certs/dev-cert.pem\"\nkey = \"certs/dev-key.pem\"\n"
+    );
+    let config = load_str(&text, "ws.toml").expect("valid");
+    let specs = config.listen_specs();
+    assert_eq!(specs[0].0, Transport::Ws);
+    assert_eq!(specs[0].2, None);
+    assert_eq!(specs[1].0, Transport::Wss);
+    let cert = specs[1].2.as_ref().map(|p| p.cert.clone());
+    assert_eq!(cert, Some("certs/dev-cert.pem".into()));
+}

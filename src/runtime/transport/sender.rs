@@ -39,10 +39,12 @@ impl TransportSender {
     /// - TCP/TLS: the connection `t.peer.conn` if open, else any open
     ///   connection to `t.peer.addr`; for TCP, else a new outbound connection.
     ///   Outbound TLS is not supported yet: it fails with `SendFailed`.
+    /// - WS/WSS: only over the flow the browser opened (RFC 7118 §5); with
+    ///   that flow closed it fails with `SendFailed`.
     pub fn send(&self, t: Transmit) {
         match t.peer.transport {
             Transport::Udp => self.send_udp(t, None),
-            Transport::Tcp | Transport::Tls => self.send_stream(t),
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => self.send_stream(t),
         }
     }
 
@@ -53,7 +55,7 @@ impl TransportSender {
     pub fn send_from(&self, local: SocketAddr, t: Transmit) {
         match t.peer.transport {
             Transport::Udp => self.send_udp(t, Some(local)),
-            Transport::Tcp | Transport::Tls => self.send_stream(t),
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => self.send_stream(t),
         }
     }
 
@@ -86,6 +88,11 @@ impl TransportSender {
         if t.peer.transport == Transport::Tls {
             drop(reg);
             let reason = "no open TLS connection to the peer (outbound TLS not supported yet)";
+            return shared.send_failed(t.peer, reason);
+        }
+        if t.peer.transport.flow_only() {
+            drop(reg);
+            let reason = "the peer's WebSocket flow is closed (a browser is reached only over it)";
             return shared.send_failed(t.peer, reason);
         }
         if shared.is_shutting_down() {
