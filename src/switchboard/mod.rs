@@ -46,6 +46,8 @@ mod tests_flows;
 mod tests_recall;
 #[cfg(test)]
 mod tests_unconfirmed;
+#[cfg(test)]
+mod tests_ws;
 
 pub use callbacks::UnconfirmedAlarm;
 pub use config::{Route, SwitchboardConfig};
@@ -188,6 +190,23 @@ impl Switchboard {
 
     /// The transports could not deliver to `peer`.
     pub fn handle_send_failed(&mut self, now: Instant, peer: Peer) {
+        self.endpoint.handle_send_failed(now, peer);
+        self.pump(now);
+    }
+
+    /// A stream connection closed. For a WebSocket flow (a browser, which
+    /// nothing else reaches) its bindings go at once, so its operator leaves
+    /// the rotation if that was the last, and every transaction over it
+    /// fails at once as a transport error: a call ringing there is offered
+    /// again now, not at the ring timeout.
+    pub fn handle_flow_closed(&mut self, now: Instant, peer: Peer) {
+        if !peer.transport.flow_only() {
+            return;
+        }
+        if let Some(registrar) = self.registrar.as_mut() {
+            registrar.flow_closed(&peer);
+        }
+        self.pump(now);
         self.endpoint.handle_send_failed(now, peer);
         self.pump(now);
     }
