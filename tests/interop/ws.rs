@@ -119,8 +119,10 @@ fn ws_bad_input_gets_clear_errors_and_the_node_stays_up() {
     if !need_pjsua2(test) {
         return; // the Python of the peers (with websockets) is that of pjsua2
     }
-    let mut base = Config::default();
-    base.extra = "[sip.connections]\nfirst_message_s = 2\n".into();
+    let base = Config {
+        extra: "[sip.connections]\nfirst_message_s = 2\n".into(),
+        ..Config::default()
+    };
     let (cfg, port) = with_ws_listener(base);
     let Some(mut d) = Daemon::start(test, &cfg) else {
         return;
