@@ -61,10 +61,15 @@ fn embedded_default_is_the_shipped_file_and_loads() {
     assert_eq!(config.calls.max_duration(), None);
     assert!(config.auth.devices.is_empty());
     let specs = config.listen_specs();
-    assert_eq!(specs.len(), 2);
+    assert_eq!(specs.len(), 3);
     assert_eq!(
         specs[0],
         (Transport::Udp, "0.0.0.0:5060".parse().unwrap(), None)
+    );
+    // The console works out of the box on the machine itself (issue 11).
+    assert_eq!(
+        specs[2],
+        (Transport::Ws, "127.0.0.1:5066".parse().unwrap(), None)
     );
 }
 
