@@ -150,6 +150,19 @@ pub enum CallEvent {
         /// The leg.
         leg: CallHandle,
     },
+    /// A DTMF key in a SIP INFO of the call's dialog
+    /// (`application/dtmf-relay` or `application/dtmf`): the media engine
+    /// relays it as the bridge relays RFC 4733 digits from that leg.
+    InfoDigit {
+        /// The call (an operator's leg, for a relay to the unit).
+        call: CallHandle,
+        /// Its media group (see `MediaStart`).
+        group: CallHandle,
+        /// The key.
+        key: char,
+        /// How long it was pressed, ms.
+        duration_ms: u32,
+    },
     /// An outgoing leg was not answered; its `Ended` follows.
     LegFailed {
         /// The leg.

@@ -169,3 +169,66 @@ fn a_closed_tcp_connection_keeps_its_bindings() {
     s.sb.handle_flow_closed(s.now, tcp);
     assert!(s.reachable("op2"), "TCP phones can be reached anew");
 }
+
+/// An INFO in the operator's dialog with `content_type` and `body`.
+fn info(invite: &str, cseq: u32, content_type: &str, body: &str) -> String {
+    let request = from_phone("INFO", invite, "df7jal23ls0d.invalid", cseq);
+    let head = request.trim_end_matches("Content-Length: 0\r\n\r\n");
+    format!(
+        "{head}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn jssip_info_digits_reach_the_media_engine_as_the_unit_s_digits() {
+    let mut s = Sim::new(plan(), None);
+    let (device, invite) = ringing_in_the_browser(&mut s);
+    let answer = reply(&invite, 200, &answer_sdp(&invite));
+    s.sb.handle_message(s.now, ws_peer(1), answer.as_bytes());
+    let ev = s.outputs();
+    let (_, leg, _) = leg_started(&ev).expect("the leg's media starts");
+    s.sent();
+
+    let dtmf_relay = info(
+        &invite,
+        2,
+        "application/dtmf-relay",
+        "Signal=5\r\nDuration=160\r\n",
+    );
+    s.sb.handle_message(s.now, ws_peer(1), dtmf_relay.as_bytes());
+    assert_eq!(lines(&s.sent()), vec!["SIP/2.0 200 OK"]);
+    let digit = CallEvent::InfoDigit {
+        call: leg,
+        group: device,
+        key: '5',
+        duration_ms: 160,
+    };
+    assert_eq!(s.outputs(), vec![Output::Call(digit)]);
+
+    let dtmf = info(&invite, 3, "application/dtmf", "#");
+    s.sb.handle_message(s.now, ws_peer(1), dtmf.as_bytes());
+    assert_eq!(lines(&s.sent()), vec!["SIP/2.0 200 OK"]);
+    let keys: Vec<char> = s
+        .outputs()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Call(CallEvent::InfoDigit { key, .. }) => Some(key),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, ['#']);
+
+    let bad = info(&invite, 4, "application/dtmf-relay", "Signal=hello\r\n");
+    s.sb.handle_message(s.now, ws_peer(1), bad.as_bytes());
+    assert_eq!(lines(&s.sent()), vec!["SIP/2.0 400 Bad DTMF Body"]);
+    assert!(s.outputs().is_empty());
+
+    let other = info(&invite, 5, "application/media_control+xml", "<x/>");
+    s.sb.handle_message(s.now, ws_peer(1), other.as_bytes());
+    assert_eq!(
+        lines(&s.sent()),
+        vec!["SIP/2.0 200 OK"],
+        "other packages as before"
+    );
+}
