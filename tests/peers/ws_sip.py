@@ -123,7 +123,7 @@ class Browser:
             resp = self.recv(timeout)
         return resp
 
-    def respond(self, req, code, reason, to_tag=None, extra=()):
+    def respond(self, req, code, reason, to_tag=None, extra=(), body=""):
         to = header(req, "To")
         if to_tag and "tag=" not in to:
             to = f"{to};tag={to_tag}"
@@ -136,7 +136,7 @@ class Browser:
             f"CSeq: {header(req, 'CSeq')}",
         ]
         lines += list(extra)
-        lines += ["Content-Length: 0", "", ""]
+        lines += [f"Content-Length: {len(body.encode())}", "", body]
         self.ws.send("\r\n".join(lines))
 
 
