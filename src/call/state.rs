@@ -63,6 +63,9 @@ pub enum EndReason {
     Forwarded,
     /// The switchboard or an operator (API) ended the call.
     HungUp,
+    /// The WebSocket flow of a browser on the call closed (a closed tab):
+    /// nothing reaches it any more.
+    FlowClosed,
 }
 
 impl EndReason {
@@ -80,6 +83,7 @@ impl EndReason {
             EndReason::BridgePeerHungUp => "bridge_peer_hung_up",
             EndReason::Forwarded => "forwarded",
             EndReason::HungUp => "hung_up",
+            EndReason::FlowClosed => "flow_closed",
         }
     }
 }

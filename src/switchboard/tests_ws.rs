@@ -7,6 +7,7 @@
 use super::tests::*;
 use super::*;
 use crate::api::{OperatorState as Api, RequestedState};
+use crate::call::EndReason;
 use crate::sip::digest::respond;
 use crate::sip::types::{ConnId, Transport};
 
@@ -231,4 +232,36 @@ fn jssip_info_digits_reach_the_media_engine_as_the_unit_s_digits() {
         vec!["SIP/2.0 200 OK"],
         "other packages as before"
     );
+}
+
+#[test]
+fn a_tab_closed_during_the_call_queues_the_citizen_again() {
+    let mut s = Sim::new(plan(), None);
+    let (device, invite) = ringing_in_the_browser(&mut s);
+    let answer = reply(&invite, 200, &answer_sdp(&invite));
+    s.sb.handle_message(s.now, ws_peer(1), answer.as_bytes());
+    assert_eq!(s.op_state("op1").0, Api::OnCall);
+    s.sent(); // the ACK
+    s.available("op2", OP2);
+    s.sent();
+    s.outputs();
+
+    s.advance(secs(5));
+    s.sb.handle_flow_closed(s.now, ws_peer(1));
+    let ev = s.outputs();
+    assert!(
+        end_reasons(&ev).contains(&EndReason::FlowClosed),
+        "the browser's leg ended: {ev:?}"
+    );
+    assert!(
+        !end_reasons(&ev).contains(&EndReason::BridgePeerHungUp),
+        "the citizen is not hung up"
+    );
+    let out = s.sent();
+    let (to, _) = find(&out, "INVITE ");
+    assert_eq!(
+        to, OP2,
+        "the citizen's call rings the next operator at once"
+    );
+    assert!(s.sb.devices.contains_key(&device));
 }
