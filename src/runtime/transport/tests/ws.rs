@@ -91,3 +91,57 @@ async fn websocket_connections_count_against_the_per_source_limit() {
     assert!(closed_by_server(&mut over).await, "over the source limit");
     let _other = browser("127.0.0.1", addr).await;
 }
+
+#[tokio::test]
+async fn wss_upgrades_over_the_listener_s_certificate() {
+    use rustls::pki_types::ServerName;
+    use std::sync::Arc;
+    let dir = temp_dir("wss");
+    let (cert, key) = write_dev_cert(&dir, &[]).unwrap();
+    let listen = ListenerSpec {
+        tls: Some(load_tls_config(&cert, &key).unwrap()),
+        ..spec(Transport::Wss, "127.0.0.1:0")
+    };
+    let (t, mut rx) = start(&[listen], TransportLimits::default()).await;
+    let addr = bound(&t, Transport::Wss);
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&cert).unwrap();
+    for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tcp_from("127.0.0.1", addr).await;
+    let name = ServerName::try_from("localhost").unwrap();
+    let tls = timeout(WAIT, connector.connect(name, tcp))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut req = format!("wss://localhost:{}/", addr.port())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "sip".parse().unwrap());
+    let (mut ws, _) = timeout(WAIT, tokio_tungstenite::client_async(req, tls))
+        .await
+        .unwrap()
+        .expect("wss upgrade");
+    let options = String::from_utf8(sip("OPTIONS sip:rc SIP/2.0", "")).unwrap();
+    ws.send(Message::text(options)).await.unwrap();
+    let (peer, _) = next_message(&mut rx).await;
+    assert_eq!(peer.transport, Transport::Wss);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_wss_listener_without_a_certificate_does_not_start() {
+    let (tx, _rx) = mpsc::channel(4);
+    let specs = [spec(Transport::Wss, "127.0.0.1:0")];
+    let err = Transports::start(&specs, tx, TransportLimits::default()).await;
+    assert!(matches!(err, Err(TransportError::MissingTlsConfig { .. })));
+}
