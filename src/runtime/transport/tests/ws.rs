@@ -4,26 +4,18 @@
 //! limit applying to WebSocket connections as to TCP.
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::limits::connect_from;
 use super::*;
 use crate::runtime::transport::source_limit::SourcePolicy;
 
-async fn tcp_from(source: &str, server: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
-    timeout(WAIT, socket.connect(server))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// A browser's WebSocket offering the `sip` subprotocol.
 async fn browser(source: &str, server: SocketAddr) -> WebSocketStream<TcpStream> {
-    let stream = tcp_from(source, server).await;
+    let stream = connect_from(source, server).await;
     let mut req = format!("ws://{server}/").into_client_request().unwrap();
     let sip = "sip".parse().unwrap();
     req.headers_mut().insert("sec-websocket-protocol", sip);
@@ -87,7 +79,7 @@ async fn websocket_connections_count_against_the_per_source_limit() {
     let (t, _rx) = start(&[spec(Transport::Ws, "127.0.0.1:0")], limits).await;
     let addr = bound(&t, Transport::Ws);
     let _first = browser("127.0.0.2", addr).await;
-    let mut over = tcp_from("127.0.0.2", addr).await;
+    let mut over = connect_from("127.0.0.2", addr).await;
     assert!(closed_by_server(&mut over).await, "over the source limit");
     let _other = browser("127.0.0.1", addr).await;
 }
@@ -116,7 +108,7 @@ async fn wss_upgrades_over_the_listener_s_certificate() {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tcp_from("127.0.0.1", addr).await;
+    let tcp = connect_from("127.0.0.1", addr).await;
     let name = ServerName::try_from("localhost").unwrap();
     let tls = timeout(WAIT, connector.connect(name, tcp))
         .await
