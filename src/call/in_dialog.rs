@@ -4,7 +4,10 @@
 //! - BYE ends the call (200 OK first).
 //! - re-INVITE and UPDATE carry holds, unholds and session-timer refreshes:
 //!   answered with a new SDP version and the Session-Expires in force.
-//! - INFO (DTMF relay from some units) and OPTIONS get 200 OK.
+//! - INFO and OPTIONS get 200 OK; an INFO carrying DTMF
+//!   (`application/dtmf-relay`, JsSIP's default, or `application/dtmf`)
+//!   becomes [`CallEvent::InfoDigit`], and one whose DTMF body holds no
+//!   valid key gets 400.
 //! - A request for an unknown dialog gets 481; a CSeq lower than one already
 //!   seen gets 500 (RFC 3261 §12.2.2).
 
@@ -13,6 +16,7 @@ use super::reply::{header_has_token, ALLOW, SUPPORTED};
 use super::state::{CallEvent, CallHandle, CallState, EndReason};
 use super::Lent;
 use crate::sip::dialog::CseqCheck;
+use crate::sip::dtmf_info;
 use crate::sip::message::{self, Method, Request};
 use crate::sip::sdp::{self, MediaPolicy};
 use crate::sip::transaction::TxKey;
@@ -38,9 +42,34 @@ impl Lent<'_> {
                 self.end_call(now, handle, EndReason::RemoteBye);
             }
             Method::Invite | Method::Update => self.on_refresh(now, handle, &key, &req),
-            Method::Info | Method::Options => self.reply_options(now, &key, &req),
+            Method::Info => self.on_info(now, handle, &key, &req),
+            Method::Options => self.reply_options(now, &key, &req),
             Method::PRack => self.reply(now, &key, &req, 481, None),
             _ => self.reply_not_allowed(now, &key, &req),
+        }
+    }
+
+    /// INFO: a DTMF key goes to the media engine; other packages get 200.
+    fn on_info(&mut self, now: Instant, handle: CallHandle, key: &TxKey, req: &Request) {
+        let content_type = message::header_value(req, "Content-Type").unwrap_or_default();
+        match dtmf_info::parse(content_type, &req.body) {
+            Ok(None) => self.reply_options(now, key, req),
+            Ok(Some(digit)) => {
+                self.reply_options(now, key, req);
+                let Some(group) = self.calls.get(&handle).map(|c| c.group()) else {
+                    return;
+                };
+                self.events.push_back(CallEvent::InfoDigit {
+                    call: handle,
+                    group,
+                    key: digit.key,
+                    duration_ms: digit.duration_ms,
+                });
+            }
+            Err(err) => {
+                tracing::debug!(%err, "INFO with a bad DTMF body");
+                self.reply(now, key, req, 400, Some("Bad DTMF Body"));
+            }
         }
     }
 

@@ -52,6 +52,25 @@ impl CallCore {
         self.hang_up_call(tl, now, leg, EndReason::Cancelled);
     }
 
+    /// The established calls whose dialog runs over `peer`'s flow.
+    pub fn calls_on_flow(&self, peer: &Peer) -> Vec<CallHandle> {
+        let established = |c: &&super::state::Call| {
+            matches!(
+                c.state,
+                super::state::CallState::Answered | super::state::CallState::Confirmed
+            )
+        };
+        // A scan of all calls: a flow closes rarely (a tab, a network).
+        let mut calls: Vec<CallHandle> = (self.calls.keys())
+            .filter_map(|h| self.calls.get(h))
+            .filter(|c| c.dialog.peer == *peer)
+            .filter(established)
+            .map(|c| c.handle)
+            .collect();
+        calls.sort();
+        calls
+    }
+
     /// Ends any call from our side, incoming or a leg: BYE when answered,
     /// 480 to an incoming call still ringing, CANCEL to an early leg. Its
     /// `Ended` carries `reason`. Unknown handles are ignored.

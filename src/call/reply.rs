@@ -72,6 +72,10 @@ impl CallCore {
             Transport::Udp => format!("<sip:{user}{sent_by}>"),
             Transport::Tcp => format!("<sip:{user}{sent_by};transport=tcp>"),
             Transport::Tls => format!("<sips:{user}{sent_by}>"),
+            Transport::Ws | Transport::Wss => {
+                let param = peer.transport.uri_param();
+                format!("<sip:{user}{sent_by};transport={param}>")
+            }
         }
     }
 }

@@ -63,6 +63,9 @@ pub enum EndReason {
     Forwarded,
     /// The switchboard or an operator (API) ended the call.
     HungUp,
+    /// The WebSocket flow of a browser on the call closed (a closed tab):
+    /// nothing reaches it any more.
+    FlowClosed,
 }
 
 impl EndReason {
@@ -80,6 +83,7 @@ impl EndReason {
             EndReason::BridgePeerHungUp => "bridge_peer_hung_up",
             EndReason::Forwarded => "forwarded",
             EndReason::HungUp => "hung_up",
+            EndReason::FlowClosed => "flow_closed",
         }
     }
 }
@@ -149,6 +153,19 @@ pub enum CallEvent {
     LegAnswered {
         /// The leg.
         leg: CallHandle,
+    },
+    /// A DTMF key in a SIP INFO of the call's dialog
+    /// (`application/dtmf-relay` or `application/dtmf`): the media engine
+    /// relays it as the bridge relays RFC 4733 digits from that leg.
+    InfoDigit {
+        /// The call (an operator's leg, for a relay to the unit).
+        call: CallHandle,
+        /// Its media group (see `MediaStart`).
+        group: CallHandle,
+        /// The key.
+        key: char,
+        /// How long it was pressed, ms.
+        duration_ms: u32,
     },
     /// An outgoing leg was not answered; its `Ended` follows.
     LegFailed {

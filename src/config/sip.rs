@@ -71,6 +71,17 @@ pub enum ListenTransport {
     Tcp,
     /// `"tls"`: needs `cert` and `key`.
     Tls,
+    /// `"ws"`: SIP over WebSocket (RFC 7118), for browsers on this machine.
+    Ws,
+    /// `"wss"`: SIP over secure WebSocket; needs `cert` and `key`.
+    Wss,
+}
+
+impl ListenTransport {
+    /// True for the transports that need a certificate (`tls`, `wss`).
+    pub fn needs_cert(self) -> bool {
+        matches!(self, ListenTransport::Tls | ListenTransport::Wss)
+    }
 }
 
 impl From<ListenTransport> for Transport {
@@ -79,6 +90,8 @@ impl From<ListenTransport> for Transport {
             ListenTransport::Udp => Transport::Udp,
             ListenTransport::Tcp => Transport::Tcp,
             ListenTransport::Tls => Transport::Tls,
+            ListenTransport::Ws => Transport::Ws,
+            ListenTransport::Wss => Transport::Wss,
         }
     }
 }
@@ -87,18 +100,19 @@ impl From<ListenTransport> for Transport {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenConfig {
-    /// `"udp"`, `"tcp"` or `"tls"`. Required.
+    /// `"udp"`, `"tcp"`, `"tls"`, `"ws"` or `"wss"`. Required.
     pub transport: ListenTransport,
     /// Socket address to bind, `"0.0.0.0:5060"` or `"[::]:5061"`. Required.
     pub addr: SocketAddr,
-    /// PEM certificate chain for `tls`; required for tls, forbidden otherwise.
-    /// A relative path is resolved against the daemon's working directory.
+    /// PEM certificate chain for `tls` and `wss`; required for them,
+    /// forbidden otherwise. A relative path is resolved against the daemon's
+    /// working directory.
     pub cert: Option<PathBuf>,
-    /// PEM private key for `tls`; required for tls, forbidden otherwise.
+    /// PEM private key for `tls` and `wss`; required for them, forbidden otherwise.
     pub key: Option<PathBuf>,
 }
 
-/// Certificate and key files for a TLS listener.
+/// Certificate and key files for a TLS or WSS listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsPaths {
     /// PEM certificate chain.
@@ -108,10 +122,10 @@ pub struct TlsPaths {
 }
 
 impl ListenConfig {
-    /// The TLS files, when this is a TLS listener with both set.
+    /// The TLS files, when this is a TLS or WSS listener with both set.
     pub fn tls_paths(&self) -> Option<TlsPaths> {
         match (self.transport, &self.cert, &self.key) {
-            (ListenTransport::Tls, Some(cert), Some(key)) => Some(TlsPaths {
+            (t, Some(cert), Some(key)) if t.needs_cert() => Some(TlsPaths {
                 cert: cert.clone(),
                 key: key.clone(),
             }),
@@ -198,19 +212,19 @@ impl SipConfig {
 
 impl ListenConfig {
     fn check(&self, path: &str, out: &mut Findings) {
-        let tls = self.transport == ListenTransport::Tls;
+        let tls = self.transport.needs_cert();
         for (name, value) in [("cert", &self.cert), ("key", &self.key)] {
             match (tls, value) {
                 (true, None) => out.push(
                     format!("{path}.{name}"),
                     Problem::Missing {
-                        because: "for a tls listener",
+                        because: "for a tls or wss listener",
                     },
                 ),
                 (false, Some(_)) => out.push(
                     format!("{path}.{name}"),
                     Problem::Forbidden {
-                        because: "on a udp or tcp listener",
+                        because: "on a udp, tcp or ws listener",
                     },
                 ),
                 _ => {}

@@ -61,10 +61,15 @@ fn embedded_default_is_the_shipped_file_and_loads() {
     assert_eq!(config.calls.max_duration(), None);
     assert!(config.auth.devices.is_empty());
     let specs = config.listen_specs();
-    assert_eq!(specs.len(), 2);
+    assert_eq!(specs.len(), 3);
     assert_eq!(
         specs[0],
         (Transport::Udp, "0.0.0.0:5060".parse().unwrap(), None)
+    );
+    // The console works out of the box on the machine itself (issue 11).
+    assert_eq!(
+        specs[2],
+        (Transport::Ws, "127.0.0.1:5066".parse().unwrap(), None)
     );
 }
 
@@ -302,4 +307,37 @@ fn uppercase_ha1_is_accepted_and_normalised() {
         config.auth.devices[0].ha1_md5.as_deref(),
         Some("ab".repeat(16).as_str())
     );
+}
+
+#[test]
+fn wss_without_a_certificate_points_at_the_listener_and_ws_takes_none() {
+    let text = format!(
+        "{BASE}\n[[sip.listen]]\ntransport = \"wss\"\naddr = \"[::]:5067\"\n\
+         [[sip.listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:5066\"\ncert = \"c.pem\"\n"
+    );
+    let found: Vec<_> = errors(&text).into_iter().map(|(l, k, _)| (l, k)).collect();
+    assert_eq!(
+        found,
+        [
+            (10, "sip.listen[0].cert".to_string()),
+            (10, "sip.listen[0].key".to_string()),
+            (16, "sip.listen[1].cert".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn ws_and_wss_listeners_load() {
+    let text = format!(
+        "{BASE}\n[[sip.listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:5066\"\n\
+         [[sip.listen]]\ntransport = \"wss\"\naddr = \"[::]:5067\"\n\
+         cert = \"certs/dev-cert.pem\"\nkey = \"certs/dev-key.pem\"\n"
+    );
+    let config = load_str(&text, "ws.toml").expect("valid");
+    let specs = config.listen_specs();
+    assert_eq!(specs[0].0, Transport::Ws);
+    assert_eq!(specs[0].2, None);
+    assert_eq!(specs[1].0, Transport::Wss);
+    let cert = specs[1].2.as_ref().map(|p| p.cert.clone());
+    assert_eq!(cert, Some("certs/dev-cert.pem".into()));
 }

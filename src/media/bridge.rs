@@ -146,7 +146,14 @@ impl Bridge {
             self.events_ignored += 1;
             return None;
         };
-        let duration_ms = (u32::from(event.duration) / 8).clamp(MIN_DIGIT_MS, MAX_DIGIT_MS);
+        self.operator_key(digit, u32::from(event.duration) / 8)
+    }
+
+    /// A key from the operator leg sent outside RTP (SIP INFO), `duration_ms`
+    /// long: relayed like [`Self::operator_digit`]'s; `None` when it was
+    /// queued in-band or is not a DTMF key.
+    pub fn operator_key(&mut self, digit: char, duration_ms: u32) -> Option<DigitRelay> {
+        let duration_ms = duration_ms.clamp(MIN_DIGIT_MS, MAX_DIGIT_MS);
         if self.device_events {
             self.digits_events += 1;
             return Some(DigitRelay::Events { digit, duration_ms });

@@ -359,3 +359,32 @@ fn hold_plays_until_bridged_and_again_after_the_bridge_drops() {
     operator.clone().fill(&mut out);
     assert_eq!(out, [0; 160], "no hold set: silence");
 }
+
+#[test]
+fn info_keys_from_the_operator_are_relayed_like_its_rfc4733_digits() {
+    // JsSIP's INFO "Signal=5 Duration=160": the same relay as an RFC 4733 '5'.
+    let mut bridge = connected(true);
+    let by_info = bridge.operator_key('5', 160);
+    let by_rtp = bridge.operator_digit(&digit_event(Some('5'), 5, 160));
+    assert_eq!(by_info, by_rtp);
+    assert_eq!(
+        by_info,
+        Some(DigitRelay::Events {
+            digit: '5',
+            duration_ms: 160
+        })
+    );
+    assert_eq!(
+        bridge.operator_key('1', 5000),
+        Some(DigitRelay::Events {
+            digit: '1',
+            duration_ms: MAX_DIGIT_MS
+        })
+    );
+    let mut in_band = connected(false);
+    assert_eq!(
+        in_band.operator_key('#', 160),
+        Some(DigitRelay::InBand { digit: '#' })
+    );
+    assert_eq!(in_band.stats().digits_in_band, 1);
+}

@@ -166,6 +166,22 @@ impl Table {
         Some(entry)
     }
 
+    /// Removes every binding whose flow is `peer` (the same connection).
+    pub(crate) fn remove_flow(&mut self, peer: &Peer) -> Vec<(OperatorId, Binding)> {
+        let mut gone = Vec::new();
+        for (op, entries) in self.by_operator.iter_mut() {
+            entries.retain(|e| {
+                let keep = e.binding.peer != *peer;
+                if !keep {
+                    gone.push((op.clone(), e.binding.clone()));
+                }
+                keep
+            });
+        }
+        self.by_operator.retain(|_, entries| !entries.is_empty());
+        gone
+    }
+
     /// Finds one binding by its key.
     pub(crate) fn get_mut(&mut self, op: &OperatorId, key: &str) -> Option<&mut Entry> {
         let entries = self.by_operator.get_mut(op)?;

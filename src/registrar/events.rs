@@ -59,6 +59,9 @@ pub enum RemoveReason {
     Unresponsive,
     /// Its operator is no longer configured (reload).
     OperatorRemoved,
+    /// The WebSocket flow it registered over closed (a closed tab, a dead
+    /// socket): a browser cannot be reached any other way.
+    FlowClosed,
 }
 
 impl RemoveReason {
@@ -69,6 +72,7 @@ impl RemoveReason {
             Self::Expired => "expired",
             Self::Unresponsive => "unresponsive",
             Self::OperatorRemoved => "operator_removed",
+            Self::FlowClosed => "flow_closed",
         }
     }
 }

@@ -30,6 +30,9 @@
 //!   second consecutive miss or `2K` after it was last heard from, whichever
 //!   is first. Each binding keeps the flow ([`Peer`](crate::sip::types::Peer))
 //!   of its last REGISTER; probes and calls go back through it.
+//! - A browser (SIP over WebSocket) is reachable only over the flow it
+//!   registered on: when that flow closes ([`Registrar::flow_closed`]) its
+//!   bindings go at once, as RFC 5626 §5.2 would have a flow failure do.
 
 mod bindings;
 mod blocker;
@@ -64,6 +67,7 @@ use std::time::Instant;
 
 use crate::routing::OperatorId;
 use crate::sip::digest::DigestServer;
+use crate::sip::types::Peer;
 use bindings::Table;
 use blocker::Blocker;
 
@@ -183,6 +187,30 @@ impl Registrar {
         if let Some(binding) = liveness::record_result(&mut self.table, now, target, id, ok, k) {
             self.note_removed(&op, &binding, RemoveReason::Unresponsive);
             self.note_reachability(&op, true);
+            self.update_gauges();
+        }
+    }
+
+    /// A flow closed: for a WebSocket flow (a browser, reachable only over
+    /// it), every binding registered over it goes at once
+    /// ([`RemoveReason::FlowClosed`]), not at expiry. Other transports keep
+    /// their bindings: a TCP phone can be reached by a new connection, and
+    /// keep-alives judge the rest.
+    pub fn flow_closed(&mut self, peer: &Peer) {
+        if !peer.transport.flow_only() || peer.conn.is_none() {
+            return;
+        }
+        let gone = self.table.remove_flow(peer);
+        let mut touched = BTreeSet::new();
+        for (op, binding) in gone {
+            self.note_removed(&op, &binding, RemoveReason::FlowClosed);
+            touched.insert(op);
+        }
+        for op in &touched {
+            self.note_reachability(op, true);
+        }
+        if !touched.is_empty() {
+            self.forget_stale_probes();
             self.update_gauges();
         }
     }

@@ -104,7 +104,8 @@ impl MediaHandle {
         let group = match &event {
             CallEvent::MediaStart { group, .. }
             | CallEvent::MediaUpdate { group, .. }
-            | CallEvent::MediaStop { group, .. } => *group,
+            | CallEvent::MediaStop { group, .. }
+            | CallEvent::InfoDigit { group, .. } => *group,
             _ => return,
         };
         self.send(group, WorkerInput::Call(event));
@@ -219,6 +220,18 @@ impl Worker {
         }
     }
 
+    /// A DTMF key from a SIP INFO of `call`: relayed to the device when
+    /// `call` is the operator side of a bridge, as its RFC 4733 digits are.
+    fn info_digit(&mut self, call: CallHandle, key: char, duration_ms: u32) {
+        match self.links.iter_mut().find(|l| l.operator == call) {
+            Some(link) => link.relay_key(&mut self.legs, key, duration_ms),
+            None => tracing::debug!(
+                call = call.0,
+                "INFO digit outside an operator's bridge: not relayed"
+            ),
+        }
+    }
+
     /// Bridges two legs, or remembers the request until both have media
     /// (a leg's `MediaStart` follows its answer).
     fn connect(&mut self, device: CallHandle, operator: CallHandle) {
@@ -311,6 +324,12 @@ impl Worker {
                 }
             }
             CallEvent::MediaStop { call, .. } => self.stop(now, call),
+            CallEvent::InfoDigit {
+                call,
+                key,
+                duration_ms,
+                ..
+            } => self.info_digit(call, key, duration_ms),
             _ => {}
         }
     }

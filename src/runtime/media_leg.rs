@@ -231,17 +231,33 @@ impl Link {
             .iter()
             .for_each(|f| self.bridge.from_operator(f));
         for event in std::mem::take(&mut operator.events) {
-            let Some(DigitRelay::Events { digit, duration_ms }) =
-                self.bridge.operator_digit(&event)
-            else {
-                continue;
-            };
-            let sent = legs
-                .get_mut(&self.device)
-                .is_some_and(|d| d.send_digit(digit, duration_ms));
-            if !sent {
-                self.bridge.relay_in_band(digit, duration_ms);
-            }
+            let relay = self.bridge.operator_digit(&event);
+            self.deliver(legs, relay);
+        }
+    }
+
+    /// A key the operator sent another way (SIP INFO): relayed exactly as
+    /// its RFC 4733 digits are.
+    pub(super) fn relay_key(
+        &mut self,
+        legs: &mut HashMap<CallHandle, Leg>,
+        key: char,
+        duration_ms: u32,
+    ) {
+        let relay = self.bridge.operator_key(key, duration_ms);
+        self.deliver(legs, relay);
+    }
+
+    /// Sends an events relay on the device leg (in-band if it cannot).
+    fn deliver(&mut self, legs: &mut HashMap<CallHandle, Leg>, relay: Option<DigitRelay>) {
+        let Some(DigitRelay::Events { digit, duration_ms }) = relay else {
+            return;
+        };
+        let sent = legs
+            .get_mut(&self.device)
+            .is_some_and(|d| d.send_digit(digit, duration_ms));
+        if !sent {
+            self.bridge.relay_in_band(digit, duration_ms);
         }
     }
 

@@ -183,7 +183,7 @@ fn handle_event(sb: &mut Switchboard, event: TransportEvent) {
             tracing::debug!(%reason, to = %peer.addr, "send failed");
             sb.handle_send_failed(now, peer);
         }
-        TransportEvent::Closed { .. } => {}
+        TransportEvent::Closed { peer } => sb.handle_flow_closed(now, peer),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod dialog;
 pub mod digest;
+pub mod dtmf_info;
 pub mod endpoint;
 pub mod framing;
 pub mod message;

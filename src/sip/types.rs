@@ -30,6 +30,10 @@ pub enum Transport {
     Tcp,
     /// TLS over TCP (`sips:` and `;transport=tls`).
     Tls,
+    /// SIP over WebSocket (RFC 7118), one message per frame.
+    Ws,
+    /// SIP over secure WebSocket (RFC 7118, WebSocket over TLS).
+    Wss,
 }
 
 impl Transport {
@@ -44,6 +48,24 @@ impl Transport {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+        }
+    }
+    /// True when the peer can be reached only over the connection it opened
+    /// (a browser: its Contact is a `.invalid` host, RFC 7118 §5): when that
+    /// flow closes, what depends on it (bindings, transactions) is gone too.
+    pub fn flow_only(self) -> bool {
+        matches!(self, Transport::Ws | Transport::Wss)
+    }
+    /// The `transport` URI parameter value (`tcp`, `ws`...), lower case.
+    pub fn uri_param(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+            Transport::Ws => "ws",
+            Transport::Wss => "wss",
         }
     }
     /// Parses a Via transport token, case-insensitively.
@@ -52,6 +74,8 @@ impl Transport {
             "UDP" => Some(Transport::Udp),
             "TCP" => Some(Transport::Tcp),
             "TLS" => Some(Transport::Tls),
+            "WS" => Some(Transport::Ws),
+            "WSS" => Some(Transport::Wss),
             _ => None,
         }
     }
@@ -63,7 +87,7 @@ impl fmt::Display for Transport {
     }
 }
 
-/// Identifies one accepted stream connection (TCP or TLS) inside the transports.
+/// Identifies one stream connection (TCP, TLS, WS or WSS) inside the transports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 

@@ -161,7 +161,9 @@ impl Switchboard {
                 reason,
                 ..
             } => self.on_ended(now, *call, call_id.as_str(), *reason),
-            CallEvent::MediaUpdate { .. } | CallEvent::MediaStop { .. } => {}
+            CallEvent::MediaUpdate { .. }
+            | CallEvent::MediaStop { .. }
+            | CallEvent::InfoDigit { .. } => {}
         }
     }
 

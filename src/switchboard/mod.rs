@@ -49,6 +49,8 @@ mod tests_flows;
 mod tests_recall;
 #[cfg(test)]
 mod tests_unconfirmed;
+#[cfg(test)]
+mod tests_ws;
 
 pub use callbacks::UnconfirmedAlarm;
 pub use config::{Route, SwitchboardConfig};
@@ -191,6 +193,31 @@ impl Switchboard {
 
     /// The transports could not deliver to `peer`.
     pub fn handle_send_failed(&mut self, now: Instant, peer: Peer) {
+        self.endpoint.handle_send_failed(now, peer);
+        self.pump(now);
+    }
+
+    /// A stream connection closed. For a WebSocket flow (a browser, which
+    /// nothing else reaches) its bindings go at once, so its operator leaves
+    /// the rotation if that was the last; every transaction over it fails
+    /// at once as a transport error, so a call ringing there is offered
+    /// again now, not at the ring timeout; and a call answered there ends
+    /// (`flow_closed`), which queues its citizen again.
+    pub fn handle_flow_closed(&mut self, now: Instant, peer: Peer) {
+        if !peer.transport.flow_only() {
+            return;
+        }
+        if let Some(registrar) = self.registrar.as_mut() {
+            registrar.flow_closed(&peer);
+        }
+        self.pump(now);
+        for call in self.core.calls_on_flow(&peer) {
+            let tl = self.endpoint.transactions();
+            self.core
+                .hang_up_call(tl, now, call, crate::call::EndReason::FlowClosed);
+        }
+        // Every transaction over the flow fails now: ringing INVITEs and
+        // the BYEs just sent, which nothing can deliver.
         self.endpoint.handle_send_failed(now, peer);
         self.pump(now);
     }

@@ -10,7 +10,7 @@ use crate::sip::framing::FramingLimits;
 /// Bounds on what peers can make the transports hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportLimits {
-    /// Open stream connections (TCP and TLS, inbound and outbound together);
+    /// Open stream connections (TCP, TLS, WS and WSS, inbound and outbound together);
     /// beyond it, new connections are refused with a reset.
     pub max_connections: usize,
     /// Open inbound stream connections per source; a connection over its
@@ -39,6 +39,9 @@ pub struct TransportLimits {
     pub writer_queue: usize,
     /// How long a connection with a framing error stays writable for a 400.
     pub error_linger: Duration,
+    /// A WebSocket flow silent this long is pinged; silent for as long again
+    /// after the ping, it is closed (and its bindings go with it).
+    pub ws_ping_interval: Duration,
 }
 
 impl Default for TransportLimits {
@@ -56,6 +59,7 @@ impl Default for TransportLimits {
             write_timeout: Duration::from_secs(30),
             writer_queue: 256,
             error_linger: Duration::from_secs(2),
+            ws_ping_interval: Duration::from_secs(30),
         }
     }
 }

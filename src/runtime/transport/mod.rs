@@ -1,6 +1,7 @@
-//! SIP transports: UDP, TCP and TLS listeners and connections
+//! SIP transports: UDP, TCP, TLS, WS and WSS listeners and connections
 //! (RFC 3261 §18, RFC 3581 symmetric response routing, RFC 5626 §4.4.1 CRLF
-//! keep-alives, RFC 5923 connection reuse, RFC 5630 `sips:`).
+//! keep-alives, RFC 5923 connection reuse, RFC 5630 `sips:`, RFC 7118 SIP
+//! over WebSocket).
 //!
 //! The SIP driver sees only this module's surface:
 //! [`Transports::start`] binds the listeners from the config and pushes
@@ -23,6 +24,8 @@
 //! | `sender.rs` | [`TransportSender`] |
 //! | `limits.rs` | [`TransportLimits`], from `[sip.connections]` |
 //! | `devcert.rs` | [`write_dev_cert`] for `alarmgate certs dev` |
+//! | `ws.rs` | one WebSocket connection: upgrade, a SIP message per frame, pings |
+//! | `ws_rules.rs` | pure WebSocket rules: subprotocol, frame kinds, ping timer |
 
 mod conn;
 pub mod conn_timer;
@@ -35,6 +38,8 @@ mod tcp;
 mod tls;
 pub mod tls_client;
 mod udp;
+mod ws;
+pub mod ws_rules;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,11 +78,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// One `[[sip.listen]]` entry: what to listen on.
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
-    /// UDP, TCP or TLS.
+    /// UDP, TCP, TLS, WS or WSS.
     pub transport: Transport,
     /// Address to bind; port 0 picks a free port (see [`Transports::local_addrs`]).
     pub addr: SocketAddr,
-    /// Server configuration, required for TLS (see [`load_tls_config`]).
+    /// Server configuration, required for TLS and WSS (see [`load_tls_config`]).
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
@@ -131,8 +136,8 @@ pub enum TransportError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A TLS listener without a server configuration.
-    #[error("TLS listener on {addr} has no certificate configured")]
+    /// A TLS or WSS listener without a server configuration.
+    #[error("TLS/WSS listener on {addr} has no certificate configured")]
     MissingTlsConfig {
         /// The listener address.
         addr: SocketAddr,
@@ -297,13 +302,16 @@ impl Transports {
                 self.drainers.push(tasks.drain);
                 local
             }
-            Transport::Tcp | Transport::Tls => {
-                let tls = self.acceptor(spec)?;
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => {
+                let kind = tcp::StreamKind {
+                    transport: spec.transport,
+                    tls: self.acceptor(spec)?,
+                };
                 let listener = TcpListener::bind(spec.addr).await.map_err(bind_error)?;
                 let local = listener.local_addr().map_err(bind_error)?;
                 let shared = self.shared.clone();
                 self.tasks
-                    .push(tcp::start_accept(shared, listener, local, tls));
+                    .push(tcp::start_accept(shared, listener, local, kind));
                 local
             }
         };
@@ -314,8 +322,12 @@ impl Transports {
 
     fn acceptor(&self, spec: &ListenerSpec) -> Result<Option<TlsAcceptor>, TransportError> {
         match (spec.transport, &spec.tls) {
-            (Transport::Tls, Some(config)) => Ok(Some(TlsAcceptor::from(config.clone()))),
-            (Transport::Tls, None) => Err(TransportError::MissingTlsConfig { addr: spec.addr }),
+            (Transport::Tls | Transport::Wss, Some(config)) => {
+                Ok(Some(TlsAcceptor::from(config.clone())))
+            }
+            (Transport::Tls | Transport::Wss, None) => {
+                Err(TransportError::MissingTlsConfig { addr: spec.addr })
+            }
             _ => Ok(None),
         }
     }

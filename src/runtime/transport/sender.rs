@@ -40,10 +40,12 @@ impl TransportSender {
     ///   connection to `t.peer.addr`, else a new outbound connection; for
     ///   TLS only to a next hop of the dialplan ([`Self::set_tls_peers`]),
     ///   whose certificate is checked.
+    /// - WS/WSS: only over the flow the browser opened (RFC 7118 §5); with
+    ///   that flow closed it fails with `SendFailed`.
     pub fn send(&self, t: Transmit) {
         match t.peer.transport {
             Transport::Udp => self.send_udp(t, None),
-            Transport::Tcp | Transport::Tls => self.send_stream(t),
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => self.send_stream(t),
         }
     }
 
@@ -54,7 +56,7 @@ impl TransportSender {
     pub fn send_from(&self, local: SocketAddr, t: Transmit) {
         match t.peer.transport {
             Transport::Udp => self.send_udp(t, Some(local)),
-            Transport::Tcp | Transport::Tls => self.send_stream(t),
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => self.send_stream(t),
         }
     }
 
@@ -84,6 +86,11 @@ impl TransportSender {
                 Err(TrySendError::Closed(t)) => t,
             },
         };
+        if t.peer.transport.flow_only() {
+            drop(reg);
+            let reason = "the peer's WebSocket flow is closed (a browser is reached only over it)";
+            return shared.send_failed(t.peer, reason);
+        }
         let tls = match t.peer.transport {
             Transport::Tls => match shared.tls_peer(t.peer.addr) {
                 Some(peer) => Some(peer),

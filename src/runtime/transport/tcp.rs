@@ -1,4 +1,5 @@
-//! SIP over TCP and TLS listeners, and outbound TCP connections
+//! SIP over TCP and TLS listeners (and the accept side of WS and WSS, whose
+//! upgrade `ws.rs` runs), and outbound TCP connections
 //! (RFC 3261 §18.1.1, §18.2.2; connection reuse as in RFC 5923).
 //!
 //! The accept loop takes the connection's slot before anything else (its
@@ -21,27 +22,35 @@ use tokio_rustls::TlsAcceptor;
 
 use super::conn::Origin;
 use super::shared::{shutdown_signal, ConnParts, Refusal, Shared, Slot};
-use super::{conn, tls, udp};
+use super::{conn, tls, udp, ws};
 use crate::sip::types::Transport;
 
 /// Pause after an accept error that is not about one connection (EMFILE…).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Starts the accept loop of a bound TCP (or, with `tls`, TLS) listener.
+/// What a stream listener speaks: its transport and, for TLS and WSS, the
+/// TLS acceptor.
+#[derive(Clone)]
+pub(crate) struct StreamKind {
+    pub transport: Transport,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Starts the accept loop of a bound TCP, TLS, WS or WSS listener.
 pub(crate) fn start_accept(
     shared: Arc<Shared>,
     listener: TcpListener,
     local: SocketAddr,
-    tls: Option<TlsAcceptor>,
+    kind: StreamKind,
 ) -> JoinHandle<()> {
-    tokio::spawn(accept_loop(shared, listener, local, tls))
+    tokio::spawn(accept_loop(shared, listener, local, kind))
 }
 
 async fn accept_loop(
     shared: Arc<Shared>,
     listener: TcpListener,
     local: SocketAddr,
-    tls: Option<TlsAcceptor>,
+    kind: StreamKind,
 ) {
     let mut refused: u64 = 0;
     loop {
@@ -70,7 +79,7 @@ async fn accept_loop(
             at: accepted,
             slot,
         };
-        tokio::spawn(serve(shared.clone(), stream, accept, tls.clone()));
+        tokio::spawn(serve(shared.clone(), stream, accept, kind.clone()));
     }
 }
 
@@ -101,6 +110,17 @@ struct Accept {
     slot: Slot,
 }
 
+impl From<Accept> for ws::Accepted {
+    fn from(a: Accept) -> Self {
+        Self {
+            from: a.from,
+            local: a.local,
+            at: a.at,
+            slot: a.slot,
+        }
+    }
+}
+
 /// Logs an accept error; backs off when the process is out of resources.
 async fn accept_error(local: SocketAddr, e: &std::io::Error) {
     let per_connection = matches!(
@@ -118,9 +138,12 @@ async fn accept_error(local: SocketAddr, e: &std::io::Error) {
 /// Runs one accepted connection, after the TLS handshake if any. The
 /// handshake must end within the TLS handshake timeout and leave time of
 /// the first-message timeout, which started at the accept.
-async fn serve(shared: Arc<Shared>, stream: TcpStream, a: Accept, tls: Option<TlsAcceptor>) {
+async fn serve(shared: Arc<Shared>, stream: TcpStream, a: Accept, kind: StreamKind) {
     let origin = Origin::Accepted(a.at);
-    let Some(acceptor) = tls else {
+    let Some(acceptor) = kind.tls else {
+        if kind.transport == Transport::Ws {
+            return ws::serve(shared, stream, Transport::Ws, a.into()).await;
+        }
         let parts = shared.register(Transport::Tcp, a.from);
         return conn::run(shared, stream, parts, a.local, a.slot, origin).await;
     };
@@ -134,6 +157,9 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, a: Accept, tls: Option<Tl
         _ = shutdown_signal(&mut shutdown) => return,
     };
     match handshake {
+        Ok(stream) if kind.transport == Transport::Wss => {
+            ws::serve(shared, stream, Transport::Wss, a.into()).await;
+        }
         Ok(stream) => {
             let parts = shared.register(Transport::Tls, a.from);
             conn::run(shared, stream, parts, a.local, a.slot, origin).await;

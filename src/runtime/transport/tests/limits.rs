@@ -11,7 +11,7 @@ use super::*;
 use crate::runtime::transport::source_limit::{SourceKey, SourcePolicy};
 
 /// Connects to `server` from `source` (port chosen by the kernel).
-async fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+pub(super) async fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
     timeout(WAIT, socket.connect(server))

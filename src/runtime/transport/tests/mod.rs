@@ -6,6 +6,7 @@ mod lifecycle;
 mod limits;
 mod stream;
 mod tls;
+mod ws;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
