@@ -63,6 +63,15 @@ impl TrunkTls {
 pub(crate) fn check_trunk_tls(trunks: &[Trunk], listen: &[ListenConfig], out: &mut Findings) {
     let has_tls_listener = listen.iter().any(|l| l.transport == ListenTransport::Tls);
     for (i, t) in trunks.iter().enumerate() {
+        if matches!(t.transport, ListenTransport::Ws | ListenTransport::Wss) {
+            out.push(
+                format!("trunks[{i}].transport"),
+                Problem::Invalid {
+                    value: format!("{:?}", t.transport).to_lowercase(),
+                    expected: "\"udp\", \"tcp\" or \"tls\" (WebSocket is for browser phones, reached over their own flow)",
+                },
+            );
+        }
         if t.transport == ListenTransport::Tls && !has_tls_listener {
             out.push(
                 format!("trunks[{i}].transport"),
@@ -173,6 +182,11 @@ mod tests {
         check_trunk_tls(&[trunk(ListenTransport::Tls, None)], &[], &mut out);
         let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["trunks[0].transport"]);
+    }
+
+    #[test]
+    fn a_trunk_cannot_place_calls_over_websocket() {
+        assert_eq!(keys(&[trunk(ListenTransport::Ws, None)]), ["trunks[0].transport"]);
     }
 
     #[test]
