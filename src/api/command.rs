@@ -6,10 +6,12 @@
 //! channel it sends that value on: the switchboard holds no channel.
 //! Values here are already validated (lengths, characters, known states).
 
+use super::scope::OperatorScope;
 use super::views::{CallView, OperatorView, QueueView, RecallAccepted};
 use crate::labels::{Caller, TenantId};
 use crate::routing::OperatorId;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use thiserror::Error;
 use tokio::sync::oneshot;
 
@@ -68,6 +70,9 @@ pub enum ApiCommand {
         note: Option<String>,
         /// The token's name.
         by: String,
+        /// An operator's session: the call must be one it took (`Forbidden`
+        /// otherwise). `None`: an admin token, any call.
+        taken_by: Option<OperatorId>,
         /// `NotFound` for a call the switchboard does not know (or no longer keeps).
         reply: Reply<()>,
     },
@@ -76,6 +81,28 @@ pub enum ApiCommand {
         /// The answer.
         reply: Reply<Vec<QueueView>>,
     },
+    /// The console's sign-in: the operator's softphone password, checked
+    /// by the registrar (its blocking of guessing sources applies).
+    SignIn {
+        /// The operator.
+        operator: OperatorId,
+        /// The password given.
+        password: Password,
+        /// Where the request came from (the blocker counts per source).
+        source: IpAddr,
+        /// What the session may see; `Unauthorized` or `Blocked` otherwise.
+        reply: Reply<OperatorScope>,
+    },
+}
+
+/// A password on its way to the registrar: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
 }
 
 /// An [`ApiCommand`] without its reply channel: what the switchboard
@@ -116,9 +143,20 @@ pub enum ApiRequest {
         note: Option<String>,
         /// The token's name.
         by: String,
+        /// See [`ApiCommand::Disposition`].
+        taken_by: Option<OperatorId>,
     },
     /// See [`ApiCommand::ListQueues`].
     ListQueues,
+    /// See [`ApiCommand::SignIn`].
+    SignIn {
+        /// The operator.
+        operator: OperatorId,
+        /// The password given.
+        password: Password,
+        /// Where the request came from.
+        source: IpAddr,
+    },
 }
 
 /// The switchboard's answer to an [`ApiRequest`], one variant per request.
@@ -136,6 +174,8 @@ pub enum ApiReply {
     Disposition(Result<(), ApiError>),
     /// To `ListQueues`.
     Queues(Result<Vec<QueueView>, ApiError>),
+    /// To `SignIn`.
+    SignIn(Result<OperatorScope, ApiError>),
 }
 
 /// The reply channel of an [`ApiCommand`], kept by the driver while the
@@ -154,6 +194,8 @@ pub enum ReplyTo {
     Disposition(Reply<()>),
     /// For `ListQueues`.
     Queues(Reply<Vec<QueueView>>),
+    /// For `SignIn`.
+    SignIn(Reply<OperatorScope>),
 }
 
 impl ApiCommand {
@@ -193,6 +235,7 @@ impl ApiCommand {
                 disposition,
                 note,
                 by,
+                taken_by,
                 reply,
             } => {
                 let request = ApiRequest::Disposition {
@@ -200,8 +243,22 @@ impl ApiCommand {
                     disposition,
                     note,
                     by,
+                    taken_by,
                 };
                 (request, ReplyTo::Disposition(reply))
+            }
+            C::SignIn {
+                operator,
+                password,
+                source,
+                reply,
+            } => {
+                let request = ApiRequest::SignIn {
+                    operator,
+                    password,
+                    source,
+                };
+                (request, ReplyTo::SignIn(reply))
             }
         }
     }
@@ -219,6 +276,7 @@ impl ReplyTo {
             (ReplyTo::Recall(tx), ApiReply::Recall(r)) => tx.send(r).is_ok(),
             (ReplyTo::Disposition(tx), ApiReply::Disposition(r)) => tx.send(r).is_ok(),
             (ReplyTo::Queues(tx), ApiReply::Queues(r)) => tx.send(r).is_ok(),
+            (ReplyTo::SignIn(tx), ApiReply::SignIn(r)) => tx.send(r).is_ok(),
             (to, reply) => {
                 tracing::error!(?to, ?reply, "API reply of the wrong kind: dropped");
                 false
@@ -303,6 +361,24 @@ pub enum ApiError {
         /// Why.
         reason: String,
     },
+    /// 401: wrong operator id or password at sign-in.
+    #[error("{reason}")]
+    Unauthorized {
+        /// What to tell the person.
+        reason: String,
+    },
+    /// 403: the session's operator may not do this.
+    #[error("{reason}")]
+    Forbidden {
+        /// Why.
+        reason: String,
+    },
+    /// 429: the source failed to authenticate too often and is blocked.
+    #[error("too many failed sign-ins from this address: try again in {retry_after_s} s")]
+    Blocked {
+        /// Seconds until the block ends.
+        retry_after_s: u64,
+    },
 }
 
 impl ApiError {
@@ -325,6 +401,18 @@ impl ApiError {
     /// A [`ApiError::Unavailable`].
     pub fn unavailable(reason: impl Into<String>) -> Self {
         ApiError::Unavailable {
+            reason: reason.into(),
+        }
+    }
+    /// A [`ApiError::Forbidden`].
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        ApiError::Forbidden {
+            reason: reason.into(),
+        }
+    }
+    /// A [`ApiError::Unauthorized`].
+    pub fn unauthorized(reason: impl Into<String>) -> Self {
+        ApiError::Unauthorized {
             reason: reason.into(),
         }
     }

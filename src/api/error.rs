@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// A stable code: `unauthorized`, `forbidden`, `bad_request`, `not_found`, `conflict`,
-    /// `unavailable`, `payload_too_large`, `unsupported_media_type`.
+    /// `unavailable`, `payload_too_large`, `unsupported_media_type`, `too_many_attempts`.
     pub error: String,
     /// What happened, for a person.
     pub detail: String,
@@ -35,6 +35,9 @@ impl ApiError {
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Blocked { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
         }
     }
 }
@@ -45,6 +48,10 @@ impl IntoResponse for ApiError {
         let mut response = error_response(status, code, &self.to_string());
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let retry = HeaderValue::from_static("1");
+            response.headers_mut().insert(header::RETRY_AFTER, retry);
+        }
+        if let ApiError::Blocked { retry_after_s } = self {
+            let retry = HeaderValue::from(retry_after_s);
             response.headers_mut().insert(header::RETRY_AFTER, retry);
         }
         response
@@ -62,6 +69,13 @@ mod tests {
             (ApiError::conflict("busy"), 409, "conflict"),
             (ApiError::bad_request("bad"), 400, "bad_request"),
             (ApiError::unavailable("slow"), 503, "unavailable"),
+            (ApiError::unauthorized("wrong"), 401, "unauthorized"),
+            (ApiError::forbidden("not yours"), 403, "forbidden"),
+            (
+                ApiError::Blocked { retry_after_s: 9 },
+                429,
+                "too_many_attempts",
+            ),
         ];
         for (error, status, code) in cases {
             assert_eq!(

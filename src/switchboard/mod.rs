@@ -36,6 +36,7 @@ pub mod callbacks;
 pub mod config;
 pub mod inbound;
 pub mod legs;
+pub mod sign_in;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
