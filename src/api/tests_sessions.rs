@@ -160,3 +160,28 @@ async fn renewal_and_sign_out() {
         401
     );
 }
+
+#[test]
+fn a_session_grant_streams_its_tenants_and_its_own_state_until_it_ends() {
+    let tokens = super::tests::tokens();
+    let t = crate::clock::epoch();
+    let scope =
+        check(&OperatorId::new("op-1"), &Password("s3cret".into())).expect("right password");
+    let opened = tokens.open_session(t, scope).expect("sessions enabled");
+    let (token, _) = opened.expect("room");
+    let (name, principal, grant) = tokens.authenticate(t, token.as_str()).expect("valid");
+    assert_eq!(name, "op-1");
+    assert!(matches!(principal, Principal::Operator(_)));
+    assert!(grant.sees(Some("aarhus"), None));
+    assert!(grant.sees(None, Some("op-1")), "its own state changes");
+    assert!(!grant.sees(None, Some("op-2")));
+    assert!(!grant.sees(Some("oslo"), Some("op-2")));
+    assert!(tokens.still_grants(t, &grant));
+    let ttl = tokens.session_ttl().expect("enabled");
+    assert!(!tokens.still_grants(t + ttl, &grant), "lapsed");
+    assert!(tokens.close_session(token.as_str()));
+    assert!(!tokens.still_grants(t, &grant), "signed out");
+    let (_, admin, _) = tokens.authenticate(t, TOKEN).expect("admin token");
+    assert_eq!(admin, Principal::Admin);
+    assert!(tokens.authenticate(t, "ags_0000").is_none());
+}

@@ -46,6 +46,8 @@ mod tests_flows;
 #[cfg(test)]
 mod tests_recall;
 #[cfg(test)]
+mod tests_sessions;
+#[cfg(test)]
 mod tests_unconfirmed;
 
 pub use callbacks::UnconfirmedAlarm;
