@@ -23,6 +23,8 @@ Commands, each {"cmd": NAME, ...}:
   keys      keys                     send keys to the focused element ("F2", "ALT+3")
   text      css                      visible text of an element ("" when absent)
   mic       frequency, gain          window.alarmgateTestMic = {frequency, gain}
+  screenshot path                    a PNG of the window
+  logs                               the browser console's messages so far
   close                              close the window (a tab closed) and exit
 
 Exits on stdin EOF, `close`, or --lifetime seconds (always bounded).
@@ -117,6 +119,8 @@ def run(driver, cmd):
             "window.alarmgateTestMic = {frequency: arguments[0], gain: arguments[1]};",
             cmd.get("frequency", 700), cmd.get("gain", 0.3))
         return True
+    if name == "screenshot":
+        return driver.save_screenshot(cmd["path"])
     if name == "logs":
         return [entry.get("message", "") for entry in driver.get_log("browser")]
     raise ValueError(f"unknown command {name!r}")

@@ -308,6 +308,10 @@
       alarms.set(cloud.subject, cloud.data || {});
       if (alarms.size > 2000) alarms.delete(alarms.keys().next().value);
     }
+    const data = cloud.data || {};
+    if (event.type === 'alarmgate.call.answered' && session && data.operator === session.scope.operator) {
+      takeCall(cloud.subject);
+    }
     scheduleRefresh(150);
   }
 
@@ -498,11 +502,20 @@
 
   // The call the operator is on: remembered for the disposition and history.
   function noteTaken() {
-    if (!me || me.state !== 'on_call' || !me.current_call) return;
-    if (lastTaken && lastTaken.id === me.current_call) return;
-    const call = calls.find((c) => c.id === me.current_call) || {};
+    if (me && me.state === 'on_call' && me.current_call) takeCall(me.current_call);
+  }
+
+  // Remembers `id` as taken (from the operator's state or the event stream).
+  function takeCall(id) {
+    const alarm = alarms.get(id) || {};
+    const call = calls.find((c) => c.id === id) || { caller: alarm.calling_number, tenant: alarm.tenant };
+    if (lastTaken && lastTaken.id === id) {
+      if (lastTaken.caller === '?' && call.caller) Object.assign(lastTaken, { caller: call.caller, tenant: call.tenant });
+      return;
+    }
+    if (history.some((c) => c.id === id)) return;
     lastTaken = {
-      id: me.current_call, caller: call.caller || '?', tenant: call.tenant || '',
+      id, caller: call.caller || '?', tenant: call.tenant || '',
       class: call.class || '', at: new Date(), disposition: null,
     };
     history.unshift(lastTaken);
@@ -589,10 +602,16 @@
     for (const q of queues) {
       const rows = q.calls.map((c) => {
         const full = calls.find((x) => x.id === c.id) || {};
+        const state = h('td', { text: c.state });
+        if (c.state === 'callback' && full.recall) {
+          const back = h('button', { type: 'button', text: 'Call back' });
+          back.addEventListener('click', () => recall(full.recall.number, full.recall.tenant));
+          state.append(' ', back);
+        }
         return h('tr', {},
           h('td', { text: String(c.position) }), h('td', {}, classTag(c.class)),
           h('td', { text: c.event_code || '' }), h('td', { text: full.caller || '' }),
-          h('td', { text: c.state }), h('td', { text: fmtWait(c.waited_s + elapsed()) }));
+          state, h('td', { text: fmtWait(c.waited_s + elapsed()) }));
       });
       const head = h('tr', {}, ...['#', 'Class', 'Code', 'Caller', 'State', 'Waited'].map((t) => h('th', { text: t })));
       const title = `${q.id} (${q.tenant}): ${q.waiting} waiting \u00B7 ${q.operators_available} of ${q.operators_total} operators available`;
