@@ -21,7 +21,7 @@
 
 use super::error::error_response;
 use super::scope::OperatorScope;
-use super::session::{Session, SessionError, SessionToken, Sessions, TOKEN_PREFIX};
+use super::session::{Sessions, TOKEN_PREFIX};
 use crate::config::{TokenEntry, TokenScope};
 use crate::sip::digest::constant_time_eq;
 use axum::extract::{Request, State};
@@ -30,10 +30,14 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The longest token accepted in a header; longer ones are refused unhashed.
 const TOKEN_MAX: usize = 512;
+
+#[path = "auth_sessions.rs"]
+mod sessions;
+pub use sessions::Entropy;
 
 /// A stored token: its name, the SHA-256 of the token, its scope.
 type Entry = TokenEntry;
@@ -55,22 +59,6 @@ impl std::fmt::Debug for ApiTokens {
             .field("tokens", &self.len())
             .field("sessions", &self.entropy.is_some())
             .finish()
-    }
-}
-
-/// Where session tokens' random bytes come from: the daemon passes the
-/// operating system's generator; tests pass a counter.
-#[derive(Clone)]
-pub struct Entropy(Arc<dyn Fn() -> [u8; 32] + Send + Sync>);
-
-impl Entropy {
-    /// Randomness from `source`.
-    pub fn new(source: impl Fn() -> [u8; 32] + Send + Sync + 'static) -> Self {
-        Self(Arc::new(source))
-    }
-
-    fn bytes(&self) -> [u8; 32] {
-        (self.0)()
     }
 }
 
@@ -118,56 +106,6 @@ impl ApiTokens {
             entries: Arc::new(RwLock::new(entries)),
             ..ApiTokens::default()
         }
-    }
-
-    /// Enables operator sessions lasting `ttl`, with tokens from `entropy`.
-    pub fn with_sessions(mut self, ttl: Duration, entropy: Entropy) -> Self {
-        self.sessions = Arc::new(Mutex::new(Some(Sessions::new(ttl))));
-        self.entropy = Some(entropy);
-        self
-    }
-
-    /// Changes the session lifetime (a reloaded `[api] session_ttl_s`).
-    pub fn set_session_ttl(&self, ttl: Duration) {
-        self.with_table(|t| t.set_ttl(ttl));
-    }
-
-    /// The session lifetime; `None` when sessions are not enabled.
-    pub fn session_ttl(&self) -> Option<Duration> {
-        self.with_table(|t| t.ttl())
-    }
-
-    /// Opens a session for `scope` at `now`. `None`: sessions are not enabled.
-    pub fn open_session(
-        &self,
-        now: Instant,
-        scope: OperatorScope,
-    ) -> Option<Result<(SessionToken, Session), SessionError>> {
-        let random = self.entropy.as_ref()?.bytes();
-        self.with_table(|t| t.open(now, scope, random))
-    }
-
-    /// Extends the session of `token`.
-    pub fn renew_session(&self, now: Instant, token: &str) -> Option<Session> {
-        self.with_table(|t| t.renew(now, token)).flatten()
-    }
-
-    /// Ends the session of `token`; true when there was one.
-    pub fn close_session(&self, token: &str) -> bool {
-        self.with_table(|t| t.close(token)).unwrap_or(false)
-    }
-
-    fn with_table<T>(&self, f: impl FnOnce(&mut Sessions) -> T) -> Option<T> {
-        let mut guard = match self.sessions.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        guard.as_mut().map(f)
-    }
-
-    /// The live session of `token` at `now`.
-    fn session(&self, now: Instant, token: &str) -> Option<Session> {
-        self.with_table(|t| t.check(now, token).cloned()).flatten()
     }
 
     /// Swaps in another set (a reloaded config) for every clone.

@@ -1,11 +1,97 @@
-//! Errors as HTTP: every refusal is a JSON body `{"error": code, "detail":
+//! Why the switchboard (or the API) refuses a request ([`ApiError`]), and
+//! errors as HTTP: every refusal is a JSON body `{"error": code, "detail":
 //! text}` with its status code.
 
-use super::command::ApiError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why the switchboard (or the API) refused a command. Each maps to one
+/// HTTP status with a JSON body `{"error": code, "detail": text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    /// 404: no such operator or call.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for (`operator op-7`, `call abc@host`).
+        what: String,
+    },
+    /// 409: the command does not fit the current state.
+    #[error("{reason}")]
+    Conflict {
+        /// Why (`operator op-1 is on a call`).
+        reason: String,
+    },
+    /// 400: the request is malformed.
+    #[error("{reason}")]
+    BadRequest {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// 503: the switchboard cannot answer now (not running, overloaded, too slow).
+    #[error("{reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+    /// 401: wrong operator id or password at sign-in.
+    #[error("{reason}")]
+    Unauthorized {
+        /// What to tell the person.
+        reason: String,
+    },
+    /// 403: the session's operator may not do this.
+    #[error("{reason}")]
+    Forbidden {
+        /// Why.
+        reason: String,
+    },
+    /// 429: the source failed to authenticate too often and is blocked.
+    #[error("too many failed sign-ins from this address: try again in {retry_after_s} s")]
+    Blocked {
+        /// Seconds until the block ends.
+        retry_after_s: u64,
+    },
+}
+
+impl ApiError {
+    /// A [`ApiError::NotFound`] for `what`.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::NotFound { what: what.into() }
+    }
+    /// A [`ApiError::Conflict`].
+    pub fn conflict(reason: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            reason: reason.into(),
+        }
+    }
+    /// A [`ApiError::BadRequest`].
+    pub fn bad_request(reason: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            reason: reason.into(),
+        }
+    }
+    /// A [`ApiError::Unavailable`].
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        ApiError::Unavailable {
+            reason: reason.into(),
+        }
+    }
+    /// A [`ApiError::Forbidden`].
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        ApiError::Forbidden {
+            reason: reason.into(),
+        }
+    }
+    /// A [`ApiError::Unauthorized`].
+    pub fn unauthorized(reason: impl Into<String>) -> Self {
+        ApiError::Unauthorized {
+            reason: reason.into(),
+        }
+    }
+}
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
