@@ -2,7 +2,9 @@
 //! headless driven by Selenium through `chromium-driver`
 //! (`tests/peers/console_driver.py`, JSON lines), against the daemon.
 //!
-//! - [`session`]: sign-in, a wrong password's message, state buttons whose
+//! - [`session`]: sign-in, a wrong password's message, a guessing browser
+//!   blocked with a clear message while another address and the admin
+//!   token still work, state buttons whose
 //!   changes reach `GET /api/v1/operators`, sign-out, a session expiring
 //!   (short `[api] session_ttl_s`) back to the sign-in page with a message,
 //!   a spandsp unit's waiting alarm appearing in the queue view live (from

@@ -159,3 +159,86 @@ fn console_says_reconnecting_while_the_node_restarts_then_recovers() {
     b.click("#btn-pause");
     wait_api_state(&d, "op1", "paused", Some("break"));
 }
+
+/// `POST /api/v1/session` for `id` with its right password, sent from
+/// `source` (a loopback address of its own): the status.
+fn sign_in_from(d: &Daemon, source: &str, id: &str) -> u16 {
+    use socket2::{Domain, Socket, Type};
+    use std::io::{Read, Write};
+    use std::net::SocketAddr;
+    let body = json!({"operator": id, "password": format!("secret-{id}")}).to_string();
+    let request = format!(
+        "POST /api/v1/session HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let from: SocketAddr = format!("{source}:0").parse().expect("source");
+    socket.bind(&from.into()).expect("bind the source address");
+    let to = SocketAddr::from(([127, 0, 0, 1], d.http_port));
+    socket.connect(&to.into()).expect("connect");
+    let mut stream: std::net::TcpStream = socket.into();
+    stream.set_read_timeout(Some(SHORT)).expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok());
+    status.unwrap_or(0)
+}
+
+#[test]
+fn console_a_guessing_browser_is_blocked_with_a_clear_message_and_no_one_else() {
+    let test = "console_a_guessing_browser_is_blocked_with_a_clear_message_and_no_one_else";
+    if !need_browser(test) {
+        return;
+    }
+    let mut cfg = console_config(3600, ws_port());
+    cfg.extra = cfg.extra.replace(
+        "keepalive_interval_s = 2\n",
+        "keepalive_interval_s = 2\nauth_fail_limit = 3\nauth_block_s = 120\n",
+    );
+    let Some(d) = Daemon::start(test, &cfg) else {
+        return;
+    };
+    let mut b = Browser::start(&d.dir.path);
+    b.open(&console_url(&d));
+    b.type_in("#signin-id", "op1");
+    let message_is = |b: &mut Browser, start: &str| {
+        let script =
+            format!("document.getElementById('signin-message').textContent.startsWith({start:?})");
+        b.wait_js(&script, SHORT)
+    };
+    for _ in 0..2 {
+        b.type_in("#signin-password", "guess");
+        b.click("#signin-submit");
+        assert!(
+            message_is(&mut b, "Wrong operator id or password."),
+            "{}",
+            b.text("#signin-message")
+        );
+        b.cmd(json!({"cmd": "js", "script": "document.getElementById('signin-message').textContent = ''; return true;"}));
+    }
+    b.type_in("#signin-password", "guess");
+    b.click("#signin-submit");
+    assert!(
+        message_is(
+            &mut b,
+            "Too many failed sign-ins from this computer. Try again in 1"
+        ),
+        "{}",
+        b.text("#signin-message")
+    );
+    b.type_in("#signin-password", "secret-op1");
+    b.click("#signin-submit");
+    assert!(
+        message_is(&mut b, "Too many failed sign-ins"),
+        "the right password is refused while blocked"
+    );
+    assert_eq!(b.state()["signedIn"], false);
+    assert_eq!(
+        sign_in_from(&d, "127.0.0.2", "op1"),
+        201,
+        "another address is not locked out"
+    );
+    let (status, _) = api(&d, "GET", "/api/v1/operators/op1", None);
+    assert_eq!(status, 200, "the admin token is not locked out");
+}
