@@ -168,7 +168,14 @@
 
   // A 401 while the session should still live: the node lost it (restart).
   // Sign in again with the kept credentials; else back to the sign-in page.
-  async function sessionRefused() {
+  // Concurrent refusals (parallel requests) share one attempt.
+  let refusal = null;
+  function sessionRefused() {
+    if (!refusal) refusal = signInAgain().finally(() => { refusal = null; });
+    return refusal;
+  }
+
+  async function signInAgain() {
     if (!session) return;
     if (Date.now() >= session.expiresAt - 1000) {
       endSession('Your session has expired. Sign in again to take calls.');
