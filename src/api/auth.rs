@@ -12,8 +12,16 @@
 //! the stream by the token's [`Grant`]; every route behind
 //! [`require_bearer`] (the switchboard's) answers it 403: those routes show
 //! and act on every tenant's calls and operators.
+//!
+//! An operator's session token (`ags_...`, [`super::session`]) passes both
+//! guards as [`Principal::Operator`] with its [`OperatorScope`]; each route
+//! then narrows what it shows and refuses (403) what the operator may not do.
+//! The clock is read here, in the HTTP layer, and passed to the pure
+//! session table.
 
 use super::error::error_response;
+use super::scope::OperatorScope;
+use super::session::{Sessions, TOKEN_PREFIX};
 use crate::config::{TokenEntry, TokenScope};
 use crate::sip::digest::constant_time_eq;
 use axum::extract::{Request, State};
@@ -21,10 +29,15 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 /// The longest token accepted in a header; longer ones are refused unhashed.
 const TOKEN_MAX: usize = 512;
+
+#[path = "auth_sessions.rs"]
+mod sessions;
+pub use sessions::Entropy;
 
 /// A stored token: its name, the SHA-256 of the token, its scope.
 type Entry = TokenEntry;
@@ -33,9 +46,29 @@ type Entry = TokenEntry;
 ///
 /// Clones share the set, so [`ApiTokens::replace`] (on SIGHUP) takes effect
 /// in a router already serving.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ApiTokens {
     entries: Arc<RwLock<Vec<Entry>>>,
+    sessions: Arc<Mutex<Option<Sessions>>>,
+    entropy: Option<Entropy>,
+}
+
+impl std::fmt::Debug for ApiTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiTokens")
+            .field("tokens", &self.len())
+            .field("sessions", &self.entropy.is_some())
+            .finish()
+    }
+}
+
+/// Who a request comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An all-tenant `[[api.tokens]]` token (an integration, a supervisor).
+    Admin,
+    /// An operator's session.
+    Operator(OperatorScope),
 }
 
 /// The name of the token a request was authenticated with.
@@ -49,7 +82,19 @@ pub struct Caller(pub String);
 pub struct Grant {
     /// The token's scope when the request came.
     pub scope: TokenScope,
+    /// For an operator's session: the operator's scope.
+    pub operator: Option<OperatorScope>,
     sha256: [u8; 32],
+}
+
+impl Grant {
+    /// True when an event of `tenant` (about `operator`) may be shown.
+    pub fn sees(&self, tenant: Option<&str>, operator: Option<&str>) -> bool {
+        match &self.operator {
+            Some(scope) => scope.sees_event(tenant, operator),
+            None => self.scope.sees(tenant),
+        }
+    }
 }
 
 impl ApiTokens {
@@ -59,6 +104,7 @@ impl ApiTokens {
         let entries = entries.into_iter().map(Into::into).collect();
         ApiTokens {
             entries: Arc::new(RwLock::new(entries)),
+            ..ApiTokens::default()
         }
     }
 
@@ -93,13 +139,41 @@ impl ApiTokens {
         let entry = self.lookup(&presented)?;
         let grant = Grant {
             scope: entry.scope,
+            operator: None,
             sha256: presented,
         };
         Some((entry.name, grant))
     }
 
-    /// True while the token behind `grant` is accepted with the same scope.
-    pub fn still_grants(&self, grant: &Grant) -> bool {
+    /// The caller's name, [`Principal`] and [`Grant`] for `token` at `now`:
+    /// an admin token's, or an operator session's.
+    pub fn authenticate(&self, now: Instant, token: &str) -> Option<(String, Principal, Grant)> {
+        if !token.starts_with(TOKEN_PREFIX) {
+            let (name, grant) = self.identify(token)?;
+            return Some((name, Principal::Admin, grant));
+        }
+        let session = self.session(now, token)?;
+        let scope = session.scope;
+        let grant = Grant {
+            scope: TokenScope::Tenants(scope.tenants.iter().map(|t| t.to_string()).collect()),
+            operator: Some(scope.clone()),
+            sha256: Sha256::digest(token.as_bytes()).into(),
+        };
+        Some((
+            scope.operator.to_string(),
+            Principal::Operator(scope),
+            grant,
+        ))
+    }
+
+    /// True while the token behind `grant` is accepted with the same scope
+    /// (for a session: while the session lives, checked at `now`).
+    pub fn still_grants(&self, now: Instant, grant: &Grant) -> bool {
+        if grant.operator.is_some() {
+            return self
+                .with_table(|t| t.is_live(now, &grant.sha256))
+                .unwrap_or(false);
+        }
         self.lookup(&grant.sha256)
             .is_some_and(|entry| entry.scope == grant.scope)
     }
@@ -139,15 +213,16 @@ pub(super) async fn require_bearer(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some((name, grant)) = authenticate(&tokens, &request) else {
+    let Some((name, principal, grant)) = authenticate(&tokens, &request) else {
         return refuse_unauthenticated(&request);
     };
-    if grant.scope != TokenScope::AllTenants {
+    if principal == Principal::Admin && grant.scope != TokenScope::AllTenants {
         tracing::info!(path = %request.uri().path(), token = %name, "api: tenant-scoped token refused");
         let detail = "this token is scoped to tenants: it may only read GET /api/v1/events";
         return error_response(StatusCode::FORBIDDEN, "forbidden", detail);
     }
     request.extensions_mut().insert(Caller(name));
+    request.extensions_mut().insert(principal);
     next.run(request).await
 }
 
@@ -159,17 +234,24 @@ pub async fn require_bearer_any(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some((name, grant)) = authenticate(&tokens, &request) else {
+    let Some((name, principal, grant)) = authenticate(&tokens, &request) else {
         return refuse_unauthenticated(&request);
     };
     request.extensions_mut().insert(Caller(name));
+    request.extensions_mut().insert(principal);
     request.extensions_mut().insert(grant);
     next.run(request).await
 }
 
-/// The name and grant of the request's token, if it is valid.
-fn authenticate(tokens: &ApiTokens, request: &Request) -> Option<(String, Grant)> {
-    bearer(request.headers()).and_then(|t| tokens.identify(t))
+/// The name, principal and grant of the request's token, if it is valid.
+fn authenticate(tokens: &ApiTokens, request: &Request) -> Option<(String, Principal, Grant)> {
+    let token = bearer(request.headers())?;
+    tokens.authenticate(crate::clock::now(), token)
+}
+
+/// The bearer token of a request's headers, for the session routes.
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers)
 }
 
 /// The 401 for a request without a valid token.
@@ -178,7 +260,7 @@ fn refuse_unauthenticated(request: &Request) -> Response {
     unauthorized(request.headers().contains_key(header::AUTHORIZATION))
 }
 
-fn unauthorized(had_credentials: bool) -> Response {
+pub(super) fn unauthorized(had_credentials: bool) -> Response {
     let (challenge, detail) = if had_credentials {
         (
             r#"Bearer realm="alarmgate", error="invalid_token""#,
@@ -217,6 +299,7 @@ mod tests {
                 entry("console", "s3cret-console", true),
                 entry("night", "s3cret-night", false),
             ],
+            ..Default::default()
         };
         ApiTokens::from_hashes(section.token_hashes())
     }
@@ -252,7 +335,7 @@ mod tests {
             (name.as_str(), &grant.scope),
             ("night", &TokenScope::AllTenants)
         );
-        assert!(tokens.still_grants(&grant));
+        assert!(tokens.still_grants(crate::clock::epoch(), &grant));
         let hash: [u8; 32] = Sha256::digest(b"s3cret-night").into();
         let scoped = TokenEntry {
             name: "night".into(),
@@ -260,11 +343,17 @@ mod tests {
             scope: TokenScope::Tenants(["aarhus".to_string()].into()),
         };
         tokens.replace([scoped]);
-        assert!(!tokens.still_grants(&grant), "rescoped");
+        assert!(
+            !tokens.still_grants(crate::clock::epoch(), &grant),
+            "rescoped"
+        );
         let (_, narrow) = tokens.identify("s3cret-night").expect("still known");
-        assert!(tokens.still_grants(&narrow));
+        assert!(tokens.still_grants(crate::clock::epoch(), &narrow));
         tokens.replace(Vec::<TokenEntry>::new());
-        assert!(!tokens.still_grants(&narrow), "revoked");
+        assert!(
+            !tokens.still_grants(crate::clock::epoch(), &narrow),
+            "revoked"
+        );
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! channel it sends that value on: the switchboard holds no channel.
 //! Values here are already validated (lengths, characters, known states).
 
+use super::scope::OperatorScope;
 use super::views::{CallView, OperatorView, QueueView, RecallAccepted};
 use crate::labels::{Caller, TenantId};
 use crate::routing::OperatorId;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
+use std::net::IpAddr;
 use tokio::sync::oneshot;
+
+pub use super::error::ApiError;
 
 /// The switchboard's answer to one command.
 pub type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
@@ -68,6 +71,9 @@ pub enum ApiCommand {
         note: Option<String>,
         /// The token's name.
         by: String,
+        /// An operator's session: the call must be one it took (`Forbidden`
+        /// otherwise). `None`: an admin token, any call.
+        taken_by: Option<OperatorId>,
         /// `NotFound` for a call the switchboard does not know (or no longer keeps).
         reply: Reply<()>,
     },
@@ -76,6 +82,28 @@ pub enum ApiCommand {
         /// The answer.
         reply: Reply<Vec<QueueView>>,
     },
+    /// The console's sign-in: the operator's softphone password, checked
+    /// by the registrar (its blocking of guessing sources applies).
+    SignIn {
+        /// The operator.
+        operator: OperatorId,
+        /// The password given.
+        password: Password,
+        /// Where the request came from (the blocker counts per source).
+        source: IpAddr,
+        /// What the session may see; `Unauthorized` or `Blocked` otherwise.
+        reply: Reply<OperatorScope>,
+    },
+}
+
+/// A password on its way to the registrar: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
 }
 
 /// An [`ApiCommand`] without its reply channel: what the switchboard
@@ -116,9 +144,20 @@ pub enum ApiRequest {
         note: Option<String>,
         /// The token's name.
         by: String,
+        /// See [`ApiCommand::Disposition`].
+        taken_by: Option<OperatorId>,
     },
     /// See [`ApiCommand::ListQueues`].
     ListQueues,
+    /// See [`ApiCommand::SignIn`].
+    SignIn {
+        /// The operator.
+        operator: OperatorId,
+        /// The password given.
+        password: Password,
+        /// Where the request came from.
+        source: IpAddr,
+    },
 }
 
 /// The switchboard's answer to an [`ApiRequest`], one variant per request.
@@ -136,6 +175,8 @@ pub enum ApiReply {
     Disposition(Result<(), ApiError>),
     /// To `ListQueues`.
     Queues(Result<Vec<QueueView>, ApiError>),
+    /// To `SignIn`.
+    SignIn(Result<OperatorScope, ApiError>),
 }
 
 /// The reply channel of an [`ApiCommand`], kept by the driver while the
@@ -154,6 +195,8 @@ pub enum ReplyTo {
     Disposition(Reply<()>),
     /// For `ListQueues`.
     Queues(Reply<Vec<QueueView>>),
+    /// For `SignIn`.
+    SignIn(Reply<OperatorScope>),
 }
 
 impl ApiCommand {
@@ -193,6 +236,7 @@ impl ApiCommand {
                 disposition,
                 note,
                 by,
+                taken_by,
                 reply,
             } => {
                 let request = ApiRequest::Disposition {
@@ -200,8 +244,22 @@ impl ApiCommand {
                     disposition,
                     note,
                     by,
+                    taken_by,
                 };
                 (request, ReplyTo::Disposition(reply))
+            }
+            C::SignIn {
+                operator,
+                password,
+                source,
+                reply,
+            } => {
+                let request = ApiRequest::SignIn {
+                    operator,
+                    password,
+                    source,
+                };
+                (request, ReplyTo::SignIn(reply))
             }
         }
     }
@@ -219,6 +277,7 @@ impl ReplyTo {
             (ReplyTo::Recall(tx), ApiReply::Recall(r)) => tx.send(r).is_ok(),
             (ReplyTo::Disposition(tx), ApiReply::Disposition(r)) => tx.send(r).is_ok(),
             (ReplyTo::Queues(tx), ApiReply::Queues(r)) => tx.send(r).is_ok(),
+            (ReplyTo::SignIn(tx), ApiReply::SignIn(r)) => tx.send(r).is_ok(),
             (to, reply) => {
                 tracing::error!(?to, ?reply, "API reply of the wrong kind: dropped");
                 false
@@ -271,61 +330,6 @@ impl Disposition {
             Disposition::FalseAlarm => "false_alarm",
             Disposition::Recall => "recall",
             Disposition::Technical => "technical",
-        }
-    }
-}
-
-/// Why the switchboard (or the API) refused a command. Each maps to one
-/// HTTP status with a JSON body `{"error": code, "detail": text}`.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ApiError {
-    /// 404: no such operator or call.
-    #[error("{what} not found")]
-    NotFound {
-        /// What was looked for (`operator op-7`, `call abc@host`).
-        what: String,
-    },
-    /// 409: the command does not fit the current state.
-    #[error("{reason}")]
-    Conflict {
-        /// Why (`operator op-1 is on a call`).
-        reason: String,
-    },
-    /// 400: the request is malformed.
-    #[error("{reason}")]
-    BadRequest {
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// 503: the switchboard cannot answer now (not running, overloaded, too slow).
-    #[error("{reason}")]
-    Unavailable {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl ApiError {
-    /// A [`ApiError::NotFound`] for `what`.
-    pub fn not_found(what: impl Into<String>) -> Self {
-        ApiError::NotFound { what: what.into() }
-    }
-    /// A [`ApiError::Conflict`].
-    pub fn conflict(reason: impl Into<String>) -> Self {
-        ApiError::Conflict {
-            reason: reason.into(),
-        }
-    }
-    /// A [`ApiError::BadRequest`].
-    pub fn bad_request(reason: impl Into<String>) -> Self {
-        ApiError::BadRequest {
-            reason: reason.into(),
-        }
-    }
-    /// A [`ApiError::Unavailable`].
-    pub fn unavailable(reason: impl Into<String>) -> Self {
-        ApiError::Unavailable {
-            reason: reason.into(),
         }
     }
 }

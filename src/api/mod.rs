@@ -21,6 +21,9 @@ pub mod body;
 pub mod command;
 pub mod error;
 pub mod routes;
+pub mod scope;
+pub mod session;
+pub mod session_routes;
 pub mod views;
 
 #[cfg(test)]
@@ -29,14 +32,18 @@ mod openapi_tests;
 mod tests;
 #[cfg(test)]
 mod tests_routes;
+#[cfg(test)]
+mod tests_sessions;
 
-pub use auth::{ApiTokens, Caller, Grant};
+pub use auth::{ApiTokens, Caller, Entropy, Grant, Principal};
 pub use command::{
-    ApiCommand, ApiError, ApiReply, ApiRequest, Disposition, Reply, ReplyTo, RequestedState,
-    NOTE_MAX,
+    ApiCommand, ApiError, ApiReply, ApiRequest, Disposition, Password, Reply, ReplyTo,
+    RequestedState, NOTE_MAX,
 };
 pub use error::ErrorBody;
-pub use routes::{router, router_with, DEFAULT_TIMEOUT, ROUTES};
+pub use routes::{router, router_with, DEFAULT_TIMEOUT, PUBLIC_ROUTES, ROUTES};
+pub use scope::OperatorScope;
+pub use session_routes::SessionView;
 pub use views::{
     CallList, CallState, CallView, OperatorList, OperatorState, OperatorView, QueueList, QueueView,
     QueuedCall, RecallAccepted, RecallTarget,

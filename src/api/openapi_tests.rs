@@ -79,6 +79,19 @@ fn it_documents_every_route_and_no_other() {
             assert!(op["responses"][code].is_object(), "{method} {path}: {code}");
         }
     }
+    for (method, path) in PUBLIC_ROUTES {
+        let op = operation(&doc, method, path);
+        assert!(op.is_object(), "{method} {path} is not documented");
+        assert!(
+            op["operationId"].is_string(),
+            "{method} {path}: operationId"
+        );
+        assert_eq!(
+            op["security"],
+            Value::Array(vec![]),
+            "{method} {path} needs no token"
+        );
+    }
     let outside = ["/api/v1/events", "/metrics", "/healthz", "/readyz"];
     let Some(paths) = doc["paths"].as_object() else {
         panic!("no paths");
@@ -89,7 +102,10 @@ fn it_documents_every_route_and_no_other() {
             .map(|m| m.keys().cloned().collect::<Vec<_>>());
         for method in methods.unwrap_or_default() {
             let upper = method.to_ascii_uppercase();
-            let served = ROUTES.iter().any(|(m, p)| *m == upper && p == path);
+            let served = ROUTES
+                .iter()
+                .chain(PUBLIC_ROUTES)
+                .any(|(m, p)| *m == upper && p == path);
             assert!(served || outside.contains(&path.as_str()), "{upper} {path}");
         }
     }
@@ -180,6 +196,15 @@ fn response_examples_are_what_the_api_sends() {
         "queues",
     );
     assert!(!queues.queues.is_empty());
+    for (method, path, code) in [
+        ("POST", "/api/v1/session", "201"),
+        ("POST", "/api/v1/session/renew", "200"),
+    ] {
+        let session: SessionView = decode(&response_example(&doc, method, path, code), path);
+        assert!(session.token.starts_with(super::session::TOKEN_PREFIX));
+    }
+    let config = response_example(&doc, "GET", "/api/v1/console/config", "200");
+    let _: crate::console::ConsoleConfig = decode(&config, "console config");
     let Some(errors) = at(&doc, &["components", "responses"]).as_object() else {
         panic!("no error responses");
     };
@@ -202,6 +227,9 @@ fn request_examples_are_accepted() {
     for example in request_examples(&doc, "POST", "/api/v1/calls") {
         let recall: RecallBody = decode(&example, "recall request");
         assert_eq!(body::check_recall(&recall), Ok(()));
+    }
+    for example in request_examples(&doc, "POST", "/api/v1/session") {
+        let _: super::session_routes::SignInBody = decode(&example, "sign-in request");
     }
     let disposition = "/api/v1/calls/{id}/disposition";
     for example in request_examples(&doc, "POST", disposition) {

@@ -93,8 +93,16 @@ pub(super) fn tokens() -> ApiTokens {
     };
     let section = crate::config::ApiSection {
         tokens: vec![entry],
+        ..Default::default()
     };
-    ApiTokens::from_hashes(section.token_hashes())
+    let counter = std::sync::atomic::AtomicU32::new(1);
+    let entropy = Entropy::new(move || {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut bytes = [0u8; 32];
+        bytes[..4].copy_from_slice(&n.to_be_bytes());
+        bytes
+    });
+    ApiTokens::from_hashes(section.token_hashes()).with_sessions(Duration::from_secs(3600), entropy)
 }
 
 /// Serves the API on a loopback port; returns its address and the far end
@@ -107,6 +115,7 @@ pub(super) async fn serve(timeout: Duration) -> (SocketAddr, mpsc::Receiver<ApiC
         panic!("cannot bind a loopback port");
     };
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, rx)
 }
@@ -176,7 +185,7 @@ pub(super) fn last(log: &Log) -> String {
 }
 
 /// The fake switchboard: op-1 exists, op-busy is on a call; call-1 exists.
-fn fulfil(mut rx: mpsc::Receiver<ApiCommand>) -> Log {
+pub(super) fn fulfil(mut rx: mpsc::Receiver<ApiCommand>) -> Log {
     let log = Log::default();
     let kept = log.clone();
     tokio::spawn(async move {
@@ -236,12 +245,14 @@ fn answer(command: ApiCommand, log: &Log) {
             disposition,
             note,
             by,
+            taken_by,
             reply,
         } => {
-            record(
-                log,
-                format!("disposition {id} {disposition:?} {note:?} by {by}"),
-            );
+            let line = format!("disposition {id} {disposition:?} {note:?} by {by}");
+            match taken_by {
+                Some(op) => record(log, format!("{line} taken_by {op}")),
+                None => record(log, line),
+            }
             let result = match id == call().id {
                 true => Ok(()),
                 false => Err(ApiError::not_found(format!("call {id}"))),
@@ -250,6 +261,15 @@ fn answer(command: ApiCommand, log: &Log) {
         }
         ApiCommand::ListQueues { reply } => {
             let _ = reply.send(Ok(vec![queue()]));
+        }
+        ApiCommand::SignIn {
+            operator,
+            password,
+            source,
+            reply,
+        } => {
+            record(log, format!("sign-in {operator} from {source}"));
+            let _ = reply.send(super::tests_sessions::check(&operator, &password));
         }
     }
 }

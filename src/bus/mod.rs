@@ -67,6 +67,8 @@ pub struct EventMeta {
     pub kind: String,
     /// `data.tenant`, when the event belongs to one.
     pub tenant: Option<String>,
+    /// `data.operator`, when the event is about one (its state).
+    pub operator: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +85,9 @@ struct RawMeta<'a> {
 struct RawData<'a> {
     #[serde(default, borrow)]
     tenant: Option<std::borrow::Cow<'a, str>>,
+    /// Any JSON: only a string is an operator (the envelope never fails on it).
+    #[serde(default)]
+    operator: Option<serde_json::Value>,
 }
 
 impl EventMeta {
@@ -95,7 +100,15 @@ impl EventMeta {
         Some(Self {
             id: raw.id.into_owned(),
             kind: raw.kind.into_owned(),
-            tenant: raw.data.and_then(|d| d.tenant).map(|t| t.into_owned()),
+            tenant: raw
+                .data
+                .as_ref()
+                .and_then(|d| d.tenant.clone())
+                .map(|t| t.into_owned()),
+            operator: raw
+                .data
+                .and_then(|d| d.operator)
+                .and_then(|o| o.as_str().map(str::to_string)),
         })
     }
 

@@ -16,6 +16,10 @@
 //! of its tenants; events without a tenant (operator state) go to all-tenant
 //! tokens only. A stream ends when its token is revoked or rescoped by a
 //! reload (checked at each wake-up, at least every 500 ms).
+//!
+//! An operator's session token (the console's) sees its tenants' events and
+//! the changes of its own state; its stream ends when the session lapses or
+//! is signed out.
 
 use super::since::seq_after_id;
 use super::tail::Tail;
@@ -124,7 +128,10 @@ async fn follow(
     let mut durable = journal.subscribe();
     loop {
         durable.borrow_and_update();
-        if !reader.tokens.still_grants(&reader.grant) {
+        if !reader
+            .tokens
+            .still_grants(crate::clock::now(), &reader.grant)
+        {
             let _ = tx.send(Ok(Event::default().comment("token revoked"))).await;
             return;
         }
@@ -159,7 +166,7 @@ async fn follow(
 /// The record as an SSE message, if it is an event the grant may see.
 fn sse_event(payload: &[u8], grant: &Grant) -> Option<Event> {
     let meta = EventMeta::parse(payload)?;
-    if !grant.scope.sees(meta.tenant.as_deref()) {
+    if !grant.sees(meta.tenant.as_deref(), meta.operator.as_deref()) {
         return None;
     }
     let data = std::str::from_utf8(payload).ok()?;

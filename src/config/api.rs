@@ -8,6 +8,10 @@
 //! A token may be scoped to tenants (`tenants = ["aarhus"]`): it then reads
 //! only those tenants' events on `GET /api/v1/events` and gets 403 on every
 //! other route. Without `tenants` a token serves every tenant and route.
+//!
+//! `session_ttl_s` is the lifetime of the operator sessions the console
+//! signs in for (`POST /api/v1/session`); `console_ws_url` is the SIP over
+//! WebSocket address the console's browser phone registers with.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,12 +24,34 @@ use super::xref::{check_id, Ids};
 use super::Problem;
 
 /// `[api]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSection {
     /// `[[api.tokens]]`: the bearer tokens accepted. Default: none (every
     /// API request is refused with 401).
     pub tokens: Vec<ApiToken>,
+    /// Lifetime of an operator's console session, in seconds, from sign-in
+    /// or the last renewal. Default 43200 (12 h); 5 to 604800.
+    pub session_ttl_s: u64,
+    /// The `ws://` or `wss://` URL the console's browser phone registers
+    /// with (a `[[sip.listen]]` WebSocket listener as the browser reaches
+    /// it). Absent: the console derives it from the WebSocket listener.
+    pub console_ws_url: Option<String>,
+}
+
+/// The default `[api] session_ttl_s`: a shift.
+pub const SESSION_TTL_DEFAULT_S: u64 = 12 * 3600;
+/// The accepted range of `[api] session_ttl_s`.
+pub const SESSION_TTL_RANGE_S: std::ops::RangeInclusive<u64> = 5..=7 * 24 * 3600;
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            session_ttl_s: SESSION_TTL_DEFAULT_S,
+            console_ws_url: None,
+        }
+    }
 }
 
 /// One `[[api.tokens]]` entry.
@@ -159,7 +185,42 @@ impl ApiSection {
         }
     }
 
+    /// The lifetime of operator sessions.
+    pub fn session_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.session_ttl_s)
+    }
+
+    /// `session_ttl_s` in range, `console_ws_url` a ws/wss URL.
+    fn check_console(&self, out: &mut Findings) {
+        if !SESSION_TTL_RANGE_S.contains(&self.session_ttl_s) {
+            let value = self.session_ttl_s.to_string();
+            let expected = "5 to 604800 seconds";
+            out.push(
+                "api.session_ttl_s".to_string(),
+                Problem::Invalid { value, expected },
+            );
+        }
+        if let Some(url) = &self.console_ws_url {
+            let rest = url
+                .strip_prefix("wss://")
+                .or_else(|| url.strip_prefix("ws://"));
+            let host_ok = rest.is_some_and(|r| {
+                !r.is_empty() && !r.starts_with('/') && r.chars().all(|c| c.is_ascii_graphic())
+            });
+            if !host_ok || url.len() > 512 {
+                let value = format!("{url:?}");
+                let expected =
+                    "a ws:// or wss:// URL with a host, such as \"wss://centre.example:5067\"";
+                out.push(
+                    "api.console_ws_url".to_string(),
+                    Problem::Invalid { value, expected },
+                );
+            }
+        }
+    }
+
     pub(crate) fn check(&self, out: &mut Findings) {
+        self.check_console(out);
         let mut names = HashMap::new();
         let mut hashes = HashMap::new();
         for (i, t) in self.tokens.iter().enumerate() {
@@ -195,6 +256,29 @@ impl ApiSection {
 mod tests {
     use super::*;
 
+    #[test]
+    fn session_ttl_and_console_url_are_checked() {
+        let mut out = Findings::default();
+        ApiSection::default().check(&mut out);
+        assert!(out.iter().next().is_none(), "the defaults are valid");
+        let bad = |ttl: u64, url: &str| {
+            let api = ApiSection {
+                session_ttl_s: ttl,
+                console_ws_url: Some(url.to_string()),
+                ..ApiSection::default()
+            };
+            let mut out = Findings::default();
+            api.check(&mut out);
+            out.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()
+        };
+        assert!(bad(5, "ws://127.0.0.1:5066").is_empty());
+        assert!(bad(604_800, "wss://centre.example:5067/sip").is_empty());
+        assert_eq!(bad(4, "ws://h"), ["api.session_ttl_s"]);
+        assert_eq!(bad(60, "http://h"), ["api.console_ws_url"]);
+        assert_eq!(bad(60, "wss:///path"), ["api.console_ws_url"]);
+        assert_eq!(bad(60, "ws://a b"), ["api.console_ws_url"]);
+    }
+
     fn token(name: &str, sha256: &str) -> ApiToken {
         ApiToken {
             name: name.into(),
@@ -210,6 +294,7 @@ mod tests {
         assert_eq!(token_sha256_line("abc"), format!("sha256 = \"{abc}\"\n"));
         let api = ApiSection {
             tokens: vec![token("console", &abc.to_uppercase())],
+            ..ApiSection::default()
         };
         let hashes = api.token_hashes();
         assert_eq!(hashes.len(), 1);
@@ -228,6 +313,7 @@ mod tests {
                 token("c", "xyz"),
                 token("d", &format!("{}é", "0".repeat(62))),
             ],
+            ..ApiSection::default()
         };
         let mut out = Findings::default();
         api.check(&mut out);
@@ -257,6 +343,7 @@ mod tests {
                 scoped(&[]),
                 scoped(&["aarhus", "aarhus", "oslo"]),
             ],
+            ..ApiSection::default()
         };
         let ids = Ids::from_parts(&[], std::iter::empty(), ["aarhus"].into_iter());
         let mut out = Findings::default();

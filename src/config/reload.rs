@@ -40,6 +40,10 @@ impl Config {
             ("bus", self.bus != new.bus),
             ("auth", self.auth != new.auth),
             ("registrar", self.registrar != new.registrar),
+            (
+                "api.console_ws_url",
+                self.api.console_ws_url != new.api.console_ws_url,
+            ),
             ("trunks.allow", allow_lists(self) != allow_lists(new)),
             (
                 "tenants.classify",

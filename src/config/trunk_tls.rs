@@ -186,7 +186,10 @@ mod tests {
 
     #[test]
     fn a_trunk_cannot_place_calls_over_websocket() {
-        assert_eq!(keys(&[trunk(ListenTransport::Ws, None)]), ["trunks[0].transport"]);
+        assert_eq!(
+            keys(&[trunk(ListenTransport::Ws, None)]),
+            ["trunks[0].transport"]
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod config;
 mod events;
 pub mod liveness;
 pub mod metrics;
+mod password;
 mod register;
 mod reply;
 mod request;
@@ -59,6 +60,7 @@ pub use config::{Credentials, OperatorCredentials, RegistrarConfig, RegistrarCon
 pub use events::{
     AuthFailure, Probe, ProbeId, RegisterOutcome, RegisterReply, RegistrarEvent, RemoveReason,
 };
+pub use password::PasswordCheck;
 pub use request::RegisterError;
 pub use snapshot::{BindingView, BlockedView, OperatorView, RegistrarView};
 

@@ -24,6 +24,7 @@ use crate::api::{self, ApiTokens};
 use crate::bus;
 use crate::call::{CallCore, CoreConfig, DeviceAuth, HoldAudio, TenantPolicy};
 use crate::config::{self, Config, HoldKind};
+use crate::console::ConsoleConfig;
 use crate::journal::{self, Journal, JournalHandle};
 use crate::sip::digest::{Algorithm, DigestServer};
 use crate::sip::transaction::TimerConfig;
@@ -88,14 +89,16 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     let routes = resolve_routes(&config).await;
     let callbacks = super::restore::pending_callbacks(&journal).await;
     let (api_tx, api_rx) = mpsc::channel(256);
-    let tokens = ApiTokens::from_hashes(config.api_tokens());
+    let tokens = ApiTokens::from_hashes(config.api_tokens())
+        .with_sessions(config.api.session_ttl(), session_entropy());
     let (http_stop_tx, http_stop_rx) = oneshot::channel::<()>();
     let (http_addr, http_serve) = http::bind_with(
         config.http.listen,
         prometheus,
         health.clone(),
         bus::sse::routes(Some(journal.clone()), tokens.clone())
-            .merge(api::router(api_tx, tokens.clone())),
+            .merge(api::router(api_tx, tokens.clone()))
+            .merge(crate::console::routes(ConsoleConfig::from_config(&config))),
         async {
             let _ = http_stop_rx.await;
         },
@@ -183,6 +186,7 @@ async fn reload_on_sighup(
                 let later = running.restart_needed(&new);
                 tracing::info!(path = %path.display(), restart_needed_for = ?later, "SIGHUP: dialplan valid, applying the routing part now");
                 tokens.replace(new.api_tokens());
+                tokens.set_session_ttl(new.api.session_ttl());
                 running = new.clone();
                 // Target and trunk host names: DNS off the SIP driver.
                 let resolve = move || switchboard_setup::Reload::resolve(new);
@@ -439,4 +443,9 @@ fn secret() -> [u8; 32] {
 
 fn seed() -> u64 {
     rand::random()
+}
+
+/// The operating system's randomness for operator session tokens.
+fn session_entropy() -> api::Entropy {
+    api::Entropy::new(rand::random::<[u8; 32]>)
 }

@@ -312,6 +312,9 @@ impl Switchboard {
         if let (Some(tenant), Value::Object(map)) = (tenant, &mut data) {
             map.insert("tenant".into(), Value::from(tenant.as_str()));
         }
+        if let RoutingEvent::Answered(e) = &event {
+            self.recent.took(&subject, &e.operator);
+        }
         self.out.push_back(Output::Event(EventRecord {
             kind,
             subject,

@@ -48,7 +48,17 @@ impl Switchboard {
                 disposition,
                 note,
                 by,
-            } => ApiReply::Disposition(self.disposition(&call, disposition, note, &by)),
+                taken_by,
+            } => ApiReply::Disposition(
+                taken_by
+                    .map_or(Ok(()), |op| self.may_classify(&call, &op))
+                    .and_then(|()| self.disposition(&call, disposition, note, &by)),
+            ),
+            ApiRequest::SignIn {
+                operator,
+                password,
+                source,
+            } => ApiReply::SignIn(self.sign_in(now, &operator, &password, source)),
         }
     }
 
@@ -377,6 +387,7 @@ fn label(request: &ApiRequest) -> &'static str {
         ApiRequest::ListQueues => "list_queues",
         ApiRequest::Recall { .. } => "recall",
         ApiRequest::Disposition { .. } => "disposition",
+        ApiRequest::SignIn { .. } => "sign_in",
     }
 }
 

@@ -63,11 +63,15 @@ pub(crate) struct Recall {
 }
 
 /// Calls that ended recently, so a disposition set after the hang-up
-/// still finds its call (bounded: the oldest are forgotten first).
+/// still finds its call, and who answered each call, so that an operator's
+/// session classifies only calls it took (bounded: the oldest are forgotten
+/// first).
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     order: VecDeque<String>,
     tenants: HashMap<String, TenantId>,
+    taken_order: VecDeque<String>,
+    taken: HashMap<String, Vec<OperatorId>>,
 }
 
 /// Ended calls remembered for dispositions.
@@ -91,6 +95,30 @@ impl Recent {
 
     pub fn tenant(&self, call_id: &str) -> Option<&TenantId> {
         self.tenants.get(call_id)
+    }
+
+    /// `operator` answered the call `call_id` (a requeued call may be
+    /// answered by several).
+    pub fn took(&mut self, call_id: &str, operator: &OperatorId) {
+        let list = self.taken.entry(call_id.into()).or_default();
+        if list.is_empty() {
+            self.taken_order.push_back(call_id.into());
+        }
+        if !list.contains(operator) {
+            list.push(operator.clone());
+        }
+        while self.taken_order.len() > RECENT_MAX {
+            if let Some(old) = self.taken_order.pop_front() {
+                self.taken.remove(&old);
+            }
+        }
+    }
+
+    /// True when `operator` answered the call `call_id`.
+    pub fn taken_by(&self, call_id: &str, operator: &OperatorId) -> bool {
+        self.taken
+            .get(call_id)
+            .is_some_and(|list| list.contains(operator))
     }
 }
 

@@ -37,6 +37,7 @@ pub mod config;
 pub mod inbound;
 pub mod legs;
 pub mod restore;
+pub mod sign_in;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -47,6 +48,8 @@ mod tests_data_alarms;
 mod tests_flows;
 #[cfg(test)]
 mod tests_recall;
+#[cfg(test)]
+mod tests_sessions;
 #[cfg(test)]
 mod tests_unconfirmed;
 #[cfg(test)]

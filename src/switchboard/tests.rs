@@ -452,3 +452,4 @@ answer!(Vec<crate::api::CallView>, Calls);
 answer!(crate::api::RecallAccepted, Recall);
 answer!((), Disposition);
 answer!(Vec<crate::api::QueueView>, Queues);
+answer!(crate::api::OperatorScope, SignIn);

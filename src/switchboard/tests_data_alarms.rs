@@ -94,6 +94,7 @@ fn a_disposition_resolves_a_data_alarm() {
         disposition: Disposition::FalseAlarm,
         note: None,
         by: "desk-1".into(),
+        taken_by: None,
     });
     assert_eq!(done, Ok(()));
     assert!(calls(&mut s).is_empty());

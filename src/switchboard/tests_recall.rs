@@ -97,6 +97,7 @@ fn dispose(s: &mut Sim, call: &str) -> Result<(), ApiError> {
         disposition: Disposition::FalseAlarm,
         note: Some("pressed by mistake".into()),
         by: "desk-1".into(),
+        taken_by: None,
     })
 }
 

@@ -40,6 +40,7 @@ fn dispose(s: &mut Sim, call: &str) -> Result<(), ApiError> {
         disposition: Disposition::FalseAlarm,
         note: None,
         by: "desk-1".into(),
+        taken_by: None,
     })
 }
 

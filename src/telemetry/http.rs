@@ -101,6 +101,9 @@ pub async fn bind_with(
                 upkeep.run_upkeep();
             }
         });
+        // The peer address reaches handlers that count per source (the
+        // console's sign-in and the registrar's blocking).
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -224,33 +224,7 @@ impl Daemon {
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let out = fs::OpenOptions::new()
-            .append(true)
-            .open(&self.log)
-            .expect("reopen daemon log");
-        let err = out.try_clone().expect("dup daemon log");
-        self.child = Command::new(env!("CARGO_BIN_EXE_alarmgate"))
-            .arg("run")
-            .arg("--config")
-            .arg(self.config_path())
-            .current_dir(&self.dir.path)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("respawn alarmgate");
-        self.exited = None;
-        let port = self.http_port;
-        let ready = poll_until(Duration::from_secs(60), || {
-            self.poll_exit().is_some() || matches!(http_get(port, "/readyz"), Some((200, _)))
-        });
-        assert!(
-            ready && self.exited.is_none(),
-            "{}: the restarted daemon did not become ready; log:\n{}",
-            self.name,
-            self.log_text()
-        );
+        self.respawn();
     }
 
     /// The daemon's RTP ports (`media.rtp_port_min..=rtp_port_max`).
@@ -280,5 +254,56 @@ impl Drop for Daemon {
             }
             eprintln!("----- end of {} daemon log -----", self.name);
         }
+    }
+}
+
+impl Daemon {
+    /// Stops the daemon (SIGTERM, SIGKILL after 15 s), keeps it down for
+    /// `down_for`, then starts it again on the same config and ports (the
+    /// journal stays), waiting up to 60 s for `/readyz`. Panics if it does
+    /// not come back.
+    pub fn restart(&mut self, down_for: Duration) {
+        if self.alive() {
+            self.sigterm();
+            if self.wait_exit(Duration::from_secs(15)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+        thread::sleep(down_for);
+        self.respawn();
+    }
+
+    /// Starts the stopped daemon again on the same config and ports (its
+    /// log appended), waiting up to 60 s for `/readyz`; panics if it does
+    /// not come back.
+    fn respawn(&mut self) {
+        let out = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("reopen daemon log");
+        let err = out.try_clone().expect("dup daemon log");
+        self.child = Command::new(env!("CARGO_BIN_EXE_alarmgate"))
+            .arg("run")
+            .arg("--config")
+            .arg(self.config_path())
+            .current_dir(&self.dir.path)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("respawn alarmgate");
+        self.exited = None;
+        let port = self.http_port;
+        let ready = poll_until(Duration::from_secs(60), || {
+            self.poll_exit().is_some() || matches!(http_get(port, "/readyz"), Some((200, _)))
+        });
+        assert!(
+            ready && self.alive(),
+            "{}: no /readyz after the restart; log:\n{}",
+            self.name,
+            self.log_text()
+        );
     }
 }
