@@ -90,6 +90,12 @@ mod tests {
     #[test]
     fn a_tls_trunk_with_a_missing_ca_file_is_an_error_and_plain_trunks_need_none() {
         let text = r#"
+[[sip.listen]]
+transport = "tls"
+addr = "127.0.0.1:5061"
+cert = "c.pem"
+key = "k.pem"
+
 [[trunks]]
 name = "partner"
 allow = ["127.0.0.1"]
