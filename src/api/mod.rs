@@ -21,6 +21,7 @@ pub mod body;
 pub mod command;
 pub mod error;
 pub mod routes;
+pub mod units;
 pub mod views;
 
 #[cfg(test)]

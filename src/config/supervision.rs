@@ -101,7 +101,12 @@ impl TenantSupervision {
         let allowed = [CallClass::Technical, CallClass::Voice, CallClass::Emergency];
         if !allowed.contains(&self.class) {
             let value = format!("{:?}", self.class).to_lowercase();
-            invalid(out, format!("{path}.class"), value, "technical, voice or emergency");
+            invalid(
+                out,
+                format!("{path}.class"),
+                value,
+                "technical, voice or emergency",
+            );
         }
     }
 
@@ -118,7 +123,12 @@ impl TenantSupervision {
 
 fn check_times(path: &str, interval: Option<u64>, grace: Option<u64>, out: &mut Findings) {
     if let Some(i) = interval.filter(|i| !(1..=MAX_INTERVAL_S).contains(i)) {
-        invalid(out, format!("{path}.interval_s"), i, "1 to 2678400 (31 days)");
+        invalid(
+            out,
+            format!("{path}.interval_s"),
+            i,
+            "1 to 2678400 (31 days)",
+        );
     }
     if let Some(g) = grace.filter(|g| *g > MAX_GRACE_S) {
         invalid(out, format!("{path}.grace_s"), g, "0 to 604800 (7 days)");
@@ -138,12 +148,23 @@ pub(crate) fn check_units(units: &[UnitEntry], tenants: &[Tenant], out: &mut Fin
             out.push(format!("{path}.tenant"), Problem::Conflict { detail });
         }
         if u.protocol == Protocol::Supervision {
-            invalid(out, format!("{path}.protocol"), "supervision", "contact_id, scaip or dc09");
+            invalid(
+                out,
+                format!("{path}.protocol"),
+                "supervision",
+                "contact_id, scaip or dc09",
+            );
         }
-        let account_ok = |a: &str| (1..=64).contains(&a.len()) && a.chars().all(|c| c.is_ascii_graphic());
+        let account_ok =
+            |a: &str| (1..=64).contains(&a.len()) && a.chars().all(|c| c.is_ascii_graphic());
         if !account_ok(&u.account) {
             let value = format!("{:?}", u.account);
-            invalid(out, format!("{path}.account"), value, "1 to 64 printable ASCII characters");
+            invalid(
+                out,
+                format!("{path}.account"),
+                value,
+                "1 to 64 printable ASCII characters",
+            );
         }
         let has_policy = tenant.is_some_and(|t| t.supervision.is_some());
         if u.supervised && u.interval_s.is_none() && !has_policy {
@@ -154,7 +175,10 @@ pub(crate) fn check_units(units: &[UnitEntry], tenants: &[Tenant], out: &mut Fin
         if let Some(first) = seen.insert(key, i) {
             let value = format!("{}/{}/{}", u.tenant, u.protocol.as_str(), u.account);
             let first = format!("units[{first}]");
-            out.push(format!("{path}.account"), Problem::Duplicate { value, first });
+            out.push(
+                format!("{path}.account"),
+                Problem::Duplicate { value, first },
+            );
         }
     }
 }

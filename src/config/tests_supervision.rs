@@ -31,7 +31,10 @@ fn a_tenant_section_defaults_to_a_daily_test_with_an_hour_of_grace() {
     assert_eq!(policy.grace, Duration::from_secs(3_600));
     assert!(policy.enrol_reporting && !policy.tests_only);
     let unit = &settings.units[&UnitKey::new("demo", Protocol::Dc09, "1234")];
-    assert_eq!((unit.supervised, unit.grace), (true, Some(Duration::from_secs(60))));
+    assert_eq!(
+        (unit.supervised, unit.grace),
+        (true, Some(Duration::from_secs(60)))
+    );
 }
 
 #[test]
@@ -69,7 +72,9 @@ fn unknown_keys_are_refused() {
 
 #[test]
 fn a_unit_of_a_tenant_without_supervision_needs_its_own_interval() {
-    let text = format!("{BASE}[[units]]\ntenant = \"demo\"\nprotocol = \"contact_id\"\naccount = \"1234\"\n");
+    let text = format!(
+        "{BASE}[[units]]\ntenant = \"demo\"\nprotocol = \"contact_id\"\naccount = \"1234\"\n"
+    );
     assert_eq!(errors(&text), [(9, "units[0].interval_s".to_string())]);
     let ok = format!("{text}interval_s = 600\n");
     assert!(load_str(&ok, "t.toml").is_ok());
