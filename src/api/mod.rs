@@ -30,6 +30,8 @@ mod openapi_tests;
 mod tests;
 #[cfg(test)]
 mod tests_routes;
+#[cfg(test)]
+mod tests_units;
 
 pub use auth::{ApiTokens, Caller, Grant};
 pub use command::{

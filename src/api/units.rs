@@ -81,16 +81,13 @@ pub fn routes(units: Option<UnitsHandle>, tokens: ApiTokens) -> Router {
         .with_state(units)
 }
 
-fn parse_state(state: Option<&str>) -> Result<Option<UnitState>, Response> {
+/// The state named by `?state=`: `Ok(None)` without one, `Err` for an unknown name.
+fn parse_state(state: Option<&str>) -> Result<Option<UnitState>, ()> {
     let states = [UnitState::Ok, UnitState::Waiting, UnitState::Overdue];
     let Some(name) = state else { return Ok(None) };
     match states.into_iter().find(|s| s.as_str() == name) {
         Some(s) => Ok(Some(s)),
-        None => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "state must be ok, waiting or overdue",
-        )),
+        None => Err(()),
     }
 }
 
@@ -101,7 +98,10 @@ async fn list_units(
 ) -> Response {
     let state = match parse_state(params.state.as_deref()) {
         Ok(state) => state,
-        Err(refusal) => return refusal,
+        Err(()) => {
+            let detail = "state must be ok, waiting or overdue";
+            return error_response(StatusCode::BAD_REQUEST, "bad_request", detail);
+        }
     };
     if let Some(t) = &params.tenant {
         if !grant.scope.sees(Some(t)) {

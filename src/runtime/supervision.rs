@@ -87,6 +87,12 @@ pub struct UnitsHandle {
 }
 
 impl UnitsHandle {
+    /// A handle and the queries it sends (the task's side; tests answer them).
+    pub fn channel() -> (Self, mpsc::Receiver<UnitsQuery>) {
+        let (tx, rx) = mpsc::channel(16);
+        (Self { tx }, rx)
+    }
+
     /// The units `filter` keeps; `None` when the task is gone or still rebuilding.
     pub async fn list(
         &self,
@@ -112,9 +118,9 @@ impl SupervisionTask {
     /// Starts supervision: rebuild from the journal, then live.
     pub fn start(settings: SupervisionSettings, wiring: Wiring) -> (Self, UnitsHandle) {
         let (stop, stop_rx) = watch::channel(false);
-        let (tx, rx) = mpsc::channel(16);
+        let (handle, rx) = UnitsHandle::channel();
         let task = tokio::spawn(run(settings, wiring, rx, stop_rx));
-        (Self { stop, task }, UnitsHandle { tx })
+        (Self { stop, task }, handle)
     }
 
     /// Stops the task.
