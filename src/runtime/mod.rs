@@ -15,5 +15,7 @@ pub mod load;
 pub mod media;
 pub mod sip_driver;
 pub mod supervision;
+#[cfg(test)]
+mod supervision_tests;
 pub mod switchboard_setup;
 pub mod transport;
