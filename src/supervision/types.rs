@@ -103,10 +103,12 @@ impl Policy {
     }
 }
 
-/// The default interval where a `[[units]]` entry names a tenant with no
+/// The interval where a `[[units]]` entry names a tenant with no
 /// supervision section and no interval of its own (config validation
 /// requires one; this only guards the core).
-const FALLBACK: Duration = Duration::from_secs(86_400);
+const FALLBACK_INTERVAL: Duration = Duration::from_secs(86_400);
+/// The grace of a `[[units]]` entry without one whose tenant has none.
+const FALLBACK_GRACE: Duration = Duration::from_secs(3_600);
 
 impl SupervisionSettings {
     /// The policy of `key`, or `None` when it is not supervised. `reported`:
@@ -121,12 +123,14 @@ impl SupervisionSettings {
         if listed.is_none() && !enrolled {
             return None;
         }
-        let pick = |own: Option<Duration>, of_tenant: Option<Duration>| {
-            own.or(of_tenant).unwrap_or(FALLBACK)
-        };
+        let own = |field: fn(&Override) -> Option<Duration>| listed.and_then(field);
         Some(Policy {
-            interval: pick(listed.and_then(|o| o.interval), tenant.map(|t| t.interval)),
-            grace: pick(listed.and_then(|o| o.grace), tenant.map(|t| t.grace)),
+            interval: own(|o| o.interval)
+                .or(tenant.map(|t| t.interval))
+                .unwrap_or(FALLBACK_INTERVAL),
+            grace: own(|o| o.grace)
+                .or(tenant.map(|t| t.grace))
+                .unwrap_or(FALLBACK_GRACE),
             tests_only: tenant.is_some_and(|t| t.tests_only),
             class: tenant.map_or(CallClass::Technical, |t| t.class),
         })
