@@ -23,6 +23,7 @@
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`media_strict`] | strict media: forged RFC 4733 and in-band digits from another address and SSRC are not decoded while the real unit's message is; `c=` broadcast gets 488; RTP ports held by another process do not end calls |
 //! | [`unconfirmed`] | a unit whose every Contact ID attempt fails (SIPp, RFC 2833 captures with a bad check digit, then digits missing): queued as an unconfirmed alarm with what was heard, a callback once it hangs up, resolved by a disposition; never a kissoff |
+//! | [`supervision`] | supervision with a 10 s interval: spandsp's 602 test lists the unit, silence raises `fail_to_report` once (API, metric, operators' list), the next test `restored` |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //!
 //! Environment:
@@ -53,5 +54,6 @@ mod silence;
 mod softphone;
 mod standin;
 mod storage;
+mod supervision;
 mod torture;
 mod unconfirmed;
