@@ -16,6 +16,7 @@
 
 pub mod classify;
 pub mod contact_id;
+pub mod core_queue;
 pub mod event_codes;
 pub mod heard;
 pub mod pipeline;
