@@ -73,7 +73,7 @@ fn main() {
         let of_day = second % DAY;
         let started = Instant::now();
         while next < units && next * DAY / units <= of_day {
-            let silent = next % 100 == 0 && second >= DAY;
+            let silent = next.is_multiple_of(100) && second >= DAY;
             if !silent {
                 let k = keys[next as usize].clone();
                 let kind = ReportKind::Test;
