@@ -206,9 +206,10 @@ fn follow(sup: &mut Supervisor, tail: &mut Tail, journal: &JournalHandle) {
 }
 
 fn sleep_for(sup: &Supervisor) -> Duration {
+    // A deadline already past (the wall clock stepped) is swept at once.
     let until = sup
         .poll_timeout()
-        .and_then(|t| t.duration_since(clock::wall()).ok());
+        .map(|t| t.duration_since(clock::wall()).unwrap_or_default());
     until.unwrap_or(MAX_SLEEP).min(MAX_SLEEP)
 }
 
