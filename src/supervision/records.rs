@@ -72,8 +72,7 @@ struct Data {
 /// What a journal record means to supervision, if anything. Records of
 /// other types are skipped before any JSON is parsed.
 pub fn observe(payload: &[u8]) -> Option<Observed> {
-    let interesting = [ALARM_RECEIVED, UNIT_HEARTBEAT, "alarmgate.unit."];
-    if !interesting.iter().any(|t| contains(payload, t.as_bytes())) {
+    if !interesting(payload) {
         return None;
     }
     let event: Envelope = serde_json::from_slice(payload).ok()?;
@@ -98,6 +97,25 @@ pub fn observe(payload: &[u8]) -> Option<Observed> {
         UNIT_RESTORED => Some(Observed::Restored { key }),
         _ => None,
     }
+}
+
+/// True when the record may be one of ours. Our envelope's keys are sorted,
+/// so `"type"` is the last one: look at the record's end first, and search
+/// the whole record only when the type is not there (another layout).
+fn interesting(payload: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"type\":\"";
+    let tail = payload
+        .get(payload.len().saturating_sub(96)..)
+        .unwrap_or(payload);
+    let kinds = [ALARM_RECEIVED, "alarmgate.unit."];
+    match find(tail, KEY).and_then(|at| tail.get(at + KEY.len()..)) {
+        Some(kind) => kinds.iter().any(|k| kind.starts_with(k.as_bytes())),
+        None => kinds.iter().any(|k| contains(payload, k.as_bytes())),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

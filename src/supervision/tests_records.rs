@@ -73,3 +73,13 @@ fn a_fail_to_report_record_carries_its_deadline() {
         })
     );
 }
+
+#[test]
+fn the_type_decides_not_a_mention_in_the_data() {
+    let data = json!({"tenant": "demo", "protocol": "dc09", "account": "1",
+        "note": "alarmgate.unit.heartbeat alarmgate.alarm.received"});
+    assert_eq!(
+        records::observe(&record("alarmgate.call.started", data)),
+        None
+    );
+}
