@@ -132,7 +132,8 @@ pub fn record(
     serde_json::to_vec(&event).unwrap_or_default()
 }
 
-fn class_name(class: AlarmClass) -> &'static str {
+/// The name of a classification in events (`voice`, `technical`, `test`, `cancel`).
+pub fn class_name(class: AlarmClass) -> &'static str {
     match class {
         AlarmClass::Voice => "voice",
         AlarmClass::Technical => "technical",

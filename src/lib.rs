@@ -19,6 +19,7 @@
 //! | [`registrar`] | REGISTER for operators' softphones: digest auth, bindings per operator, expiry, OPTIONS keep-alives, blocking of repeated auth failures |
 //! | [`routing`] | the ACD engine: queues per tenant, operator states, alarm priorities with aging, longest-idle offers, ring-no-answer, overflow to queues and external targets, last resort |
 //! | [`switchboard`] | the SIP endpoint, call core, registrar and router wired together (REGISTER and keep-alives between endpoint and registrar): offers become outgoing legs, answered legs are bridged, either side's end ends the other, recalls, API commands |
+//! | [`supervision`] | supervision of silent units: per-unit reporting deadlines, `fail_to_report` once, `restored`, rebuilt from the journal |
 //! | [`timer_queue`] | the one deadline queue of the cores (transaction layer, call core): a min-heap with lazy cancellation |
 //!
 //! The thin async layer and the edges:
@@ -56,6 +57,7 @@ pub mod routing;
 pub mod runtime;
 pub mod simulate;
 pub mod sip;
+pub mod supervision;
 pub mod switchboard;
 pub mod telemetry;
 pub mod timer_queue;

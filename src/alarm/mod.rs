@@ -12,10 +12,14 @@
 //! | [`pipeline`] | one call's decoding: DTMF detector + RFC 4733 + receiver + our tones, for the media worker |
 //! | [`pipeline_types`] | the pipeline's config, actions and per-message forensics |
 //! | [`heard`] | the digits of attempts that never decoded (an unconfirmed alarm) |
+//! | [`core`] | the alarm core for alarms decoded by any protocol: store, then acknowledge or withhold, list data alarms (`handle_decoded` / `handle_stored`) |
+//! | [`core_queue`] | a call's one queue request (most urgent class) and the settle decision |
 //! | [`report`] | an alarm that came as data (SCAIP, DC-09, supervision): what the switchboard lists |
 
 pub mod classify;
 pub mod contact_id;
+pub mod core;
+pub mod core_queue;
 pub mod event_codes;
 pub mod heard;
 pub mod pipeline;
@@ -34,3 +38,6 @@ pub use receiver::{
     ContactIdReceiver, ReceiverConfig, ReceiverConfigError, ReceiverEvent, ReceiverState,
 };
 pub use types::{AccountNo, EventCode, GroupNo, Qualifier, ZoneNo};
+
+#[cfg(test)]
+mod core_tests;

@@ -24,6 +24,7 @@ pub mod routes;
 pub mod scope;
 pub mod session;
 pub mod session_routes;
+pub mod units;
 pub mod views;
 
 #[cfg(test)]
@@ -34,6 +35,8 @@ mod tests;
 mod tests_routes;
 #[cfg(test)]
 mod tests_sessions;
+#[cfg(test)]
+mod tests_units;
 
 pub use auth::{ApiTokens, Caller, Entropy, Grant, Principal};
 pub use command::{

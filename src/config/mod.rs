@@ -24,6 +24,7 @@
 //! | `queues.rs` | `[[queues]]`, `[queues.priorities]`, `[[queues.overflow]]` |
 //! | `registrar.rs` | `[registrar]` |
 //! | `api.rs` | `[api]`, `[[api.tokens]]` |
+//! | `supervision.rs` | `[tenants.supervision]`, `[[units]]` (supervision of silent units) |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
@@ -47,6 +48,7 @@ mod reload;
 mod routing;
 mod sip;
 mod sip_connections;
+mod supervision;
 mod trunk_tls;
 mod trunks;
 mod validate;
@@ -77,6 +79,7 @@ pub use sip_connections::{
     SipConnections, DEFAULT_FIRST_MESSAGE_S, DEFAULT_IDLE_S, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PER_SOURCE, DEFAULT_TRUNK_PER_SOURCE,
 };
+pub use supervision::{Reports, TenantSupervision, UnitEntry};
 pub use trunk_tls::{TrunkTls, SYSTEM_CA_BUNDLE};
 pub use trunks::{HostPort, HostPortError, Target, Trunk};
 
@@ -133,6 +136,8 @@ pub struct Config {
     pub registrar: RegistrarSection,
     /// `[api]`: bearer tokens for the operator API.
     pub api: ApiSection,
+    /// `[[units]]`: units supervised with their own interval, or not at all.
+    pub units: Vec<UnitEntry>,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,
@@ -254,3 +259,5 @@ impl Admission {
 mod tests;
 #[cfg(test)]
 mod tests_operators;
+#[cfg(test)]
+mod tests_supervision;

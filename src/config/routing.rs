@@ -104,6 +104,11 @@ pub struct Tenant {
     /// `"alarm"`.
     #[serde(default)]
     pub priority: crate::admission::Priority,
+    /// `[tenants.supervision]`: the tenant's units must report every
+    /// `interval_s` (see `config::supervision`). Optional: without it only
+    /// units listed in `[[units]]` with their own interval are supervised.
+    #[serde(default)]
+    pub supervision: Option<super::supervision::TenantSupervision>,
 }
 
 fn default_class() -> CallClass {
@@ -178,6 +183,9 @@ pub(crate) fn check_tenants(tenants: &[Tenant], out: &mut Findings) -> HashMap<S
 }
 
 fn check_tenant_fields(t: &Tenant, path: &str, out: &mut Findings) {
+    if let Some(supervision) = &t.supervision {
+        supervision.check(&format!("{path}.supervision"), out);
+    }
     if !id_ok(&t.id) {
         let expected = "lowercase letters, digits and `-` ([a-z0-9-]+)";
         out.push(
@@ -240,6 +248,7 @@ mod tests {
             default_class: CallClass::Voice,
             recall_trunk: None,
             priority: Default::default(),
+            supervision: None,
         }
     }
 

@@ -70,6 +70,7 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     check_operators(&config.operators, &ids, &mut out);
     check_tenant_routing(config, &ids, &mut out);
     config.api.check_tenants(&ids, &mut out);
+    super::supervision::check_units(&config.units, &config.tenants, &mut out);
     (out, dids)
 }
 

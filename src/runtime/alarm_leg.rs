@@ -18,6 +18,7 @@
 
 use super::sip_driver::Control;
 use crate::alarm::classify::{AlarmClass, Classifier};
+use crate::alarm::core_queue::{settle, Settled};
 use crate::alarm::pipeline::{
     AlarmPipeline, GiveUpReason, MessageForensics, PipelineAction, PipelineConfig,
 };
@@ -244,11 +245,11 @@ impl AlarmLeg {
             }
             PipelineAction::Settle { reason } => {
                 tracing::info!(%call_id, ?reason, "alarms settled by the gateway");
-                match (self.voice, shared.settle_technical) {
-                    (true, _) => {}
-                    (false, true) => send_control(control, Control::Settle(self.call)),
+                match settle(self.voice, shared.settle_technical) {
+                    Settled::KeepForPerson => {}
+                    Settled::HangUp => send_control(control, Control::Settle(self.call)),
                     // Nobody hangs up: a person must see the technical call.
-                    (false, false) => self.wait_for_person(control, CallClass::Technical),
+                    Settled::QueueTechnical => self.wait_for_person(control, CallClass::Technical),
                 }
             }
             PipelineAction::GaveUp {

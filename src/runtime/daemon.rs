@@ -81,6 +81,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         journal::retention::PASS_EVERY,
     );
     let (control_tx, control_rx) = mpsc::channel(64);
+    let (supervision, units) = start_supervision(&config, &journal, &control_tx);
     let planned = core_config(&config, &configured_listeners(&config));
     let mut media_settings = MediaSettings::new(media_bind_ip(&planned));
     media_settings.source = config.media.source_rules();
@@ -98,7 +99,8 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         health.clone(),
         bus::sse::routes(Some(journal.clone()), tokens.clone())
             .merge(api::router(api_tx, tokens.clone()))
-            .merge(crate::console::routes(ConsoleConfig::from_config(&config))),
+            .merge(crate::console::routes(ConsoleConfig::from_config(&config)))
+            .merge(api::units::routes(units, tokens.clone())),
         async {
             let _ = http_stop_rx.await;
         },
@@ -156,11 +158,38 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         forwarder.stop(Duration::from_secs(5)).await;
     }
     retention.stop();
+    if let Some(supervision) = supervision {
+        supervision.stop().await;
+    }
     reloader.abort();
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Supervision of silent units, when the dialplan supervises any (a
+/// `[tenants.supervision]` or a `[[units]]` entry).
+fn start_supervision(
+    config: &Config,
+    journal: &journal::JournalHandle,
+    control: &mpsc::Sender<Control>,
+) -> (
+    Option<super::supervision::SupervisionTask>,
+    Option<super::supervision::UnitsHandle>,
+) {
+    use super::supervision::{SupervisionTask, Wiring};
+    let settings = config.supervision_settings();
+    if settings.tenants.is_empty() && settings.units.is_empty() {
+        return (None, None);
+    }
+    let wiring = Wiring {
+        journal: journal.clone(),
+        control: control.clone(),
+        node: Arc::from(config.node.name.as_str()),
+    };
+    let (task, units) = SupervisionTask::start(settings, wiring);
+    (Some(task), Some(units))
 }
 
 /// SIGHUP: re-reads `source`; a valid dialplan goes to the SIP driver and

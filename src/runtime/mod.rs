@@ -4,6 +4,7 @@
 //! - [`sip_driver`]: the loop that owns the call core.
 //! - [`transport`]: UDP, TCP and TLS sockets.
 //! - [`media`]: RTP legs, served by ticking workers.
+//! - [`supervision`]: follows the journal for unit reports and raises `fail_to_report`.
 
 // The drivers are where time and randomness are read (clippy.toml).
 #![allow(clippy::disallowed_methods)]
@@ -14,6 +15,9 @@ pub mod load;
 pub mod media;
 pub mod restore;
 pub mod sip_driver;
+pub mod supervision;
+#[cfg(test)]
+mod supervision_tests;
 pub mod switchboard_setup;
 pub mod tls_routes;
 pub mod transport;

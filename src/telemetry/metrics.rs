@@ -113,9 +113,19 @@ pub const READY: &str = "alarmgate_ready";
 /// Build information; the value is always 1, `version` is a label.
 pub const BUILD_INFO: &str = "alarmgate_build_info";
 
+/// Supervised units that missed their reporting deadline, by `tenant`.
+pub const UNITS_OVERDUE: &str = "alarmgate_units_overdue";
+/// Units under supervision, by `tenant`.
+pub const UNITS_SUPERVISED: &str = "alarmgate_units_supervised";
+
 /// Registers descriptions for every metric, so `/metrics` documents itself.
 pub fn describe() {
     describe_counter!(SIP_REQUESTS_IN, "SIP requests received, by method");
+    describe_gauge!(
+        UNITS_OVERDUE,
+        "Supervised units that missed their reporting deadline, by tenant"
+    );
+    describe_gauge!(UNITS_SUPERVISED, "Units under supervision, by tenant");
     describe_counter!(SIP_RESPONSES_OUT, "SIP responses sent, by method and code");
     describe_counter!(
         SIP_REQUESTS_OUT,

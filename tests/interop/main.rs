@@ -25,6 +25,7 @@
 //! | [`unconfirmed`] | a unit whose every Contact ID attempt fails (SIPp, RFC 2833 captures with a bad check digit, then digits missing): queued as an unconfirmed alarm with what was heard, a callback once it hangs up, resolved by a disposition; never a kissoff |
 //! | [`ws`] | SIP over WebSocket: a browser-like client (Python `websockets`, JsSIP's messages) registers with digest over ws, is rung over its own socket and closes it while ringing: a pjsua2 operator rings within 2 s; its SIP INFO `application/dtmf-relay` digits reach the spandsp unit; bad input (no `sip` subprotocol, broken SIP, binary garbage, a 1 MB frame, an unfinished upgrade) |
 //! | [`console`] | the operator console in headless Chromium (Selenium, `tests/peers/console_driver.py`): sign-in, wrong password, a guessing browser blocked (nobody else), state buttons reaching the API, session expiry, a waiting alarm shown live from the event stream, the node restarting under an open page; the full browser-phone call and a plain JsSIP page (ignored until ws + webrtc land) |
+//! | [`supervision`] | supervision with a 10 s interval: spandsp's 602 test lists the unit, silence raises `fail_to_report` once (API, metric, operators' list), the next test `restored` |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //!
 //! Environment:
@@ -56,6 +57,7 @@ mod silence;
 mod softphone;
 mod standin;
 mod storage;
+mod supervision;
 mod torture;
 mod unconfirmed;
 mod ws;
