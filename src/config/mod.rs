@@ -24,6 +24,7 @@
 //! | `queues.rs` | `[[queues]]`, `[queues.priorities]`, `[[queues.overflow]]` |
 //! | `registrar.rs` | `[registrar]` |
 //! | `api.rs` | `[api]`, `[[api.tokens]]` |
+//! | `records.rs` | `[records]`, tenant `timezone`/`language`, `[tenants.frequent_callers]` |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
@@ -42,6 +43,7 @@ mod media;
 mod operators;
 mod plan;
 mod queues;
+mod records;
 mod registrar;
 mod reload;
 mod routing;
@@ -65,6 +67,7 @@ pub use general::{
 pub use media::{HoldKind, HoldTone, MediaConfig, DEFAULT_RTP_PORT_MAX, DEFAULT_RTP_PORT_MIN};
 pub use operators::Operator;
 pub use queues::{OverflowRule, Priorities, Queue, MAX_RING_TIMEOUT_S, MAX_WRAP_UP_S};
+pub use records::{frequent_thresholds, FrequentCallers, RecordsConfig, DEFAULT_TIMEZONE};
 pub use registrar::RegistrarSection;
 pub use reload::reload;
 pub use routing::{normalise_did, Codec, Tenant};
@@ -131,6 +134,8 @@ pub struct Config {
     pub registrar: RegistrarSection,
     /// `[api]`: bearer tokens for the operator API.
     pub api: ApiSection,
+    /// `[records]`: the call-records database (monthly extracts, frequent callers).
+    pub records: RecordsConfig,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,

@@ -58,6 +58,7 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     }
     config.registrar.check(&mut out);
     config.api.check(&mut out);
+    config.records.check(&mut out);
     check_trunks(&config.trunks, &mut out);
     let dids = check_tenants(&config.tenants, &mut out);
     check_reachability(config, &mut out);
