@@ -63,6 +63,7 @@ pub fn catch_up(
         return Ok(progress);
     }
     let (mut batch, mut last) = (Vec::with_capacity(BATCH), applied);
+    let mut after = applied;
     for record in reader.read_from(applied + 1) {
         let record = record?;
         if record.seq > durable {
@@ -71,11 +72,12 @@ pub fn catch_up(
         last = record.seq;
         batch.extend(JournalEvent::parse(record.seq, &record.payload));
         if batch.len() >= BATCH {
-            flush(store, &mut batch, last, detector, live_from, &mut progress)?;
+            flush(store, &mut batch, (after, last), detector, live_from, &mut progress)?;
+            after = last;
         }
     }
-    if last > applied {
-        flush(store, &mut batch, last, detector, live_from, &mut progress)?;
+    if last > after {
+        flush(store, &mut batch, (after, last), detector, live_from, &mut progress)?;
     }
     Ok(progress)
 }
@@ -83,12 +85,12 @@ pub fn catch_up(
 fn flush(
     store: &mut Store,
     batch: &mut Vec<JournalEvent>,
-    last: u64,
+    (after, last): (u64, u64),
     detector: &mut Detector,
     live_from: u64,
     progress: &mut Progress,
 ) -> Result<(), RecordsError> {
-    let rows = store.apply_batch(batch, last)?;
+    let rows = store.apply_batch(batch, after, last)?;
     let rows: HashMap<&str, &CallRecord> = rows.iter().map(|r| (r.call_id.as_str(), r)).collect();
     for e in batch.iter().filter(|e| finishes_call(e)) {
         let Some(row) = rows.get(e.subject.as_str()) else {
@@ -138,6 +140,14 @@ pub fn crossing_record(
     crate::events::record(node, &c.caller, CALLER_FREQUENT, time, random, data)
 }
 
+/// Registers the records' metrics with their help texts.
+pub fn describe() {
+    metrics::describe_gauge!(APPLIED_SEQ, "The last journal seq applied to the call records");
+    metrics::describe_counter!(EVENTS_APPLIED, "Journal events applied to the call records");
+    metrics::describe_counter!(ERRORS, "Failed call-record projection passes (retried at the next commit)");
+    metrics::describe_counter!(CROSSINGS, "Frequent-caller threshold crossings, by tenant and window");
+}
+
 struct State {
     store: Store,
     detector: Detector,
@@ -158,6 +168,7 @@ impl Follower {
         node: &str,
         mut detector: Detector,
     ) -> Result<Self, RecordsError> {
+        describe();
         let store = Store::open(&path)?;
         let now_ms = crate::clock::wall()
             .duration_since(std::time::UNIX_EPOCH)

@@ -22,6 +22,7 @@
 //! protocol: the subject its receiver writes).
 
 pub mod api;
+pub mod cli;
 pub mod event;
 pub mod follow;
 pub mod frequent;

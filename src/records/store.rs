@@ -57,6 +57,14 @@ pub enum RecordsError {
         /// [`SCHEMA_VERSION`].
         known: u32,
     },
+    /// Another writer applied records since this one read the applied seq.
+    #[error("call records: another writer moved the applied seq from {expected} to {found}")]
+    Moved {
+        /// The seq this writer continued from.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+    },
     /// The journal could not be read.
     #[error("call records: {0}")]
     Journal(#[from] crate::journal::JournalError),
@@ -139,15 +147,26 @@ impl Store {
     }
 
     /// Applies `events` and records `through` (>= their last seq) as
-    /// applied, all in one transaction. Returns the rows the batch touched.
+    /// applied, all in one transaction, which continues from `after` (the
+    /// applied seq the caller read). Returns the rows the batch touched;
+    /// [`RecordsError::Moved`] when another writer (the CLI beside the
+    /// daemon) applied records meanwhile: nothing is written twice.
     pub fn apply_batch(
         &mut self,
         events: &[JournalEvent],
+        after: u64,
         through: u64,
     ) -> Result<Vec<CallRecord>, RecordsError> {
         let path = self.path.clone();
         let err = |e| sqlite(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
+        let behaviour = rusqlite::TransactionBehavior::Immediate;
+        let tx = self.conn.transaction_with_behavior(behaviour).map_err(err)?;
+        let sql = "SELECT seq FROM applied WHERE id = 1";
+        let now: i64 = tx.query_row(sql, [], |r| r.get(0)).map_err(err)?;
+        if now != after as i64 {
+            let found = now.max(0) as u64;
+            return Err(RecordsError::Moved { expected: after, found });
+        }
         let mut rows: HashMap<String, CallRecord> = HashMap::new();
         for change in events.iter().flat_map(changes) {
             if !rows.contains_key(&change.call_id) {

@@ -73,6 +73,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         .bus
         .clone()
         .map(|bus_config| bus::Forwarder::start(bus_config, &config.node.name, journal.clone()));
+    let records = start_records(&config, &journal);
     let retention = journal::retention::start(
         &journal,
         config.alarm.retention(),
@@ -94,7 +95,8 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         prometheus,
         health.clone(),
         bus::sse::routes(Some(journal.clone()), tokens.clone())
-            .merge(api::router(api_tx, tokens.clone())),
+            .merge(api::router(api_tx, tokens.clone()))
+            .merge(records_routes(&config, &tokens)),
         async {
             let _ = http_stop_rx.await;
         },
@@ -146,6 +148,9 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     transports.shutdown().await;
     if let Some(forwarder) = forwarder {
         forwarder.stop(Duration::from_secs(5)).await;
+    }
+    if let Some(records) = records {
+        records.stop().await;
     }
     retention.stop();
     reloader.abort();
@@ -348,6 +353,35 @@ fn media_bind_ip(core: &CoreConfig) -> IpAddr {
     } else {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     }
+}
+
+/// The call-records projection (`[records]`): a database that cannot be
+/// opened is logged and the daemon runs without it (calls never depend on it).
+fn start_records(config: &Config, journal: &JournalHandle) -> Option<crate::records::follow::Follower> {
+    if !config.records.enabled {
+        return None;
+    }
+    let detector = crate::records::frequent::Detector::new(crate::config::frequent_thresholds(&config.tenants));
+    let path = config.records_path();
+    match crate::records::follow::Follower::start(path.clone(), journal.clone(), &config.node.name, detector) {
+        Ok(follower) => {
+            tracing::info!(path = %path.display(), "call records: following the journal");
+            Some(follower)
+        }
+        Err(err) => {
+            tracing::error!(%err, "call records unavailable; calls are not affected");
+            None
+        }
+    }
+}
+
+/// The records' API routes (none when `[records]` is disabled).
+fn records_routes(config: &Config, tokens: &ApiTokens) -> axum::Router {
+    if !config.records.enabled {
+        return axum::Router::new();
+    }
+    let settings = std::sync::Arc::new(crate::records::query::Settings::from_config(config));
+    crate::records::api::routes(settings, tokens.clone())
 }
 
 /// The event journal, whatever else is configured: call events are kept
