@@ -57,13 +57,22 @@ pub enum ReportCliError {
 pub fn run(config: &crate::config::Config, args: &CallsArgs) -> Result<(), ReportCliError> {
     let settings = Settings::from_config(config);
     if config.alarm.journal_dir.is_dir() {
-        let applied = query::update(&settings.path, &config.alarm.journal_dir).map_err(QueryError::from)?;
+        let applied =
+            query::update(&settings.path, &config.alarm.journal_dir).map_err(QueryError::from)?;
         tracing::info!(applied, "call records brought up to date");
     }
     let extract = query::monthly(&settings, &args.tenant, &args.month)?;
     let bytes = report::render(&extract, args.format).map_err(QueryError::from)?;
     match &args.out {
-        Some(path) => std::fs::write(path, &bytes).map_err(|source| ReportCliError::Write { what: path.display().to_string(), source }),
-        None => std::io::stdout().write_all(&bytes).map_err(|source| ReportCliError::Write { what: "standard output".into(), source }),
+        Some(path) => std::fs::write(path, &bytes).map_err(|source| ReportCliError::Write {
+            what: path.display().to_string(),
+            source,
+        }),
+        None => std::io::stdout()
+            .write_all(&bytes)
+            .map_err(|source| ReportCliError::Write {
+                what: "standard output".into(),
+                source,
+            }),
     }
 }

@@ -72,12 +72,26 @@ pub fn catch_up(
         last = record.seq;
         batch.extend(JournalEvent::parse(record.seq, &record.payload));
         if batch.len() >= BATCH {
-            flush(store, &mut batch, (after, last), detector, live_from, &mut progress)?;
+            flush(
+                store,
+                &mut batch,
+                (after, last),
+                detector,
+                live_from,
+                &mut progress,
+            )?;
             after = last;
         }
     }
     if last > after {
-        flush(store, &mut batch, (after, last), detector, live_from, &mut progress)?;
+        flush(
+            store,
+            &mut batch,
+            (after, last),
+            detector,
+            live_from,
+            &mut progress,
+        )?;
     }
     Ok(progress)
 }
@@ -142,10 +156,19 @@ pub fn crossing_record(
 
 /// Registers the records' metrics with their help texts.
 pub fn describe() {
-    metrics::describe_gauge!(APPLIED_SEQ, "The last journal seq applied to the call records");
+    metrics::describe_gauge!(
+        APPLIED_SEQ,
+        "The last journal seq applied to the call records"
+    );
     metrics::describe_counter!(EVENTS_APPLIED, "Journal events applied to the call records");
-    metrics::describe_counter!(ERRORS, "Failed call-record projection passes (retried at the next commit)");
-    metrics::describe_counter!(CROSSINGS, "Frequent-caller threshold crossings, by tenant and window");
+    metrics::describe_counter!(
+        ERRORS,
+        "Failed call-record projection passes (retried at the next commit)"
+    );
+    metrics::describe_counter!(
+        CROSSINGS,
+        "Frequent-caller threshold crossings, by tenant and window"
+    );
 }
 
 struct State {

@@ -31,6 +31,7 @@ pub mod query;
 mod record;
 pub mod report;
 pub mod store;
+pub mod synth;
 
 #[cfg(test)]
 mod tests_project;

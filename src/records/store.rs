@@ -160,12 +160,18 @@ impl Store {
         let path = self.path.clone();
         let err = |e| sqlite(&path, e);
         let behaviour = rusqlite::TransactionBehavior::Immediate;
-        let tx = self.conn.transaction_with_behavior(behaviour).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(behaviour)
+            .map_err(err)?;
         let sql = "SELECT seq FROM applied WHERE id = 1";
         let now: i64 = tx.query_row(sql, [], |r| r.get(0)).map_err(err)?;
         if now != after as i64 {
             let found = now.max(0) as u64;
-            return Err(RecordsError::Moved { expected: after, found });
+            return Err(RecordsError::Moved {
+                expected: after,
+                found,
+            });
         }
         let mut rows: HashMap<String, CallRecord> = HashMap::new();
         for change in events.iter().flat_map(changes) {

@@ -357,13 +357,23 @@ fn media_bind_ip(core: &CoreConfig) -> IpAddr {
 
 /// The call-records projection (`[records]`): a database that cannot be
 /// opened is logged and the daemon runs without it (calls never depend on it).
-fn start_records(config: &Config, journal: &JournalHandle) -> Option<crate::records::follow::Follower> {
+fn start_records(
+    config: &Config,
+    journal: &JournalHandle,
+) -> Option<crate::records::follow::Follower> {
     if !config.records.enabled {
         return None;
     }
-    let detector = crate::records::frequent::Detector::new(crate::config::frequent_thresholds(&config.tenants));
+    let detector = crate::records::frequent::Detector::new(crate::config::frequent_thresholds(
+        &config.tenants,
+    ));
     let path = config.records_path();
-    match crate::records::follow::Follower::start(path.clone(), journal.clone(), &config.node.name, detector) {
+    match crate::records::follow::Follower::start(
+        path.clone(),
+        journal.clone(),
+        &config.node.name,
+        detector,
+    ) {
         Ok(follower) => {
             tracing::info!(path = %path.display(), "call records: following the journal");
             Some(follower)
