@@ -137,7 +137,7 @@ impl Detector {
         {
             times.pop_front();
         }
-        let counts = Window::ALL.map(|w| count_in(times, w, at_ms));
+        let counts = Window::ALL.map(|w| count_in(times, w, newest));
         let mut out = Vec::new();
         for (w, count) in Window::ALL.into_iter().zip(counts) {
             let Some(limit) = t.limit(w) else { continue };
