@@ -173,3 +173,91 @@ impl super::Config {
         parent.join("records.sqlite")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+
+    const BASE: &str = r#"
+[[trunks]]
+name = "t"
+allow = ["127.0.0.0/8"]
+[[tenants]]
+id = "oslo"
+name = "Oslo"
+dids = ["100"]
+"#;
+
+    fn problems(extra: &str) -> Vec<String> {
+        match load_str(&format!("{BASE}{extra}"), "t.toml") {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn tenant_extract_and_frequent_caller_keys_are_checked_with_their_line() {
+        let good = "timezone = \"Europe/Oslo\"\nlanguage = \"nb\"\n[tenants.frequent_callers]\nper_24h = 5\n";
+        assert_eq!(problems(good), Vec::<String>::new());
+        let config = load_str(&format!("{BASE}{good}"), "t.toml").expect("valid");
+        let t = config.tenant("oslo").expect("tenant");
+        assert_eq!(t.language, crate::records::report::Language::Nb);
+        let f = t
+            .frequent_callers
+            .as_ref()
+            .expect("thresholds")
+            .thresholds();
+        assert_eq!(f.limits, [Some(5), None, None]);
+        assert!(f.counts("voice") && !f.counts("technical"));
+        let bad_zone = problems("timezone = \"Europe/Atlantis\"\n");
+        assert!(
+            bad_zone
+                .iter()
+                .any(|e| e.starts_with("t.toml:9") && e.contains("tenants[0].timezone")),
+            "{bad_zone:?}"
+        );
+        let none = problems("[tenants.frequent_callers]\nclasses = []\n");
+        assert!(
+            none.iter()
+                .any(|e| e.contains("tenants[0].frequent_callers:")
+                    || e.contains("tenants[0].frequent_callers ")),
+            "{none:?}"
+        );
+        assert!(
+            none.iter().any(|e| e.contains("frequent_callers.classes")),
+            "{none:?}"
+        );
+        assert!(problems("[tenants.frequent_callers]\nper_7d = 0\n")
+            .iter()
+            .any(|e| e.contains("frequent_callers.per_7d")));
+        assert!(!problems("language = \"sv\"\n").is_empty());
+        assert!(
+            !problems("[tenants.frequent_callers]\nper_day = 3\n").is_empty(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
+    fn the_records_path_defaults_beside_the_journal() {
+        let config = load_str(
+            &format!("[alarm]\njournal_dir = \"/srv/ag/journal\"\n{BASE}"),
+            "t.toml",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.records_path(),
+            std::path::PathBuf::from("/srv/ag/records.sqlite")
+        );
+        assert!(config.records.enabled);
+        let off = load_str(
+            &format!("[records]\nenabled = false\npath = \"/x/r.db\"\n{BASE}"),
+            "t.toml",
+        )
+        .expect("valid");
+        assert_eq!(
+            (off.records.enabled, off.records_path()),
+            (false, std::path::PathBuf::from("/x/r.db"))
+        );
+        assert!(load_str(&format!("[records]\nsize = 1\n{BASE}"), "t.toml").is_err());
+    }
+}

@@ -3,8 +3,8 @@
 //! without a disposition first, with the municipality's categories in its
 //! language; totals per category, per local day and per local hour of
 //! day, answer-time percentiles and the top callers. Built by [`extract`]
-//! (pure), written as CSV for Danish Excel ([`csv`]), JSON ([`json`]) or
-//! XLSX ([`xlsx`]).
+//! (pure), written as CSV for Danish Excel ([`csv`]), JSON (the
+//! [`Extract`]'s serde form) or XLSX ([`xlsx`]).
 
 pub mod csv;
 pub mod extract;
@@ -78,6 +78,3 @@ pub fn render(x: &Extract, format: Format) -> Result<Vec<u8>, ReportError> {
         Format::Xlsx => xlsx::write(x),
     }
 }
-
-/// JSON is the [`Extract`]'s serde form.
-pub mod json {}
