@@ -122,6 +122,7 @@ fn flush(
         }
     }
     progress.events += batch.len() as u64;
+    metrics::gauge!(APPLIED_SEQ).set(last as f64);
     batch.clear();
     Ok(())
 }

@@ -23,6 +23,7 @@
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`media_strict`] | strict media: forged RFC 4733 and in-band digits from another address and SSRC are not decoded while the real unit's message is; `c=` broadcast gets 488; RTP ports held by another process do not end calls |
 //! | [`unconfirmed`] | a unit whose every Contact ID attempt fails (SIPp, RFC 2833 captures with a bad check digit, then digits missing): queued as an unconfirmed alarm with what was heard, a callback once it hangs up, resolved by a disposition; never a kissoff |
+//! | [`records`] | call records (issue 12): real calls with dispositions plus a month injected into the journal give an extract (CLI: CSV, JSON, XLSX; API) equal to an independent count over the journal, read by Python's csv and openpyxl; a tenant-scoped token gets 403 for another tenant; a frequent caller crosses once; SIGKILL mid-projection and a deleted database leave records equal to a rebuild, row for row |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //!
 //! Environment:
@@ -49,6 +50,7 @@ mod operators;
 mod operators_api;
 mod overload;
 mod pj;
+mod records;
 mod silence;
 mod softphone;
 mod standin;
