@@ -5,7 +5,7 @@
 // Runtime layer: "now" for the frequent-caller windows is the wall clock (clippy.toml).
 #![allow(clippy::disallowed_methods)]
 
-use super::query::{self, QueryError, Settings};
+use super::query::{self, QueryError, SharedSettings};
 use super::report::{self, Format};
 use crate::api::auth::{require_bearer_any, ApiTokens, Grant};
 use crate::api::error::error_response;
@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Extension, Json, Router};
 use serde::Deserialize;
-use std::sync::Arc;
 
 /// The routes this module serves, for the OpenAPI check.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -24,7 +23,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The routes, to merge into the HTTP listener.
-pub fn routes(settings: Arc<Settings>, tokens: ApiTokens) -> Router {
+pub fn routes(settings: SharedSettings, tokens: ApiTokens) -> Router {
     Router::new()
         .route("/api/v1/reports/calls", get(calls_report))
         .route("/api/v1/callers/frequent", get(frequent))
@@ -63,7 +62,7 @@ fn failure(err: QueryError) -> Response {
 }
 
 async fn calls_report(
-    State(settings): State<Arc<Settings>>,
+    State(settings): State<SharedSettings>,
     Extension(grant): Extension<Grant>,
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -85,7 +84,7 @@ async fn calls_report(
         );
     };
     let built = tokio::task::spawn_blocking(move || {
-        let x = query::monthly(&settings, &q.tenant, &q.month)?;
+        let x = query::monthly(&settings.get(), &q.tenant, &q.month)?;
         let name = format!("calls-{}-{}.{}", x.tenant, x.month, format.extension());
         Ok::<_, QueryError>((report::render(&x, format)?, name))
     })
@@ -113,7 +112,7 @@ async fn calls_report(
 }
 
 async fn frequent(
-    State(settings): State<Arc<Settings>>,
+    State(settings): State<SharedSettings>,
     Extension(grant): Extension<Grant>,
     q: Result<Query<TenantQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -132,7 +131,8 @@ async fn frequent(
         .map_or(0, |d| d.as_millis() as i64);
     let tenant = q.tenant.clone();
     let found =
-        tokio::task::spawn_blocking(move || query::frequent_now(&settings, &tenant, now_ms)).await;
+        tokio::task::spawn_blocking(move || query::frequent_now(&settings.get(), &tenant, now_ms))
+            .await;
     match found {
         Ok(Ok(callers)) => {
             Json(serde_json::json!({"tenant": q.tenant, "callers": callers})).into_response()

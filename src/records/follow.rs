@@ -172,6 +172,7 @@ pub fn describe() {
     );
 }
 
+#[derive(Debug)]
 struct State {
     store: Store,
     detector: Detector,
@@ -180,6 +181,7 @@ struct State {
 /// The daemon's projection task.
 #[derive(Debug)]
 pub struct Follower {
+    state: Arc<Mutex<State>>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -206,14 +208,20 @@ impl Follower {
         let (stop, stop_rx) = watch::channel(false);
         let live_from = journal.last_durable_seq();
         let task = tokio::spawn(run(
-            state,
+            state.clone(),
             reader,
             journal,
             Arc::from(node),
             live_from,
             stop_rx,
         ));
-        Ok(Self { stop, task })
+        Ok(Self { state, stop, task })
+    }
+
+    /// New frequent-caller thresholds (a reloaded config); the calls seen are kept.
+    pub fn set_thresholds(&self, thresholds: HashMap<String, super::frequent::Thresholds>) {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        guard.detector.set_thresholds(thresholds);
     }
 
     /// Stops after the pass in progress.

@@ -159,6 +159,11 @@ impl Detector {
         out
     }
 
+    /// Replaces the thresholds (a reload); a caller no longer over is re-armed at their next call.
+    pub fn set_thresholds(&mut self, thresholds: HashMap<String, Thresholds>) {
+        self.thresholds = thresholds;
+    }
+
     /// Callers followed (for tests and memory bounds).
     pub fn callers(&self) -> usize {
         self.calls.len()

@@ -61,6 +61,34 @@ impl Settings {
     }
 }
 
+/// [`Settings`] shared between the API and the SIGHUP reloader: clones
+/// share them, so [`SharedSettings::replace`] reaches a router already serving.
+#[derive(Debug, Clone)]
+pub struct SharedSettings(std::sync::Arc<std::sync::RwLock<Settings>>);
+
+impl SharedSettings {
+    /// Shares `settings`.
+    pub fn new(settings: Settings) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(settings)))
+    }
+
+    /// The settings now.
+    pub fn get(&self) -> Settings {
+        match self.0.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in a reloaded config's settings for every clone.
+    pub fn replace(&self, settings: Settings) {
+        match self.0.write() {
+            Ok(mut s) => *s = settings,
+            Err(poisoned) => *poisoned.into_inner() = settings,
+        }
+    }
+}
+
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {

@@ -73,7 +73,10 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         .bus
         .clone()
         .map(|bus_config| bus::Forwarder::start(bus_config, &config.node.name, journal.clone()));
-    let records = start_records(&config, &journal);
+    let records = start_records(&config, &journal).map(std::sync::Arc::new);
+    let report_settings = crate::records::query::SharedSettings::new(
+        crate::records::query::Settings::from_config(&config),
+    );
     let retention = journal::retention::start(
         &journal,
         config.alarm.retention(),
@@ -96,7 +99,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         health.clone(),
         bus::sse::routes(Some(journal.clone()), tokens.clone())
             .merge(api::router(api_tx, tokens.clone()))
-            .merge(records_routes(&config, &tokens)),
+            .merge(records_routes(&config, &tokens, &report_settings)),
         async {
             let _ = http_stop_rx.await;
         },
@@ -137,6 +140,10 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         source,
         control_tx.clone(),
         tokens,
+        RecordsReload {
+            settings: report_settings,
+            follower: records.clone(),
+        },
     ));
     health.set_serving(true);
     for (transport, addr) in &bound {
@@ -149,11 +156,12 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     if let Some(forwarder) = forwarder {
         forwarder.stop(Duration::from_secs(5)).await;
     }
-    if let Some(records) = records {
+    reloader.abort();
+    let _ = reloader.await; // drops its handle on the records follower
+    if let Some(records) = records.and_then(|r| std::sync::Arc::try_unwrap(r).ok()) {
         records.stop().await;
     }
     retention.stop();
-    reloader.abort();
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
     tracing::info!("stopped");
@@ -168,6 +176,7 @@ async fn reload_on_sighup(
     source: Option<PathBuf>,
     control: mpsc::Sender<Control>,
     tokens: ApiTokens,
+    records: RecordsReload,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
@@ -183,6 +192,7 @@ async fn reload_on_sighup(
                 let later = running.restart_needed(&new);
                 tracing::info!(path = %path.display(), restart_needed_for = ?later, "SIGHUP: dialplan valid, applying the routing part now");
                 tokens.replace(new.api_tokens());
+                records.apply(&new);
                 running = new.clone();
                 // Target and trunk host names: DNS off the SIP driver.
                 let resolve = move || switchboard_setup::Reload::resolve(new);
@@ -386,12 +396,33 @@ fn start_records(
 }
 
 /// The records' API routes (none when `[records]` is disabled).
-fn records_routes(config: &Config, tokens: &ApiTokens) -> axum::Router {
+fn records_routes(
+    config: &Config,
+    tokens: &ApiTokens,
+    settings: &crate::records::query::SharedSettings,
+) -> axum::Router {
     if !config.records.enabled {
         return axum::Router::new();
     }
-    let settings = std::sync::Arc::new(crate::records::query::Settings::from_config(config));
-    crate::records::api::routes(settings, tokens.clone())
+    crate::records::api::routes(settings.clone(), tokens.clone())
+}
+
+/// What a SIGHUP changes in the call records: tenants' time zones,
+/// languages and frequent-caller thresholds (`[records]` itself needs a restart).
+struct RecordsReload {
+    settings: crate::records::query::SharedSettings,
+    follower: Option<std::sync::Arc<crate::records::follow::Follower>>,
+}
+
+impl RecordsReload {
+    fn apply(&self, new: &Config) {
+        let mut settings = crate::records::query::Settings::from_config(new);
+        settings.path = self.settings.get().path;
+        self.settings.replace(settings);
+        if let Some(follower) = &self.follower {
+            follower.set_thresholds(crate::config::frequent_thresholds(&new.tenants));
+        }
+    }
 }
 
 /// The event journal, whatever else is configured: call events are kept
