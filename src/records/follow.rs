@@ -64,34 +64,22 @@ pub fn catch_up(
     }
     let (mut batch, mut last) = (Vec::with_capacity(BATCH), applied);
     let mut after = applied;
-    for record in reader.read_from(applied + 1) {
-        let record = record?;
-        if record.seq > durable {
-            break;
+    let mut records = reader.read_from(applied + 1);
+    loop {
+        let next = records.next().transpose()?.filter(|r| r.seq <= durable);
+        if let Some(record) = &next {
+            last = record.seq;
+            batch.extend(JournalEvent::parse(record.seq, &record.payload));
         }
-        last = record.seq;
-        batch.extend(JournalEvent::parse(record.seq, &record.payload));
-        if batch.len() >= BATCH {
-            flush(
-                store,
-                &mut batch,
-                (after, last),
-                detector,
-                live_from,
-                &mut progress,
-            )?;
+        let done = next.is_none();
+        if batch.len() >= BATCH || (done && last > after) {
+            let seqs = (after, last);
+            flush(store, &mut batch, seqs, detector, live_from, &mut progress)?;
             after = last;
         }
-    }
-    if last > after {
-        flush(
-            store,
-            &mut batch,
-            (after, last),
-            detector,
-            live_from,
-            &mut progress,
-        )?;
+        if done {
+            break;
+        }
     }
     Ok(progress)
 }

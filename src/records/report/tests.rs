@@ -29,6 +29,18 @@ fn cph() -> TimeZone {
     TimeZone::get("Europe/Copenhagen").expect("tz")
 }
 
+/// The extract of `rows` for `m` in Copenhagen, in Danish.
+fn da(m: &str, rows: Vec<CallRecord>) -> Extract {
+    extract(
+        "t",
+        month(m),
+        &cph(),
+        "Europe/Copenhagen",
+        Language::Da,
+        rows,
+    )
+}
+
 fn month(s: &str) -> Month {
     Month::parse(s).expect("month")
 }
@@ -62,14 +74,7 @@ fn the_repeated_hour_of_october_counts_twice_on_its_local_day() {
         call("b", "2026-10-25T01:30:00Z", Some("reassurance")), // 02:30 CET, the hour again
         call("c", "2026-10-31T22:59:59Z", Some("emergency")),   // 23:59:59 on the 31st
     ];
-    let x = extract(
-        "t",
-        month("2026-10"),
-        &cph(),
-        "Europe/Copenhagen",
-        Language::Da,
-        rows,
-    );
+    let x = da("2026-10", rows);
     assert_eq!(x.totals.by_day.len(), 31);
     let day = |d: &str| {
         x.totals
@@ -99,14 +104,7 @@ fn february_2028_has_a_leap_day() {
         call("a", "2028-02-29T12:00:00Z", None),
         call("b", "2028-02-29T22:59:00Z", Some("false_alarm")),
     ];
-    let x = extract(
-        "t",
-        month("2028-02"),
-        &cph(),
-        "Europe/Copenhagen",
-        Language::Da,
-        rows,
-    );
+    let x = da("2028-02", rows);
     assert_eq!(x.totals.by_day.len(), 29);
     assert_eq!(x.totals.by_day.last(), Some(&("2028-02-29".to_string(), 2)));
     assert_eq!(x.totals.by_hour[13] + x.totals.by_hour[23], 2);
@@ -119,14 +117,7 @@ fn calls_without_a_disposition_come_first_and_labels_follow_the_language() {
         call("late", "2026-11-20T08:00:00Z", None),
         call("mid", "2026-11-10T08:00:00Z", Some("recall")),
     ];
-    let x = extract(
-        "t",
-        month("2026-11"),
-        &cph(),
-        "Europe/Copenhagen",
-        Language::Da,
-        rows.clone(),
-    );
+    let x = da("2026-11", rows.clone());
     let order: Vec<(&str, &str)> = x
         .calls
         .iter()
@@ -169,14 +160,7 @@ fn csv_opens_in_danish_excel() {
     r.answered_ms = Some(ms("2026-11-02T08:00:12.500Z"));
     r.talk_ms = Some(60_000);
     r.note = Some("sagde \"hej\"; faldet".into());
-    let x = extract(
-        "t",
-        month("2026-11"),
-        &cph(),
-        "Europe/Copenhagen",
-        Language::Da,
-        vec![r],
-    );
+    let x = da("2026-11", vec![r]);
     let bytes = csv::write(&x);
     assert!(bytes.starts_with("\u{feff}Opkalds-id;Kategori;Modtaget".as_bytes()));
     let text = String::from_utf8(bytes).expect("utf-8");
