@@ -12,7 +12,7 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet};
 pub fn write(x: &Extract) -> Result<Vec<u8>, ReportError> {
     let mut book = Workbook::new();
     let bold = Format::new().set_bold();
-    calls_sheet(book.add_worksheet(), x, &bold)?;
+    calls_sheet(book.add_worksheet_with_constant_memory()?, x, &bold)?;
     totals_sheet(book.add_worksheet(), x, &bold)?;
     Ok(book.save_to_buffer()?)
 }
