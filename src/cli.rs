@@ -54,6 +54,12 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::bus::cli::EventsAction,
     },
+    /// Reports from the call records: `report calls --tenant ID --month YYYY-MM`.
+    Report {
+        /// Which report.
+        #[command(subcommand)]
+        what: crate::records::cli::ReportWhat,
+    },
     /// Print the `ha1_md5`/`ha1_sha256` lines for an `[[auth.devices]]` or
     /// `[[operators]]` entry, or with `--token` the `sha256` line for `[[api.tokens]]`.
     HashPassword {

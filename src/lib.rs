@@ -52,6 +52,7 @@ pub mod journal;
 pub mod labels;
 pub mod media;
 mod newtype;
+pub mod records;
 pub mod registrar;
 pub mod routing;
 pub mod runtime;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             what: SimulateWhat::Device(args),
         } => simulate_device(args),
         Command::Events { action } => events(&action),
+        Command::Report { what } => report(&what),
         Command::HashPassword {
             username,
             realm,
@@ -145,6 +146,18 @@ fn events(action: &alarmgate::bus::cli::EventsAction) -> ExitCode {
         },
     };
     match alarmgate::bus::cli::run(action, &dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+fn report(what: &alarmgate::records::cli::ReportWhat) -> ExitCode {
+    let alarmgate::records::cli::ReportWhat::Calls(args) = what;
+    let config = match load(args.config.clone()) {
+        Ok((config, _)) => config,
+        Err(code) => return code,
+    };
+    match alarmgate::records::cli::run(&config, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err.to_string()),
     }

@@ -9,7 +9,8 @@
 //!
 //! A token scoped to tenants ([`TokenScope::Tenants`]) passes only
 //! [`require_bearer_any`], the guard of `GET /api/v1/events`, which filters
-//! the stream by the token's [`Grant`]; every route behind
+//! the stream by the token's [`Grant`], and of the call reports
+//! (`crate::records::api`), which answer 403 for another tenant; every route behind
 //! [`require_bearer`] (the switchboard's) answers it 403: those routes show
 //! and act on every tenant's calls and operators.
 //!

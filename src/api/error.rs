@@ -105,7 +105,7 @@ pub struct ErrorBody {
 }
 
 /// A JSON error response.
-pub(super) fn error_response(status: StatusCode, code: &str, detail: &str) -> Response {
+pub(crate) fn error_response(status: StatusCode, code: &str, detail: &str) -> Response {
     let body = ErrorBody {
         error: code.to_string(),
         detail: detail.to_string(),

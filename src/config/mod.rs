@@ -25,6 +25,7 @@
 //! | `registrar.rs` | `[registrar]` |
 //! | `api.rs` | `[api]`, `[[api.tokens]]` |
 //! | `supervision.rs` | `[tenants.supervision]`, `[[units]]` (supervision of silent units) |
+//! | `records.rs` | `[records]`, tenant `timezone`/`language`, `[tenants.frequent_callers]` |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
@@ -43,6 +44,7 @@ mod media;
 mod operators;
 mod plan;
 mod queues;
+mod records;
 mod registrar;
 mod reload;
 mod routing;
@@ -68,6 +70,7 @@ pub use general::{
 pub use media::{HoldKind, HoldTone, MediaConfig, DEFAULT_RTP_PORT_MAX, DEFAULT_RTP_PORT_MIN};
 pub use operators::Operator;
 pub use queues::{OverflowRule, Priorities, Queue, MAX_RING_TIMEOUT_S, MAX_WRAP_UP_S};
+pub use records::{frequent_thresholds, FrequentCallers, RecordsConfig, DEFAULT_TIMEZONE};
 pub use registrar::RegistrarSection;
 pub use reload::reload;
 pub use routing::{normalise_did, Codec, Tenant};
@@ -138,6 +141,8 @@ pub struct Config {
     pub api: ApiSection,
     /// `[[units]]`: units supervised with their own interval, or not at all.
     pub units: Vec<UnitEntry>,
+    /// `[records]`: the call-records database (monthly extracts, frequent callers).
+    pub records: RecordsConfig,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,

@@ -39,6 +39,7 @@ impl Config {
             ("calls", self.calls != new.calls),
             ("alarm", self.alarm != new.alarm),
             ("bus", self.bus != new.bus),
+            ("records", self.records != new.records),
             ("auth", self.auth != new.auth),
             ("registrar", self.registrar != new.registrar),
             (

@@ -109,6 +109,18 @@ pub struct Tenant {
     /// units listed in `[[units]]` with their own interval are supervised.
     #[serde(default)]
     pub supervision: Option<super::supervision::TenantSupervision>,
+    /// The IANA time zone of this tenant's monthly extract (month bounds,
+    /// days and hours of day, local times). Default `"Europe/Copenhagen"`.
+    #[serde(default = "super::records::default_timezone")]
+    pub timezone: String,
+    /// The language of the extract's categories and headings: `"da"`
+    /// (Danish) or `"nb"` (Norwegian bokmål). Default `"da"`.
+    #[serde(default)]
+    pub language: crate::records::report::Language,
+    /// `[tenants.frequent_callers]`: thresholds for frequent callers.
+    /// Optional: without it, none of this tenant's callers is flagged.
+    #[serde(default)]
+    pub frequent_callers: Option<super::records::FrequentCallers>,
 }
 
 fn default_class() -> CallClass {
@@ -142,6 +154,7 @@ pub(crate) fn check_tenants(tenants: &[Tenant], out: &mut Findings) -> HashMap<S
     for (i, t) in tenants.iter().enumerate() {
         let path = format!("tenants[{i}]");
         check_tenant_fields(t, &path, out);
+        super::records::check_tenant_records(t, &path, out);
         if let Some(first) = ids.insert(t.id.as_str(), i) {
             let first = format!("tenants[{first}].id");
             out.push(
@@ -249,6 +262,9 @@ mod tests {
             recall_trunk: None,
             priority: Default::default(),
             supervision: None,
+            timezone: super::super::records::default_timezone(),
+            language: Default::default(),
+            frequent_callers: None,
         }
     }
 

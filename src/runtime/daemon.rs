@@ -74,6 +74,10 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         .bus
         .clone()
         .map(|bus_config| bus::Forwarder::start(bus_config, &config.node.name, journal.clone()));
+    let records = start_records(&config, &journal).map(std::sync::Arc::new);
+    let report_settings = crate::records::query::SharedSettings::new(
+        crate::records::query::Settings::from_config(&config),
+    );
     let retention = journal::retention::start(
         &journal,
         config.alarm.retention(),
@@ -100,7 +104,8 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         bus::sse::routes(Some(journal.clone()), tokens.clone())
             .merge(api::router(api_tx, tokens.clone()))
             .merge(crate::console::routes(ConsoleConfig::from_config(&config)))
-            .merge(api::units::routes(units, tokens.clone())),
+            .merge(api::units::routes(units, tokens.clone()))
+            .merge(records_routes(&config, &tokens, &report_settings)),
         async {
             let _ = http_stop_rx.await;
         },
@@ -145,6 +150,10 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         source,
         control_tx.clone(),
         tokens,
+        RecordsReload {
+            settings: report_settings,
+            follower: records.clone(),
+        },
     ));
     health.set_serving(true);
     for (transport, addr) in &bound {
@@ -157,11 +166,15 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     if let Some(forwarder) = forwarder {
         forwarder.stop(Duration::from_secs(5)).await;
     }
-    retention.stop();
     if let Some(supervision) = supervision {
         supervision.stop().await;
     }
     reloader.abort();
+    let _ = reloader.await; // drops its handle on the records follower
+    if let Some(records) = records.and_then(|r| std::sync::Arc::try_unwrap(r).ok()) {
+        records.stop().await;
+    }
+    retention.stop();
     let _ = http_stop_tx.send(());
     let _ = http_task.await;
     tracing::info!("stopped");
@@ -200,6 +213,7 @@ async fn reload_on_sighup(
     source: Option<PathBuf>,
     control: mpsc::Sender<Control>,
     tokens: ApiTokens,
+    records: RecordsReload,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
@@ -216,6 +230,7 @@ async fn reload_on_sighup(
                 tracing::info!(path = %path.display(), restart_needed_for = ?later, "SIGHUP: dialplan valid, applying the routing part now");
                 tokens.replace(new.api_tokens());
                 tokens.set_session_ttl(new.api.session_ttl());
+                records.apply(&new);
                 running = new.clone();
                 // Target and trunk host names: DNS off the SIP driver.
                 let resolve = move || switchboard_setup::Reload::resolve(new);
@@ -385,6 +400,66 @@ fn media_bind_ip(core: &CoreConfig) -> IpAddr {
         core.advertise
     } else {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
+/// The call-records projection (`[records]`): a database that cannot be
+/// opened is logged and the daemon runs without it (calls never depend on it).
+fn start_records(
+    config: &Config,
+    journal: &JournalHandle,
+) -> Option<crate::records::follow::Follower> {
+    if !config.records.enabled {
+        return None;
+    }
+    let detector = crate::records::frequent::Detector::new(crate::config::frequent_thresholds(
+        &config.tenants,
+    ));
+    let path = config.records_path();
+    match crate::records::follow::Follower::start(
+        path.clone(),
+        journal.clone(),
+        &config.node.name,
+        detector,
+    ) {
+        Ok(follower) => {
+            tracing::info!(path = %path.display(), "call records: following the journal");
+            Some(follower)
+        }
+        Err(err) => {
+            tracing::error!(%err, "call records unavailable; calls are not affected");
+            None
+        }
+    }
+}
+
+/// The records' API routes (none when `[records]` is disabled).
+fn records_routes(
+    config: &Config,
+    tokens: &ApiTokens,
+    settings: &crate::records::query::SharedSettings,
+) -> axum::Router {
+    if !config.records.enabled {
+        return axum::Router::new();
+    }
+    crate::records::api::routes(settings.clone(), tokens.clone())
+}
+
+/// What a SIGHUP changes in the call records: tenants' time zones,
+/// languages and frequent-caller thresholds (`[records]` itself needs a restart).
+struct RecordsReload {
+    settings: crate::records::query::SharedSettings,
+    follower: Option<std::sync::Arc<crate::records::follow::Follower>>,
+}
+
+impl RecordsReload {
+    fn apply(&self, new: &Config) {
+        let mut settings = crate::records::query::Settings::from_config(new);
+        settings.path = self.settings.get().path;
+        self.settings.replace(settings);
+        if let Some(follower) = &self.follower {
+            follower.set_thresholds(crate::config::frequent_thresholds(&new.tenants));
+        }
     }
 }
 

@@ -315,11 +315,29 @@ impl Switchboard {
         if let RoutingEvent::Answered(e) = &event {
             self.recent.took(&subject, &e.operator);
         }
+        // A recall's number, for its call record (the router does not know it).
+        if let (Some(number), Value::Object(map)) = (self.recall_number(&event), &mut data) {
+            map.insert("calling_number".into(), Value::from(number));
+        }
         self.out.push_back(Output::Event(EventRecord {
             kind,
             subject,
             data,
         }));
+    }
+
+    /// The number a recall calls, when `event` is about a recall.
+    fn recall_number(&self, event: &RoutingEvent) -> Option<String> {
+        let call = match event {
+            RoutingEvent::Queued(e) => e.call,
+            RoutingEvent::Offered(e) | RoutingEvent::Answered(e) => e.call,
+            RoutingEvent::Overflowed(e) => e.call,
+            RoutingEvent::OperatorState(_) => return None,
+        };
+        match call {
+            CallRef::Recall(id) => self.recalls.get(&id).map(|r| r.number.to_string()),
+            CallRef::Device(_) => None,
+        }
     }
 
     /// The public id and tenant of a routed call or recall.

@@ -25,6 +25,7 @@ const ALLOWED: &[&str] = &[
     "version",
     "tenant",
     "priority",
+    "window",
 ];
 
 const MACROS: &[&str] = &["counter!(", "gauge!(", "histogram!("];

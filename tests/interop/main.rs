@@ -26,6 +26,7 @@
 //! | [`ws`] | SIP over WebSocket: a browser-like client (Python `websockets`, JsSIP's messages) registers with digest over ws, is rung over its own socket and closes it while ringing: a pjsua2 operator rings within 2 s; its SIP INFO `application/dtmf-relay` digits reach the spandsp unit; bad input (no `sip` subprotocol, broken SIP, binary garbage, a 1 MB frame, an unfinished upgrade) |
 //! | [`console`] | the operator console in headless Chromium (Selenium, `tests/peers/console_driver.py`): sign-in, wrong password, a guessing browser blocked (nobody else), state buttons reaching the API, session expiry, a waiting alarm shown live from the event stream, the node restarting under an open page; the full browser-phone call and a plain JsSIP page (ignored until ws + webrtc land) |
 //! | [`supervision`] | supervision with a 10 s interval: spandsp's 602 test lists the unit, silence raises `fail_to_report` once (API, metric, operators' list), the next test `restored` |
+//! | [`records`] | call records (issue 12): real calls with dispositions plus a month injected into the journal give an extract (CLI: CSV, JSON, XLSX; API) equal to an independent count over the journal, read by Python's csv and openpyxl; a tenant-scoped token gets 403 for another tenant; a frequent caller crosses once; SIGKILL mid-projection and a deleted database leave records equal to a rebuild, row for row |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //!
 //! Environment:
@@ -53,6 +54,7 @@ mod operators;
 mod operators_api;
 mod overload;
 mod pj;
+mod records;
 mod silence;
 mod softphone;
 mod standin;

@@ -1,0 +1,354 @@
+//! The projection, pure: a journal event becomes [`Change`]s (which row,
+//! what to do), and [`apply`] does one to a row. No SQLite here: the store
+//! loads the rows, applies, and writes them back in one transaction.
+
+use super::event::JournalEvent;
+pub use super::record::CallRecord;
+use serde_json::Value;
+
+/// One change to one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The row's call id.
+    pub call_id: String,
+    /// The event's time, Unix milliseconds.
+    pub at: i64,
+    /// The event's journal seq.
+    pub seq: u64,
+    /// What to do.
+    pub op: Op,
+}
+
+/// What an event does to a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// The call was answered by the daemon (media open).
+    Started { tenant: String, caller: String },
+    /// An alarm decoded on the call.
+    Alarm {
+        tenant: String,
+        caller: String,
+        account: Option<String>,
+        protocol: String,
+        event: String,
+        class: &'static str,
+    },
+    /// An alarm was attempted but never decoded.
+    Unconfirmed { tenant: String, caller: String },
+    /// The call entered a queue.
+    Queued {
+        tenant: String,
+        caller: String,
+        class: String,
+        queue: String,
+    },
+    /// An operator answered (a recall: the operator's phone answered).
+    Answered {
+        tenant: String,
+        caller: String,
+        operator: String,
+        recall: bool,
+    },
+    /// A recall's operator phone was offered the recall.
+    RecallOffered { tenant: String, caller: String },
+    /// The call overflowed.
+    Overflowed {
+        from: String,
+        to: String,
+        target: Option<String>,
+        reason: String,
+    },
+    /// The call ended.
+    Ended {
+        tenant: String,
+        caller: String,
+        reason: String,
+    },
+    /// A disposition was given.
+    Disposition {
+        tenant: String,
+        disposition: String,
+        note: Option<String>,
+        by: String,
+    },
+    /// The call was kept as a callback.
+    Callback { tenant: String, caller: String },
+    /// This callback was resolved by the recall `recall_id`.
+    RecalledBy { recall_id: String },
+    /// This recall resolved the callback `call_id`.
+    RecallOf {
+        call_id: String,
+        tenant: String,
+        caller: String,
+    },
+    /// A recording of the call exists at `reference`.
+    Recording { reference: String },
+}
+
+/// The row changes one event means; empty for events that are not about a call.
+pub fn changes(e: &JournalEvent) -> Vec<Change> {
+    let change = |call_id: &str, op| Change {
+        call_id: call_id.to_string(),
+        at: e.time_ms,
+        seq: e.seq,
+        op,
+    };
+    let one = |op| vec![change(&e.subject, op)];
+    let (tenant, caller) = (e.string("tenant"), e.string("calling_number"));
+    match e.kind.as_str() {
+        "alarmgate.call.started" => one(Op::Started { tenant, caller }),
+        "alarmgate.alarm.received" => one(alarm(e, tenant, caller)),
+        "alarmgate.alarm.unconfirmed" => one(Op::Unconfirmed { tenant, caller }),
+        "alarmgate.call.queued" => one(Op::Queued {
+            tenant,
+            caller: e.string("caller"),
+            class: e.string("class"),
+            queue: e.string("queue"),
+        }),
+        "alarmgate.call.offered" if e.is_recall() => one(Op::RecallOffered {
+            tenant,
+            caller: e.string("calling_number"),
+        }),
+        "alarmgate.call.answered" => one(Op::Answered {
+            tenant,
+            caller,
+            operator: e.string("operator"),
+            recall: e.is_recall(),
+        }),
+        "alarmgate.call.overflowed" => one(overflowed(e)),
+        "alarmgate.call.ended" => one(Op::Ended {
+            tenant,
+            caller,
+            reason: e.string("reason"),
+        }),
+        "alarmgate.call.disposition" => one(Op::Disposition {
+            tenant,
+            disposition: e.string("disposition"),
+            note: e.str("note").map(str::to_string),
+            by: e.string("by"),
+        }),
+        "alarmgate.call.callback" => one(Op::Callback { tenant, caller }),
+        "alarmgate.call.callback_resolved" => resolved(e, &change, tenant, caller),
+        "alarmgate.call.recording" => match e.str("path") {
+            Some(path) => one(Op::Recording {
+                reference: path.to_string(),
+            }),
+            None => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+fn alarm(e: &JournalEvent, tenant: String, caller: String) -> Op {
+    let code = [
+        e.str("qualifier").unwrap_or(""),
+        e.str("event_code").unwrap_or(""),
+    ]
+    .concat();
+    let event = match e.str("event_name") {
+        Some(name) => format!("{code} {name}").trim().to_string(),
+        None => code,
+    };
+    let class = match e.str("classification") {
+        Some("technical" | "test" | "cancel") => "technical",
+        _ => "voice",
+    };
+    let protocol = e.str("protocol").unwrap_or("contact_id").to_string();
+    Op::Alarm {
+        tenant,
+        caller,
+        account: e.str("account").map(str::to_string),
+        protocol,
+        event,
+        class,
+    }
+}
+
+fn place(v: Option<&Value>) -> (String, Option<String>) {
+    let kind = v
+        .and_then(|v| v.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let id = v
+        .and_then(|v| v.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    (
+        format!("{kind}:{id}"),
+        (kind == "target").then(|| id.to_string()),
+    )
+}
+
+fn overflowed(e: &JournalEvent) -> Op {
+    let (from, _) = place(e.data.get("from"));
+    let (to, target) = place(e.data.get("to"));
+    Op::Overflowed {
+        from,
+        to,
+        target,
+        reason: e.string("reason"),
+    }
+}
+
+fn resolved(
+    e: &JournalEvent,
+    change: &dyn Fn(&str, Op) -> Change,
+    tenant: String,
+    caller: String,
+) -> Vec<Change> {
+    match e.str("recall_id") {
+        Some(recall) if e.str("resolution") == Some("recalled") => vec![
+            change(
+                &e.subject,
+                Op::RecalledBy {
+                    recall_id: recall.to_string(),
+                },
+            ),
+            change(
+                recall,
+                Op::RecallOf {
+                    call_id: e.subject.clone(),
+                    tenant,
+                    caller,
+                },
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Applies one change to its row (`row.call_id` is the change's).
+pub fn apply(row: &mut CallRecord, change: &Change) {
+    let at = change.at;
+    row.received_ms = Some(row.received_ms.map_or(at, |r| r.min(at)));
+    if row.first_seq == 0 {
+        row.first_seq = change.seq;
+    }
+    row.last_seq = row.last_seq.max(change.seq);
+    match &change.op {
+        Op::Started { tenant, caller } => {
+            names(row, tenant, caller);
+            set_if_empty(&mut row.protocol, "voice");
+        }
+        Op::Alarm {
+            tenant,
+            caller,
+            account,
+            protocol,
+            event,
+            class,
+        } => {
+            names(row, tenant, caller);
+            if row.protocol != "recall" {
+                row.protocol.clone_from(protocol);
+            }
+            row.account = row.account.take().or_else(|| account.clone());
+            row.events.push(event.clone());
+            row.class.get_or_insert_with(|| class.to_string());
+        }
+        Op::Unconfirmed { tenant, caller } | Op::Callback { tenant, caller } => {
+            names(row, tenant, caller);
+            row.class = Some("unconfirmed".into());
+            row.callback |= matches!(change.op, Op::Callback { .. });
+        }
+        Op::Queued {
+            tenant,
+            caller,
+            class,
+            queue,
+        } => {
+            names(row, tenant, caller);
+            row.class = Some(class.clone())
+                .filter(|c| !c.is_empty())
+                .or(row.class.take());
+            row.queue = Some(queue.clone()).filter(|q| !q.is_empty());
+        }
+        Op::Answered {
+            tenant,
+            caller,
+            operator,
+            recall,
+        } => answered(row, at, tenant, caller, operator, *recall),
+        Op::RecallOffered { tenant, caller } => recall_row(row, tenant, caller),
+        Op::Overflowed {
+            from,
+            to,
+            target,
+            reason,
+        } => {
+            row.overflows.push(format!("{from} -> {to} ({reason})"));
+            if target.is_some() {
+                row.forwarded_to.clone_from(target);
+            }
+        }
+        Op::Ended {
+            tenant,
+            caller,
+            reason,
+        } => {
+            names(row, tenant, caller);
+            row.ended_ms = Some(at);
+            row.end_reason = Some(reason.clone());
+            row.talk_ms = row.answered_ms.map(|a| (at - a).max(0));
+        }
+        Op::Disposition {
+            tenant,
+            disposition,
+            note,
+            by,
+        } => {
+            names(row, tenant, "");
+            row.disposition = Some(disposition.clone());
+            row.note.clone_from(note);
+            row.disposition_by = Some(by.clone());
+        }
+        Op::RecalledBy { recall_id } => row.recalled_by = Some(recall_id.clone()),
+        Op::RecallOf {
+            call_id,
+            tenant,
+            caller,
+        } => {
+            recall_row(row, tenant, caller);
+            row.recall_of = Some(call_id.clone());
+        }
+        Op::Recording { reference } => row.recording = Some(reference.clone()),
+    }
+}
+
+fn answered(
+    row: &mut CallRecord,
+    at: i64,
+    tenant: &str,
+    caller: &str,
+    operator: &str,
+    recall: bool,
+) {
+    names(row, tenant, caller);
+    if recall {
+        recall_row(row, tenant, caller);
+    }
+    if row.answered_ms.is_none() {
+        row.answered_ms = Some(at);
+        row.wait_ms = row.received_ms.map(|r| (at - r).max(0));
+    }
+    if !operator.is_empty() && !row.operators.iter().any(|o| o == operator) {
+        row.operators.push(operator.to_string());
+    }
+}
+
+fn recall_row(row: &mut CallRecord, tenant: &str, caller: &str) {
+    names(row, tenant, caller);
+    row.protocol = "recall".into();
+    row.class = Some("recall".into());
+}
+
+fn names(row: &mut CallRecord, tenant: &str, caller: &str) {
+    set_if_empty(&mut row.tenant, tenant);
+    set_if_empty(&mut row.caller, caller);
+}
+
+fn set_if_empty(field: &mut String, value: &str) {
+    if field.is_empty() && !value.is_empty() {
+        *field = value.to_string();
+    }
+}
