@@ -101,6 +101,8 @@ pub const EVENTS_WRITTEN: &str = "alarmgate_events_written_total";
 pub const CONFIG_RELOADS: &str = "alarmgate_config_reloads_total";
 /// Calls waiting in a queue for an operator, all queues.
 pub const CALLS_WAITING: &str = "alarmgate_calls_waiting";
+/// Operators in each `state` (logged_out, available, ringing, on_call, wrap_up, paused).
+pub const OPERATORS: &str = "alarmgate_operators";
 /// Routing events, by `type` (queued, offered, answered, overflowed, operator.state).
 pub const ROUTING_EVENTS: &str = "alarmgate_routing_events_total";
 /// From a call entering a queue (right after an alarm's kissoff) to the
@@ -256,6 +258,7 @@ pub fn describe() {
     describe_counter!(CONFIG_RELOADS, "Dialplan reloads (SIGHUP), by result");
     describe_gauge!(CALLS_WAITING, "Calls waiting for an operator");
     describe_counter!(ROUTING_EVENTS, "Routing events, by type");
+    describe_gauge!(OPERATORS, "Operators in each state");
     describe_counter!(API_COMMANDS, "Operator API commands, by command");
     describe_counter!(
         crate::runtime::transport::CONNECTIONS_REFUSED,
