@@ -39,6 +39,7 @@ APT_NEEDS=(
   "/usr/lib/python3*/ensurepip/__init__.py:python3-venv"
   "/bin/kill:procps" # ps for the cleanup trap, kill(1) for the SIGTERM drain test
   "/usr/include/spandsp.h:libspandsp-dev" # spandsp Contact ID sender/receiver: the oracle of tests/interop/alarm_peers.rs
+  "promtool:prometheus" # promtool check/test rules of deploy/prometheus-rules.yml (tests/deploy/rules.rs)
 )
 # PyPI packages for .venv: "import-name:requirement".
 PY_NEEDS=(
