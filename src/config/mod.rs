@@ -24,6 +24,7 @@
 //! | `queues.rs` | `[[queues]]`, `[queues.priorities]`, `[[queues.overflow]]` |
 //! | `registrar.rs` | `[registrar]` |
 //! | `api.rs` | `[api]`, `[[api.tokens]]` |
+//! | `recording.rs` | `[recording]`, the tenants' `recording` and `recording_retention_days` |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
@@ -42,6 +43,7 @@ mod media;
 mod operators;
 mod plan;
 mod queues;
+mod recording;
 mod registrar;
 mod reload;
 mod routing;
@@ -65,6 +67,7 @@ pub use general::{
 pub use media::{HoldKind, HoldTone, MediaConfig, DEFAULT_RTP_PORT_MAX, DEFAULT_RTP_PORT_MIN};
 pub use operators::Operator;
 pub use queues::{OverflowRule, Priorities, Queue, MAX_RING_TIMEOUT_S, MAX_WRAP_UP_S};
+pub use recording::{RecordingConfig, DEFAULT_RETENTION_DAYS};
 pub use registrar::RegistrarSection;
 pub use reload::reload;
 pub use routing::{normalise_did, Codec, Tenant};
@@ -131,6 +134,8 @@ pub struct Config {
     pub registrar: RegistrarSection,
     /// `[api]`: bearer tokens for the operator API.
     pub api: ApiSection,
+    /// `[recording]`: where call recordings go.
+    pub recording: RecordingConfig,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,
@@ -185,6 +190,13 @@ impl Config {
     pub fn tenant_for_did(&self, did: &str) -> Option<&Tenant> {
         let index = *self.did_index.get(&normalise_did(did))?;
         self.tenants.get(index)
+    }
+
+    /// Every tenant's recording settings (`recording`, `recording_retention_days`).
+    pub fn recording_tenants(
+        &self,
+    ) -> HashMap<crate::labels::TenantId, crate::recording::TenantRecording> {
+        recording::tenant_settings(&self.tenants)
     }
 
     /// The tenant with this id.

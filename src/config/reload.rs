@@ -27,7 +27,8 @@ impl Config {
     /// The sections and keys that differ between `self` (running) and
     /// `new` but only take effect at the next start: `node`, `log`, `http`,
     /// `sip`, `media`, `calls`, `alarm`, `bus`, `auth`, `registrar`,
-    /// `trunks.allow`, `tenants.classify`. Empty when a reload applies in full.
+    /// `trunks.allow`, `tenants.classify`, `recording`, `tenants.recording`.
+    /// Empty when a reload applies in full.
     pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
         let checks = [
             ("node", self.node != new.node),
@@ -44,6 +45,11 @@ impl Config {
             (
                 "tenants.classify",
                 classify_rules(self) != classify_rules(new),
+            ),
+            ("recording", self.recording != new.recording),
+            (
+                "tenants.recording",
+                self.recording_tenants() != new.recording_tenants(),
             ),
         ];
         checks

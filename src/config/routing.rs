@@ -104,6 +104,14 @@ pub struct Tenant {
     /// `"alarm"`.
     #[serde(default)]
     pub priority: crate::admission::Priority,
+    /// Record this tenant's bridged calls (unit and operator in one stereo
+    /// file under `[recording] dir`). Default `false`.
+    #[serde(default)]
+    pub recording: bool,
+    /// Days a recording is kept before retention deletes it (a legal hold
+    /// keeps it longer), 1 to 3650. Default 90.
+    #[serde(default = "super::recording::default_retention_days")]
+    pub recording_retention_days: u32,
 }
 
 fn default_class() -> CallClass {
@@ -240,6 +248,8 @@ mod tests {
             default_class: CallClass::Voice,
             recall_trunk: None,
             priority: Default::default(),
+            recording: false,
+            recording_retention_days: 90,
         }
     }
 

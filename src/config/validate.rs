@@ -58,8 +58,10 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     }
     config.registrar.check(&mut out);
     config.api.check(&mut out);
+    config.recording.check(&mut out);
     check_trunks(&config.trunks, &mut out);
     let dids = check_tenants(&config.tenants, &mut out);
+    super::recording::check_tenants(&config.tenants, &mut out);
     check_reachability(config, &mut out);
     check_ports(config, &mut out);
     let ids = Ids::of(config);

@@ -72,6 +72,20 @@ fn a_recording_is_a_stereo_wav_whose_hash_and_duration_are_journalled() {
     );
     assert_eq!(data["duration_s"], 1.0);
     assert_eq!(data["frames_dropped"], 3);
+    let event = crate::events::record(
+        "n1",
+        &subject,
+        "alarmgate.recording.stored",
+        crate::clock::wall(),
+        1,
+        data.clone(),
+    );
+    let event: Value = serde_json::from_slice(&event).expect("JSON");
+    assert_eq!(
+        crate::bus::schema::validate(&event),
+        Vec::<String>::new(),
+        "schema"
+    );
     let path = PathBuf::from(data["path"].as_str().unwrap_or_default());
     assert_eq!(path, Store::new(&dir).wav(&meta.tenant, &meta.id));
     assert_eq!(

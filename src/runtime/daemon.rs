@@ -83,6 +83,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     let planned = core_config(&config, &configured_listeners(&config));
     let mut media_settings = MediaSettings::new(media_bind_ip(&planned));
     media_settings.source = config.media.source_rules();
+    media_settings.recorder = super::recording::start(&config, &journal);
     let sockets = media_settings.sockets.clone();
     let media = MediaHandle::start(media_settings, 2, control_tx.clone(), alarm);
     let routes = resolve_routes(&config).await;
