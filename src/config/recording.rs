@@ -87,3 +87,46 @@ pub fn tenant_settings(tenants: &[Tenant]) -> HashMap<TenantId, TenantRecording>
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_str;
+    use crate::labels::TenantId;
+
+    const BASE: &str = r#"
+[[trunks]]
+name = "lan"
+allow = ["10.0.0.0/8"]
+
+[[tenants]]
+id = "odense"
+name = "Odense"
+dids = ["1"]
+"#;
+
+    #[test]
+    fn recording_is_off_by_default_and_kept_90_days() {
+        let config = load_str(BASE, "t.toml").expect("valid");
+        let t = &config.recording_tenants()[&TenantId::new("odense")];
+        assert!(!t.enabled);
+        assert_eq!(t.retention_days, 90);
+        assert_eq!(config.recording.dir.to_string_lossy(), "var/recordings");
+    }
+
+    #[test]
+    fn bad_values_are_reported_with_their_line_and_key() {
+        let text = format!(
+            "{BASE}recording = true\nrecording_retention_days = 0\n\n[recording]\ndir = \"\"\nqueue_frames = 10\n"
+        );
+        let errors = load_str(&text, "t.toml").expect_err("invalid").errors;
+        let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.key.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (11, "tenants[0].recording_retention_days"),
+                (14, "recording.dir"),
+                (15, "recording.queue_frames"),
+            ]
+        );
+    }
+}
