@@ -20,6 +20,7 @@ pub mod auth;
 pub mod body;
 pub mod command;
 pub mod error;
+pub mod recordings;
 pub mod routes;
 pub mod views;
 
@@ -36,6 +37,7 @@ pub use command::{
     NOTE_MAX,
 };
 pub use error::ErrorBody;
+pub use recordings::{recordings_router, RECORDING_ROUTES};
 pub use routes::{router, router_with, DEFAULT_TIMEOUT, ROUTES};
 pub use views::{
     CallList, CallState, CallView, OperatorList, OperatorState, OperatorView, QueueList, QueueView,

@@ -95,7 +95,12 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
         prometheus,
         health.clone(),
         bus::sse::routes(Some(journal.clone()), tokens.clone())
-            .merge(api::router(api_tx, tokens.clone())),
+            .merge(api::router(api_tx, tokens.clone()))
+            .merge(api::recordings_router(
+                crate::recording::store::Store::new(&config.recording.dir),
+                super::recording::journal_sink(&journal, &config.node.name),
+                tokens.clone(),
+            )),
         async {
             let _ = http_stop_rx.await;
         },
