@@ -24,6 +24,7 @@
 //! | [`media_strict`] | strict media: forged RFC 4733 and in-band digits from another address and SSRC are not decoded while the real unit's message is; `c=` broadcast gets 488; RTP ports held by another process do not end calls |
 //! | [`unconfirmed`] | a unit whose every Contact ID attempt fails (SIPp, RFC 2833 captures with a bad check digit, then digits missing): queued as an unconfirmed alarm with what was heard, a callback once it hangs up, resolved by a disposition; never a kissoff |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
+//! | [`recording`] | call recording: a spandsp unit bridged to a pjsua2 operator leaves a stereo WAV (unit's tone left, operator's right, Goertzel per channel) with its SHA-256 journalled; an unwritable recordings directory keeps the call up |
 //!
 //! Environment:
 //! - `ALARMGATE_REQUIRE_PEERS=1` (set by `tests/run.sh`): a missing `sipp` or
@@ -49,6 +50,7 @@ mod operators;
 mod operators_api;
 mod overload;
 mod pj;
+mod recording;
 mod silence;
 mod softphone;
 mod standin;
