@@ -25,6 +25,7 @@ const ALLOWED: &[&str] = &[
     "version",
     "tenant",
     "priority",
+    "state", // alarmgate_operators: the six routing state names
 ];
 
 const MACROS: &[&str] = &["counter!(", "gauge!(", "histogram!("];
