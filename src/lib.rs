@@ -35,6 +35,7 @@
 //! | [`journal`] | the durable local alarm journal: CRC-checked records in segment files, group-commit `fdatasync` before kissoff, crash recovery, reading from a sequence number |
 //! | [`telemetry`] | metric names, logging set-up, the HTTP listener (`/metrics`, `/healthz`, `/readyz`) |
 //! | [`cli`] | the command line |
+//! | [`recording`] | call recording: the writer thread (stereo WAV off the media thread, bounded), the file store with legal holds, retention per tenant |
 //! | [`simulate`] | the alarm-unit simulator (`alarmgate simulate device`): a sans-IO unit core, its UDP driver, load runs |
 
 pub mod admission;
@@ -52,6 +53,7 @@ pub mod journal;
 pub mod labels;
 pub mod media;
 mod newtype;
+pub mod recording;
 pub mod records;
 pub mod registrar;
 pub mod routing;

@@ -41,6 +41,7 @@ APT_NEEDS=(
   "/usr/include/spandsp.h:libspandsp-dev" # spandsp Contact ID sender/receiver: the oracle of tests/interop/alarm_peers.rs
   "/usr/bin/chromium:chromium" # the operator console in a real browser (tests/interop/console), headless
   "/usr/bin/chromedriver:chromium-driver" # Selenium's driver for that chromium (same Debian version)
+  "promtool:prometheus" # promtool check/test rules of deploy/prometheus-rules.yml (tests/deploy/rules.rs)
 )
 # PyPI packages for .venv: "import-name:requirement".
 PY_NEEDS=(

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod body;
 pub mod command;
 pub mod error;
+pub mod recordings;
 pub mod routes;
 pub mod scope;
 pub mod session;
@@ -44,6 +45,7 @@ pub use command::{
     RequestedState, NOTE_MAX,
 };
 pub use error::ErrorBody;
+pub use recordings::{recordings_router, RECORDING_ROUTES};
 pub use routes::{router, router_with, DEFAULT_TIMEOUT, PUBLIC_ROUTES, ROUTES};
 pub use scope::OperatorScope;
 pub use session_routes::SessionView;

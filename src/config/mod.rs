@@ -26,6 +26,7 @@
 //! | `api.rs` | `[api]`, `[[api.tokens]]` |
 //! | `supervision.rs` | `[tenants.supervision]`, `[[units]]` (supervision of silent units) |
 //! | `records.rs` | `[records]`, tenant `timezone`/`language`, `[tenants.frequent_callers]` |
+//! | `recording.rs` | `[recording]`, the tenants' `recording` and `recording_retention_days` |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
@@ -44,6 +45,7 @@ mod media;
 mod operators;
 mod plan;
 mod queues;
+mod recording;
 mod records;
 mod registrar;
 mod reload;
@@ -70,6 +72,7 @@ pub use general::{
 pub use media::{HoldKind, HoldTone, MediaConfig, DEFAULT_RTP_PORT_MAX, DEFAULT_RTP_PORT_MIN};
 pub use operators::Operator;
 pub use queues::{OverflowRule, Priorities, Queue, MAX_RING_TIMEOUT_S, MAX_WRAP_UP_S};
+pub use recording::{RecordingConfig, DEFAULT_RETENTION_DAYS};
 pub use records::{frequent_thresholds, FrequentCallers, RecordsConfig, DEFAULT_TIMEZONE};
 pub use registrar::RegistrarSection;
 pub use reload::reload;
@@ -143,6 +146,8 @@ pub struct Config {
     pub units: Vec<UnitEntry>,
     /// `[records]`: the call-records database (monthly extracts, frequent callers).
     pub records: RecordsConfig,
+    /// `[recording]`: where call recordings go.
+    pub recording: RecordingConfig,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,
@@ -197,6 +202,13 @@ impl Config {
     pub fn tenant_for_did(&self, did: &str) -> Option<&Tenant> {
         let index = *self.did_index.get(&normalise_did(did))?;
         self.tenants.get(index)
+    }
+
+    /// Every tenant's recording settings (`recording`, `recording_retention_days`).
+    pub fn recording_tenants(
+        &self,
+    ) -> HashMap<crate::labels::TenantId, crate::recording::TenantRecording> {
+        recording::tenant_settings(&self.tenants)
     }
 
     /// The tenant with this id.

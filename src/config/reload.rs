@@ -29,6 +29,8 @@ impl Config {
     /// `sip`, `media`, `calls`, `alarm`, `bus`, `auth`, `registrar`,
     /// `trunks.allow`, `tenants.classify`, `supervision` (`[tenants.supervision]`,
     /// `[[units]]`). Empty when a reload applies in full.
+    /// `trunks.allow`, `tenants.classify`, `recording`, `tenants.recording`.
+    /// Empty when a reload applies in full.
     pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
         let checks = [
             ("node", self.node != new.node),
@@ -54,6 +56,11 @@ impl Config {
             (
                 "supervision",
                 self.supervision_settings() != new.supervision_settings(),
+            ),
+            ("recording", self.recording != new.recording),
+            (
+                "tenants.recording",
+                self.recording_tenants() != new.recording_tenants(),
             ),
         ];
         checks

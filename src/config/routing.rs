@@ -121,6 +121,14 @@ pub struct Tenant {
     /// Optional: without it, none of this tenant's callers is flagged.
     #[serde(default)]
     pub frequent_callers: Option<super::records::FrequentCallers>,
+    /// Record this tenant's bridged calls (unit and operator in one stereo
+    /// file under `[recording] dir`). Default `false`.
+    #[serde(default)]
+    pub recording: bool,
+    /// Days a recording is kept before retention deletes it (a legal hold
+    /// keeps it longer), 1 to 3650. Default 90.
+    #[serde(default = "super::recording::default_retention_days")]
+    pub recording_retention_days: u32,
 }
 
 fn default_class() -> CallClass {
@@ -265,6 +273,8 @@ mod tests {
             timezone: super::super::records::default_timezone(),
             language: Default::default(),
             frequent_callers: None,
+            recording: false,
+            recording_retention_days: 90,
         }
     }
 

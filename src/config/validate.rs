@@ -60,9 +60,11 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     config.registrar.check(&mut out);
     config.api.check(&mut out);
     config.records.check(&mut out);
+    config.recording.check(&mut out);
     check_trunks(&config.trunks, &mut out);
     check_trunk_tls(&config.trunks, &config.sip.listen, &mut out);
     let dids = check_tenants(&config.tenants, &mut out);
+    super::recording::check_tenants(&config.tenants, &mut out);
     check_reachability(config, &mut out);
     check_ports(config, &mut out);
     let ids = Ids::of(config);

@@ -19,9 +19,14 @@
 //! the device negotiated telephone-event ([`DigitRelay::Events`]: the
 //! runtime calls `RtpSession::send_digits`), else they are played in-band
 //! on the device port ([`DigitRelay::InBand`]).
+//!
+//! A recorded call ([`Bridge::record`]) also feeds a
+//! [`RecordingTap`](super::recording::RecordingTap) with what each leg sent:
+//! the runtime takes one stereo frame per tick ([`Bridge::record_tick`]).
 
 use super::bridge_port::{BridgePort, PortStats, DEFAULT_CAPACITY_MS};
 use super::receiver::AudioFrame;
+use super::recording::{RecordingTap, StereoFrame, TapStats};
 use super::telephone_event::DigitEvent;
 use super::tone::{DtmfParams, ToneSpec};
 
@@ -95,6 +100,7 @@ pub struct Bridge {
     digits_events: u64,
     digits_in_band: u64,
     events_ignored: u64,
+    tap: Option<RecordingTap>,
 }
 
 impl Bridge {
@@ -117,7 +123,23 @@ impl Bridge {
             digits_events: 0,
             digits_in_band: 0,
             events_ignored: 0,
+            tap: None,
         }
+    }
+
+    /// Records the call from now on: each leg's audio goes to `tap` too.
+    pub fn record(&mut self, tap: RecordingTap) {
+        self.tap = Some(tap);
+    }
+
+    /// One packet time of the recording (unit left, operator right), when recorded.
+    pub fn record_tick(&mut self) -> Option<StereoFrame> {
+        self.tap.as_mut().map(RecordingTap::tick)
+    }
+
+    /// The recording tap's counters, when recorded.
+    pub fn tap_stats(&self) -> Option<TapStats> {
+        self.tap.as_ref().map(RecordingTap::stats)
     }
 
     /// What the device leg plays.
@@ -131,12 +153,18 @@ impl Bridge {
     }
 
     /// A frame decoded on the device leg, toward the operator.
-    pub fn from_device(&self, frame: &AudioFrame) {
+    pub fn from_device(&mut self, frame: &AudioFrame) {
+        if let (Some(tap), AudioFrame::Audio { samples, .. }) = (self.tap.as_mut(), frame) {
+            tap.device(samples);
+        }
         self.operator.push(frame);
     }
 
     /// A frame decoded on the operator leg, toward the device.
-    pub fn from_operator(&self, frame: &AudioFrame) {
+    pub fn from_operator(&mut self, frame: &AudioFrame) {
+        if let (Some(tap), AudioFrame::Audio { samples, .. }) = (self.tap.as_mut(), frame) {
+            tap.operator(samples);
+        }
         self.device.push(frame);
     }
 

@@ -91,7 +91,7 @@ fn carry(from: (Codec, u8), to: (Codec, u8)) -> (Vec<u8>, Vec<(u8, u8)>) {
     unit.set_source(Box::new(Ramp(-32768)));
     let mut device = session(from.0, from.1, Some(101), "10.0.0.1:4000", 2);
     let mut operator = session(to.0, to.1, Some(96), "10.0.0.3:6000", 3);
-    let bridge = connected(true);
+    let mut bridge = connected(true);
     operator.set_source(Box::new(bridge.operator_port().clone()));
     let (mut from_unit, mut to_operator) = (Vec::new(), Vec::new());
     for tick in 0..50u32 {
@@ -146,7 +146,7 @@ fn the_same_law_passes_through_byte_for_byte() {
 
 #[test]
 fn the_queue_is_bounded_and_drops_the_oldest() {
-    let bridge = connected(false);
+    let mut bridge = connected(false);
     for n in 0..10i16 {
         let frame = AudioFrame::Audio {
             seq: n as u16,
@@ -173,7 +173,7 @@ fn the_queue_is_bounded_and_drops_the_oldest() {
 
 #[test]
 fn silence_when_nothing_arrives_and_gaps_are_counted_not_concealed() {
-    let bridge = connected(false);
+    let mut bridge = connected(false);
     let mut port = bridge.operator_port().clone();
     bridge.from_device(&AudioFrame::Audio {
         seq: 1,
@@ -196,7 +196,7 @@ fn silence_when_nothing_arrives_and_gaps_are_counted_not_concealed() {
 
 #[test]
 fn an_override_tone_wins_then_the_voice_resumes_in_real_time() {
-    let bridge = connected(true);
+    let mut bridge = connected(true);
     let mut port = bridge.device_port().clone();
     port.play_override(ToneSpec::contact_id_kissoff());
     assert!(port.is_overridden());
@@ -338,7 +338,7 @@ fn hold_plays_until_bridged_and_again_after_the_bridge_drops() {
     assert_eq!(device.queued(), 0, "nothing queues while not bridged");
     device.clone().fill(&mut out);
     assert!(out.iter().any(|&s| s.abs() > 1000), "hold tone");
-    let bridge = Bridge::new(
+    let mut bridge = Bridge::new(
         BridgeConfig::default(),
         device.clone(),
         operator.clone(),

@@ -28,6 +28,7 @@ pub mod event_sender;
 pub mod from_sdp;
 pub mod g711;
 pub mod receiver;
+pub mod recording;
 pub mod reorder;
 pub mod rtcp;
 pub mod rtcp_stats;

@@ -44,6 +44,8 @@ pub mod view;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_counts;
+#[cfg(test)]
 mod tests_overflow;
 #[cfg(test)]
 mod tests_random;

@@ -50,6 +50,17 @@ pub enum OperatorState {
 }
 
 impl OperatorState {
+    /// Every state's name, in the order of [`OperatorState::name`]'s match
+    /// (the `state` label of the `alarmgate_operators` gauge).
+    pub const NAMES: [&'static str; 6] = [
+        "logged_out",
+        "available",
+        "ringing",
+        "on_call",
+        "wrap_up",
+        "paused",
+    ];
+
     /// The state's name, as in the API.
     pub fn name(&self) -> &'static str {
         match self {

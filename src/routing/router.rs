@@ -317,6 +317,18 @@ impl Router {
         self.operators.get(operator).map(|o| &o.state)
     }
 
+    /// Operators in each state, by [`OperatorState::NAMES`] (zeros included).
+    pub fn operator_state_counts(&self) -> [(&'static str, usize); 6] {
+        let mut counts = OperatorState::NAMES.map(|name| (name, 0));
+        for operator in self.operators.values() {
+            let name = operator.state.name();
+            if let Some(slot) = counts.iter_mut().find(|(n, _)| *n == name) {
+                slot.1 += 1;
+            }
+        }
+        counts
+    }
+
     /// Number of calls waiting (not offered, not forwarded) in all queues.
     pub fn waiting_count(&self) -> usize {
         self.waiting.total()

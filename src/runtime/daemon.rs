@@ -89,6 +89,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     let planned = core_config(&config, &configured_listeners(&config));
     let mut media_settings = MediaSettings::new(media_bind_ip(&planned));
     media_settings.source = config.media.source_rules();
+    media_settings.recorder = super::recording::start(&config, &journal);
     let sockets = media_settings.sockets.clone();
     let media = MediaHandle::start(media_settings, 2, control_tx.clone(), alarm);
     let routes = resolve_routes(&config).await;
@@ -105,7 +106,12 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
             .merge(api::router(api_tx, tokens.clone()))
             .merge(crate::console::routes(ConsoleConfig::from_config(&config)))
             .merge(api::units::routes(units, tokens.clone()))
-            .merge(records_routes(&config, &tokens, &report_settings)),
+            .merge(records_routes(&config, &tokens, &report_settings))
+            .merge(api::recordings_router(
+                crate::recording::store::Store::new(&config.recording.dir),
+                super::recording::journal_sink(&journal, &config.node.name),
+                tokens.clone(),
+            )),
         async {
             let _ = http_stop_rx.await;
         },

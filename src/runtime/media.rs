@@ -30,6 +30,8 @@ use crate::labels::CallLabels;
 use crate::media::bridge::{Bridge, BridgeConfig};
 use crate::media::bridge_port::BridgePort;
 use crate::media::source::SourceRules;
+use crate::recording::writer::RecordingMeta;
+use crate::recording::{Recorder, RecordingId};
 use crate::sip::sdp::NegotiatedMedia;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -52,6 +54,8 @@ pub struct MediaSettings {
     pub source: SourceRules,
     /// Sockets the call core bound when it drew the port.
     pub sockets: RtpSockets,
+    /// Call recording, for the tenants that have it.
+    pub recorder: Option<Recorder>,
 }
 
 impl MediaSettings {
@@ -61,6 +65,7 @@ impl MediaSettings {
             bind_ip,
             source: SourceRules::default(),
             sockets: RtpSockets::new(bind_ip),
+            recorder: None,
         }
     }
 }
@@ -147,6 +152,8 @@ struct Worker {
     links: Vec<Link>,
     /// Bridges asked for before both legs' `MediaStart` came: (device, operator).
     pending: Vec<(CallHandle, CallHandle)>,
+    /// Each open leg's call labels (the device leg's tenant decides recording).
+    labels: HashMap<CallHandle, CallLabels>,
     settings: MediaSettings,
     control: mpsc::Sender<Control>,
     alarm: Option<AlarmContextShared>,
@@ -165,6 +172,7 @@ impl Worker {
             legs: HashMap::new(),
             links: Vec::new(),
             pending: Vec::new(),
+            labels: HashMap::new(),
             settings,
             control,
             alarm,
@@ -251,7 +259,29 @@ impl Worker {
             rfc4733_to_device = te,
             "bridged"
         );
-        self.links.push(Link::new(device, operator, bridge));
+        let mut link = Link::new(device, operator, bridge);
+        self.start_recording(&mut link);
+        self.links.push(link);
+    }
+
+    /// Starts recording a new bridge when the device call's tenant records.
+    fn start_recording(&self, link: &mut Link) {
+        let (Some(recorder), Some(labels)) =
+            (&self.settings.recorder, self.labels.get(&link.device))
+        else {
+            return;
+        };
+        if !recorder.records(&labels.tenant) {
+            return;
+        }
+        let id = RecordingId::from_random(rand::random());
+        tracing::info!(recording = %id, call_id = %labels.call_id, "recording the bridged call");
+        recorder.writer.begin(RecordingMeta {
+            id: id.clone(),
+            tenant: labels.tenant.clone(),
+            call_id: labels.call_id.to_string(),
+        });
+        link.record(id, recorder.writer.clone());
     }
 
     fn wait_for_media(&mut self, device: CallHandle, operator: CallHandle) {
@@ -284,7 +314,8 @@ impl Worker {
         let Some(index) = self.links.iter().position(|l| l.has(leg)) else {
             return;
         };
-        let link = self.links.swap_remove(index);
+        let mut link = self.links.swap_remove(index);
+        link.finish_recording();
         let stats = link.bridge.stats();
         tracing::info!(
             device = link.device.0,
@@ -310,6 +341,7 @@ impl Worker {
                 ..
             } => {
                 let labels = CallLabels::new(call_id, tenant, caller);
+                self.labels.insert(call, labels.clone());
                 let leg = LegSpec {
                     call,
                     outgoing,
@@ -369,6 +401,7 @@ impl Worker {
 
     fn stop(&mut self, now: Instant, call: CallHandle) {
         self.disconnect(call);
+        self.labels.remove(&call);
         if let Some(mut leg) = self.legs.remove(&call) {
             if let Some(alarm) = leg.alarm.as_mut() {
                 alarm.hung_up(now, self.alarm.as_ref(), &self.control);

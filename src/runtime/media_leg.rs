@@ -8,11 +8,14 @@ use crate::call::{CallHandle, HoldAudio};
 use crate::media::bridge::{Bridge, DigitRelay};
 use crate::media::bridge_port::BridgePort;
 use crate::media::receiver::AudioFrame;
+use crate::media::recording::RecordingTap;
 use crate::media::sender::Seeds;
 use crate::media::source::{DropCounts, DropReason};
 use crate::media::telephone_event::DigitEvent;
 use crate::media::tone::{Component, ToneSpec};
 use crate::media::{params_from_sdp, RtpSession};
+use crate::recording::writer::RecorderHandle;
+use crate::recording::RecordingId;
 use crate::runtime::alarm_leg::{AlarmContextShared, AlarmLeg, WorkerInput};
 use crate::runtime::sip_driver::Control;
 use crate::sip::sdp::NegotiatedMedia;
@@ -21,6 +24,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Instant;
 use tokio::sync::mpsc;
+
+/// Backlog of each recorded direction before its oldest audio is dropped, ms.
+const RECORDING_BACKLOG_MS: u32 = 200;
 
 /// One call's RTP leg.
 pub(super) struct Leg {
@@ -204,6 +210,10 @@ pub(super) struct Link {
     pub(super) device: CallHandle,
     pub(super) operator: CallHandle,
     pub(super) bridge: Bridge,
+    /// The call's recording and its writer, when recorded.
+    recording: Option<(RecordingId, RecorderHandle)>,
+    /// Recording frames the writer's full queue refused.
+    dropped: u64,
 }
 
 impl Link {
@@ -212,11 +222,42 @@ impl Link {
             device,
             operator,
             bridge,
+            recording: None,
+            dropped: 0,
         }
     }
 
-    /// This tick's audio both ways, and the operator's digits to the device.
+    /// Records the bridge from now on into `id` (already begun on `writer`).
+    pub(super) fn record(&mut self, id: RecordingId, writer: RecorderHandle) {
+        self.bridge.record(RecordingTap::new(RECORDING_BACKLOG_MS));
+        self.recording = Some((id, writer));
+    }
+
+    /// This tick's recording frame to the writer (never waits).
+    fn record_tick(&mut self) {
+        let (Some((id, writer)), Some(frame)) = (&self.recording, self.bridge.record_tick()) else {
+            return;
+        };
+        if !writer.audio(id, frame) {
+            self.dropped += 1;
+        }
+    }
+
+    /// Closes the recording, if any (the bridge ended).
+    pub(super) fn finish_recording(&mut self) {
+        if let Some((id, writer)) = self.recording.take() {
+            writer.finish(&id, self.dropped);
+        }
+    }
+
+    /// This tick's audio both ways, the operator's digits to the device,
+    /// and the tick's recording frame.
     pub(super) fn carry(&mut self, legs: &mut HashMap<CallHandle, Leg>) {
+        self.carry_audio(legs);
+        self.record_tick();
+    }
+
+    fn carry_audio(&mut self, legs: &mut HashMap<CallHandle, Leg>) {
         if let Some(device) = legs.get(&self.device) {
             device
                 .frames

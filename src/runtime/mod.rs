@@ -13,6 +13,7 @@ pub mod alarm_leg;
 pub mod daemon;
 pub mod load;
 pub mod media;
+pub mod recording;
 pub mod restore;
 pub mod sip_driver;
 pub mod supervision;

@@ -232,6 +232,9 @@ fn write_event(out: &Outputs, record: EventRecord) {
 fn record_counts(sb: &mut Switchboard) {
     metrics::gauge!(m::CALLS_WAITING).set(sb.waiting_count() as f64);
     metrics::gauge!(m::CALLBACKS_OPEN).set(sb.callback_count() as f64);
+    for (state, count) in sb.operator_state_counts() {
+        metrics::gauge!(m::OPERATORS, "state" => state).set(count as f64);
+    }
     let counts = sb.transaction_counts();
     metrics::gauge!(m::SIP_TRANSACTIONS, "kind" => "server_invite")
         .set(counts.server_invite as f64);

@@ -334,6 +334,13 @@ impl Switchboard {
         self.router.as_ref().map_or(0, Router::waiting_count)
     }
 
+    /// Operators in each state (empty without routing), for the gauge.
+    pub fn operator_state_counts(&self) -> Vec<(&'static str, usize)> {
+        self.router
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.operator_state_counts().to_vec())
+    }
+
     /// The next datagram or stream message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.endpoint.poll_transmit()

@@ -101,6 +101,8 @@ pub const EVENTS_WRITTEN: &str = "alarmgate_events_written_total";
 pub const CONFIG_RELOADS: &str = "alarmgate_config_reloads_total";
 /// Calls waiting in a queue for an operator, all queues.
 pub const CALLS_WAITING: &str = "alarmgate_calls_waiting";
+/// Operators in each `state` (logged_out, available, ringing, on_call, wrap_up, paused).
+pub const OPERATORS: &str = "alarmgate_operators";
 /// Routing events, by `type` (queued, offered, answered, overflowed, operator.state).
 pub const ROUTING_EVENTS: &str = "alarmgate_routing_events_total";
 /// From a call entering a queue (right after an alarm's kissoff) to the
@@ -108,6 +110,17 @@ pub const ROUTING_EVENTS: &str = "alarmgate_routing_events_total";
 pub const QUEUE_TO_RING_SECONDS: &str = "alarmgate_queue_to_ring_seconds";
 /// Operator API commands, by `command`.
 pub const API_COMMANDS: &str = "alarmgate_api_commands_total";
+/// Call recordings finished and stored (`alarmgate.recording.stored`).
+pub const RECORDINGS_STORED: &str = "alarmgate_recordings_stored_total";
+/// Call recordings abandoned, by `reason` (create, write, finalize, rename,
+/// hash): the disk is full or unwritable; the calls were not affected.
+pub const RECORDING_FAILURES: &str = "alarmgate_recording_failures_total";
+/// Recording frames (20 ms) dropped because the writer's queue was full.
+pub const RECORDING_FRAMES_DROPPED: &str = "alarmgate_recording_frames_dropped_total";
+/// Recordings deleted by retention (`alarmgate.recording.deleted`).
+pub const RECORDINGS_DELETED: &str = "alarmgate_recordings_deleted_total";
+/// Recordings being written now.
+pub const RECORDINGS_ACTIVE: &str = "alarmgate_recordings_active";
 /// 1 when the node accepts new calls, 0 when draining or not ready.
 pub const READY: &str = "alarmgate_ready";
 /// Build information; the value is always 1, `version` is a label.
@@ -266,6 +279,7 @@ pub fn describe() {
     describe_counter!(CONFIG_RELOADS, "Dialplan reloads (SIGHUP), by result");
     describe_gauge!(CALLS_WAITING, "Calls waiting for an operator");
     describe_counter!(ROUTING_EVENTS, "Routing events, by type");
+    describe_gauge!(OPERATORS, "Operators in each state");
     describe_counter!(API_COMMANDS, "Operator API commands, by command");
     describe_counter!(
         crate::runtime::transport::CONNECTIONS_REFUSED,
@@ -280,6 +294,17 @@ pub fn describe() {
         Unit::Seconds,
         "Queued (after the kissoff) to the operator's phone ringing"
     );
+    describe_counter!(RECORDINGS_STORED, "Call recordings stored");
+    describe_counter!(
+        RECORDING_FAILURES,
+        "Call recordings abandoned (disk full or unwritable), by reason"
+    );
+    describe_counter!(
+        RECORDING_FRAMES_DROPPED,
+        "Recording frames dropped: the writer's queue was full"
+    );
+    describe_counter!(RECORDINGS_DELETED, "Recordings deleted by retention");
+    describe_gauge!(RECORDINGS_ACTIVE, "Recordings being written");
     describe_gauge!(READY, "1 when accepting calls");
     describe_gauge!(BUILD_INFO, "Build information");
 }

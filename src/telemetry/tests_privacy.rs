@@ -26,6 +26,7 @@ const ALLOWED: &[&str] = &[
     "tenant",
     "priority",
     "window",
+    "state", // alarmgate_operators: the six routing state names
 ];
 
 const MACROS: &[&str] = &["counter!(", "gauge!(", "histogram!("];

@@ -28,6 +28,7 @@
 //! | [`supervision`] | supervision with a 10 s interval: spandsp's 602 test lists the unit, silence raises `fail_to_report` once (API, metric, operators' list), the next test `restored` |
 //! | [`records`] | call records (issue 12): real calls with dispositions plus a month injected into the journal give an extract (CLI: CSV, JSON, XLSX; API) equal to an independent count over the journal, read by Python's csv and openpyxl; a tenant-scoped token gets 403 for another tenant; a frequent caller crosses once; SIGKILL mid-projection and a deleted database leave records equal to a rebuild, row for row |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
+//! | [`recording`] | call recording: a spandsp unit bridged to a pjsua2 operator leaves a stereo WAV (unit's tone left, operator's right, Goertzel per channel) with its SHA-256 journalled; an unwritable recordings directory keeps the call up |
 //!
 //! Environment:
 //! - `ALARMGATE_REQUIRE_PEERS=1` (set by `tests/run.sh`): a missing `sipp` or
@@ -54,6 +55,7 @@ mod operators;
 mod operators_api;
 mod overload;
 mod pj;
+mod recording;
 mod records;
 mod silence;
 mod softphone;

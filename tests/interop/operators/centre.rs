@@ -5,10 +5,15 @@ use super::*;
 
 /// A daemon running `plan`, when spandsp and pjsua2 are there.
 pub(crate) fn centre(test: &str, plan: &Plan) -> Option<Daemon> {
+    centre_with(test, &plan.config())
+}
+
+/// [`centre`] with a config built from a plan and changed.
+pub(crate) fn centre_with(test: &str, config: &Config) -> Option<Daemon> {
     if !need_spandsp(test) {
         return None;
     }
-    Daemon::start(test, &plan.config())
+    Daemon::start(test, config)
 }
 
 pub(crate) fn device_uri(d: &Daemon) -> String {
