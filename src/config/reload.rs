@@ -26,7 +26,7 @@ pub fn reload(path: &Path) -> Result<Config, ConfigErrors> {
 impl Config {
     /// The sections and keys that differ between `self` (running) and
     /// `new` but only take effect at the next start: `node`, `log`, `http`,
-    /// `sip`, `media`, `calls`, `alarm`, `bus`, `auth`, `registrar`,
+    /// `sip`, `media`, `calls`, `alarm`, `bus`, `auth`, `registrar`, `dc09`,
     /// `trunks.allow`, `tenants.classify`. Empty when a reload applies in full.
     pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
         let checks = [
@@ -40,6 +40,7 @@ impl Config {
             ("bus", self.bus != new.bus),
             ("auth", self.auth != new.auth),
             ("registrar", self.registrar != new.registrar),
+            ("dc09", self.dc09 != new.dc09),
             ("trunks.allow", allow_lists(self) != allow_lists(new)),
             (
                 "tenants.classify",

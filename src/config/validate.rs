@@ -67,6 +67,9 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     check_queues(&config.queues, &ids, &mut out);
     check_operators(&config.operators, &ids, &mut out);
     check_tenant_routing(config, &ids, &mut out);
+    if let Some(dc09) = &config.dc09 {
+        dc09.check(&ids, &mut out);
+    }
     config.api.check_tenants(&ids, &mut out);
     (out, dids)
 }
