@@ -113,6 +113,10 @@ pub const READY: &str = "alarmgate_ready";
 /// Build information; the value is always 1, `version` is a label.
 pub const BUILD_INFO: &str = "alarmgate_build_info";
 
+/// SIA DC-09 frames by `transport` and `outcome` (stored, repeat, nak,
+/// duh, silent, store_failed).
+pub const DC09_FRAMES: &str = "alarmgate_dc09_frames_total";
+
 /// Registers descriptions for every metric, so `/metrics` documents itself.
 pub fn describe() {
     describe_counter!(SIP_REQUESTS_IN, "SIP requests received, by method");
@@ -126,6 +130,7 @@ pub fn describe() {
         "SIP responses received, by method and code"
     );
     describe_counter!(SIP_PARSE_ERRORS, "SIP messages that could not be parsed");
+    describe_counter!(DC09_FRAMES, "SIA DC-09 frames, by transport and outcome");
     describe_gauge!(SIP_TRANSACTIONS, "SIP transactions alive, by kind");
     describe_gauge!(SIP_DIALOGS, "SIP dialogs alive");
     describe_gauge!(CALLS_ACTIVE, "Calls alive");
