@@ -41,6 +41,7 @@ mod alarm_peers;
 mod bus;
 mod calls;
 mod conn_limits;
+mod dc09;
 mod events_auth;
 mod harness;
 mod impairments;
