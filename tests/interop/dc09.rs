@@ -18,12 +18,12 @@ use std::time::Duration;
 const KEY128: &str = "0123456789abcdef";
 const KEY256: &str = "0123456789abcdef0123456789ABCDEF";
 
-/// `[dc09]` on `port` (TCP and UDP) with three accounts: plain, AES-128, AES-256.
-pub fn dc09_config(port: u16, extra_keys: &str) -> Config {
+/// `[dc09]` on `port` (TCP and UDP) with three accounts: plain, AES-128,
+/// AES-256; the journal in the daemon's dir, or at `journal` when given.
+pub fn dc09_config(port: u16, journal: Option<&std::path::Path>) -> Config {
     let extra = format!(
         r#"[dc09]
 first_frame_s = 2
-{extra_keys}
 [[dc09.listen]]
 address = "127.0.0.1:{port}"
 transport = "tcp"
@@ -45,10 +45,16 @@ key = "{KEY256}"
 key_format = "ascii"
 "#
     );
-    Config {
-        extra,
-        alarm: Some(Default::default()),
-        ..Config::default()
+    match journal {
+        Some(j) => Config {
+            extra: format!("[alarm]\njournal_dir = \"{}\"\n{extra}", j.display()),
+            ..Config::default()
+        },
+        None => Config {
+            extra,
+            alarm: Some(Default::default()),
+            ..Config::default()
+        },
     }
 }
 
@@ -88,7 +94,7 @@ fn dc09_spt_sends_every_type_plain_and_encrypted_over_tcp_and_udp() {
         return;
     }
     let port = free_port();
-    let Some(d) = Daemon::start(TEST, &dc09_config(port, "")) else {
+    let Some(d) = Daemon::start(TEST, &dc09_config(port, None)) else {
         return;
     };
     let cases = cases();
@@ -161,7 +167,7 @@ fn dc09_spt_sends_every_type_plain_and_encrypted_over_tcp_and_udp() {
 }
 
 /// Sends `frame` over a fresh TCP connection; the reply, or None after `wait`.
-fn tcp_exchange(port: u16, frame: &[u8], wait: Duration) -> Option<Vec<u8>> {
+pub fn tcp_exchange(port: u16, frame: &[u8], wait: Duration) -> Option<Vec<u8>> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(wait)).ok()?;
     s.write_all(frame).ok()?;
@@ -172,18 +178,21 @@ fn tcp_exchange(port: u16, frame: &[u8], wait: Duration) -> Option<Vec<u8>> {
     }
 }
 
-fn frame(region: &str) -> Vec<u8> {
+/// A frame around `region` (hex CRC).
+pub fn frame(region: &str) -> Vec<u8> {
     alarmgate::dc09::frame::seal(region.as_bytes(), alarmgate::dc09::crc::CrcForm::Hex)
 }
 
-fn now_ts() -> String {
+/// Our clock as a DC-09 timestamp.
+pub fn now_ts() -> String {
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     alarmgate::dc09::timestamp::Timestamp::from_unix(unix).to_string()
 }
 
-fn text(reply: &Option<Vec<u8>>) -> String {
+/// A reply as text (empty for none).
+pub fn text(reply: &Option<Vec<u8>>) -> String {
     reply
         .as_deref()
         .map(String::from_utf8_lossy)
@@ -195,7 +204,7 @@ fn text(reply: &Option<Vec<u8>>) -> String {
 fn dc09_bad_input_gets_silence_nak_or_duh_and_the_node_stays_up() {
     const TEST: &str = "dc09_bad_input_gets_silence_nak_or_duh_and_the_node_stays_up";
     let port = free_port();
-    let Some(mut d) = Daemon::start(TEST, &dc09_config(port, "")) else {
+    let Some(mut d) = Daemon::start(TEST, &dc09_config(port, None)) else {
         return;
     };
     let quiet = Duration::from_millis(1500);

@@ -42,6 +42,7 @@ mod bus;
 mod calls;
 mod conn_limits;
 mod dc09;
+mod dc09_durability;
 mod events_auth;
 mod harness;
 mod impairments;
