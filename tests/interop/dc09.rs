@@ -21,7 +21,23 @@ const KEY256: &str = "0123456789abcdef0123456789ABCDEF";
 /// `[dc09]` on `port` (TCP and UDP) with three accounts: plain, AES-128,
 /// AES-256; the journal in the daemon's dir, or at `journal` when given.
 pub fn dc09_config(port: u16, journal: Option<&std::path::Path>) -> Config {
-    let extra = format!(
+    let extra = dc09_tables(port);
+    match journal {
+        Some(j) => Config {
+            extra: format!("[alarm]\njournal_dir = \"{}\"\n{extra}", j.display()),
+            ..Config::default()
+        },
+        None => Config {
+            extra,
+            alarm: Some(Default::default()),
+            ..Config::default()
+        },
+    }
+}
+
+/// The `[dc09]` tables of [`dc09_config`].
+pub fn dc09_tables(port: u16) -> String {
+    format!(
         r#"[dc09]
 first_frame_s = 2
 [[dc09.listen]]
@@ -44,18 +60,7 @@ tenant = "demo"
 key = "{KEY256}"
 key_format = "ascii"
 "#
-    );
-    match journal {
-        Some(j) => Config {
-            extra: format!("[alarm]\njournal_dir = \"{}\"\n{extra}", j.display()),
-            ..Config::default()
-        },
-        None => Config {
-            extra,
-            alarm: Some(Default::default()),
-            ..Config::default()
-        },
-    }
+    )
 }
 
 fn cases() -> Vec<Value> {

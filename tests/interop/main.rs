@@ -43,6 +43,7 @@ mod calls;
 mod conn_limits;
 mod dc09;
 mod dc09_durability;
+mod dc09_operator;
 mod events_auth;
 mod harness;
 mod impairments;
