@@ -295,3 +295,115 @@ fn dc09_bad_input_gets_silence_nak_or_duh_and_the_node_stays_up() {
         .unwrap_or(0.0)
         >= 1.0));
 }
+
+/// pysiaalarm reads our ACK, *ACK and NAK (see tests/peers/dc09_pysia_check.py).
+#[test]
+fn dc09_pysiaalarm_reads_our_ack_and_nak() {
+    const TEST: &str = "dc09_pysiaalarm_reads_our_ack_and_nak";
+    if !need_pjsua2(TEST) {
+        return;
+    }
+    let port = free_port();
+    let Some(d) = Daemon::start(TEST, &dc09_config(port, None)) else {
+        return;
+    };
+    let key =
+        alarmgate::dc09::crypto::Key::parse(KEY128, alarmgate::dc09::crypto::KeyFormat::Ascii)
+            .unwrap();
+    let sealed =
+        alarmgate::dc09::crypto::seal(&key, &format!("#1002|1101 01 001]_{}", now_ts()), [9; 16])
+            .unwrap();
+    let requests = [
+        (
+            "1001",
+            Value::Null,
+            frame(&format!(
+                "\"ADM-CID\"0011R1L1#1001[#1001|1101 01 001]_{}",
+                now_ts()
+            )),
+        ),
+        (
+            "1001",
+            Value::Null,
+            // With R: pysiaalarm writes "None" for a missing receiver in its own ACK.
+            frame(&format!(
+                "\"SIA-DCS\"0012R2L1#1001[#1001|Nri1/MA001]_{}",
+                now_ts()
+            )),
+        ),
+        (
+            "1002",
+            json!(KEY128),
+            frame(&format!(
+                "\"*ADM-CID\"0013R1L1#1002[{}",
+                alarmgate::dc09::crypto::to_hex(&sealed)
+            )),
+        ),
+        (
+            "1001",
+            Value::Null,
+            frame("\"ADM-CID\"0014R1L1#1001[#1001|1101 01 001]_10:00:00,01-01-2020"),
+        ),
+    ];
+    let cases: Vec<Value> = requests
+        .iter()
+        .map(|(account, key, request)| {
+            let reply = tcp_exchange(port, request, Duration::from_secs(10));
+            json!({"account": account, "key": key, "request": String::from_utf8_lossy(request), "reply": text(&reply)})
+        })
+        .collect();
+    let args = vec![Value::Array(cases).to_string()];
+    let peer = PyPeer::spawn(
+        "dc09_pysia_check.py",
+        &d.dir.path,
+        &args,
+        Duration::from_secs(60),
+    )
+    .wait();
+    let out: Vec<Value> = peer
+        .output
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(out.len(), 4, "{}", peer.output);
+    for o in &out {
+        assert_eq!(
+            (
+                o["request_crc_ok"].as_bool(),
+                o["crc_ok"].as_bool(),
+                o["length_ok"].as_bool()
+            ),
+            (Some(true), Some(true), Some(true)),
+            "{o}"
+        );
+    }
+    assert_eq!(
+        (out[0]["type"].as_str(), out[0]["same_as_pysia"].as_bool()),
+        (Some("ACK"), Some(true)),
+        "{}",
+        out[0]
+    );
+    assert_eq!(
+        (out[1]["type"].as_str(), out[1]["same_as_pysia"].as_bool()),
+        (Some("ACK"), Some(true)),
+        "{}",
+        out[1]
+    );
+    assert_eq!(out[2]["type"], "*ACK", "{}", out[2]);
+    assert!(
+        out[2]["decrypted"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("]_"),
+        "{}",
+        out[2]
+    );
+    assert_eq!(out[2]["time_ok"], true);
+    assert_eq!(
+        (out[3]["type"].as_str(), out[3]["pysia_type"].as_str()),
+        (Some("NAK"), Some("NAK")),
+        "{}",
+        out[3]
+    );
+    assert_eq!(out[3]["time_ok"], true);
+}
