@@ -119,32 +119,21 @@ fn skip(out: &mut Vec<Item>, n: usize) {
     }
 }
 
-/// Reads the header at the front of `buf` (which starts with `<LF>`).
+/// Reads the header at the front of `buf` (which starts with `<LF>`): a
+/// hex CRC (`"` at 9) first, else a binary one (`"` at 7). The answer
+/// never depends on how many bytes beyond the header have arrived.
 fn start(buf: &[u8]) -> Start {
-    if buf.len() < 10 {
-        // A binary-CRC header needs 8 bytes to be recognised, a hex one 10.
-        return match (buf.get(7), buf.get(3..7)) {
-            (Some(b'"'), Some(len)) if length_field(len).is_ok() => binary(buf),
-            _ => Start::Wait,
-        };
-    }
     let hex = buf.get(9) == Some(&b'"') && buf.get(1..5).and_then(parse_hex4).is_some();
-    if hex {
-        return match buf.get(5..9).map(length_field) {
-            Some(Ok(len)) => Start::Frame(9 + len + 1),
-            _ => Start::Skip,
-        };
+    if let (true, Some(Ok(len))) = (hex, buf.get(5..9).map(length_field)) {
+        return Start::Frame(9 + len + 1);
     }
-    if buf.get(7) == Some(&b'"') {
-        return binary(buf);
+    if let (Some(b'"'), Some(Ok(len))) = (buf.get(7), buf.get(3..7).map(length_field)) {
+        return Start::Frame(7 + len + 1);
     }
-    Start::Skip
-}
-
-fn binary(buf: &[u8]) -> Start {
-    match buf.get(3..7).map(length_field) {
-        Some(Ok(len)) => Start::Frame(7 + len + 1),
-        _ => Start::Skip,
+    if buf.len() < 10 {
+        Start::Wait
+    } else {
+        Start::Skip
     }
 }
 
