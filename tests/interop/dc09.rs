@@ -407,3 +407,51 @@ fn dc09_pysiaalarm_reads_our_ack_and_nak() {
     );
     assert_eq!(out[3]["time_ok"], true);
 }
+
+/// `alarmgate simulate dc09` commissions a line: every scenario, over TCP
+/// and UDP, plain and AES-128, gets the answer it expects (exit 0).
+#[test]
+fn dc09_simulate_every_scenario_against_the_daemon() {
+    const TEST: &str = "dc09_simulate_every_scenario_against_the_daemon";
+    let port = free_port();
+    let Some(d) = Daemon::start(TEST, &dc09_config(port, None)) else {
+        return;
+    };
+    let to = format!("127.0.0.1:{port}");
+    let mut seq = 100;
+    for udp in [false, true] {
+        for (scenario, account, key) in [
+            ("alarm", "1001", None),
+            ("alarm", "1002", Some(KEY128)),
+            ("heartbeat", "1003", Some(KEY256)),
+            ("burst", "1002", Some(KEY128)),
+            ("bad-crc", "1001", None),
+            ("wrong-key", "1002", Some(KEY128)),
+            ("stale", "1001", None),
+        ] {
+            seq += 10;
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_alarmgate"));
+            cmd.args(["simulate", "dc09", "--to", &to, "--scenario", scenario])
+                .args(["--account", account, "--count", "5", "--timeout-ms", "3000"])
+                .args(["--seq", &seq.to_string()]);
+            if let Some(k) = key {
+                cmd.args(["--key", k]);
+            }
+            if udp {
+                cmd.arg("--udp");
+            }
+            let out = cmd.output().expect("run simulate dc09");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{scenario} udp={udp}: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    assert!(
+        d.metric("alarmgate_dc09_frames_total", &[("outcome", "stored")])
+            .unwrap_or(0.0)
+            >= 16.0
+    );
+}
