@@ -7,8 +7,10 @@
 //! listener (`/readyz` still 503), then the SIP transports, the call core
 //! with the ports they bound, and the SIP driver; then the node reports
 //! ready. The SIP listeners open last, so the first datagram finds
-//! everything running.
-//! Stop order on SIGTERM or SIGINT: not ready, refuse new calls (503), let
+//! everything running; the DC-09 sockets (`[dc09]`) open after the SIP
+//! driver runs, so a DC-09 alarm always has somewhere to be listed.
+//! Stop order on SIGTERM or SIGINT: the DC-09 sockets close (units retry
+//! or fail over), not ready, refuse new calls (503), let
 //! calls run for `calls.shutdown_grace_s`, hang up what is left, close the transports, stop the bus forwarder (up to 5 s for
 //! the batch in flight; the rest is forwarded after the next start).
 
