@@ -79,6 +79,16 @@ pub enum Refusal {
     Message(#[from] MessageError),
 }
 
+impl Refusal {
+    /// True when the answer is `NAK` (time or account); else `DUH`.
+    pub fn is_nak(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownAccount(_) | Self::NoTimestamp | Self::Stale(_)
+        )
+    }
+}
+
 /// The content of a stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -189,14 +199,13 @@ impl Dc09Receiver {
         match self.accept(&frame, now) {
             Ok(accepted) => accepted,
             Err((why, account)) => {
-                let bytes = match why {
-                    Refusal::UnknownAccount(_) | Refusal::NoTimestamp | Refusal::Stale(_) => {
-                        reply::nak(Timestamp::from_unix(now.unix), frame.header.crc_form)
-                    }
-                    _ => reply::duh(&Addressee {
+                let bytes = if why.is_nak() {
+                    reply::nak(Timestamp::from_unix(now.unix), frame.header.crc_form)
+                } else {
+                    reply::duh(&Addressee {
                         header: &frame.header,
                         account: account.as_deref(),
-                    }),
+                    })
                 };
                 Decision::Refuse { bytes, why }
             }

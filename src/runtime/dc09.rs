@@ -246,11 +246,7 @@ async fn answer(shared: &Dc09Shared, frame: &[u8], transport: &'static str) -> O
         }
         Decision::Refuse { bytes, why } => {
             tracing::info!(%why, "DC-09 frame refused");
-            count(if bytes.get(10..14) == Some(b"NAK\"") {
-                "nak"
-            } else {
-                "duh"
-            });
+            count(if why.is_nak() { "nak" } else { "duh" });
             Some(bytes)
         }
         Decision::Repeat { ack } => {
