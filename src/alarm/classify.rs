@@ -68,8 +68,12 @@ pub struct ClassRule {
 impl ClassRule {
     /// True when the rule covers `msg`.
     pub fn matches(&self, msg: &ContactIdMessage) -> bool {
-        self.codes.matches(&msg.event)
-            && self.qualifier.as_ref().is_none_or(|q| *q == msg.qualifier)
+        self.matches_event(&msg.event, &msg.qualifier)
+    }
+
+    /// True when the rule covers an event given by code and qualifier.
+    pub fn matches_event(&self, event: &EventCode, qualifier: &Qualifier) -> bool {
+        self.codes.matches(event) && self.qualifier.as_ref().is_none_or(|q| q == qualifier)
     }
 }
 
@@ -100,6 +104,21 @@ impl Classifier {
             .iter()
             .find(|r| r.matches(msg))
             .map_or(self.fallback, |r| r.class)
+    }
+
+    /// The class of an event carried without a whole Contact ID message
+    /// (DC-09 `ADM-CID`, a SIA code's Contact ID twin).
+    pub fn classify_event(&self, event: &EventCode, qualifier: &Qualifier) -> AlarmClass {
+        self.rules
+            .iter()
+            .find(|r| r.matches_event(event, qualifier))
+            .map_or(self.fallback, |r| r.class)
+    }
+
+    /// The class of an event no rule can see (a SIA code with no Contact
+    /// ID twin): the fallback.
+    pub fn fallback(&self) -> AlarmClass {
+        self.fallback
     }
 
     /// The rules in order.

@@ -27,6 +27,7 @@
 //! | `supervision.rs` | `[tenants.supervision]`, `[[units]]` (supervision of silent units) |
 //! | `records.rs` | `[records]`, tenant `timezone`/`language`, `[tenants.frequent_callers]` |
 //! | `recording.rs` | `[recording]`, the tenants' `recording` and `recording_retention_days` |
+//! | `dc09.rs` | `[dc09]`, `[[dc09.listen]]`, `[[dc09.accounts]]` (SIA DC-09 receiver) |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
@@ -37,6 +38,7 @@ mod api;
 mod auth;
 mod bus;
 mod calls;
+mod dc09;
 mod error;
 mod general;
 mod load;
@@ -64,6 +66,7 @@ pub use api::{TokenEntry, TokenScope};
 pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
 pub use bus::{BusConfig, BusStorage, DEFAULT_BUS_STREAM, DEFAULT_BUS_URL};
 pub use calls::{CallsConfig, MAX_ANSWER_DELAY_MS, RFC4028_MIN_SE_S};
+pub use dc09::{Dc09Account, Dc09Config, Dc09Listen, Dc09Transport, UnknownPolicy};
 pub use error::{ConfigError, ConfigErrors, Problem};
 pub use general::{
     HttpConfig, LogConfig, LogFormat, NodeConfig, DEFAULT_HTTP_LISTEN, DEFAULT_LOG_LEVEL,
@@ -148,6 +151,8 @@ pub struct Config {
     pub records: RecordsConfig,
     /// `[recording]`: where call recordings go.
     pub recording: RecordingConfig,
+    /// `[dc09]`: the SIA DC-09 receiver; none when absent.
+    pub dc09: Option<Dc09Config>,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,
@@ -274,6 +279,8 @@ impl Admission {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_dc09;
 #[cfg(test)]
 mod tests_operators;
 #[cfg(test)]

@@ -26,11 +26,10 @@ pub fn reload(path: &Path) -> Result<Config, ConfigErrors> {
 impl Config {
     /// The sections and keys that differ between `self` (running) and
     /// `new` but only take effect at the next start: `node`, `log`, `http`,
-    /// `sip`, `media`, `calls`, `alarm`, `bus`, `auth`, `registrar`,
-    /// `trunks.allow`, `tenants.classify`, `supervision` (`[tenants.supervision]`,
-    /// `[[units]]`). Empty when a reload applies in full.
-    /// `trunks.allow`, `tenants.classify`, `recording`, `tenants.recording`.
-    /// Empty when a reload applies in full.
+    /// `sip`, `media`, `calls`, `alarm`, `bus`, `auth`, `registrar`, `dc09`,
+    /// `api.console_ws_url`, `records`, `trunks.allow`, `tenants.classify`,
+    /// `supervision` (`[tenants.supervision]`, `[[units]]`), `recording`,
+    /// `tenants.recording`. Empty when a reload applies in full.
     pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
         let checks = [
             ("node", self.node != new.node),
@@ -48,6 +47,7 @@ impl Config {
                 "api.console_ws_url",
                 self.api.console_ws_url != new.api.console_ws_url,
             ),
+            ("dc09", self.dc09 != new.dc09),
             ("trunks.allow", allow_lists(self) != allow_lists(new)),
             (
                 "tenants.classify",

@@ -72,6 +72,9 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     check_queues(&config.queues, &ids, &mut out);
     check_operators(&config.operators, &ids, &mut out);
     check_tenant_routing(config, &ids, &mut out);
+    if let Some(dc09) = &config.dc09 {
+        dc09.check(&ids, &mut out);
+    }
     config.api.check_tenants(&ids, &mut out);
     super::supervision::check_units(&config.units, &config.tenants, &mut out);
     (out, dids)

@@ -7,8 +7,10 @@
 //! listener (`/readyz` still 503), then the SIP transports, the call core
 //! with the ports they bound, and the SIP driver; then the node reports
 //! ready. The SIP listeners open last, so the first datagram finds
-//! everything running.
-//! Stop order on SIGTERM or SIGINT: not ready, refuse new calls (503), let
+//! everything running; the DC-09 sockets (`[dc09]`) open after the SIP
+//! driver runs, so a DC-09 alarm always has somewhere to be listed.
+//! Stop order on SIGTERM or SIGINT: the DC-09 sockets close (units retry
+//! or fail over), not ready, refuse new calls (503), let
 //! calls run for `calls.shutdown_grace_s`, hang up what is left, close the transports, stop the bus forwarder (up to 5 s for
 //! the batch in flight; the rest is forwarded after the next start).
 
@@ -47,6 +49,9 @@ pub enum RunError {
     /// A SIP listener failed to start (address in use, bad certificate...).
     #[error("SIP transport: {0}")]
     Transport(#[from] transport::TransportError),
+    /// A DC-09 socket failed to open (address in use...).
+    #[error("DC-09 listener: {0}")]
+    Dc09(std::io::Error),
     /// The alarm journal could not be opened (or recovered).
     #[error("alarm journal: {0}")]
     Journal(#[from] crate::journal::JournalError),
@@ -147,10 +152,11 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
             media,
             health: health.clone(),
             call_events: bus::emit::CallEvents::new(Some(journal.clone()), &config.node.name),
-            journal: Some(journal),
+            journal: Some(journal.clone()),
             node: Arc::from(config.node.name.as_str()),
         },
     ));
+    let dc09 = start_dc09(&config, &journal, &control_tx).await?;
     let reloader = tokio::spawn(reload_on_sighup(
         config.clone(),
         source,
@@ -167,6 +173,9 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     }
     tracing::info!(addr = %http_addr, node = %config.node.name, "HTTP listening; ready");
     wait_for_stop_signal().await.map_err(RunError::Signals)?;
+    if let Some(dc09) = dc09 {
+        dc09.shutdown();
+    }
     drain(&health, &control_tx, driver, config.calls.shutdown_grace()).await;
     transports.shutdown().await;
     if let Some(forwarder) = forwarder {
@@ -483,6 +492,37 @@ fn open_journal(config: &Config, health: &Health) -> Result<JournalHandle, RunEr
     health.attach_journal(journal.health_flag());
     tracing::info!(dir = %config.alarm.journal_dir.display(), next_seq = journal.last_durable_seq() + 1, "event journal open");
     Ok(journal)
+}
+
+/// The DC-09 sockets, when `[dc09]` is configured. They open after the SIP
+/// driver runs, so the first alarm finds somewhere to be listed.
+async fn start_dc09(
+    config: &Config,
+    journal: &JournalHandle,
+    control: &mpsc::Sender<Control>,
+) -> Result<Option<super::dc09::Dc09Service>, RunError> {
+    let Some(dc09) = &config.dc09 else {
+        return Ok(None);
+    };
+    let classifiers = config
+        .tenants
+        .iter()
+        .map(|t| {
+            let rules = Classifier::default().with_overrides(t.classify.clone());
+            (t.id.clone(), rules)
+        })
+        .collect();
+    let shared = Arc::new(super::dc09::Dc09Shared {
+        receiver: std::sync::Mutex::new(crate::dc09::Dc09Receiver::new(dc09.receiver_config())),
+        journal: journal.clone(),
+        control: control.clone(),
+        classifiers,
+        node: Arc::from(config.node.name.as_str()),
+    });
+    let service = super::dc09::start(dc09, shared)
+        .await
+        .map_err(RunError::Dc09)?;
+    Ok(Some(service))
 }
 
 /// Per-tenant classifiers for the Contact ID receiver, when

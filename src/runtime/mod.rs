@@ -2,6 +2,7 @@
 //!
 //! - [`daemon`]: start and stop order.
 //! - [`sip_driver`]: the loop that owns the call core.
+//! - [`dc09`]: SIA DC-09 receiver sockets (TCP, UDP).
 //! - [`transport`]: UDP, TCP and TLS sockets.
 //! - [`media`]: RTP legs, served by ticking workers.
 //! - [`supervision`]: follows the journal for unit reports and raises `fail_to_report`.
@@ -11,6 +12,7 @@
 
 pub mod alarm_leg;
 pub mod daemon;
+pub mod dc09;
 pub mod load;
 pub mod media;
 pub mod recording;

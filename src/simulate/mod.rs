@@ -21,11 +21,15 @@
 //! | [`report`] | per-call and per-message timings, the load summary, text and JSON |
 //! | [`driver`] | the thin tokio driver: UDP sockets around [`device::Device`] |
 //! | [`load`] | [`run_device`]: one call or many at a rate and concurrency |
+//! | [`dc09`] | `simulate dc09`: a SIA DC-09 panel's frames per scenario and what answers mean (pure) |
+//! | [`dc09_driver`] | its blocking TCP/UDP sockets and report |
 //!
 //! Everything but [`driver`] and [`load`] is pure and takes `now`; the tests
 //! run the core against the reference receiver in simulated time.
 
 pub mod args;
+pub mod dc09;
+pub mod dc09_driver;
 pub mod device;
 pub mod driver;
 pub mod impair;

@@ -130,6 +130,9 @@ pub const BUILD_INFO: &str = "alarmgate_build_info";
 pub const UNITS_OVERDUE: &str = "alarmgate_units_overdue";
 /// Units under supervision, by `tenant`.
 pub const UNITS_SUPERVISED: &str = "alarmgate_units_supervised";
+/// SIA DC-09 frames by `transport` and `outcome` (stored, repeat, nak,
+/// duh, silent, store_failed).
+pub const DC09_FRAMES: &str = "alarmgate_dc09_frames_total";
 
 /// Registers descriptions for every metric, so `/metrics` documents itself.
 pub fn describe() {
@@ -149,6 +152,7 @@ pub fn describe() {
         "SIP responses received, by method and code"
     );
     describe_counter!(SIP_PARSE_ERRORS, "SIP messages that could not be parsed");
+    describe_counter!(DC09_FRAMES, "SIA DC-09 frames, by transport and outcome");
     describe_gauge!(SIP_TRANSACTIONS, "SIP transactions alive, by kind");
     describe_gauge!(SIP_DIALOGS, "SIP dialogs alive");
     describe_gauge!(CALLS_ACTIVE, "Calls alive");
