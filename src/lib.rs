@@ -53,6 +53,7 @@ mod newtype;
 pub mod registrar;
 pub mod routing;
 pub mod runtime;
+pub mod scaip;
 pub mod simulate;
 pub mod sip;
 pub mod switchboard;

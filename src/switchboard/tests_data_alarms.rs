@@ -98,5 +98,8 @@ fn a_disposition_resolves_a_data_alarm() {
     assert_eq!(done, Ok(()));
     assert!(calls(&mut s).is_empty());
     let events = callback_events(&mut s);
-    assert_eq!(events.last().map(|e| e.kind), Some(callbacks::CALL_CALLBACK_RESOLVED));
+    assert_eq!(
+        events.last().map(|e| e.kind),
+        Some(callbacks::CALL_CALLBACK_RESOLVED)
+    );
 }
