@@ -72,6 +72,20 @@ pub fn alarm_received(
     envelope(ctx, ALARM_RECEIVED, data)
 }
 
+/// The JSON bytes of an `alarmgate.alarm.received` event for a SCAIP
+/// request: `data` from `scaip::report::event_data` (`protocol: "scaip"`,
+/// the `cid` as `account`, every tag under `scaip`); `subject` is the
+/// alarm's public id (`scaip-<ref>-<8 hex>`).
+pub fn scaip_alarm_received(
+    node: &str,
+    subject: &str,
+    time: SystemTime,
+    random: u128,
+    data: Value,
+) -> Vec<u8> {
+    record(node, subject, ALARM_RECEIVED, time, random, data)
+}
+
 /// Forensics as JSON: durations in milliseconds, per-digit source and levels.
 fn forensics_json(f: &MessageForensics) -> Value {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

@@ -24,6 +24,7 @@
 //! | `queues.rs` | `[[queues]]`, `[queues.priorities]`, `[[queues.overflow]]` |
 //! | `registrar.rs` | `[registrar]` |
 //! | `api.rs` | `[api]`, `[[api.tokens]]` |
+//! | `scaip.rs` | `[scaip]`, `[[scaip.tenants]]`, `[[scaip.units]]` |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
@@ -45,6 +46,7 @@ mod queues;
 mod registrar;
 mod reload;
 mod routing;
+mod scaip;
 mod sip;
 mod sip_connections;
 mod trunks;
@@ -68,6 +70,7 @@ pub use queues::{OverflowRule, Priorities, Queue, MAX_RING_TIMEOUT_S, MAX_WRAP_U
 pub use registrar::RegistrarSection;
 pub use reload::reload;
 pub use routing::{normalise_did, Codec, Tenant};
+pub use scaip::{ScaipConfig, ScaipTenant, ScaipUnit};
 pub use sip::{
     ListenConfig, ListenTransport, SipConfig, SipTimers, TlsPaths, DEFAULT_T1_MS, DEFAULT_T2_MS,
     DEFAULT_T4_MS, DEFAULT_USER_AGENT,
@@ -131,6 +134,8 @@ pub struct Config {
     pub registrar: RegistrarSection,
     /// `[api]`: bearer tokens for the operator API.
     pub api: ApiSection,
+    /// `[scaip]`: SCAIP alarms over SIP MESSAGE.
+    pub scaip: ScaipConfig,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,

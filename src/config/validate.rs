@@ -68,6 +68,8 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     check_operators(&config.operators, &ids, &mut out);
     check_tenant_routing(config, &ids, &mut out);
     config.api.check_tenants(&ids, &mut out);
+    let tenant_ids: Vec<&str> = config.tenants.iter().map(|t| t.id.as_str()).collect();
+    config.scaip.check(&tenant_ids, &mut out);
     (out, dids)
 }
 

@@ -12,6 +12,7 @@ pub mod alarm_leg;
 pub mod daemon;
 pub mod load;
 pub mod media;
+pub mod scaip_store;
 pub mod sip_driver;
 pub mod switchboard_setup;
 pub mod transport;
