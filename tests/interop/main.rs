@@ -23,6 +23,7 @@
 //! | [`torture`] | RFC 4475 and our own malformed messages over UDP and TCP get the expected answer, and the daemon still serves afterwards |
 //! | [`media_strict`] | strict media: forged RFC 4733 and in-band digits from another address and SSRC are not decoded while the real unit's message is; `c=` broadcast gets 488; RTP ports held by another process do not end calls |
 //! | [`unconfirmed`] | a unit whose every Contact ID attempt fails (SIPp, RFC 2833 captures with a bad check digit, then digits missing): queued as an unconfirmed alarm with what was heard, a callback once it hangs up, resolved by a disposition; never a kissoff |
+//! | [`scaip`] | a pjsua2 SCAIP unit sends the real device samples as MESSAGE: 200 and `<mrs>` for each, its voice call reaches a pjsua2 operator linked to its alarm; an alarm with no voice call becomes a data alarm |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //!
 //! Environment:
@@ -49,6 +50,7 @@ mod operators;
 mod operators_api;
 mod overload;
 mod pj;
+mod scaip;
 mod silence;
 mod softphone;
 mod standin;

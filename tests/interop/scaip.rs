@@ -1,0 +1,157 @@
+//! SCAIP against the real daemon with a unit nobody here wrote the SIP of:
+//! pjsua2 (`tests/peers/pj_scaip_unit.py`) sends the real device samples of
+//! alarm-protocols.md §4.5 as SIP MESSAGE `application/scaip+xml`.
+//!
+//! - A heartbeat and an alarm get 200 each and their `<mrs>` (`snu=0`, the
+//!   alarm with `mre`); the unit's voice call then rings a pjsua2 operator
+//!   and `GET /api/v1/calls` shows it with the alarm's decoded fields.
+//! - An alarm whose voice call never comes is listed as a data alarm (state
+//!   `callback`, protocol `scaip`, the unit's number as recall).
+//! - Both are in the journal as `alarmgate.alarm.received` (protocol
+//!   `scaip`) and the heartbeat as `alarmgate.unit.heartbeat`.
+
+use crate::harness::{free_port, free_udp_block};
+use crate::harness::{journal_records, need_pjsua2, poll_until, Daemon, PyPeer};
+use crate::operators::{
+    calls, device_uri, operator_opts, operator_phone, wait_call, Plan, NOWHERE, RING_WAIT, SHORT,
+};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The Essence heartbeat and alarm of §4.5, the alarm from the number the
+/// unit's calls show (its `crd`).
+const PI: &str = "<mrq><ref>00001A85</ref><cha>0</cha><mty>PI</mty><cid>26317</cid><dty>02</dty><did>00</did><crd>no-voice:</crd><stc>102</stc></mrq>";
+const ME: &str = "<mrq><ref>00001883</ref><cha>0</cha><mty>ME</mty><cid>26317</cid><dty>02</dty><did>00</did><crd>gsm:+4511111111</crd><stc>010</stc></mrq>";
+/// The Possum alarm: no `mty` (an alarm), `crd` without a number.
+const POSSUM_ME: &str =
+    "<mrq><ref>1193308443</ref><cid>10149471</cid><dty>3</dty><stc>10</stc><crd>gsm:</crd></mrq>";
+const UNIT: &str = "4511111111";
+const WAIT: Duration = Duration::from_secs(40);
+
+fn daemon(test: &str, scaip: &str) -> Option<Daemon> {
+    if !need_pjsua2(test) {
+        return None;
+    }
+    let mut config = Plan::new(&["op1"], NOWHERE).config();
+    config.extra.push_str(scaip);
+    Daemon::start(test, &config)
+}
+
+/// The pjsua2 unit: sends `bodies`, waits for `mrs` answers, maybe calls.
+fn unit(d: &Daemon, bodies: &[&str], mrs: usize, call: bool) -> PyPeer {
+    let mut args = vec![
+        "--uri".to_string(),
+        device_uri(d),
+        "--caller".into(),
+        UNIT.into(),
+        "--local-port".into(),
+        free_port().to_string(),
+        "--rtp-port".into(),
+        free_udp_block(20).to_string(),
+        "--expect-mrs".into(),
+        mrs.to_string(),
+    ];
+    for b in bodies {
+        args.extend(["--body".to_string(), b.to_string()]);
+    }
+    if call {
+        args.push("--call".into());
+    }
+    PyPeer::spawn(
+        "pj_scaip_unit.py",
+        &d.dir.path,
+        &args,
+        Duration::from_secs(90),
+    )
+}
+
+fn journalled(d: &Daemon, kind: &str) -> Vec<Value> {
+    let records = journal_records(&d.journal_dir).into_iter();
+    records.filter(|r| r["type"] == kind).collect()
+}
+
+fn mrs_with<'a>(answers: &'a [Value], reference: &str) -> &'a str {
+    let tag = format!("<ref>{reference}</ref>");
+    answers
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|m| m.contains(&tag))
+        .unwrap_or_else(|| panic!("no <mrs> for {reference}: {answers:?}"))
+}
+
+#[test]
+fn scaip_unit_samples_get_mrs_and_the_voice_call_reaches_the_operator_with_its_alarm() {
+    let test = "scaip_unit_samples_get_mrs_and_the_voice_call_reaches_the_operator_with_its_alarm";
+    let Some(d) = daemon(test, "") else {
+        return;
+    };
+    let mut op1 = operator_phone(&d, operator_opts("op1"));
+    let peer = unit(&d, &[PI, ME], 2, true);
+    let inc = op1
+        .wait_incoming(0, RING_WAIT)
+        .expect("op1's phone never rang for the unit's voice call");
+    let call = wait_call(&d, SHORT, "with the SCAIP alarm", |c| {
+        c["protocol"] == "scaip"
+    });
+    assert_eq!(call["account"], "26317", "{call}");
+    assert_eq!(call["class"], "emergency", "{call}");
+    assert_eq!(call["event_code"], "101", "{call}");
+    assert_eq!(call["alarm"]["scaip"]["ref"], "00001883", "{call}");
+    assert_eq!(call["alarm"]["scaip"]["stc_name"], "manual alarm", "{call}");
+    assert_ne!(
+        call["state"], "callback",
+        "one call, not a data alarm: {call}"
+    );
+    assert!(
+        op1.wait_state(inc, "CONFIRMED", SHORT).is_some(),
+        "op1 did not connect"
+    );
+    op1.send(json!({"cmd": "hangup"}));
+    let r = peer.wait();
+    eprintln!("unit: {}", r.json);
+    assert_eq!(r.code, Some(0), "unit: {}", r.output);
+    assert_eq!(r.json["statuses"], json!([200, 200]), "{}", r.json);
+    let answers = r.json["mrs"].as_array().cloned().unwrap_or_default();
+    let hb = mrs_with(&answers, "00001A85");
+    assert!(hb.contains("<snu>0</snu>"), "{hb}");
+    let alarm = mrs_with(&answers, "00001883");
+    assert!(
+        alarm.contains("<snu>0</snu>") && alarm.contains("<mre>1</mre>"),
+        "{alarm}"
+    );
+    assert!(
+        r.json["ended_by_remote"].as_bool().unwrap_or(false),
+        "{}",
+        r.json
+    );
+    let received = journalled(&d, "alarmgate.alarm.received");
+    let scaip: Vec<&Value> = received
+        .iter()
+        .filter(|r| r["data"]["protocol"] == "scaip")
+        .collect();
+    assert_eq!(scaip.len(), 1, "{received:?}");
+    assert_eq!(scaip[0]["data"]["scaip"]["stc"], "010");
+    assert_eq!(journalled(&d, "alarmgate.unit.heartbeat").len(), 1);
+    assert_eq!(journalled(&d, "alarmgate.alarm.linked").len(), 1);
+}
+
+#[test]
+fn scaip_alarm_without_its_voice_call_becomes_a_data_alarm() {
+    let test = "scaip_alarm_without_its_voice_call_becomes_a_data_alarm";
+    let Some(d) = daemon(test, "[scaip]\nlink_window_s = 2\n") else {
+        return;
+    };
+    let r = unit(&d, &[POSSUM_ME], 1, false).wait();
+    assert_eq!(r.code, Some(0), "unit: {}", r.output);
+    let answers = r.json["mrs"].as_array().cloned().unwrap_or_default();
+    assert!(mrs_with(&answers, "1193308443").contains("<snu>0</snu>"));
+    let listed = wait_call(&d, WAIT, "listed as a data alarm", |c| {
+        c["state"] == "callback" && c["protocol"] == "scaip"
+    });
+    assert_eq!(listed["account"], "10149471", "{listed}");
+    assert_eq!(
+        listed["recall"]["number"], UNIT,
+        "the unit's number, one click away: {listed}"
+    );
+    assert!(poll_until(SHORT, || calls(&d).len() == 1));
+}
