@@ -155,3 +155,62 @@ fn scaip_alarm_without_its_voice_call_becomes_a_data_alarm() {
     );
     assert!(poll_until(SHORT, || calls(&d).len() == 1));
 }
+
+/// The promise under a full disk, for SCAIP: the alarm is answered `snu=5`
+/// (not treated), never `snu=0`, and nothing reaches the operators; once
+/// the disk has room the unit's repeat is stored and answered `snu=0`, and
+/// the journal holds it.
+#[test]
+fn scaip_full_disk_means_no_snu_0_and_nothing_lost() {
+    let test = "scaip_full_disk_means_no_snu_0_and_nothing_lost";
+    if !need_pjsua2(test) {
+        return;
+    }
+    let Some(tiny) = crate::storage::TinyFs::mount(64) else {
+        eprintln!("interop: SKIP {test}: cannot mount a tmpfs here");
+        return;
+    };
+    let journal = tiny.path.join("journal");
+    let mut config = Plan::new(&["op1"], NOWHERE).config();
+    config.alarm = None;
+    config.extra.push_str(&format!(
+        "[alarm]\njournal_dir = \"{}\"\n[scaip]\nlink_window_s = 2\n",
+        journal.display()
+    ));
+    let Some(d) = Daemon::start(test, &config) else {
+        return;
+    };
+    tiny.fill();
+    let r = unit(&d, &[POSSUM_ME], 1, false).wait();
+    let answers = r.json["mrs"].as_array().cloned().unwrap_or_default();
+    let refused = mrs_with(&answers, "1193308443");
+    assert!(
+        refused.contains("<snu>5</snu>"),
+        "not stored, not acknowledged: {refused}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        calls(&d).is_empty(),
+        "nothing listed for what is not stored"
+    );
+    tiny.empty();
+    let ready = || {
+        matches!(
+            crate::harness::http_get(d.http_port, "/readyz"),
+            Some((200, _))
+        )
+    };
+    assert!(poll_until(WAIT, ready), "the journal did not heal");
+    let r = unit(&d, &[POSSUM_ME], 1, false).wait();
+    let answers = r.json["mrs"].as_array().cloned().unwrap_or_default();
+    assert!(
+        mrs_with(&answers, "1193308443").contains("<snu>0</snu>"),
+        "{answers:?}"
+    );
+    let stored = || {
+        journal_records(&journal)
+            .iter()
+            .any(|r| r["type"] == "alarmgate.alarm.received" && r["data"]["account"] == "10149471")
+    };
+    assert!(poll_until(SHORT, stored), "the repeat is in the journal");
+}

@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// A small tmpfs, unmounted and removed on drop.
-struct TinyFs {
-    path: PathBuf,
+pub(crate) struct TinyFs {
+    pub(crate) path: PathBuf,
 }
 
 impl TinyFs {
-    fn mount(kib: u32) -> Option<Self> {
+    pub(crate) fn mount(kib: u32) -> Option<Self> {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let name = format!("alarmgate-tinyfs-{}-{n}", std::process::id());
@@ -45,14 +45,14 @@ impl TinyFs {
     }
 
     /// Writes until the file system refuses (ENOSPC).
-    fn fill(&self) {
+    pub(crate) fn fill(&self) {
         let mut f = fs::File::create(self.path.join("filler")).expect("create filler");
         let block = [0u8; 1024];
         while f.write_all(&block).and_then(|()| f.sync_all()).is_ok() {}
     }
 
     /// Deletes the filler: the space is back.
-    fn empty(&self) {
+    pub(crate) fn empty(&self) {
         fs::remove_file(self.path.join("filler")).expect("remove filler");
     }
 }
