@@ -93,6 +93,10 @@ pub enum SimulateWhat {
     /// An alarm unit: dial, wait for the handshake, send Contact ID, check the
     /// kissoff, retry as a real unit does; report timings (exit 1 if any call failed).
     Device(crate::simulate::DeviceArgs),
+    /// A SCAIP unit: MESSAGE with an alarm, a heartbeat, a burst or bad XML
+    /// over UDP or TCP; prints each SIP status and <mrs> (exit 1 unless every
+    /// alarm and heartbeat got snu=0, or bad XML got 400).
+    Scaip(crate::simulate::scaip::ScaipArgs),
 }
 
 /// Certificate subcommands.

@@ -21,6 +21,7 @@
 //! | [`report`] | per-call and per-message timings, the load summary, text and JSON |
 //! | [`driver`] | the thin tokio driver: UDP sockets around [`device::Device`] |
 //! | [`load`] | [`run_device`]: one call or many at a rate and concurrency |
+//! | [`scaip`], [`scaip_driver`] | `simulate scaip`: a SCAIP unit sending `<mrq>` MESSAGEs and reading the `<mrs>` |
 //!
 //! Everything but [`driver`] and [`load`] is pure and takes `now`; the tests
 //! run the core against the reference receiver in simulated time.
@@ -33,6 +34,8 @@ pub mod load;
 pub mod media;
 pub mod reference;
 pub mod report;
+pub mod scaip;
+pub mod scaip_driver;
 pub mod sequencer;
 pub mod uac;
 

@@ -214,3 +214,45 @@ fn scaip_full_disk_means_no_snu_0_and_nothing_lost() {
     };
     assert!(poll_until(SHORT, stored), "the repeat is in the journal");
 }
+
+/// `alarmgate simulate scaip` with `args` against the daemon: (exit code, JSON lines).
+fn simulate(d: &Daemon, args: &[&str]) -> (Option<i32>, Vec<Value>) {
+    let target = format!("sip:112@127.0.0.1:{}", d.sip_port);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alarmgate"))
+        .args(["simulate", "scaip", &target, "--json", "--timeout-s", "20"])
+        .args(args)
+        .current_dir(&d.dir.path)
+        .output()
+        .expect("run alarmgate simulate scaip");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out.status.code(), lines)
+}
+
+/// The commissioning tool against the daemon, over UDP and TCP: an alarm
+/// and a heartbeat get 200 and `snu=0`, a burst of 20 gets 20, bad XML 400.
+#[test]
+fn scaip_simulator_modes_over_udp_and_tcp() {
+    let test = "scaip_simulator_modes_over_udp_and_tcp";
+    let Some(d) = Daemon::start(test, &Plan::new(&["op1"], NOWHERE).config()) else {
+        return;
+    };
+    for tp in ["udp", "tcp"] {
+        for (mode, n) in [("alarm", 1), ("heartbeat", 1), ("burst", 20)] {
+            let (code, lines) = simulate(&d, &["--transport", tp, "--mode", mode, "--count", "20"]);
+            assert_eq!((code, lines.len()), (Some(0), n), "{tp} {mode}: {lines:?}");
+            assert!(
+                lines.iter().all(|l| l["status"] == 200 && l["snu"] == 0),
+                "{lines:?}"
+            );
+        }
+        let (code, lines) = simulate(&d, &["--transport", tp, "--mode", "bad-xml"]);
+        assert_eq!(code, Some(0), "{tp} bad-xml: {lines:?}");
+        assert_eq!(lines[0]["status"], 400);
+    }
+    let stored = journalled(&d, "alarmgate.alarm.received").len();
+    assert_eq!(stored, 2 * 21, "every alarm stored once");
+}
