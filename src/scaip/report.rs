@@ -114,3 +114,48 @@ pub fn recall_number(mrq: &Mrq, calling_number: &str) -> Option<String> {
         })
         .or_else(|| is_number.then(|| calling_number.to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarm::Classifier;
+    use crate::scaip::receiver::assess;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn the_scaip_alarm_event_and_heartbeat_meet_the_event_schema() {
+        let body = "<mrq><ref>00001883</ref><mty>ME</mty><cid>26317</cid><dty>02</dty><crd>gsm:+4511</crd><crd>sip:9</crd><stc>010</stc><lco>2</lco></mrq>";
+        let mrq = Mrq::parse(body.as_bytes()).unwrap();
+        let a = assess(&mrq, &Classifier::default());
+        let tenant = TenantId::from("demo");
+        let origin = Origin {
+            tenant: &tenant,
+            calling_number: "4511",
+        };
+        let data = event_data(&origin, &mrq, &a);
+        assert_eq!(data["scaip"]["crd"], json!(["gsm:+4511", "sip:9"]));
+        assert_eq!(data["scaip"]["lco_name"], "home");
+        let time = UNIX_EPOCH + Duration::from_secs(1_795_339_246);
+        let record = crate::events::scaip_alarm_received("n1", "scaip-00001883-ab", time, 7, data);
+        let event: Value = serde_json::from_slice(&record).unwrap();
+        assert_eq!(
+            crate::bus::schema::validate(&event),
+            Vec::<String>::new(),
+            "{event}"
+        );
+        let hb = crate::events::record(
+            "n1",
+            "26317",
+            "alarmgate.unit.heartbeat",
+            time,
+            8,
+            heartbeat_data(&tenant, &mrq),
+        );
+        let hb: Value = serde_json::from_slice(&hb).unwrap();
+        assert_eq!(
+            crate::bus::schema::validate(&hb),
+            Vec::<String>::new(),
+            "{hb}"
+        );
+    }
+}
