@@ -208,6 +208,12 @@ fn flush(sb: &mut Switchboard, out: &mut Outputs) {
             }
             Output::Bridge { group, a, b } => out.media.bridge(group, a, b),
             Output::Event(record) => write_event(out, record),
+            Output::Digits {
+                group,
+                leg,
+                digits,
+                duration_ms,
+            } => out.media.send_digits(group, leg, digits, duration_ms),
             Output::Store { token, record } => super::scaip_store::store_then_answer(
                 out.journal.as_ref(),
                 &out.node,

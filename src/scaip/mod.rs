@@ -7,9 +7,10 @@
 //! [`request`] (the typed `<mrq>`), [`response`] (the `<mrs>` writer and
 //! reader), [`receiver`] (the decision per message), [`link`] (alarms
 //! waiting for their voice call), [`report`] (the event and the operators'
-//! fields). The SIP side is `switchboard::scaip`.
+//! fields), [`control`] (in-call commands as DTMF). The SIP side is `switchboard::scaip`.
 
 pub mod codes;
+pub mod control;
 pub mod link;
 pub mod receiver;
 pub mod report;

@@ -93,6 +93,17 @@ pub enum Output {
         /// The record.
         record: EventRecord,
     },
+    /// Send `digits` (RFC 4733, `duration_ms` each) on leg `leg` of media `group`.
+    Digits {
+        /// The media group.
+        group: CallHandle,
+        /// The leg (a device's unit).
+        leg: CallHandle,
+        /// The digits.
+        digits: String,
+        /// Each digit's length.
+        duration_ms: u32,
+    },
 }
 
 /// A CloudEvent to write: the runtime adds id, time and source.

@@ -320,6 +320,32 @@ impl Switchboard {
         self.queue(now, call, class, code);
     }
 
+    /// An operator's in-call command to the unit of device call `call_id`
+    /// (its public id): the command's digit on the unit's leg. False when
+    /// no device call has that id.
+    pub fn unit_command(
+        &mut self,
+        call_id: &str,
+        command: crate::scaip::control::InCallCommand,
+    ) -> bool {
+        let found = self
+            .devices
+            .iter()
+            .find(|(_, d)| d.labels.call_id.as_str() == call_id)
+            .map(|(h, _)| *h);
+        let Some(call) = found else {
+            return false;
+        };
+        tracing::info!(%call_id, ?command, "in-call command to the unit");
+        self.out.push_back(Output::Digits {
+            group: call,
+            leg: call,
+            digits: command.digit().to_string(),
+            duration_ms: crate::scaip::control::DIGIT_MS,
+        });
+        true
+    }
+
     fn send_mrs(&mut self, now: Instant, (peer, uri): &(Peer, String), mrs: &Mrs) {
         let body = mrs.to_xml().into_bytes();
         match self.core.message_request(peer, uri, CONTENT_TYPE, body) {

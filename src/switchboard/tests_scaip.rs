@@ -249,3 +249,32 @@ fn message_is_405_when_scaip_is_off() {
     s.send(UNIT, &scaip(1, ESSENCE_ME));
     assert_eq!(lines(&s.sent()), vec!["SIP/2.0 405 Method Not Allowed"]);
 }
+
+#[test]
+fn an_in_call_command_becomes_its_digit_on_the_units_leg() {
+    use crate::scaip::control::InCallCommand;
+    let mut s = scaip_sim();
+    let (device, _) = s.device_call("voice-1");
+    s.outputs();
+    assert!(s.sb.unit_command("voice-1", InCallCommand::ListenIn));
+    assert!(s.sb.unit_command("voice-1", InCallCommand::ClearDown));
+    let digits: Vec<(CallHandle, String, u32)> = s
+        .outputs()
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Digits {
+                group,
+                leg,
+                digits,
+                duration_ms,
+            } if group == leg => Some((leg, digits, duration_ms)),
+            _ => None,
+        })
+        .collect();
+    let want = vec![
+        (device, "7".to_string(), 150),
+        (device, "0".to_string(), 150),
+    ];
+    assert_eq!(digits, want);
+    assert!(!s.sb.unit_command("nobody", InCallCommand::ClearDown));
+}
