@@ -53,36 +53,17 @@ impl Link {
     }
 }
 
-/// The `host:port` of a `sip:` URI.
-fn target_addr(target: &str) -> Result<String, SimError> {
-    let bad = |reason: &str| SimError::InvalidTarget {
-        target: target.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let rest = target
-        .strip_prefix("sip:")
-        .ok_or_else(|| bad("not a sip: URI"))?;
-    let host = rest.rsplit('@').next().unwrap_or(rest);
-    let host = host.split(';').next().unwrap_or(host);
-    match host.contains(':') {
-        true => Ok(host.to_owned()),
-        false => Ok(format!("{host}:5060")),
-    }
-}
-
 async fn connect(args: &ScaipArgs) -> Result<(Link, String), SimError> {
-    let addr = target_addr(&args.target)?;
-    let server = tokio::net::lookup_host(&addr)
+    let (host, port) = super::uac::target_host_port(&args.target)?;
+    let server = tokio::net::lookup_host((host.as_str(), port))
         .await
-        .map_err(|e| SimError::io(format!("resolve {addr}"), e))?
+        .map_err(|e| SimError::io(format!("resolving {host}"), e))?
         .next()
         .ok_or_else(|| SimError::InvalidTarget {
             target: args.target.clone(),
             reason: "no address".into(),
         })?;
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let local_ip = super::driver::route_ip(server)?;
-    let local_any = SocketAddr::new(local_ip, any.port());
+    let local_any = SocketAddr::new(super::driver::route_ip(server)?, 0);
     match args.transport {
         ScaipTransport::Udp => {
             let s = UdpSocket::bind(local_any)
