@@ -103,6 +103,10 @@ pub enum SimulateWhat {
     /// key, stale timestamp over TCP or UDP; prints what the receiver
     /// answered (exit 1 if any answer was not the expected one).
     Dc09(crate::simulate::dc09::Dc09Args),
+    /// A SCAIP unit: MESSAGE with an alarm, a heartbeat, a burst or bad XML
+    /// over UDP or TCP; prints each SIP status and <mrs> (exit 1 unless every
+    /// alarm and heartbeat got snu=0, or bad XML got 400).
+    Scaip(crate::simulate::scaip::ScaipArgs),
 }
 
 /// Certificate subcommands.

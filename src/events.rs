@@ -76,8 +76,9 @@ pub fn alarm_received(
 
 /// The JSON bytes of an `alarmgate.alarm.received` event of a protocol
 /// that carries its alarms as data (DC-09: `data` from
-/// `crate::dc09::record::data`, with `protocol` and its raw fields); the
-/// subject is the alarm's public id.
+/// `crate::dc09::record::data`; SCAIP: from `scaip::report::event_data`,
+/// the `cid` as `account`, every tag under `scaip`), with `protocol` and
+/// its raw fields; the subject is the alarm's public id.
 pub fn data_alarm_received(
     node: &str,
     subject: &str,

@@ -60,6 +60,7 @@ pub mod records;
 pub mod registrar;
 pub mod routing;
 pub mod runtime;
+pub mod scaip;
 pub mod simulate;
 pub mod sip;
 pub mod supervision;

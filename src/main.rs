@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Command::Simulate {
             what: SimulateWhat::Dc09(args),
         } => simulate_dc09(&args),
+        Command::Simulate {
+            what: SimulateWhat::Scaip(args),
+        } => simulate_scaip(args),
         Command::Events { action } => events(&action),
         Command::Report { what } => report(&what),
         Command::HashPassword {
@@ -157,6 +160,45 @@ fn simulate_dc09(args: &alarmgate::simulate::dc09::Dc09Args) -> ExitCode {
             }
         }
         Err(err) => fail(&err.to_string()),
+    }
+}
+
+/// `alarmgate simulate scaip`: one line per message; exit 0 only if each got
+/// what a healthy centre answers.
+fn simulate_scaip(args: alarmgate::simulate::scaip::ScaipArgs) -> ExitCode {
+    use alarmgate::simulate::scaip::ScaipMode;
+    let (json, bad) = (args.json, args.mode == ScaipMode::BadXml);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    let outcomes = match runtime.block_on(alarmgate::simulate::scaip_driver::run_scaip(args)) {
+        Ok(o) => o,
+        Err(err) => return fail(&err.to_string()),
+    };
+    for o in &outcomes {
+        match json {
+            true => println!("{}", serde_json::to_string(o).unwrap_or_default()),
+            false => println!(
+                "ref {} status {} snu {} mrs_ms {} {}",
+                o.reference,
+                o.status.map_or("-".into(), |s| s.to_string()),
+                o.snu.map_or("-".into(), |s| s.to_string()),
+                o.mrs_ms.map_or("-".into(), |s| s.to_string()),
+                o.mrs.as_deref().unwrap_or("(no <mrs>)")
+            ),
+        }
+    }
+    let good = |o: &alarmgate::simulate::scaip::Outcome| match bad {
+        true => o.status == Some(400),
+        false => o.snu == Some(0),
+    };
+    match !outcomes.is_empty() && outcomes.iter().all(good) {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
     }
 }
 

@@ -89,33 +89,8 @@ impl Lent<'_> {
             self.send_response(now, key, resp);
             return None;
         }
-        let draining = self.draining.is_some();
-        let active = self.incoming_calls();
-        match self.admission.admit(now, peer.addr.ip(), active, draining) {
-            AdmissionDecision::Trusted { .. } => {}
-            AdmissionDecision::NeedsAuth => {
-                if !self.authenticate(now, key, req) {
-                    return None;
-                }
-            }
-            AdmissionDecision::Forbidden => {
-                self.refuse(now, key, req, 403, "forbidden");
-                return None;
-            }
-            AdmissionDecision::Overloaded {
-                reason,
-                retry_after,
-            } => {
-                let mut resp = self.response(req, 503, Some("Service Unavailable"), None);
-                message::add_header(
-                    &mut resp,
-                    "Retry-After",
-                    &retry_after.as_secs().max(1).to_string(),
-                );
-                metrics::counter!(m::ADMISSION_REFUSALS, "reason" => reason.as_str()).increment(1);
-                self.send_response(now, key, resp);
-                return None;
-            }
+        if !self.admit_source(now, key, peer, req) {
+            return None;
         }
         let did = message::request_user(req).unwrap_or_default();
         let Some(tenant) = self.config.tenant_for(&did) else {
@@ -134,6 +109,41 @@ impl Lent<'_> {
             session_expires,
             remote_supports_timer,
         })
+    }
+
+    /// Limits, access list and authentication of a request out of a dialog
+    /// (INVITE, and SCAIP's MESSAGE); false when refused (answer sent).
+    pub(super) fn admit_source(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        peer: &Peer,
+        req: &Request,
+    ) -> bool {
+        let draining = self.draining.is_some();
+        let active = self.incoming_calls();
+        match self.admission.admit(now, peer.addr.ip(), active, draining) {
+            AdmissionDecision::Trusted { .. } => true,
+            AdmissionDecision::NeedsAuth => self.authenticate(now, key, req),
+            AdmissionDecision::Forbidden => {
+                self.refuse(now, key, req, 403, "forbidden");
+                false
+            }
+            AdmissionDecision::Overloaded {
+                reason,
+                retry_after,
+            } => {
+                let mut resp = self.response(req, 503, Some("Service Unavailable"), None);
+                message::add_header(
+                    &mut resp,
+                    "Retry-After",
+                    &retry_after.as_secs().max(1).to_string(),
+                );
+                metrics::counter!(m::ADMISSION_REFUSALS, "reason" => reason.as_str()).increment(1);
+                self.send_response(now, key, resp);
+                false
+            }
+        }
     }
 
     /// RFC 4028: accept the caller's Session-Expires if it is not below Min-SE.
@@ -174,7 +184,8 @@ impl Lent<'_> {
             None => None,
             Some(value) => {
                 let devices = &auth.devices;
-                Some(auth.server.verify(now, "INVITE", value, |user, alg| {
+                let method = req.method.to_string();
+                Some(auth.server.verify(now, &method, value, |user, alg| {
                     let (md5, sha) = devices.get(user)?;
                     match alg {
                         Algorithm::Md5 => md5.clone(),

@@ -36,6 +36,7 @@ pub mod originate;
 pub mod policy;
 pub mod ports;
 pub mod reply;
+pub mod scaip_message;
 pub mod shed;
 pub mod shed_raw;
 pub mod state;

@@ -28,6 +28,7 @@
 //! | `records.rs` | `[records]`, tenant `timezone`/`language`, `[tenants.frequent_callers]` |
 //! | `recording.rs` | `[recording]`, the tenants' `recording` and `recording_retention_days` |
 //! | `dc09.rs` | `[dc09]`, `[[dc09.listen]]`, `[[dc09.accounts]]` (SIA DC-09 receiver) |
+//! | `scaip.rs` | `[scaip]`, `[[scaip.tenants]]`, `[[scaip.units]]` |
 //! | `xref.rs` | checks across sections (references, last resort, ports) |
 //! | `plan.rs` | settings for the routing engine, the registrar and the API |
 //! | `reload.rs` | SIGHUP: [`reload`], what needs a restart |
@@ -52,6 +53,7 @@ mod records;
 mod registrar;
 mod reload;
 mod routing;
+mod scaip;
 mod sip;
 mod sip_connections;
 mod supervision;
@@ -80,6 +82,7 @@ pub use records::{frequent_thresholds, FrequentCallers, RecordsConfig, DEFAULT_T
 pub use registrar::RegistrarSection;
 pub use reload::reload;
 pub use routing::{normalise_did, Codec, Tenant};
+pub use scaip::{ScaipConfig, ScaipTenant, ScaipUnit};
 pub use sip::{
     ListenConfig, ListenTransport, SipConfig, SipTimers, TlsPaths, DEFAULT_T1_MS, DEFAULT_T2_MS,
     DEFAULT_T4_MS, DEFAULT_USER_AGENT,
@@ -153,6 +156,8 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// `[dc09]`: the SIA DC-09 receiver; none when absent.
     pub dc09: Option<Dc09Config>,
+    /// `[scaip]`: SCAIP alarms over SIP MESSAGE.
+    pub scaip: ScaipConfig,
     /// Normalised DID → index into `tenants`; built by validation.
     #[serde(skip)]
     did_index: HashMap<String, usize>,

@@ -77,6 +77,8 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     }
     config.api.check_tenants(&ids, &mut out);
     super::supervision::check_units(&config.units, &config.tenants, &mut out);
+    let tenant_ids: Vec<&str> = config.tenants.iter().map(|t| t.id.as_str()).collect();
+    config.scaip.check(&tenant_ids, &mut out);
     (out, dids)
 }
 

@@ -348,6 +348,17 @@ pub enum WorkerInput {
         /// Either leg of the bridge.
         leg: CallHandle,
     },
+    /// Send digits on a leg ([`super::media::MediaHandle::send_digits`]).
+    Digits {
+        /// The media group.
+        group: CallHandle,
+        /// The leg.
+        leg: CallHandle,
+        /// The digits.
+        digits: String,
+        /// Each digit's length.
+        duration_ms: u32,
+    },
 }
 
 /// Per-message signal quality as metrics, so a degrading line shows before it fails.

@@ -124,6 +124,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     .await?;
     let http_task = tokio::spawn(http_serve);
     let (events_tx, events_rx) = mpsc::channel(8192);
+    let (stored_tx, stored_rx) = mpsc::unbounded_channel();
     let transports =
         Transports::start(&specs, events_tx, TransportLimits::from_config(&config)).await?;
     let bound = transports.local_addrs();
@@ -146,6 +147,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
             transport: events_rx,
             control: control_rx,
             api: api_rx,
+            stored: stored_rx,
         },
         sip_driver::Outputs {
             sender: transports.sender(),
@@ -154,6 +156,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
             call_events: bus::emit::CallEvents::new(Some(journal.clone()), &config.node.name),
             journal: Some(journal.clone()),
             node: Arc::from(config.node.name.as_str()),
+            stored: stored_tx,
         },
     ));
     let dc09 = start_dc09(&config, &journal, &control_tx).await?;

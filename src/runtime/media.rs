@@ -130,6 +130,26 @@ impl MediaHandle {
         self.send(group, WorkerInput::Unbridge { group, leg });
     }
 
+    /// Sends `digits` as RFC 4733 events on `leg` of `group` (an operator's
+    /// in-call command to a unit); a leg without telephone-event: logged.
+    pub fn send_digits(
+        &self,
+        group: CallHandle,
+        leg: CallHandle,
+        digits: String,
+        duration_ms: u32,
+    ) {
+        self.send(
+            group,
+            WorkerInput::Digits {
+                group,
+                leg,
+                digits,
+                duration_ms,
+            },
+        );
+    }
+
     fn send(&self, group: CallHandle, input: WorkerInput) {
         let index = (group.0 % self.workers.len() as u64) as usize;
         if let Some(worker) = self.workers.get(index) {
@@ -201,6 +221,20 @@ impl Worker {
             WorkerInput::Stored(stored) => self.stored(now, stored),
             WorkerInput::Bridge { a, b, .. } => self.connect(a, b),
             WorkerInput::Unbridge { leg, .. } => self.disconnect(leg),
+            WorkerInput::Digits {
+                leg,
+                digits,
+                duration_ms,
+                ..
+            } => {
+                let sent = self
+                    .legs
+                    .get_mut(&leg)
+                    .is_some_and(|l| digits.chars().all(|d| l.send_digit(d, duration_ms)));
+                if !sent {
+                    tracing::warn!(leg = leg.0, %digits, "digits not sent: no such leg or no telephone-event");
+                }
+            }
         }
     }
 

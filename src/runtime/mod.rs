@@ -17,6 +17,7 @@ pub mod load;
 pub mod media;
 pub mod recording;
 pub mod restore;
+pub mod scaip_store;
 pub mod sip_driver;
 pub mod supervision;
 #[cfg(test)]

@@ -60,6 +60,8 @@ pub struct Inputs {
     pub control: mpsc::Receiver<Control>,
     /// Commands from the HTTP API.
     pub api: mpsc::Receiver<ApiCommand>,
+    /// Outcomes of SCAIP stores (see [`super::scaip_store`]).
+    pub stored: mpsc::UnboundedReceiver<super::scaip_store::Stored>,
 }
 
 /// Where the driver's outputs go.
@@ -76,6 +78,8 @@ pub struct Outputs {
     pub journal: Option<JournalHandle>,
     /// This node's name, the events' source.
     pub node: Arc<str>,
+    /// Where SCAIP store outcomes go (the other end is [`Inputs::stored`]).
+    pub stored: mpsc::UnboundedSender<super::scaip_store::Stored>,
 }
 
 /// Runs the switchboard until the transports close or the drain completes.
@@ -91,6 +95,7 @@ pub async fn run(mut sb: Switchboard, mut inputs: Inputs, mut outputs: Outputs) 
         tokio::select! {
             biased;
             Some(cmd) = inputs.control.recv() => apply_control(&mut sb, cmd, &outputs.sender),
+            Some((token, ok)) = inputs.stored.recv() => sb.scaip_stored(clock::now(), token, ok),
             _ = sleep_until(deadline) => sb.handle_timeout(clock::now()),
             Some(cmd) = inputs.api.recv() => {
                 let (request, reply) = cmd.split();
@@ -208,6 +213,19 @@ fn flush(sb: &mut Switchboard, out: &mut Outputs) {
             }
             Output::Bridge { group, a, b } => out.media.bridge(group, a, b),
             Output::Event(record) => write_event(out, record),
+            Output::Digits {
+                group,
+                leg,
+                digits,
+                duration_ms,
+            } => out.media.send_digits(group, leg, digits, duration_ms),
+            Output::Store { token, record } => super::scaip_store::store_then_answer(
+                out.journal.as_ref(),
+                &out.node,
+                token,
+                record,
+                &out.stored,
+            ),
         }
     }
     record_counts(sb);

@@ -161,7 +161,64 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
     for op in &config.operators {
         out.operator_names.insert(op.id.clone(), op.name.clone());
     }
+    out.scaip = scaip_settings(config);
     out
+}
+
+/// `[scaip]` as the switchboard uses it.
+pub fn scaip_settings(config: &Config) -> crate::switchboard::scaip::ScaipSettings {
+    use crate::scaip::{Policy, VoiceRequest};
+    use crate::switchboard::scaip::{ScaipSettings, UnitRoute};
+    let s = &config.scaip;
+    let default_policy = Policy {
+        voice: VoiceRequest {
+            mre: s.mre,
+            cre: s.cre,
+            tnu: s.tnu.clone(),
+        },
+        hbi: (s.hbi_s > 0).then_some(s.hbi_s),
+    };
+    let policies = s
+        .tenants
+        .iter()
+        .map(|t| {
+            let base = &default_policy;
+            let hbi = t.hbi_s.map_or(base.hbi, |h| (h > 0).then_some(h));
+            let voice = VoiceRequest {
+                mre: t.mre.unwrap_or(base.voice.mre),
+                cre: t.cre.unwrap_or(base.voice.cre),
+                tnu: t.tnu.clone().or_else(|| base.voice.tnu.clone()),
+            };
+            (t.tenant.as_str().into(), Policy { voice, hbi })
+        })
+        .collect();
+    let units = s
+        .units
+        .iter()
+        .map(|u| {
+            let route = UnitRoute {
+                tenant: u.tenant.as_str().into(),
+                numbers: u.numbers.clone(),
+            };
+            (u.cid.clone(), route)
+        })
+        .collect();
+    let classifiers = config
+        .tenants
+        .iter()
+        .map(|t| {
+            let c = crate::alarm::Classifier::default().with_overrides(t.classify.clone());
+            (t.id.as_str().into(), c)
+        })
+        .collect();
+    ScaipSettings {
+        enabled: s.enabled,
+        link_window: s.link_window(),
+        default_policy,
+        policies,
+        units,
+        classifiers,
+    }
 }
 
 /// A target goes through its trunk's proxy when it has one, else straight

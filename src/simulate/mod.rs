@@ -23,6 +23,7 @@
 //! | [`load`] | [`run_device`]: one call or many at a rate and concurrency |
 //! | [`dc09`] | `simulate dc09`: a SIA DC-09 panel's frames per scenario and what answers mean (pure) |
 //! | [`dc09_driver`] | its blocking TCP/UDP sockets and report |
+//! | [`scaip`], [`scaip_driver`] | `simulate scaip`: a SCAIP unit sending `<mrq>` MESSAGEs and reading the `<mrs>` |
 //!
 //! Everything but [`driver`] and [`load`] is pure and takes `now`; the tests
 //! run the core against the reference receiver in simulated time.
@@ -37,6 +38,8 @@ pub mod load;
 pub mod media;
 pub mod reference;
 pub mod report;
+pub mod scaip;
+pub mod scaip_driver;
 pub mod sequencer;
 pub mod uac;
 

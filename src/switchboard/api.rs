@@ -167,9 +167,13 @@ impl Switchboard {
             heard: device
                 .and_then(|d| d.unconfirmed.as_ref())
                 .map(|u| u.heard.summary()),
-            protocol: None,
-            account: None,
-            alarm: None,
+            protocol: device.and_then(|d| d.alarm.as_ref()).map(|a| a.protocol),
+            account: device
+                .and_then(|d| d.alarm.as_ref())
+                .map(|a| a.account.clone()),
+            alarm: device
+                .and_then(|d| d.alarm.as_ref())
+                .map(|a| a.fields.clone()),
             recall: None,
         }
     }

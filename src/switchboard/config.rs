@@ -35,6 +35,8 @@ pub struct SwitchboardConfig {
     /// Per tenant: the class of a call with no decodable alarm (a voice-only
     /// unit, a citizen calling the number); voice when absent.
     pub default_class: HashMap<TenantId, CallClass>,
+    /// SCAIP: served or not, link window, per-tenant answers, known units.
+    pub scaip: super::scaip::ScaipSettings,
 }
 
 impl SwitchboardConfig {

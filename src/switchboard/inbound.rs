@@ -1,7 +1,7 @@
 //! What the SIP endpoint hands up, routed to its core: calls to the call
 //! core, REGISTER to the registrar and its reply back through the
 //! endpoint's transaction, probe results to the registrar, MESSAGE (SCAIP's
-//! carrier) 405 until a user for it lands here.
+//! carrier) to the SCAIP receiver (`scaip`), 405 when it is off.
 
 use super::Switchboard;
 use crate::sip::endpoint::Inbound;
@@ -30,9 +30,8 @@ impl Switchboard {
                     .handle_tx_event(self.endpoint.transactions(), now, event)
             }
             Inbound::Register { tx, peer, request } => self.on_register(now, &tx, peer, &request),
-            Inbound::Message { tx, request, .. } => {
-                self.endpoint.reply_not_allowed(now, &tx, &request)
-            }
+            Inbound::Message { tx, peer, request } => self.on_message(now, &tx, peer, &request),
+            Inbound::ProbeResult { probe, ok } if self.scaip_sent(probe, ok) => {}
             Inbound::ProbeResult { probe, ok } => {
                 if let (Some(id), Some(registrar)) =
                     (self.probes.remove(&probe), self.registrar.as_mut())

@@ -234,9 +234,10 @@ impl Switchboard {
                 request: None,
                 unconfirmed: None,
                 served: false,
+                alarm: None,
             };
             self.devices.insert(*call, device);
-            return;
+            return self.link_scaip(now, *call);
         };
         match leg.role {
             LegRole::Offer { device, .. } | LegRole::Forward { device, .. } => {

@@ -37,6 +37,7 @@ pub mod config;
 pub mod inbound;
 pub mod legs;
 pub mod restore;
+pub mod scaip;
 pub mod sign_in;
 #[cfg(test)]
 mod tests;
@@ -48,6 +49,8 @@ mod tests_data_alarms;
 mod tests_flows;
 #[cfg(test)]
 mod tests_recall;
+#[cfg(test)]
+mod tests_scaip;
 #[cfg(test)]
 mod tests_sessions;
 #[cfg(test)]
@@ -88,6 +91,25 @@ pub enum Output {
     },
     /// A record for the journal and the bus.
     Event(EventRecord),
+    /// An alarm to journal before it is acknowledged: the runtime appends
+    /// `record` and reports the outcome to [`Switchboard::scaip_stored`].
+    Store {
+        /// What to report back.
+        token: scaip::StoreToken,
+        /// The record.
+        record: EventRecord,
+    },
+    /// Send `digits` (RFC 4733, `duration_ms` each) on leg `leg` of media `group`.
+    Digits {
+        /// The media group.
+        group: CallHandle,
+        /// The leg (a device's unit).
+        leg: CallHandle,
+        /// The digits.
+        digits: String,
+        /// Each digit's length.
+        duration_ms: u32,
+    },
 }
 
 /// A CloudEvent to write: the runtime adds id, time and source.
@@ -118,6 +140,8 @@ pub(crate) struct Device {
     pub unconfirmed: Option<UnconfirmedAlarm>,
     /// An operator (or target) answered for it, or gave it a disposition.
     pub served: bool,
+    /// The alarm it carries by data (a SCAIP MESSAGE linked to this call).
+    pub alarm: Option<Box<crate::alarm::report::DataAlarm>>,
 }
 
 /// See the module documentation.
@@ -137,6 +161,7 @@ pub struct Switchboard {
     /// `CallRef::Recall`, never mistaken for a device call's handle).
     pub(crate) next_recall: u64,
     pub(crate) out: VecDeque<Output>,
+    pub(crate) scaip: scaip::ScaipState,
 }
 
 impl Switchboard {
@@ -162,6 +187,7 @@ impl Switchboard {
             recent: legs::Recent::default(),
             next_recall: 1,
             out: VecDeque::new(),
+            scaip: scaip::ScaipState::default(),
         }
     }
 
@@ -229,7 +255,11 @@ impl Switchboard {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
         let router = self.router.as_ref().and_then(Router::poll_timeout);
-        let sip = [self.endpoint.poll_timeout(), self.core.poll_timeout()];
+        let sip = [
+            self.endpoint.poll_timeout(),
+            self.core.poll_timeout(),
+            self.scaip.poll_timeout(),
+        ];
         sip.into_iter().chain([registrar, router]).flatten().min()
     }
 
@@ -243,6 +273,7 @@ impl Switchboard {
         if let Some(router) = self.router.as_mut() {
             router.handle_timeout(now);
         }
+        self.scaip_timeout(now);
         self.pump(now);
     }
 

@@ -27,6 +27,7 @@
 //! | [`console`] | the operator console in headless Chromium (Selenium, `tests/peers/console_driver.py`): sign-in, wrong password, a guessing browser blocked (nobody else), state buttons reaching the API, session expiry, a waiting alarm shown live from the event stream, the node restarting under an open page; the full browser-phone call and a plain JsSIP page (ignored until ws + webrtc land) |
 //! | [`supervision`] | supervision with a 10 s interval: spandsp's 602 test lists the unit, silence raises `fail_to_report` once (API, metric, operators' list), the next test `restored` |
 //! | [`records`] | call records (issue 12): real calls with dispositions plus a month injected into the journal give an extract (CLI: CSV, JSON, XLSX; API) equal to an independent count over the journal, read by Python's csv and openpyxl; a tenant-scoped token gets 403 for another tenant; a frequent caller crosses once; SIGKILL mid-projection and a deleted database leave records equal to a rebuild, row for row |
+//! | [`scaip`] | a pjsua2 SCAIP unit sends the real device samples as MESSAGE: 200 and `<mrs>` for each, its voice call reaches a pjsua2 operator linked to its alarm; an alarm with no voice call becomes a data alarm |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //! | [`recording`] | call recording: a spandsp unit bridged to a pjsua2 operator leaves a stereo WAV (unit's tone left, operator's right, Goertzel per channel) with its SHA-256 journalled; an unwritable recordings directory keeps the call up |
 //!
@@ -60,6 +61,7 @@ mod overload;
 mod pj;
 mod recording;
 mod records;
+mod scaip;
 mod silence;
 mod softphone;
 mod standin;

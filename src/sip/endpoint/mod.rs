@@ -158,9 +158,16 @@ impl Endpoint {
     /// probe. Its result arrives as [`Inbound::ProbeResult`]; one that cannot
     /// be sent reports `ok: false` at once.
     pub fn probe(&mut self, now: Instant, peer: Peer, mut req: Request) -> ProbeHandle {
+        message::add_header(&mut req, "Accept", reply::ACCEPT);
+        self.send_request(now, peer, req)
+    }
+
+    /// Sends any request out of a dialog (OPTIONS probes, SCAIP's `<mrs>`
+    /// MESSAGE) in a client transaction; its outcome arrives as
+    /// [`Inbound::ProbeResult`] (a final response is `ok`).
+    pub fn send_request(&mut self, now: Instant, peer: Peer, req: Request) -> ProbeHandle {
         self.next_probe += 1;
         let probe = ProbeHandle(self.next_probe);
-        message::add_header(&mut req, "Accept", reply::ACCEPT);
         match self.tl.send_request(now, peer, req) {
             Ok(key) => {
                 self.probes.insert(key, probe);
@@ -253,7 +260,8 @@ impl Endpoint {
 
     /// A fresh token (tags): xorshift64*, seeded; tags only need uniqueness
     /// (RFC 3261 §19.3).
-    fn token(&mut self) -> String {
+    /// A fresh token (tags, ids) from the endpoint's seeded generator.
+    pub(crate) fn token(&mut self) -> String {
         reply::token(&mut self.rng)
     }
 }

@@ -1,0 +1,393 @@
+//! SCAIP on the switchboard: a MESSAGE admitted like an INVITE, answered
+//! 200, decided by [`crate::scaip::receiver`], and answered again with the
+//! `<mrs>` in a MESSAGE of our own to the unit.
+//!
+//! An alarm is journalled first: the switchboard hands the runtime an
+//! [`Output::Store`] and answers only when [`Switchboard::scaip_stored`]
+//! says whether it became durable (`snu=0` only then; `snu=5` otherwise,
+//! so the unit sends again or fails over). A heartbeat is journalled
+//! without waiting (`alarmgate.unit.heartbeat`) and answered at once.
+//!
+//! A stored alarm for a person either waits in the link table for the
+//! unit's voice call (linked at the call's `MediaStart` and queued with the
+//! alarm's class, code and fields), or is listed at once as a data alarm
+//! (the unit will not call, or asked to be called back), or is listed when
+//! the link window passes. `RE` withdraws the unit's waiting or listed alarm.
+
+use super::callbacks::Detail;
+use super::{EventRecord, Output, Switchboard};
+use crate::alarm::classify::Classifier;
+use crate::alarm::report::{DataAlarm, Protocol};
+use crate::call::scaip_message::MessageAdmission;
+use crate::call::CallHandle;
+use crate::events::ALARM_RECEIVED;
+use crate::labels::TenantId;
+use crate::scaip::link::LinkTable;
+use crate::scaip::receiver::{self, Assessment, Decision, Policy};
+use crate::scaip::report::{self, Origin};
+use crate::scaip::{MessageType, Mrq, Mrs, CONTENT_TYPE};
+use crate::sip::endpoint::ProbeHandle;
+use crate::sip::message::{self, Request};
+use crate::sip::transaction::TxKey;
+use crate::sip::types::Peer;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// The journal type of a heartbeat.
+pub const UNIT_HEARTBEAT: &str = "alarmgate.unit.heartbeat";
+/// The journal type of a withdrawn alarm (`mty=RE`).
+pub const ALARM_WITHDRAWN: &str = "alarmgate.alarm.withdrawn";
+/// The journal type of an alarm linked to its voice call.
+pub const ALARM_LINKED: &str = "alarmgate.alarm.linked";
+
+/// A unit known by its `cid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRoute {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Numbers its voice call may come from.
+    pub numbers: Vec<String>,
+}
+
+/// The SCAIP settings the switchboard needs (built from `[scaip]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScaipSettings {
+    /// MESSAGE is served (else 405).
+    pub enabled: bool,
+    /// How long an alarm waits for its voice call.
+    pub link_window: Duration,
+    /// The policy of tenants with none of their own.
+    pub default_policy: Policy,
+    /// Per-tenant policies.
+    pub policies: HashMap<TenantId, Policy>,
+    /// Units by `cid`.
+    pub units: HashMap<String, UnitRoute>,
+    /// Per-tenant classifiers (the default classifier when absent).
+    pub classifiers: HashMap<TenantId, Classifier>,
+}
+
+/// A store handed to the runtime, answered by [`Switchboard::scaip_stored`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StoreToken(pub u64);
+
+/// What waits for the journal.
+#[derive(Debug)]
+struct PendingStore {
+    mrq: Box<Mrq>,
+    assessment: Assessment,
+    tenant: TenantId,
+    calling_number: String,
+    id: String,
+    reply_to: (Peer, String),
+}
+
+/// The switchboard's SCAIP state.
+#[derive(Debug, Default)]
+pub(crate) struct ScaipState {
+    links: LinkTable,
+    stores: HashMap<StoreToken, PendingStore>,
+    next_store: u64,
+    /// Our `<mrs>` MESSAGEs still in their transaction.
+    sent: HashSet<ProbeHandle>,
+}
+
+impl ScaipState {
+    /// The earliest link deadline.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.links.next_deadline()
+    }
+}
+
+impl Switchboard {
+    /// A MESSAGE out of a dialog: SCAIP when enabled, else 405.
+    pub(crate) fn on_message(&mut self, now: Instant, tx: &TxKey, peer: Peer, request: &Request) {
+        if !self.config.scaip.enabled {
+            return self.endpoint.reply_not_allowed(now, tx, request);
+        }
+        let tl = self.endpoint.transactions();
+        let MessageAdmission::Admitted(by_did) =
+            self.core.admit_message(tl, now, tx, &peer, request)
+        else {
+            return;
+        };
+        let content_type = message::header_value(request, "Content-Type");
+        let decision = receiver::decide(content_type, &request.body);
+        let tenant = match &decision {
+            Decision::Heartbeat(m) | Decision::Store(m) => self.unit_tenant(&m.cid).or(by_did),
+            _ => by_did,
+        };
+        let reply_to = (peer, reply_uri(request));
+        match (decision, tenant) {
+            (Decision::Refuse(code), _) => self.answer_message(now, tx, request, code),
+            (Decision::Reject(mrs), _) => {
+                tracing::info!(status = mrs.status.number(), "SCAIP request rejected");
+                self.answer_message(now, tx, request, 200);
+                self.send_mrs(now, &reply_to, &mrs);
+            }
+            (_, None) => self.answer_message(now, tx, request, 404),
+            (Decision::Heartbeat(mrq), Some(tenant)) => {
+                self.answer_message(now, tx, request, 200);
+                self.heartbeat(now, &tenant, &mrq, &reply_to);
+            }
+            (Decision::Store(mrq), Some(tenant)) => {
+                self.answer_message(now, tx, request, 200);
+                let caller = crate::call::reply::calling_number(request);
+                self.store_scaip(mrq, tenant, caller.as_str(), reply_to);
+            }
+        }
+    }
+
+    fn unit_tenant(&self, cid: &str) -> Option<TenantId> {
+        self.config.scaip.units.get(cid).map(|u| u.tenant.clone())
+    }
+
+    fn policy(&self, tenant: &TenantId) -> &Policy {
+        let s = &self.config.scaip;
+        s.policies.get(tenant).unwrap_or(&s.default_policy)
+    }
+
+    fn answer_message(&mut self, now: Instant, tx: &TxKey, request: &Request, code: u16) {
+        let resp = message::response_to(request, code, None);
+        if let Err(err) = self.endpoint.respond(now, tx, resp) {
+            tracing::debug!(%err, "MESSAGE answer not sent");
+        }
+    }
+
+    fn heartbeat(&mut self, now: Instant, tenant: &TenantId, mrq: &Mrq, reply_to: &(Peer, String)) {
+        let data = report::heartbeat_data(tenant, mrq);
+        self.out.push_back(Output::Event(EventRecord {
+            kind: UNIT_HEARTBEAT,
+            subject: mrq.cid.clone(),
+            data,
+        }));
+        let mrs = receiver::heartbeat_answer(mrq, self.policy(tenant));
+        self.send_mrs(now, reply_to, &mrs);
+    }
+
+    /// Hands the alarm to the runtime to journal; answered in [`Self::scaip_stored`].
+    fn store_scaip(
+        &mut self,
+        mrq: Box<Mrq>,
+        tenant: TenantId,
+        caller: &str,
+        reply_to: (Peer, String),
+    ) {
+        let classifier = self.config.scaip.classifiers.get(&tenant);
+        let assessment = match classifier {
+            Some(c) => receiver::assess(&mrq, c),
+            None => receiver::assess(&mrq, &Classifier::default()),
+        };
+        let id = self.alarm_id(&mrq.reference);
+        let origin = Origin {
+            tenant: &tenant,
+            calling_number: caller,
+        };
+        let data = report::event_data(&origin, &mrq, &assessment);
+        self.scaip.next_store += 1;
+        let token = StoreToken(self.scaip.next_store);
+        tracing::info!(%id, cid = %mrq.cid, mty = mrq.mty.as_str(), stc = mrq.stc.0, "SCAIP request: storing");
+        let record = EventRecord {
+            kind: ALARM_RECEIVED,
+            subject: id.clone(),
+            data,
+        };
+        self.out.push_back(Output::Store { token, record });
+        let pending = PendingStore {
+            mrq,
+            assessment,
+            tenant,
+            calling_number: caller.to_owned(),
+            id,
+            reply_to,
+        };
+        self.scaip.stores.insert(token, pending);
+    }
+
+    /// `scaip-<ref>-<8 hex>`: the ref's letters and digits (at most 32), and
+    /// 32 bits from the endpoint's token generator so repeats stay apart.
+    fn alarm_id(&mut self, reference: &str) -> String {
+        let clean: String = reference
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(32)
+            .collect();
+        let token = self.endpoint.token();
+        format!("scaip-{clean}-{}", token.get(..8).unwrap_or(&token))
+    }
+
+    /// The journal's word on a store: answer the unit, then act on the alarm.
+    pub fn scaip_stored(&mut self, now: Instant, token: StoreToken, durable: bool) {
+        let Some(p) = self.scaip.stores.remove(&token) else {
+            return;
+        };
+        let mrs = receiver::answer(&p.mrq, &p.assessment, self.policy(&p.tenant), durable);
+        self.send_mrs(now, &p.reply_to, &mrs);
+        if !durable {
+            tracing::error!(id = %p.id, "SCAIP alarm not stored: answered snu=5, the unit sends again");
+            return self.pump(now);
+        }
+        if p.mrq.mty == MessageType::Reset {
+            self.withdraw(&p.tenant, &p.mrq.cid, &p.id);
+        } else if p.assessment.for_person {
+            self.for_person(now, p);
+        }
+        self.pump(now);
+    }
+
+    fn for_person(&mut self, now: Instant, p: PendingStore) {
+        let origin = Origin {
+            tenant: &p.tenant,
+            calling_number: &p.calling_number,
+        };
+        let recall = report::recall_number(&p.mrq, &p.calling_number);
+        let alarm = report::data_alarm(&p.id, &origin, &p.mrq, &p.assessment, recall);
+        if !p.assessment.wants_voice {
+            return self.queue_data_alarm(now, alarm);
+        }
+        let mut numbers = p.mrq.caller_numbers();
+        numbers.push(p.calling_number.clone());
+        numbers.push(p.mrq.cid.clone());
+        if let Some(unit) = self.config.scaip.units.get(&p.mrq.cid) {
+            numbers.extend(unit.numbers.iter().cloned());
+        }
+        let window = self.config.scaip.link_window;
+        self.scaip
+            .links
+            .insert(now, window, &p.mrq.cid, numbers, alarm);
+    }
+
+    /// `RE`: the unit's waiting or listed alarms are withdrawn (journalled).
+    fn withdraw(&mut self, tenant: &TenantId, cid: &str, by: &str) {
+        let mut ids: Vec<String> = self
+            .scaip
+            .links
+            .withdraw(tenant, cid)
+            .into_iter()
+            .map(|w| w.alarm.labels.call_id.to_string())
+            .collect();
+        let listed = |d: &Detail| matches!(d, Detail::Data(a) if a.protocol == Protocol::Scaip && a.account == cid);
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.callbacks)
+            .into_iter()
+            .partition(|c| c.labels.tenant == *tenant && listed(&c.detail));
+        self.callbacks = kept;
+        ids.extend(gone.into_iter().map(|c| c.labels.call_id.to_string()));
+        for id in ids {
+            tracing::info!(%id, %cid, "SCAIP alarm withdrawn by the unit");
+            let data =
+                json!({"tenant": tenant, "protocol": "scaip", "account": cid, "withdrawn_by": by});
+            self.out.push_back(Output::Event(EventRecord {
+                kind: ALARM_WITHDRAWN,
+                subject: id,
+                data,
+            }));
+        }
+    }
+
+    /// Alarms whose voice call did not come in time: listed as data alarms.
+    pub(crate) fn scaip_timeout(&mut self, now: Instant) {
+        for waiting in self.scaip.links.expire(now) {
+            tracing::warn!(id = %waiting.alarm.labels.call_id, cid = %waiting.cid, "SCAIP alarm: no voice call within the window; listed as a data alarm");
+            self.queue_data_alarm(now, waiting.alarm);
+        }
+    }
+
+    /// A device call's media opened: if an alarm waits for it, link and queue.
+    pub(crate) fn link_scaip(&mut self, now: Instant, call: CallHandle) {
+        let Some(device) = self.devices.get_mut(&call) else {
+            return;
+        };
+        let (tenant, caller) = (&device.labels.tenant, device.labels.caller.as_str());
+        let Some(waiting) = self.scaip.links.link(tenant, caller) else {
+            return;
+        };
+        let alarm: DataAlarm = waiting.alarm;
+        let data = json!({
+            "tenant": alarm.labels.tenant,
+            "call_id": device.labels.call_id.as_str(),
+            "protocol": "scaip",
+            "account": alarm.account,
+        });
+        tracing::info!(id = %alarm.labels.call_id, call_id = %device.labels.call_id, "SCAIP alarm linked to its voice call");
+        let (class, code) = (alarm.class, alarm.event_code.clone());
+        let subject = alarm.labels.call_id.to_string();
+        device.alarm = Some(Box::new(alarm));
+        self.out.push_back(Output::Event(EventRecord {
+            kind: ALARM_LINKED,
+            subject,
+            data,
+        }));
+        self.queue(now, call, class, code);
+    }
+
+    /// An operator's in-call command to the unit of device call `call_id`
+    /// (its public id): the command's digit on the unit's leg. False when
+    /// no device call has that id.
+    pub fn unit_command(
+        &mut self,
+        call_id: &str,
+        command: crate::scaip::control::InCallCommand,
+    ) -> bool {
+        let found = self
+            .devices
+            .iter()
+            .find(|(_, d)| d.labels.call_id.as_str() == call_id)
+            .map(|(h, _)| *h);
+        let Some(call) = found else {
+            return false;
+        };
+        tracing::info!(%call_id, ?command, "in-call command to the unit");
+        self.out.push_back(Output::Digits {
+            group: call,
+            leg: call,
+            digits: command.digit().to_string(),
+            duration_ms: crate::scaip::control::DIGIT_MS,
+        });
+        true
+    }
+
+    fn send_mrs(&mut self, now: Instant, (peer, uri): &(Peer, String), mrs: &Mrs) {
+        let body = mrs.to_xml().into_bytes();
+        match self.core.message_request(peer, uri, CONTENT_TYPE, body) {
+            Ok(req) => {
+                let handle = self.endpoint.send_request(now, *peer, req);
+                self.scaip.sent.insert(handle);
+            }
+            Err(err) => tracing::warn!(%err, %uri, "SCAIP answer not sent"),
+        }
+    }
+
+    /// A MESSAGE of ours finished; true when it was one.
+    pub(crate) fn scaip_sent(&mut self, handle: ProbeHandle, ok: bool) -> bool {
+        if !self.scaip.sent.remove(&handle) {
+            return false;
+        }
+        if !ok {
+            tracing::warn!("SCAIP answer not delivered (no final response)");
+        }
+        true
+    }
+}
+
+/// Where our `<mrs>` goes: the unit's Contact, else its From URI.
+fn reply_uri(request: &Request) -> String {
+    let contact = message::header_value(request, "Contact");
+    let from = message::header_value(request, "From");
+    contact
+        .or(from)
+        .map(uri_of)
+        .unwrap_or_else(|| request.uri.to_string())
+}
+
+/// The URI of a name-addr (`"x" <sip:a@b>;tag=1` → `sip:a@b`) or addr-spec.
+fn uri_of(value: &str) -> String {
+    match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => value.get(a + 1..b).unwrap_or_default().to_owned(),
+        _ => value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    }
+}
