@@ -30,6 +30,7 @@ use crate::labels::CallLabels;
 use crate::media::bridge::{Bridge, BridgeConfig};
 use crate::media::bridge_port::BridgePort;
 use crate::media::source::SourceRules;
+use crate::media::webrtc::DtlsIdentity;
 use crate::sip::sdp::NegotiatedMedia;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -52,6 +53,9 @@ pub struct MediaSettings {
     pub source: SourceRules,
     /// Sockets the call core bound when it drew the port.
     pub sockets: RtpSockets,
+    /// Our DTLS certificate, for browser (WebRTC) legs; without it such a
+    /// leg fails to open.
+    pub dtls: Option<DtlsIdentity>,
 }
 
 impl MediaSettings {
@@ -61,6 +65,7 @@ impl MediaSettings {
             bind_ip,
             source: SourceRules::default(),
             sockets: RtpSockets::new(bind_ip),
+            dtls: None,
         }
     }
 }
@@ -202,9 +207,13 @@ impl Worker {
         for link in &mut self.links {
             link.carry(&mut self.legs);
         }
-        for leg in self.legs.values_mut() {
+        for (call, leg) in self.legs.iter_mut() {
             leg.listen(now, self.alarm.as_ref(), &self.inbox, &self.control);
             leg.send(now);
+            if let Some(reason) = leg.take_failure() {
+                tracing::warn!(call = call.0, reason = reason.label(), "WebRTC leg failed");
+                send_control(&self.control, Control::MediaFailed(*call));
+            }
         }
     }
 
@@ -351,6 +360,7 @@ impl Worker {
     fn stop(&mut self, now: Instant, call: CallHandle) {
         self.disconnect(call);
         if let Some(mut leg) = self.legs.remove(&call) {
+            leg.close(now);
             if let Some(alarm) = leg.alarm.as_mut() {
                 alarm.hung_up(now, self.alarm.as_ref(), &self.control);
             }

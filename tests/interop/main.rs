@@ -55,3 +55,4 @@ mod standin;
 mod storage;
 mod torture;
 mod unconfirmed;
+mod webrtc;
