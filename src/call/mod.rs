@@ -313,3 +313,5 @@ mod tests_probe;
 mod tests_shed;
 #[cfg(test)]
 pub(crate) mod tests_uac;
+#[cfg(test)]
+mod tests_webrtc;

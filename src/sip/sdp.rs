@@ -37,8 +37,9 @@ pub use negotiate::{AnswerOutcome, LocalMedia, MediaPolicy, NegotiatedMedia, Rej
 pub use offer::{negotiated_from_answer, offer};
 pub use parse::{parse, MAX_MEDIA, MAX_SDP_LEN};
 pub use webrtc::{
-    is_webrtc_profile, negotiated_from_webrtc_answer, remote_transport, webrtc_offer, DtlsRole,
-    Fingerprint, IceCredentials, IcePwd, IceUfrag, WebRtcLocal, WebRtcMedia, WebRtcSdpError,
+    answer_webrtc, is_webrtc_profile, negotiated_from_webrtc_answer, offers_webrtc,
+    remote_transport, webrtc_offer, DtlsRole, Fingerprint, IceCredentials, IcePwd, IceUfrag,
+    WebRtcLocal, WebRtcMedia, WebRtcRefusal, WebRtcSdpError,
 };
 
 /// The RTP clock rate of G.711 and of the telephone-events we negotiate.

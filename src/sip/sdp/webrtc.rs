@@ -109,6 +109,9 @@ pub enum WebRtcSdpError {
     /// `holdconn`.
     #[error("unusable a=setup:{0}")]
     Setup(String),
+    /// A WebRTC re-offer within a dialog (we do not restart ICE).
+    #[error("WebRTC re-offer in a dialog not supported: the call keeps its media")]
+    Renegotiation,
 }
 
 /// True for the profiles a WebRTC endpoint offers (RFC 5764 §8, RFC 8829).
@@ -236,6 +239,133 @@ pub fn negotiated_from_webrtc_answer(
         role,
     }));
     Ok(negotiated)
+}
+
+/// Why a WebRTC offer gets no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebRtcRefusal {
+    /// The transport is unusable (no fingerprint, no ICE credentials, …).
+    Transport(WebRtcSdpError),
+    /// No audio stream or no common codec.
+    Media(super::RejectReason),
+}
+
+/// True when the offer's audio is WebRTC only (no plain RTP audio stream).
+pub fn offers_webrtc(offer: &SessionDescription) -> bool {
+    let audio = |m: &&Media| m.kind.eq_ignore_ascii_case("audio") && m.port != 0;
+    !offer.media.iter().filter(audio).any(|m| m.is_plain_rtp())
+        && offer
+            .media
+            .iter()
+            .filter(audio)
+            .any(|m| is_webrtc_profile(&m.proto))
+}
+
+/// Answers a browser's WebRTC offer: the codecs as for plain RTP (see
+/// [`super::answer()`]), ICE-lite on our port, `ours` credentials and
+/// fingerprint, `a=setup:passive` (or `active` when the offer is passive).
+/// Its `c=` is not a hold: the addresses come from ICE.
+pub fn answer_webrtc(
+    offer: &SessionDescription,
+    policy: &MediaPolicy,
+    local: LocalMedia,
+    ours: &WebRtcLocal,
+) -> Result<(NegotiatedMedia, String), WebRtcRefusal> {
+    let no_audio = WebRtcRefusal::Media(super::RejectReason::NoAudioStream);
+    let index = offer
+        .media
+        .iter()
+        .position(|m| {
+            m.kind.eq_ignore_ascii_case("audio") && m.port != 0 && is_webrtc_profile(&m.proto)
+        })
+        .ok_or(no_audio)?;
+    let media = offer
+        .media
+        .get(index)
+        .ok_or(WebRtcRefusal::Media(super::RejectReason::NoAudioStream))?;
+    let (remote, remote_fingerprint, setup) =
+        remote_transport(offer, media).map_err(WebRtcRefusal::Transport)?;
+    let (role, our_setup) = match setup.as_str() {
+        "actpass" | "active" => (DtlsRole::Server, "passive"),
+        "passive" => (DtlsRole::Client, "active"),
+        other => {
+            return Err(WebRtcRefusal::Transport(WebRtcSdpError::Setup(
+                other.into(),
+            )))
+        }
+    };
+    let mid = attribute(offer, media, "mid").map(str::to_owned);
+    let mut plain = offer.clone();
+    plain.connection = Some(super::ConnectionAddr::Ip(local.addr));
+    if let Some(m) = plain.media.get_mut(index) {
+        m.proto = "RTP/AVP".into();
+        m.connection = None;
+    }
+    let (mut negotiated, text) = match super::answer(&plain, policy, local.clone()) {
+        super::AnswerOutcome::Accepted(media, text) => (media, text),
+        super::AnswerOutcome::NotAcceptable { reason } => return Err(WebRtcRefusal::Media(reason)),
+    };
+    negotiated.webrtc = Some(Box::new(WebRtcMedia {
+        local: ours.ice.clone(),
+        remote,
+        remote_fingerprint,
+        role,
+    }));
+    Ok((
+        negotiated,
+        webrtc_text(&text, &local, ours, our_setup, mid.as_deref()),
+    ))
+}
+
+/// A plain description made WebRTC: the profile, ICE-lite, our transport
+/// attributes after the audio stream (which is the only accepted one).
+fn webrtc_text(
+    plain: &str,
+    local: &LocalMedia,
+    ours: &WebRtcLocal,
+    setup: &str,
+    mid: Option<&str>,
+) -> String {
+    let bundle = mid
+        .map(|m| format!("a=group:BUNDLE {m}\r\n"))
+        .unwrap_or_default();
+    let head = format!("t=0 0\r\na=ice-lite\r\n{bundle}a=msid-semantic: WMS\r\n");
+    let text = plain
+        .replacen(" RTP/AVP ", " UDP/TLS/RTP/SAVPF ", 1)
+        .replacen("t=0 0\r\n", &head, 1);
+    let (before, after) = split_after_audio(&text);
+    let mut out = before.to_owned();
+    if let Some(mid) = mid {
+        let _ = write!(out, "a=mid:{mid}\r\n");
+    }
+    let _ = write!(
+        out,
+        "a=rtcp-mux\r\na=ice-ufrag:{}\r\na=ice-pwd:{}\r\na=fingerprint:{} {}\r\n\
+         a=setup:{setup}\r\na=candidate:1 1 udp 2130706431 {} {} typ host\r\na=end-of-candidates\r\n",
+        ours.ice.ufrag,
+        ours.ice.pwd,
+        ours.fingerprint.algorithm,
+        ours.fingerprint.value,
+        local.addr,
+        local.port,
+    );
+    out.push_str(after);
+    out
+}
+
+/// The text up to the end of the accepted audio section, and the rest.
+fn split_after_audio(text: &str) -> (&str, &str) {
+    let Some(start) = text.find(" UDP/TLS/RTP/SAVPF ") else {
+        return (text, "");
+    };
+    let end = text
+        .get(start..)
+        .and_then(|rest| rest.find("\r\nm="))
+        .map_or(text.len(), |i| start + i + 2);
+    (
+        text.get(..end).unwrap_or(text),
+        text.get(end..).unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
