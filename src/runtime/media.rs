@@ -210,8 +210,14 @@ impl Worker {
         for (call, leg) in self.legs.iter_mut() {
             leg.listen(now, self.alarm.as_ref(), &self.inbox, &self.control);
             leg.send(now);
+            if leg.take_connected() {
+                tracing::info!(call = call.0, "WebRTC leg connected (ICE, DTLS, SRTP)");
+                metrics::counter!(crate::telemetry::metrics::WEBRTC_CONNECTED).increment(1);
+            }
             if let Some(reason) = leg.take_failure() {
                 tracing::warn!(call = call.0, reason = reason.label(), "WebRTC leg failed");
+                metrics::counter!(crate::telemetry::metrics::WEBRTC_FAILED, "reason" => reason.label())
+                    .increment(1);
                 send_control(&self.control, Control::MediaFailed(*call));
             }
         }

@@ -51,6 +51,8 @@ pub(super) struct Leg {
     webrtc: Option<Box<WebRtcTransport>>,
     /// Its failure was reported.
     failure_reported: bool,
+    /// Its connection was reported.
+    connected_reported: bool,
 }
 
 /// The hold tone's spec, when the hold audio is a tone.
@@ -113,6 +115,7 @@ impl Leg {
             reported: DropCounts::default(),
             webrtc,
             failure_reported: false,
+            connected_reported: false,
         })
     }
 
@@ -216,6 +219,15 @@ impl Leg {
         for d in out {
             let _ = self.socket.send_to(&d.bytes, self.reachable(d.destination));
         }
+    }
+
+    /// True once, when the browser leg's transport has come up.
+    pub(super) fn take_connected(&mut self) -> bool {
+        let up = self
+            .webrtc
+            .as_ref()
+            .is_some_and(|t| *t.state() == WebRtcState::Connected);
+        up && !std::mem::replace(&mut self.connected_reported, true)
     }
 
     /// The browser leg's transport failure, once (the leg should end).

@@ -190,6 +190,7 @@ impl Switchboard {
             call_id,
             tenant,
             caller,
+            media,
             ..
         } = event
         else {
@@ -204,6 +205,7 @@ impl Switchboard {
                 request: None,
                 unconfirmed: None,
                 served: false,
+                codec: Some(media.codec),
             };
             self.devices.insert(*call, device);
             return;

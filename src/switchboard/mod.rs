@@ -110,6 +110,9 @@ pub(crate) struct Device {
     pub unconfirmed: Option<UnconfirmedAlarm>,
     /// An operator (or target) answered for it, or gave it a disposition.
     pub served: bool,
+    /// The G.711 law it negotiated: offered first to its operators, so a
+    /// leg that accepts it carries the unit's audio in the same law.
+    pub codec: Option<crate::sip::sdp::Codec>,
 }
 
 /// See the module documentation.
