@@ -38,7 +38,17 @@ fn daemon_addr(port: u16) -> SocketAddr {
 /// and the digit 5 the browser sends as RFC 4733; op1 hangs up.
 #[test]
 fn webrtc_operator_hears_and_is_heard_by_the_unit() {
-    let test = "webrtc_operator_hears_and_is_heard_by_the_unit";
+    browser_call("webrtc_operator_hears_and_is_heard_by_the_unit", false);
+}
+
+/// The same with a browser that answers `a=setup:passive`: we are the DTLS
+/// client and send the ClientHello once its check reached us.
+#[test]
+fn webrtc_passive_browser_makes_us_the_dtls_client() {
+    browser_call("webrtc_passive_browser_makes_us_the_dtls_client", true);
+}
+
+fn browser_call(test: &str, dtls_server: bool) {
     let Some(d) = centre(test, &Plan::new(&["op1"], NOWHERE)) else {
         return;
     };
@@ -60,8 +70,10 @@ fn webrtc_operator_hears_and_is_heard_by_the_unit() {
     }
     ua.respond(&invite, 180, None);
     let clicked = Instant::now();
-    let (mut browser, answer) = Browser::answer(&offer, OPERATOR_HZ as f32, UNIT_HZ as f32, false);
-    assert!(answer.contains("a=setup:active"), "{answer}");
+    let (mut browser, answer) =
+        Browser::answer(&offer, OPERATOR_HZ as f32, UNIT_HZ as f32, dtls_server);
+    let setup = if dtls_server { "passive" } else { "active" };
+    assert!(answer.contains(&format!("a=setup:{setup}")), "{answer}");
     ua.respond(&invite, 200, Some(&answer));
     assert!(
         browser.run_until(SHORT, |b| b.connected_at.is_some() || b.failed),
@@ -90,6 +102,12 @@ fn webrtc_operator_hears_and_is_heard_by_the_unit() {
         browser.packets_in
     );
     assert_unit_voice(&unit, true);
+    let connected = d.metric("alarmgate_webrtc_legs_connected_total", &[]);
+    assert_eq!(
+        connected,
+        Some(1.0),
+        "the daemon's count of connected WebRTC legs"
+    );
     let voice = &unit.json["voice"];
     let digits = [
         voice["digits_rfc4733"].as_str(),
