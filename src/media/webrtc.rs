@@ -12,7 +12,8 @@
 //!
 //! Datagrams are told apart by their first byte (RFC 7983): 0-3 STUN, 20-63
 //! DTLS, 128-191 RTP/RTCP (RTCP by payload type 192-223, RFC 5761 §4). DTLS
-//! and SRTP are taken only from the address of a valid check.
+//! and SRTP are taken only from the addresses valid checks came from; ours
+//! go to the nominated one (before any nomination, the first checked).
 //!
 //! States ([`WebRtcState`]): `Waiting` for the first valid check →
 //! `Checked` (DTLS running; as the client we send the ClientHello) →
@@ -40,6 +41,10 @@ use crate::sip::sdp::{DtlsRole, IceCredentials};
 /// transport owns the real one. Also the key of the DTLS connection.
 pub const INNER_PEER: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 9));
+
+/// Distinct checked addresses remembered per leg (a browser checks a few
+/// candidate pairs: host, IPv6, mDNS-resolved).
+pub const MAX_CHECKED: usize = 8;
 
 /// From the leg's start to SRTP keys (check, then DTLS), at most.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -132,6 +137,9 @@ pub struct WebRtcTransport {
     dtls: DtlsSrtp,
     role: DtlsRole,
     selected: Option<SocketAddr>,
+    /// Every address a valid check came from (at most [`MAX_CHECKED`]):
+    /// DTLS and SRTP are taken from these, before and after nomination.
+    checked: Vec<SocketAddr>,
     nominated: bool,
     state: WebRtcState,
     started: Instant,

@@ -290,3 +290,25 @@ fn closing_sends_close_notify_and_the_peer_sees_it() {
     p.pump(t0());
     assert_eq!(p.peer.state(), &WebRtcState::Closed);
 }
+
+#[test]
+fn dtls_from_another_checked_address_is_taken_media_goes_to_the_nominated_one() {
+    let mut p = pair();
+    let other = addr("127.0.0.1:50002");
+    // A first, unnominated check from another candidate of the browser.
+    let first = check("leg1:brws", &p.leg_ice, false);
+    p.leg.handle_datagram(t0(), other, &first);
+    assert_eq!(p.leg.selected(), Some(other));
+    while p.leg.poll_transmit().is_some() {}
+    // The nominated pair wins; DTLS from either checked address is read.
+    p.checks(t0());
+    assert_eq!(p.leg.selected(), Some(addr(BROWSER)));
+    p.pump(t0());
+    assert_eq!(p.leg.state(), &WebRtcState::Connected);
+    assert_eq!(
+        p.leg
+            .handle_datagram(t0(), addr("127.0.0.1:50003"), &rtp(1)),
+        None
+    );
+    assert_eq!(p.leg.stats().unchecked_source, 1);
+}

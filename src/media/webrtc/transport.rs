@@ -45,6 +45,7 @@ impl WebRtcTransport {
             dtls,
             role: media.role,
             selected: None,
+            checked: Vec::new(),
             nominated: false,
             state: WebRtcState::Waiting,
             started: now,
@@ -84,7 +85,7 @@ impl WebRtcTransport {
             self.check(now, from, bytes);
             return None;
         }
-        if self.selected != Some(from) {
+        if !self.checked.contains(&from) {
             self.stats.unchecked_source += 1;
             return None;
         }
@@ -119,6 +120,9 @@ impl WebRtcTransport {
             destination: from,
             bytes: check.response,
         });
+        if !self.checked.contains(&from) && self.checked.len() < super::MAX_CHECKED {
+            self.checked.push(from);
+        }
         if self.selected.is_none() || (check.nominated && !self.nominated) {
             self.selected = Some(from);
             self.nominated |= check.nominated;
