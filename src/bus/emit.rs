@@ -194,6 +194,7 @@ mod tests {
                 remote: None,
                 direction: Direction::SendRecv,
                 ptime_ms: 20,
+                webrtc: None,
             },
             hold: HoldAudio::Silence,
         }

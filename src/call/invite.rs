@@ -31,6 +31,9 @@ pub(crate) enum SdpRefusal {
     Codec,
     /// A `c=` address we do not send media to: 488 with a Warning.
     Address(sdp::AddressRejection),
+    /// A WebRTC offer we cannot secure (no fingerprint, no ICE
+    /// credentials, …), or one in a dialog: 488 with a Warning.
+    WebRtc(sdp::WebRtcSdpError),
 }
 
 impl SdpRefusal {
@@ -38,7 +41,7 @@ impl SdpRefusal {
     pub(crate) fn code(&self) -> u16 {
         match self {
             SdpRefusal::Unreadable => 400,
-            SdpRefusal::Codec | SdpRefusal::Address(_) => 488,
+            SdpRefusal::Codec | SdpRefusal::Address(_) | SdpRefusal::WebRtc(_) => 488,
         }
     }
 
@@ -48,6 +51,7 @@ impl SdpRefusal {
             SdpRefusal::Unreadable => "bad_sdp",
             SdpRefusal::Codec => "codec",
             SdpRefusal::Address(_) => "media_address",
+            SdpRefusal::WebRtc(_) => "webrtc_sdp",
         }
     }
 }
@@ -240,6 +244,12 @@ impl Lent<'_> {
             let agent = self.config.advertise.to_string();
             message::add_header(&mut resp, "Warning", &rejection.warning(&agent));
         }
+        if let SdpRefusal::WebRtc(err) = refusal {
+            tracing::info!(%err, "WebRTC offer refused");
+            let agent = self.config.advertise.to_string();
+            let text = err.to_string().replace('"', "'");
+            message::add_header(&mut resp, "Warning", &format!("399 {agent} \"{text}\""));
+        }
         self.send_response(now, key, resp);
     }
 
@@ -247,7 +257,7 @@ impl Lent<'_> {
     /// none. A re-INVITE or UPDATE (a request with a To tag) may hold with
     /// `c=0.0.0.0`; see [`sdp::check_addresses`] for the `c=` rules.
     pub(crate) fn answer_sdp(
-        &self,
+        &mut self,
         req: &Request,
         policy: &MediaPolicy,
         (peer, port): (SocketAddr, u16),
@@ -267,6 +277,9 @@ impl Lent<'_> {
         let text = std::str::from_utf8(&req.body).map_err(|_| SdpRefusal::Unreadable)?;
         let offer = sdp::parse(text).map_err(|_| SdpRefusal::Unreadable)?;
         let in_dialog = message::to_tag(req).is_some();
+        if sdp::offers_webrtc(&offer) {
+            return self.answer_webrtc(&offer, policy, local, in_dialog);
+        }
         sdp::check_addresses(&offer, &self.config.sdp_allow, in_dialog)
             .map_err(SdpRefusal::Address)?;
         match sdp::answer(&offer, policy, local) {
@@ -275,6 +288,35 @@ impl Lent<'_> {
                 text,
             }),
             AnswerOutcome::NotAcceptable { .. } => Err(SdpRefusal::Codec),
+        }
+    }
+
+    /// A browser's WebRTC offer: answered as ICE-lite with fresh
+    /// credentials and our fingerprint. Its `c=` is not checked (ICE checks,
+    /// signed with the credentials of this answer, find the address). A
+    /// re-offer in a dialog is refused: new credentials would restart ICE
+    /// under a transport that keeps the old ones; the call goes on.
+    fn answer_webrtc(
+        &mut self,
+        offer: &sdp::SessionDescription,
+        policy: &MediaPolicy,
+        local: LocalMedia,
+        in_dialog: bool,
+    ) -> Result<SdpAnswer, SdpRefusal> {
+        let fingerprint = match (&self.config.dtls_fingerprint, in_dialog) {
+            (Some(fingerprint), false) => fingerprint.clone(),
+            (_, true) => return Err(SdpRefusal::WebRtc(sdp::WebRtcSdpError::Renegotiation)),
+            (None, false) => return Err(SdpRefusal::Codec),
+        };
+        let ice = super::browser::ice_credentials(|| self.token());
+        let ours = sdp::WebRtcLocal { ice, fingerprint };
+        match sdp::answer_webrtc(offer, policy, local, &ours) {
+            Ok((media, text)) => Ok(SdpAnswer {
+                media: Some(media),
+                text,
+            }),
+            Err(sdp::WebRtcRefusal::Transport(err)) => Err(SdpRefusal::WebRtc(err)),
+            Err(sdp::WebRtcRefusal::Media(_)) => Err(SdpRefusal::Codec),
         }
     }
 

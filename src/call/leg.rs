@@ -69,6 +69,8 @@ pub(crate) struct PendingLeg {
     pub(crate) invite_tx: TxKey,
     pub(crate) local_port: u16,
     pub(crate) codecs: Vec<Codec>,
+    /// Our ICE credentials when the leg is to a browser (WebRTC offer).
+    pub(crate) webrtc: Option<crate::sip::sdp::IceCredentials>,
     pub(crate) started: Instant,
     /// We asked to cancel (the reason to end with): the final response,
     /// Timer B or the cancel guard ends the leg.

@@ -27,6 +27,7 @@
 //! CANCEL, the probes' OPTIONS), [`uac`] (responses to our INVITE);
 //! [`shed`] and [`shed_raw`] (the overload screen).
 
+pub mod browser;
 pub mod hangup;
 pub mod in_dialog;
 pub mod invite;
@@ -313,3 +314,5 @@ mod tests_probe;
 mod tests_shed;
 #[cfg(test)]
 pub(crate) mod tests_uac;
+#[cfg(test)]
+mod tests_webrtc;

@@ -5,13 +5,14 @@
 //! [`super::CoreConfig::sent_by`] towards the leg's peer, the SDP the address
 //! advertised to that peer's family, the port one from the pool.
 
+use super::browser;
 use super::leg::{Originate, OriginateError, OutOfDialog, PendingLeg};
 use super::reply::ALLOW;
 use super::state::{CallEvent, CallHandle, EndReason};
 use super::timers::CallTimer;
 use super::{CallCore, Lent};
 use crate::sip::message::{self, Method, Request};
-use crate::sip::sdp::{self, Direction, LocalMedia, MediaPolicy};
+use crate::sip::sdp::{self, Direction, IceCredentials, LocalMedia, MediaPolicy, WebRtcLocal};
 use crate::sip::transaction::TransactionLayer;
 use crate::sip::types::Peer;
 use crate::telemetry::metrics as m;
@@ -145,7 +146,7 @@ impl Lent<'_> {
         o: Originate,
         port: u16,
     ) -> Result<CallHandle, OriginateError> {
-        let invite = self.build_invite(&o, port)?;
+        let (invite, webrtc) = self.build_invite(&o, port)?;
         let key = self.tl.send_request(now, o.peer, invite.clone())?;
         let handle = self.new_handle();
         let call_id = message::header_value(&invite, "Call-ID").unwrap_or_default();
@@ -163,6 +164,7 @@ impl Lent<'_> {
             invite_tx: key,
             local_port: port,
             codecs: o.codecs,
+            webrtc,
             started: now,
             cancelling: None,
             span,
@@ -171,7 +173,12 @@ impl Lent<'_> {
         Ok(handle)
     }
 
-    fn build_invite(&mut self, o: &Originate, port: u16) -> Result<Request, OriginateError> {
+    /// Our INVITE, and our ICE credentials when it carries a WebRTC offer.
+    fn build_invite(
+        &mut self,
+        o: &Originate,
+        port: u16,
+    ) -> Result<(Request, Option<IceCredentials>), OriginateError> {
         let user = sip_user(&o.from_user);
         let mut invite =
             self.out_of_dialog(Method::Invite, &o.request_uri, &o.to, &user, &o.peer)?;
@@ -188,9 +195,27 @@ impl Lent<'_> {
             session_version: 1,
             username: "alarmgate".into(),
         };
-        let offer = sdp::offer(&policy, &local, Direction::SendRecv);
+        let webrtc = self.browser_transport(o);
+        let offer = match &webrtc {
+            Some(ours) => sdp::webrtc_offer(&policy, &local, Direction::SendRecv, ours),
+            None => sdp::offer(&policy, &local, Direction::SendRecv),
+        };
         message::set_body(&mut invite, "application/sdp", offer.into_bytes());
-        Ok(invite)
+        Ok((invite, webrtc.map(|w| w.ice)))
+    }
+
+    /// Fresh ICE credentials and our fingerprint when the leg is to a
+    /// browser contact and the node has a DTLS certificate.
+    fn browser_transport(&mut self, o: &Originate) -> Option<WebRtcLocal> {
+        if !browser::is_browser_contact(&o.request_uri) {
+            return None;
+        }
+        let Some(fingerprint) = self.config.dtls_fingerprint.clone() else {
+            tracing::warn!(uri = %o.request_uri, "browser contact but no DTLS certificate: plain RTP offer");
+            return None;
+        };
+        let ice = browser::ice_credentials(|| self.token());
+        Some(WebRtcLocal { ice, fingerprint })
     }
 
     /// Early leg: CANCEL it (once). The final response, Timer B or the

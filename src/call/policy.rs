@@ -75,6 +75,9 @@ pub struct CoreConfig {
     /// REGISTER is served: the switchboard hands the endpoint's
     /// `Inbound::Register` to the registrar; when false it is answered 405.
     pub registrar: bool,
+    /// Our DTLS certificate's fingerprint, for WebRTC offers to browser
+    /// contacts ([`super::browser`]); `None`: browsers get plain RTP offers.
+    pub dtls_fingerprint: Option<crate::sip::sdp::Fingerprint>,
 }
 
 impl CoreConfig {
@@ -138,6 +141,7 @@ impl CoreConfig {
             sdp_allow: Vec::new(),
             hold: HoldAudio::Silence,
             registrar: false,
+            dtls_fingerprint: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::timers::CallTimer;
 use super::Lent;
 use crate::sip::dialog::{Dialog, ViaSpec};
 use crate::sip::message::{self, Method, Response, SipMessage};
-use crate::sip::sdp::{self, MediaPolicy, NegotiatedMedia};
+use crate::sip::sdp::{self, IceCredentials, MediaPolicy, NegotiatedMedia};
 use crate::sip::transaction::TxKey;
 use crate::sip::types::{Branch, Peer, Tag};
 use crate::telemetry::metrics as m;
@@ -113,6 +113,7 @@ impl Lent<'_> {
         };
         self.send_ack(key, &dialog, tag);
         let reason = leg.cancelling;
+        let webrtc = leg.webrtc.clone();
         let policy = MediaPolicy {
             codecs: leg.codecs.clone(),
             ptime_ms: self.config.ptime_ms,
@@ -120,7 +121,7 @@ impl Lent<'_> {
         self.confirm_leg(handle, leg, dialog);
         match reason {
             Some(reason) => self.hang_up(now, handle, reason),
-            None => self.leg_media(now, handle, &policy, resp),
+            None => self.leg_media(now, handle, (&policy, webrtc.as_ref()), resp),
         }
     }
 
@@ -193,10 +194,10 @@ impl Lent<'_> {
         &mut self,
         now: Instant,
         handle: CallHandle,
-        policy: &MediaPolicy,
+        (policy, webrtc): (&MediaPolicy, Option<&IceCredentials>),
         resp: &Response,
     ) {
-        match negotiate_answer(policy, resp) {
+        match negotiate_answer(policy, webrtc, resp) {
             Some(media) => {
                 self.events
                     .push_back(CallEvent::LegAnswered { leg: handle });
@@ -229,11 +230,22 @@ impl Lent<'_> {
     }
 }
 
-/// The media the 2xx's SDP answer fixes, if it is usable.
-fn negotiate_answer(policy: &MediaPolicy, resp: &Response) -> Option<NegotiatedMedia> {
+/// The media the 2xx's SDP answer fixes, if it is usable; a leg we made a
+/// WebRTC offer on (`webrtc`: our ICE credentials) needs a WebRTC answer.
+fn negotiate_answer(
+    policy: &MediaPolicy,
+    webrtc: Option<&IceCredentials>,
+    resp: &Response,
+) -> Option<NegotiatedMedia> {
     let text = std::str::from_utf8(&resp.body).ok()?;
     let answer = sdp::parse(text).ok()?;
-    sdp::negotiated_from_answer(policy, &answer).ok()
+    let negotiated = match webrtc {
+        Some(ours) => sdp::negotiated_from_webrtc_answer(policy, &answer, ours),
+        None => sdp::negotiated_from_answer(policy, &answer),
+    };
+    negotiated
+        .inspect_err(|err| tracing::warn!(%err, "answer refused"))
+        .ok()
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! | [`source`] | strict media: which source and SSRC a leg takes |
 //! | [`bridge`] | two legs connected: audio both ways, digit relay |
 //! | [`bridge_port`] | what a leg plays: override tone, digits, bridged audio or hold |
+//! | [`webrtc`] | a browser leg's transport below the session: ICE-lite, DTLS-SRTP |
 
 pub mod bridge;
 pub mod bridge_port;
@@ -38,6 +39,7 @@ pub mod session;
 pub mod source;
 pub mod telephone_event;
 pub mod tone;
+pub mod webrtc;
 
 pub use from_sdp::params_from_sdp;
 pub use g711::Codec;

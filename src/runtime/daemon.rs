@@ -61,6 +61,9 @@ pub enum RunError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The DTLS certificate for browser (WebRTC) operator legs.
+    #[error(transparent)]
+    Dtls(#[from] crate::media::webrtc::IdentityError),
 }
 
 /// Runs the daemon until it is told to stop and has drained. `source` is
@@ -95,6 +98,10 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     let mut media_settings = MediaSettings::new(media_bind_ip(&planned));
     media_settings.source = config.media.source_rules();
     media_settings.recorder = super::recording::start(&config, &journal);
+    // One certificate per run for browser legs' DTLS: its fingerprint goes
+    // into our WebRTC offers, the certificate to the media workers.
+    let dtls = crate::media::webrtc::DtlsIdentity::generate()?;
+    media_settings.dtls = Some(dtls.clone());
     let sockets = media_settings.sockets.clone();
     let media = MediaHandle::start(media_settings, 2, control_tx.clone(), alarm);
     let routes = resolve_routes(&config).await;
@@ -131,8 +138,10 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     transports
         .sender()
         .set_tls_peers(super::tls_routes::resolve_off_thread(&config).await?);
+    let mut core_settings = core_config(&config, &bound);
+    core_settings.dtls_fingerprint = Some(dtls.fingerprint().clone());
     let mut core = CallCore::new(
-        core_config(&config, &bound),
+        core_settings,
         admission(&config),
         device_auth(&config),
         seed(),
@@ -366,6 +375,7 @@ pub fn core_config(config: &Config, bound: &[(Transport, SocketAddr)]) -> CoreCo
         sdp_allow: config.media.sdp_allow.clone(),
         hold: hold_audio(config),
         registrar: config.registrar_active(),
+        dtls_fingerprint: None,
     }
 }
 

@@ -30,6 +30,7 @@ use crate::labels::CallLabels;
 use crate::media::bridge::{Bridge, BridgeConfig};
 use crate::media::bridge_port::BridgePort;
 use crate::media::source::SourceRules;
+use crate::media::webrtc::DtlsIdentity;
 use crate::recording::writer::RecordingMeta;
 use crate::recording::{Recorder, RecordingId};
 use crate::sip::sdp::NegotiatedMedia;
@@ -56,6 +57,9 @@ pub struct MediaSettings {
     pub sockets: RtpSockets,
     /// Call recording, for the tenants that have it.
     pub recorder: Option<Recorder>,
+    /// Our DTLS certificate, for browser (WebRTC) legs; without it such a
+    /// leg fails to open.
+    pub dtls: Option<DtlsIdentity>,
 }
 
 impl MediaSettings {
@@ -66,6 +70,7 @@ impl MediaSettings {
             source: SourceRules::default(),
             sockets: RtpSockets::new(bind_ip),
             recorder: None,
+            dtls: None,
         }
     }
 }
@@ -245,9 +250,19 @@ impl Worker {
         for link in &mut self.links {
             link.carry(&mut self.legs);
         }
-        for leg in self.legs.values_mut() {
+        for (call, leg) in self.legs.iter_mut() {
             leg.listen(now, self.alarm.as_ref(), &self.inbox, &self.control);
             leg.send(now);
+            if leg.take_connected() {
+                tracing::info!(call = call.0, "WebRTC leg connected (ICE, DTLS, SRTP)");
+                metrics::counter!(crate::telemetry::metrics::WEBRTC_CONNECTED).increment(1);
+            }
+            if let Some(reason) = leg.take_failure() {
+                tracing::warn!(call = call.0, reason = reason.label(), "WebRTC leg failed");
+                metrics::counter!(crate::telemetry::metrics::WEBRTC_FAILED, "reason" => reason.label())
+                    .increment(1);
+                send_control(&self.control, Control::MediaFailed(*call));
+            }
         }
     }
 
@@ -437,6 +452,7 @@ impl Worker {
         self.disconnect(call);
         self.labels.remove(&call);
         if let Some(mut leg) = self.legs.remove(&call) {
+            leg.close(now);
             if let Some(alarm) = leg.alarm.as_mut() {
                 alarm.hung_up(now, self.alarm.as_ref(), &self.control);
             }

@@ -2,6 +2,11 @@
 //! what the leg plays (its [`BridgePort`]: hold, our tones, or the bridged
 //! leg), and what it decoded this tick (for the alarm pipeline and the
 //! bridge); a [`Link`] moves one tick's audio and digits between two legs.
+//!
+//! A browser leg has a [`WebRtcTransport`] between the socket and the
+//! session: the session sees decrypted RTP from, and sends to,
+//! [`INNER_PEER`]; the transport answers ICE checks, runs DTLS and sends
+//! SRTP to the checked address. Nothing above the session differs.
 
 use super::{MediaSettings, RtpSockets};
 use crate::call::{CallHandle, HoldAudio};
@@ -13,6 +18,7 @@ use crate::media::sender::Seeds;
 use crate::media::source::{DropCounts, DropReason};
 use crate::media::telephone_event::DigitEvent;
 use crate::media::tone::{Component, ToneSpec};
+use crate::media::webrtc::{FailReason, WebRtcState, WebRtcTransport, INNER_PEER};
 use crate::media::{params_from_sdp, RtpSession};
 use crate::recording::writer::RecorderHandle;
 use crate::recording::RecordingId;
@@ -47,6 +53,12 @@ pub(super) struct Leg {
     pub(super) events: Vec<DigitEvent>,
     /// Drops already added to the metric.
     reported: DropCounts,
+    /// The WebRTC transport of a browser leg; `None` for plain RTP.
+    webrtc: Option<Box<WebRtcTransport>>,
+    /// Its failure was reported.
+    failure_reported: bool,
+    /// Its connection was reported.
+    connected_reported: bool,
 }
 
 /// The hold tone's spec, when the hold audio is a tone.
@@ -92,6 +104,7 @@ impl Leg {
         };
         let mut params = params_from_sdp(media);
         params.source = settings.source;
+        let webrtc = open_webrtc(now, settings, media, &mut params)?;
         let mut session = RtpSession::new(now, params, seeds, "alarmgate")
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         session.set_source(Box::new(port.clone()));
@@ -106,21 +119,31 @@ impl Leg {
             frames: Vec::new(),
             events: Vec::new(),
             reported: DropCounts::default(),
+            webrtc,
+            failure_reported: false,
+            connected_reported: false,
         })
     }
 
     /// A re-INVITE or UPDATE was answered: its direction and address.
     pub(super) fn update(&mut self, media: &NegotiatedMedia) {
         self.sending = media.direction.sends();
-        self.session.renegotiate(media.remote);
+        if self.webrtc.is_none() {
+            self.session.renegotiate(media.remote);
+        }
     }
 
     /// Reads every waiting datagram into the session and takes what it decoded.
     pub(super) fn receive(&mut self, now: Instant, buf: &mut [u8]) {
         while let Ok((n, from)) = self.socket.recv_from(buf) {
-            let _ = self
-                .session
-                .handle_packet(now, from, buf.get(..n).unwrap_or_default());
+            let data = buf.get(..n).unwrap_or_default();
+            let _ = match self.webrtc.as_mut() {
+                Some(transport) => match transport.handle_datagram(now, from, data) {
+                    Some(plain) => self.session.handle_packet(now, INNER_PEER, &plain),
+                    None => Ok(()),
+                },
+                None => self.session.handle_packet(now, from, data),
+            };
         }
         self.count_drops();
         self.session.handle_timeout(now);
@@ -176,10 +199,58 @@ impl Leg {
     /// Sends what is due.
     pub(super) fn send(&mut self, now: Instant) {
         while let Some(t) = self.session.poll_transmit(now) {
-            if self.sending {
-                let _ = self.socket.send_to(&t.bytes, self.reachable(t.destination));
+            match (self.sending, self.webrtc.as_mut()) {
+                (false, _) => {}
+                (true, Some(transport)) => transport.send(&t.bytes),
+                (true, None) => {
+                    let _ = self.socket.send_to(&t.bytes, self.reachable(t.destination));
+                }
             }
         }
+        if let Some(transport) = self.webrtc.as_mut() {
+            transport.handle_timeout(now);
+        }
+        self.flush_webrtc();
+    }
+
+    /// Sends what the WebRTC transport queued (check answers, DTLS, SRTP).
+    fn flush_webrtc(&mut self) {
+        let Some(transport) = self.webrtc.as_mut() else {
+            return;
+        };
+        let mut out = Vec::new();
+        while let Some(d) = transport.poll_transmit() {
+            out.push(d);
+        }
+        for d in out {
+            let _ = self.socket.send_to(&d.bytes, self.reachable(d.destination));
+        }
+    }
+
+    /// True once, when the browser leg's transport has come up.
+    pub(super) fn take_connected(&mut self) -> bool {
+        let up = self
+            .webrtc
+            .as_ref()
+            .is_some_and(|t| *t.state() == WebRtcState::Connected);
+        up && !std::mem::replace(&mut self.connected_reported, true)
+    }
+
+    /// The browser leg's transport failure, once (the leg should end).
+    pub(super) fn take_failure(&mut self) -> Option<FailReason> {
+        let WebRtcState::Failed(reason) = self.webrtc.as_ref()?.state() else {
+            return None;
+        };
+        let reason = reason.clone();
+        (!std::mem::replace(&mut self.failure_reported, true)).then_some(reason)
+    }
+
+    /// Ends the leg's transport: close_notify to a browser.
+    pub(super) fn close(&mut self, now: Instant) {
+        if let Some(transport) = self.webrtc.as_mut() {
+            transport.close(now);
+        }
+        self.flush_webrtc();
     }
 
     /// A dual-stack socket reaches IPv4 peers through IPv4-mapped addresses.
@@ -203,6 +274,30 @@ impl Leg {
         metrics::counter!(m::RTP_PACKETS_IN).increment(stats.packets_received);
         metrics::counter!(m::RTP_PACKETS_OUT).increment(stats.packets_sent);
     }
+}
+
+/// The WebRTC transport of a browser leg (`media.webrtc`): the session's
+/// peer becomes [`INNER_PEER`] with RTCP on the RTP port.
+fn open_webrtc(
+    now: Instant,
+    settings: &MediaSettings,
+    media: &NegotiatedMedia,
+    params: &mut crate::media::MediaParams,
+) -> std::io::Result<Option<Box<WebRtcTransport>>> {
+    let Some(webrtc) = media.webrtc.as_deref() else {
+        return Ok(None);
+    };
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let identity = settings
+        .dtls
+        .as_ref()
+        .ok_or_else(|| invalid("WebRTC leg but no DTLS certificate".into()))?;
+    params.remote = Some(INNER_PEER);
+    params.rtcp_mux = true;
+    params.source = crate::media::source::SourceRules::default();
+    let transport =
+        WebRtcTransport::new(now, identity, webrtc).map_err(|e| invalid(e.to_string()))?;
+    Ok(Some(Box::new(transport)))
 }
 
 /// Two legs of one worker connected.

@@ -139,6 +139,7 @@ fn media_start(call: CallHandle, outgoing: bool, law: sdp::Codec, to: SocketAddr
             remote: Some(to),
             direction: Direction::SendRecv,
             ptime_ms: 20,
+            webrtc: None,
         },
         hold: if outgoing { HoldAudio::Silence } else { hold },
     })

@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(top_via(&r).unwrap().received, Some(src.ip()));
         assert_eq!(
             response_target(&r, Peer::udp(src)).addr,
-            "203.0.113.9:5060".parse().unwrap()
+            "203.0.113.9:5060".parse::<std::net::SocketAddr>().unwrap()
         );
         let same: SocketAddr = "192.0.2.7:5060".parse().unwrap();
         let mut r = req(&text);

@@ -17,12 +17,16 @@
 //!   networks (a 488 with a Warning).
 //! - [`offer`] builds our own offer for outgoing legs and
 //!   [`negotiated_from_answer`] reads the answer to it.
+//! - [`webrtc_offer`] and [`negotiated_from_webrtc_answer`] do the same for
+//!   a browser operator: the same codecs on the WebRTC profile (ICE-lite,
+//!   DTLS-SRTP, rtcp-mux).
 
 mod address;
 mod answer;
 mod negotiate;
 mod offer;
 mod parse;
+mod webrtc;
 mod write;
 
 use std::net::IpAddr;
@@ -32,6 +36,11 @@ pub use answer::answer;
 pub use negotiate::{AnswerOutcome, LocalMedia, MediaPolicy, NegotiatedMedia, RejectReason};
 pub use offer::{negotiated_from_answer, offer};
 pub use parse::{parse, MAX_MEDIA, MAX_SDP_LEN};
+pub use webrtc::{
+    answer_webrtc, is_webrtc_profile, negotiated_from_webrtc_answer, offers_webrtc,
+    remote_transport, webrtc_offer, DtlsRole, Fingerprint, IceCredentials, IcePwd, IceUfrag,
+    WebRtcLocal, WebRtcMedia, WebRtcRefusal, WebRtcSdpError,
+};
 
 /// The RTP clock rate of G.711 and of the telephone-events we negotiate.
 pub const CLOCK_RATE: u32 = 8000;
@@ -345,4 +354,7 @@ pub enum SdpError {
         /// The answer's format list.
         formats: Vec<String>,
     },
+    /// A WebRTC answer without what DTLS-SRTP and ICE need.
+    #[error(transparent)]
+    WebRtc(#[from] WebRtcSdpError),
 }

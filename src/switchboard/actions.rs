@@ -33,6 +33,7 @@ impl Switchboard {
         let Some(binding) = contact else {
             return self.offer_failed(now, call, &operator);
         };
+        let mut first = None;
         let (parent, tenant, from_user, role) = match call {
             CallRef::Recall(id) => {
                 let Some(recall) = self.recalls.get(&id) else {
@@ -54,6 +55,7 @@ impl Switchboard {
                     operator: operator.clone(),
                 };
                 let caller = d.labels.caller.to_string();
+                first = d.codec;
                 (Some(device), d.labels.tenant.clone(), caller, role)
             }
         };
@@ -63,7 +65,7 @@ impl Switchboard {
             to: binding.contact,
             from_user,
             peer: binding.peer,
-            codecs: self.config.codecs_for(&tenant),
+            codecs: unit_law_first(self.config.codecs_for(&tenant), first),
             tenant,
         };
         match self.start_leg(now, request, role) {
@@ -360,5 +362,37 @@ impl Switchboard {
             );
         }
         (call.to_string(), None)
+    }
+}
+
+/// The tenant's codecs with the unit's law first (when the tenant allows
+/// it): an operator phone or browser that takes it gets the unit's audio in
+/// its own law, G.711 decode and encode being exact.
+fn unit_law_first(
+    mut codecs: Vec<crate::sip::sdp::Codec>,
+    unit: Option<crate::sip::sdp::Codec>,
+) -> Vec<crate::sip::sdp::Codec> {
+    if let Some(i) = unit.and_then(|u| codecs.iter().position(|c| *c == u)) {
+        let law = codecs.remove(i);
+        codecs.insert(0, law);
+    }
+    codecs
+}
+
+#[cfg(test)]
+mod codec_order_tests {
+    use super::unit_law_first;
+    use crate::sip::sdp::Codec::{Pcma, Pcmu};
+
+    #[test]
+    fn the_units_law_goes_first_when_the_tenant_allows_it() {
+        assert_eq!(unit_law_first(vec![Pcma, Pcmu], Some(Pcmu)), [Pcmu, Pcma]);
+        assert_eq!(unit_law_first(vec![Pcma, Pcmu], Some(Pcma)), [Pcma, Pcmu]);
+        assert_eq!(
+            unit_law_first(vec![Pcma], Some(Pcmu)),
+            [Pcma],
+            "not allowed"
+        );
+        assert_eq!(unit_law_first(vec![Pcma, Pcmu], None), [Pcma, Pcmu]);
     }
 }

@@ -220,6 +220,7 @@ impl Switchboard {
             call_id,
             tenant,
             caller,
+            media,
             ..
         } = event
         else {
@@ -235,6 +236,7 @@ impl Switchboard {
                 unconfirmed: None,
                 served: false,
                 alarm: None,
+                codec: Some(media.codec),
             };
             self.devices.insert(*call, device);
             return self.link_scaip(now, *call);

@@ -142,6 +142,9 @@ pub(crate) struct Device {
     pub served: bool,
     /// The alarm it carries by data (a SCAIP MESSAGE linked to this call).
     pub alarm: Option<Box<crate::alarm::report::DataAlarm>>,
+    /// The G.711 law it negotiated: offered first to its operators, so a
+    /// leg that accepts it carries the unit's audio in the same law.
+    pub codec: Option<crate::sip::sdp::Codec>,
 }
 
 /// See the module documentation.

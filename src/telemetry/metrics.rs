@@ -45,6 +45,12 @@ pub const RTP_PACKETS_OUT: &str = "alarmgate_rtp_packets_sent_total";
 /// RTP/RTCP datagrams a leg refused by its source rules, by `reason`
 /// (address, ssrc, no_remote).
 pub const RTP_DROPPED: &str = "alarmgate_rtp_dropped_packets_total";
+/// Browser (WebRTC) legs whose transport came up (ICE check answered, DTLS
+/// done, SRTP keys).
+pub const WEBRTC_CONNECTED: &str = "alarmgate_webrtc_legs_connected_total";
+/// Browser (WebRTC) legs ended because their transport failed, by `reason`
+/// (no_ice_check, dtls_timeout, dtls_failed, consent_lost).
+pub const WEBRTC_FAILED: &str = "alarmgate_webrtc_legs_failed_total";
 /// Contact ID messages decoded with a good checksum, by `class` (voice, technical, test, cancel).
 pub const ALARMS_DECODED: &str = "alarmgate_alarms_decoded_total";
 /// Kissoffs sent: messages stored on disk and acknowledged to the unit.
@@ -183,6 +189,14 @@ pub fn describe() {
     describe_counter!(
         RTP_DROPPED,
         "RTP/RTCP datagrams refused by the leg's source rules, by reason"
+    );
+    describe_counter!(
+        WEBRTC_CONNECTED,
+        "Browser (WebRTC) legs whose ICE, DTLS and SRTP came up"
+    );
+    describe_counter!(
+        WEBRTC_FAILED,
+        "Browser (WebRTC) legs ended by a transport failure, by reason"
     );
     describe_counter!(ALARMS_DECODED, "Contact ID messages decoded, by class");
     describe_counter!(

@@ -69,4 +69,5 @@ mod storage;
 mod supervision;
 mod torture;
 mod unconfirmed;
+mod webrtc;
 mod ws;

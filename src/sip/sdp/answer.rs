@@ -38,6 +38,7 @@ pub fn answer(
         remote: remote_addr(offer, media),
         direction,
         ptime_ms: policy.ptime_ms,
+        webrtc: None,
     };
     let mut audio = Some(AudioLine {
         proto: &media.proto,
@@ -72,6 +73,7 @@ mod tests {
             remote: Some("10.0.0.5:49170".parse().unwrap()),
             direction: Direction::SendRecv,
             ptime_ms: 20,
+            webrtc: None,
         };
         assert_eq!(media, expected);
         assert_eq!(

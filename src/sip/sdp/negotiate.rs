@@ -73,6 +73,9 @@ pub struct NegotiatedMedia {
     pub direction: Direction,
     /// The packet time we send at, in ms.
     pub ptime_ms: u32,
+    /// The WebRTC transport (ICE-lite, DTLS-SRTP), for a browser leg;
+    /// `None` for plain RTP.
+    pub webrtc: Option<Box<super::WebRtcMedia>>,
 }
 
 /// The result of answering an offer.

@@ -58,6 +58,7 @@ pub fn negotiated_from_answer(
         remote: remote_addr(answer, media),
         direction: answer.direction_for(media).reversed(),
         ptime_ms: offer_policy.ptime_ms,
+        webrtc: None,
     })
 }
 
