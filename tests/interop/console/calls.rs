@@ -67,7 +67,8 @@ fn journalled_disposition(d: &Daemon, by: &str) -> Option<Value> {
 }
 
 #[test]
-#[ignore = "needs ws + webrtc (h-ws, h-webrtc)"]
+#[ignore = "after the ws + WebRTC merge the console rings and shows the decoded alarm, but answering (F2) does not reach connected yet: see the closing note of issue 11"]
+
 fn console_full_call_through_the_browser_phone() {
     let test = "console_full_call_through_the_browser_phone";
     let Some((d, _ws)) = ws_centre(test) else {
@@ -170,7 +171,7 @@ fn console_full_call_through_the_browser_phone() {
 /// alone (no console code), registers over WebSocket as op1 and answers
 /// the unit's alarm call with audio both ways.
 #[test]
-#[ignore = "needs ws + webrtc (h-ws, h-webrtc)"]
+
 fn third_party_jssip_page_takes_an_alarm_call() {
     let test = "third_party_jssip_page_takes_an_alarm_call";
     let Some((d, ws)) = ws_centre(test) else {
