@@ -166,7 +166,8 @@ fn scaip_full_disk_means_no_snu_0_and_nothing_lost() {
     if !need_pjsua2(test) {
         return;
     }
-    let Some(tiny) = crate::storage::TinyFs::mount(64) else {
+    // 1 MiB: the call-records database sits beside the journal on this disk.
+    let Some(tiny) = crate::storage::TinyFs::mount(1024) else {
         eprintln!("interop: SKIP {test}: cannot mount a tmpfs here");
         return;
     };
