@@ -120,6 +120,7 @@ fn ws_browser_closed_while_ringing_re_offers_within_2_s() {
 /// spandsp unit hears "1#" (RFC 4733: it offered telephone-event), as it
 /// does from a softphone's RFC 4733 digits.
 #[test]
+#[ignore = "since WebRTC legs, a ws contact gets a WebRTC offer this plain-RTP Python client cannot answer (no DTLS); INFO relay is covered by switchboard::tests_ws and the bridge test, ws + WebRTC end to end by console::calls::third_party_jssip_page_takes_an_alarm_call"]
 fn ws_browser_info_digits_reach_the_unit() {
     let test = "ws_browser_info_digits_reach_the_unit";
     if !need_spandsp(test) {
