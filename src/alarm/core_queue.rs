@@ -150,7 +150,7 @@ pub fn settle(voice: bool, settle_technical: bool) -> Settled {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::alarm::contact_id::{check_digit, parse};
 
@@ -230,7 +230,8 @@ mod tests {
         );
     }
 
-    fn alarm() -> UnconfirmedAlarm {
+    /// An unconfirmed alarm of call `c1@unit` (also the runtime's tests' fixture).
+    pub(crate) fn alarm() -> UnconfirmedAlarm {
         let mut heard = crate::alarm::Heard::default();
         heard.record("1234181602000003", crate::alarm::AttemptFault::Checksum);
         heard.record("123418", crate::alarm::AttemptFault::Partial);

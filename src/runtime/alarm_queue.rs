@@ -137,21 +137,7 @@ pub fn send_control(control: &mpsc::Sender<Control>, cmd: Control) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn alarm() -> UnconfirmedAlarm {
-        let mut heard = crate::alarm::Heard::default();
-        heard.record("1234181602000003", crate::alarm::AttemptFault::Checksum);
-        heard.record("123418", crate::alarm::AttemptFault::Partial);
-        UnconfirmedAlarm {
-            labels: crate::labels::CallLabels::new(
-                crate::sip::types::CallId::new("c1@unit"),
-                "demo".into(),
-                "4512345678".into(),
-            ),
-            heard,
-            event_code: None,
-        }
-    }
+    use crate::alarm::core_queue::tests::alarm;
 
     /// The `alarm.unconfirmed` record holds the heard digits, is never
     /// acknowledged, and validates against the event schema.
