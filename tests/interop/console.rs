@@ -10,17 +10,20 @@
 //!   a spandsp unit's waiting alarm appearing in the queue view live (from
 //!   the event stream), and the node restarting while the page is open
 //!   ("reconnecting", then live again, still signed in).
-//! - [`calls`]: the full call through the browser phone (ring, decoded
-//!   alarm, answer, tones both ways, a digit, disposition journalled; the
-//!   tab closed while ringing re-offered within 2 s; a second operator's
-//!   console taking the next call) and the plain third-party JsSIP page
-//!   (`tests/peers/jssip_phone.html`). Both need SIP over WebSocket and
-//!   WebRTC media, so they are `#[ignore]`d until h-ws and h-webrtc land.
+//! - [`calls`]: the full alarm call through the console's browser phone
+//!   (ring, decoded alarm, F2, tones both ways, a SIP INFO digit the unit
+//!   receives, disposition journalled), a console without a microphone
+//!   passing the call on at once, and the plain third-party JsSIP page
+//!   (`tests/peers/jssip_phone.html`).
+//! - [`rotation`]: the tab closed while ringing re-offered within 2 s; a
+//!   second operator's console taking the next call.
 //!
 //! The page's microphone is a WebAudio oscillator (the console's
 //! `window.alarmgateTestMic` hook), never a fake capture device.
 
 mod calls;
+mod phone;
+mod rotation;
 mod session;
 
 use crate::harness::{free_port, poll_until, repo, skip, Config, Daemon};

@@ -41,6 +41,7 @@
   let mic = null;
   let remoteStream = null;
   let analyser = null;
+  let micNote = ''; // why this computer cannot take calls (no microphone), or ''
   let me = null;
   let calls = [];
   let queues = [];
@@ -164,6 +165,7 @@
     lastEventId = null;
     runStream();
     startPhone();
+    checkMic();
   }
 
   // A 401 while the session should still live: the node lost it (restart).
@@ -418,6 +420,7 @@
   function attach(s) {
     rtc = s;
     rtcState = 'ringing';
+    checkMic();
     const done = () => {
       if (rtc === s) { rtc = null; rtcState = 'none'; remoteStream = null; analyser = null; }
       render();
@@ -443,14 +446,44 @@
     } catch (e) { analyser = null; }
   }
 
+  // What a getUserMedia failure means to the operator.
+  function micProblem(e) {
+    const name = e && e.name;
+    if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'No microphone found on this computer.';
+    if (name === 'NotAllowedError' || name === 'SecurityError') return 'The browser does not allow this page to use the microphone.';
+    if (name === 'NotReadableError') return 'The microphone is in use by another program or not working.';
+    return `The microphone cannot be opened (${(e && e.message) || e}).`;
+  }
+
+  // Warns before a call when the computer has no microphone at all.
+  async function checkMic() {
+    if (window.alarmgateTestMic || mic || !navigator.mediaDevices) { micNote = ''; return; }
+    try {
+      const devices = await navigator.mediaDevices.enumerateDevices();
+      const none = !devices.some((d) => d.kind === 'audioinput');
+      micNote = none ? 'No microphone found on this computer: connect a headset before taking calls.' : '';
+    } catch (e) { micNote = ''; }
+    renderCall();
+  }
+
+  // Answers the ringing call. Without a microphone the call cannot be
+  // taken here: it is handed back at once (480) so the switchboard offers
+  // it to the next operator instead of waiting for the ring timeout.
   async function answer() {
     if (!rtc || rtcState !== 'ringing') return;
+    const s = rtc;
+    let stream;
     try {
-      const stream = await getMic();
-      rtc.answer({ mediaStream: stream, pcConfig: { iceServers: [] } });
+      stream = await getMic();
     } catch (e) {
-      message('disp-message', `Cannot answer: ${e.message || e}`, 'error');
+      micNote = `${micProblem(e)} The call was passed on to a colleague.`;
+      if (rtc === s) s.terminate({ status_code: 480, reason_phrase: 'No Microphone' });
+      renderCall();
+      return;
     }
+    if (rtc !== s || rtcState !== 'ringing') return;
+    micNote = '';
+    s.answer({ mediaStream: stream, pcConfig: { iceServers: [] } });
   }
   function decline() {
     if (rtc && rtcState === 'ringing') rtc.terminate({ status_code: 603, reason_phrase: 'Decline' });
@@ -574,6 +607,8 @@
     const ringing = rtcState === 'ringing' || (me && me.state === 'ringing');
     const active = call || rtc;
     $('call-idle').hidden = Boolean(active);
+    $('call-idle').textContent = micNote || 'No call.';
+    $('call-idle').dataset.kind = micNote ? 'error' : 'info';
     $('call-card').hidden = !active;
     $('call-card').dataset.ringing = String(Boolean(ringing));
     if (!active) return;
@@ -590,7 +625,7 @@
     $('alarm-zone').textContent = alarm.zone || '\u2014';
     $('alarm-partition').textContent = alarm.group || '\u2014';
     $('alarm-qualifier').textContent = alarm.qualifier_name || alarm.qualifier || '\u2014';
-    const phoneNote = !rtc && ringing ? 'Ringing on another phone of yours (the browser phone is not connected).' : '';
+    const phoneNote = !rtc && ringing ? 'Ringing on another phone of yours (the browser phone is not connected).' : micNote;
     $('call-status').textContent = rtcState === 'connected' ? 'Connected.' : phoneNote;
     $('btn-answer').disabled = !(rtc && rtcState === 'ringing');
     $('btn-decline').disabled = !(rtc && rtcState === 'ringing');
@@ -692,6 +727,7 @@
       recall($('recall-number').value.trim(), $('recall-tenant').value);
     });
     document.addEventListener('keydown', keys);
+    if (navigator.mediaDevices) navigator.mediaDevices.addEventListener('devicechange', checkMic);
     document.addEventListener('keydown', renewIfDue);
     document.addEventListener('click', renewIfDue);
     setInterval(() => { if (session && me) { renderState(); renderCall(); } }, 1000);
@@ -716,11 +752,12 @@
     state: () => ({
       signedIn: Boolean(session), link: $('link').dataset.link, phone: $('phone').dataset.phone,
       call: rtcState, operator: me ? { ...me } : null, lastTaken: lastTaken ? lastTaken.id : null,
-      alarmsSeen: alarms.size,
+      alarmsSeen: alarms.size, micNote,
     }),
-    // Inbound audio as the browser hears it: getStats and an analyser.
+    // Audio as the browser hears it (getStats inbound level, an analyser's
+    // RMS) and the packets it has sent.
     receivedAudio: async () => {
-      const out = { packetsReceived: 0, audioLevel: 0, rms: 0 };
+      const out = { packetsReceived: 0, audioLevel: 0, rms: 0, packetsSent: 0 };
       const pc = rtc && rtc.connection;
       if (pc) {
         const stats = await pc.getStats();
@@ -729,6 +766,7 @@
             out.packetsReceived = s.packetsReceived || 0;
             out.audioLevel = s.audioLevel || 0;
           }
+          if (s.type === 'outbound-rtp' && s.kind === 'audio') out.packetsSent = s.packetsSent || 0;
         });
       }
       if (analyser) {
