@@ -6,7 +6,8 @@
 //! a pjsua2 operator within 2 s (the ring timeout is 30 s). And bad input
 //! (`tests/peers/ws_probe.py`): an upgrade without the `sip` subprotocol,
 //! broken SIP text, a binary frame of garbage, a 1 MB frame, an upgrade
-//! never finished: each gets its clear answer and the node keeps serving.
+//! never finished, an INVITE whose WebRTC offer has no fingerprint or no
+//! ICE credentials: each gets its clear answer and the node keeps serving.
 
 use crate::harness::{free_port, need_pjsua2, need_spandsp, poll_until, Config, Daemon, PyPeer};
 use crate::operators::{
@@ -115,6 +116,44 @@ fn ws_browser_closed_while_ringing_re_offers_within_2_s() {
     assert_unit_voice(&unit.wait(), true);
 }
 
+/// A browser over ws answering the WebRTC offer without a fingerprint
+/// (op1) or without ICE credentials (op2): the daemon takes the 200 (ACK)
+/// and hangs that leg up (BYE) instead of bridging media it cannot
+/// secure; the unit's call stays queued and the node keeps serving.
+#[test]
+fn ws_browser_answers_without_fingerprint_or_ice_are_hung_up() {
+    let test = "ws_browser_answers_without_fingerprint_or_ice_are_hung_up";
+    if !need_spandsp(test) {
+        return;
+    }
+    let mut plan = Plan::new(&["op1", "op2"], NOWHERE);
+    plan.queue = queue_keys(30, 0);
+    let (cfg, ws_port) = with_ws_listener(plan.config());
+    let Some(mut d) = Daemon::start(test, &cfg) else {
+        return;
+    };
+    let op1 = browser(&d.dir.path, ws_port, "op1", "answer-no-fingerprint");
+    let op2 = browser(&d.dir.path, ws_port, "op2", "answer-no-ice");
+    for (id, peer) in [("op1", &op1), ("op2", &op2)] {
+        wait_event(peer, "registered", Duration::from_secs(15));
+        wait_operator_state(&d, id, "available", Duration::from_secs(10));
+    }
+    let _unit = spawn_unit(
+        &d.dir.path,
+        &crate::operators::device_uri(&d),
+        UNIT_A,
+        &["--wait-bye"],
+    );
+    for peer in [&op1, &op2] {
+        wait_event(peer, "incoming", RING_WAIT);
+        wait_event(peer, "ack", Duration::from_secs(10));
+        wait_event(peer, "bye", Duration::from_secs(10));
+    }
+    let (status, _) = crate::operators::api(&d, "GET", "/api/v1/queues", None);
+    assert_eq!(status, 200, "the node stopped serving");
+    assert!(d.alive(), "the daemon died");
+}
+
 /// Bad input over ws: each case's answer, and the node still serving.
 #[test]
 fn ws_bad_input_gets_clear_errors_and_the_node_stays_up() {
@@ -139,6 +178,8 @@ fn ws_bad_input_gets_clear_errors_and_the_node_stays_up() {
         "binary-garbage",
         "big",
         "no-upgrade",
+        "offer-no-fingerprint",
+        "offer-no-ice",
         "options",
     ] {
         args.extend(strings(&["--case", case]));
@@ -181,6 +222,22 @@ fn ws_bad_input_gets_clear_errors_and_the_node_stays_up() {
         (1.0..8.0).contains(&after),
         "an unfinished upgrade must close at first_message_s (2 s): {stalled}"
     );
+    for (ev, missing) in [
+        ("offer-no-fingerprint", "a=fingerprint"),
+        ("offer-no-ice", "ICE credentials"),
+    ] {
+        let refused = case(ev);
+        assert_eq!(
+            refused["answer"], "SIP/2.0 488 Not Acceptable Here",
+            "{refused}"
+        );
+        let warning = refused["warning"].as_str().unwrap_or_default();
+        assert!(
+            warning.starts_with("399 ") && warning.contains(missing),
+            "{refused}"
+        );
+        assert_eq!(refused["then_options"], "SIP/2.0 200 OK", "{refused}");
+    }
     let options = case("options");
     assert_eq!(options["answer"], "SIP/2.0 200 OK", "{options}");
     assert!(d.alive(), "the daemon died");

@@ -10,6 +10,9 @@ Cases (``--case``, repeatable, in order):
 - ``big``: a 1 MB text frame: the close code.
 - ``no-upgrade``: a TCP connection that never finishes its HTTP upgrade:
   how long until the daemon closes it.
+- ``offer-no-fingerprint`` / ``offer-no-ice``: an INVITE over the socket
+  whose WebRTC offer (UDP/TLS/RTP/SAVPF) lacks ``a=fingerprint`` / the ICE
+  credentials: the final status and its Warning header.
 - ``options``: an OPTIONS over a fresh socket: the status (the node is up).
 """
 
@@ -22,7 +25,7 @@ from urllib.parse import urlparse
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from ws_sip import emit, first_line, rand
+from ws_sip import emit, first_line, header, rand
 
 # The sync client's connect() outside a `with` is what these short probes want.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -131,7 +134,49 @@ def options(url):
     ws.close()
 
 
+# A browser's offer as Chromium makes it (trimmed), for the cut cases.
+WEBRTC_OFFER = (
+    "v=0\r\no=- 7 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 0 8 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=ice-ufrag:Zx9q\r\na=ice-pwd:cHdjaHJvbWVwYXNzd29yZDEyMzQ\r\n"
+    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n"
+    "a=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n"
+    "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\n"
+    "a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n"
+)
+
+
+def bad_offer(url, case, cut):
+    """An INVITE whose WebRTC offer lacks the lines starting with `cut`."""
+    ws = sip_socket(url)
+    host = rand(10) + ".invalid"
+    body = "".join(line + "\r\n" for line in WEBRTC_OFFER.split("\r\n")
+                   if line and not any(line.startswith(c) for c in cut))
+    ws.send(
+        "INVITE sip:112@127.0.0.1 SIP/2.0\r\n"
+        f"Via: SIP/2.0/WS {host};branch=z9hG4bK{rand(9)}\r\nMax-Forwards: 70\r\n"
+        f"To: <sip:112@127.0.0.1>\r\nFrom: <sip:4511111111@{host}>;tag={rand(6)}\r\n"
+        f"Call-ID: {rand(16)}\r\nCSeq: 1 INVITE\r\nContact: <sip:u@{host};transport=ws>\r\n"
+        f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    )
+    final, warning = None, None
+    deadline = time.time() + 10
+    try:
+        while time.time() < deadline and final is None:
+            msg = ws.recv(timeout=max(0.1, deadline - time.time()))
+            msg = msg.decode() if isinstance(msg, bytes) else msg
+            code = int(first_line(msg).split(" ")[1]) if msg.startswith("SIP/2.0 ") else 0
+            if code >= 200:
+                final, warning = first_line(msg), header(msg, "Warning")
+    except (TimeoutError, ConnectionClosed):
+        pass
+    emit(case, answer=final, warning=warning, then_options=options_on(ws))
+    ws.close()
+
+
 CASES = {
+    "offer-no-fingerprint": lambda url: bad_offer(url, "offer-no-fingerprint", ["a=fingerprint"]),
+    "offer-no-ice": lambda url: bad_offer(url, "offer-no-ice", ["a=ice-ufrag", "a=ice-pwd"]),
     "no-subprotocol": no_subprotocol,
     "malformed": malformed,
     "malformed-400": malformed_400,
