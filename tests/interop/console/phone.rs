@@ -31,7 +31,12 @@ pub(crate) fn ws_centre(test: &str, ring_s: u64) -> Option<(Daemon, u16)> {
 /// `OPERATOR_HZ` (set after sign-in: `sign_in` loads the page afresh,
 /// which drops a hook set before).
 pub(crate) fn console_with_phone(d: &Daemon, id: &str) -> Browser {
-    let mut b = Browser::start(&d.dir.path);
+    console_with_phone_in(d, id, Engine::Chromium)
+}
+
+/// [`console_with_phone`] in the browser `engine`.
+pub(crate) fn console_with_phone_in(d: &Daemon, id: &str, engine: Engine) -> Browser {
+    let mut b = Browser::start_engine(&d.dir.path, engine);
     sign_in(&mut b, d, id);
     b.cmd(json!({"cmd": "mic", "frequency": OPERATOR_HZ, "gain": 0.3}));
     let registered = b.wait_js(
@@ -96,7 +101,11 @@ pub(crate) fn assert_browser_hears(b: &mut Browser) {
             && last["audioLevel"].as_f64().unwrap_or(0.0) > 0.001
             && last["rms"].as_f64().unwrap_or(0.0) > 0.01
     });
-    assert!(heard, "the browser did not hear the unit: {last}");
+    if !heard {
+        let logs = browser_logs(b);
+        let tail = &logs[logs.len().saturating_sub(30)..];
+        panic!("the browser did not hear the unit: {last}\nbrowser: {tail:#?}");
+    }
 }
 
 /// Waits until the browser has sent `more` packets beyond now (20 ms
