@@ -19,7 +19,8 @@
 //!   card and the queues fit, text is at least 15 px, classes carry a
 //!   symbol and a word (and the README's screenshot on demand).
 //! - [`rotation`]: the tab closed while ringing re-offered within 2 s; a
-//!   second operator's console taking the next call.
+//!   second operator's console taking the next call; an open console's
+//!   phone coming back after the node restarts and taking the next call.
 //!
 //! Firefox: Debian bookworm has `firefox-esr` (153.8 from bookworm-security)
 //! but packages no geckodriver. PyPI has one only as a third party's repack

@@ -1,7 +1,9 @@
 //! Calls moving between consoles: a tab closed while it rings (the call is
 //! re-offered to the next operator within 2 s, not at the ring timeout),
-//! and a second operator's console taking the next call while the first
-//! operator is still on hers (two WebRTC legs at once).
+//! a second operator's console taking the next call while the first
+//! operator is still on hers (two WebRTC legs at once), and a console that
+//! stays open while the node restarts coming back into the rotation by
+//! itself (it says so, its phone registers again, it takes the next call).
 
 use super::phone::*;
 use super::*;
@@ -122,6 +124,48 @@ fn console_second_operator_takes_the_next_call() {
     op1.keys("F4");
     assert_unit_voice(&second.wait(), true);
     assert_unit_voice(&first.wait(), true);
+}
+
+/// The node restarts under an open console with its phone: the page says it
+/// is reconnecting, comes back live and signed in, its phone registers
+/// again over a new socket, and the next alarm rings it and is answered
+/// with audio both ways, with nobody touching the page.
+#[test]
+fn console_phone_comes_back_after_the_node_restarts() {
+    let test = "console_phone_comes_back_after_the_node_restarts";
+    let Some((mut d, _ws)) = ws_centre(test, 15) else {
+        return;
+    };
+    let mut op1 = console_with_phone(&d, "op1");
+    wait_operator_state(&d, "op1", "available", SHORT);
+    let (joined, said) = thread::scope(|s| {
+        let handle = s.spawn(|| d.restart(Duration::from_secs(3)));
+        let said = op1.wait_js(
+            "document.getElementById('banner').textContent.includes('Reconnecting')",
+            Duration::from_secs(20),
+        );
+        (handle.join(), said)
+    });
+    assert!(joined.is_ok(), "the daemon did not restart");
+    assert!(said, "the page never said it was reconnecting");
+    let back = op1.wait_js(
+        "window.alarmgateConsole.state().link === 'live' && window.alarmgateConsole.state().signedIn && window.alarmgateConsole.state().phone === 'registered'",
+        Duration::from_secs(40),
+    );
+    assert!(back, "not back after the restart: {}", op1.state());
+    wait_operator_state(&d, "op1", "available", Duration::from_secs(20));
+    let unit = spawn_unit(&d.dir.path, &device_uri(&d), UNIT_A, &["--wait-bye"]);
+    assert!(
+        wait_ringing(&mut op1, RING_WAIT),
+        "the console did not ring after the restart: {}",
+        op1.state()
+    );
+    op1.keys("F2");
+    wait_connected(&mut op1, "op1");
+    assert_browser_hears(&mut op1);
+    wait_sent(&mut op1, 150);
+    op1.keys("F4");
+    assert_unit_voice(&unit.wait(), true);
 }
 
 #[test]
