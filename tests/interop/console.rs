@@ -18,6 +18,8 @@
 //! - [`layout`]: at 1280x800 during a call with an alarm waiting, the call
 //!   card and the queues fit, text is at least 15 px, classes carry a
 //!   symbol and a word (and the README's screenshot on demand).
+//! - [`recall`]: a recall from a typed number and from a past call's
+//!   "Call back", the console's phone ringing first.
 //! - [`rotation`]: the tab closed while ringing re-offered within 2 s; a
 //!   second operator's console taking the next call; an open console's
 //!   phone coming back after the node restarts and taking the next call.
@@ -44,6 +46,7 @@
 mod calls;
 mod layout;
 mod phone;
+mod recall;
 mod rotation;
 mod session;
 

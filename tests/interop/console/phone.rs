@@ -13,11 +13,21 @@ pub(crate) const SHORT: Duration = Duration::from_secs(10);
 /// A centre with a loopback `ws` listener the consoles' phones register at:
 /// op1 and op2 on queue `main`, ringing `ring_s` seconds per offer.
 pub(crate) fn ws_centre(test: &str, ring_s: u64) -> Option<(Daemon, u16)> {
+    ws_centre_with(test, ring_s, |_| {})
+}
+
+/// [`ws_centre`] with `edit` applied to its config before the start.
+pub(crate) fn ws_centre_with(
+    test: &str,
+    ring_s: u64,
+    edit: impl FnOnce(&mut Config),
+) -> Option<(Daemon, u16)> {
     if !need_spandsp(test) || !need_browser(test) {
         return None;
     }
     let ws = ws_port();
     let mut cfg = console_config(3600, ws);
+    edit(&mut cfg);
     cfg.extra = cfg
         .extra
         .replace(&queue_keys(5, 20), &queue_keys(ring_s, 20));
