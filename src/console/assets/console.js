@@ -470,7 +470,9 @@
 
   // Answers the ringing call. Without a microphone the call cannot be
   // taken here: it is handed back at once (480) so the switchboard offers
-  // it to the next operator instead of waiting for the ring timeout.
+  // it to the next operator instead of waiting for the ring timeout, and
+  // the operator is paused ("no-microphone") so no other call rings here
+  // until they are available again (F9) with a working microphone.
   async function answer() {
     if (!rtc || rtcState !== 'ringing') return;
     const s = rtc;
@@ -478,8 +480,11 @@
     try {
       stream = await getMic();
     } catch (e) {
-      passNote = `${micProblem(e)} The call was passed on to a colleague.`;
-      if (rtc === s) s.terminate({ status_code: 480, reason_phrase: 'No Microphone' });
+      passNote = `${micProblem(e)} The call was passed on to a colleague; you are paused until you press Available.`;
+      if (rtc === s) {
+        s.once('failed', () => setState({ state: 'paused', reason: 'no-microphone' }));
+        s.terminate({ status_code: 480, reason_phrase: 'No Microphone' });
+      }
       renderCall();
       return;
     }
