@@ -70,4 +70,5 @@ mod supervision;
 mod torture;
 mod unconfirmed;
 mod webrtc;
+mod webrtc_hold;
 mod ws;
