@@ -221,7 +221,7 @@ pub(crate) fn status(msg: &Msg) -> u16 {
 }
 
 /// A response to `request`: its Vias, From, To (with our tag), Call-ID, CSeq.
-fn reply(request: &Msg, code: u16, contact: &str, sdp: Option<&str>) -> String {
+pub(crate) fn reply(request: &Msg, code: u16, contact: &str, sdp: Option<&str>) -> String {
     let mut out = format!("SIP/2.0 {code} {}\r\n", reason(code));
     for via in request.headers("Via") {
         out.push_str(&format!("Via: {via}\r\n"));
