@@ -86,11 +86,16 @@ fn webrtc_browser_hold_and_unhold_keep_the_transport() {
 
     let held = ua.reinvite(&invite, &reoffer(&answer, "sendonly", 3));
     assert_same_transport(&held.expect("an answer to the hold"), &offer, "recvonly");
-    browser.run_until(Duration::from_millis(300), |_| false);
-    let during_hold = packets_in(&mut browser, Duration::from_secs(1));
+    // Bounded polling: packets already in flight (a loaded machine delays
+    // them) may still arrive; within SHORT there must be a quiet second.
+    let end = std::time::Instant::now() + SHORT;
+    let mut windows = Vec::new();
+    while std::time::Instant::now() < end && windows.last().is_none_or(|n| *n > 5) {
+        windows.push(packets_in(&mut browser, Duration::from_secs(1)));
+    }
     assert!(
-        during_hold <= 5,
-        "the daemon kept sending on hold: {during_hold} packets in 1 s"
+        windows.last().is_some_and(|n| *n <= 5),
+        "the daemon kept sending on hold: packets per second {windows:?}"
     );
 
     let resumed = ua.reinvite(&invite, &reoffer(&answer, "sendrecv", 4));
@@ -121,11 +126,9 @@ fn webrtc_browser_hold_and_unhold_keep_the_transport() {
     assert_eq!(status(&refused), 488, "{}", refused.start());
     let warning = refused.header("Warning").unwrap_or_default();
     assert!(warning.contains("ICE restart"), "{warning}");
-    let after = packets_in(&mut browser, Duration::from_secs(1));
-    assert!(
-        after >= 25,
-        "the call lost its audio after a refused re-offer: {after} packets in 1 s"
-    );
+    let before = browser.packets_in;
+    let flowing = browser.run_until(SHORT, |b| b.packets_in >= before + 25);
+    assert!(flowing, "the call lost its audio after a refused re-offer");
     ua.bye(&invite);
     browser.run_until(Duration::from_millis(300), |_| false);
     browser.close();
