@@ -2,12 +2,12 @@
 //! operator leg that negotiated telephone-event (a browser that answered
 //! it), in-band otherwise; the operator's digits still go the other way.
 
+use super::tests::digit_event;
 use super::*;
 use crate::clock::epoch;
 use crate::dsp::{DtmfConfig, DtmfDetector, DtmfEvent};
 use crate::media::bridge_port::BridgePort;
 use crate::media::sender::AudioSource;
-use crate::media::telephone_event::EndReason;
 use std::time::Duration;
 
 fn bridge(operator_events: bool) -> Bridge {
@@ -16,35 +16,24 @@ fn bridge(operator_events: bool) -> Bridge {
         .with_operator_events(operator_events)
 }
 
-fn unit_digit(digit: Option<char>, event: u8, ms: u16) -> DigitEvent {
-    DigitEvent {
-        event,
-        digit,
-        timestamp: 0,
-        duration: ms * 8,
-        volume: 10,
-        ended_by: EndReason::EndBit,
-    }
-}
-
 #[test]
 fn unit_digits_reach_an_operator_with_telephone_event_as_events() {
     let mut b = bridge(true);
     assert_eq!(
-        b.device_digit(&unit_digit(Some('3'), 3, 150)),
+        b.device_digit(&digit_event(Some('3'), 3, 150)),
         Some(DigitRelay::Events {
             digit: '3',
             duration_ms: 150
         })
     );
     let Some(DigitRelay::Events { duration_ms, .. }) =
-        b.device_digit(&unit_digit(Some('*'), 10, 5))
+        b.device_digit(&digit_event(Some('*'), 10, 5))
     else {
         panic!("events")
     };
     assert_eq!(duration_ms, MIN_DIGIT_MS, "a blip is made audible");
     assert!(
-        b.device_digit(&unit_digit(None, 16, 100)).is_none(),
+        b.device_digit(&digit_event(None, 16, 100)).is_none(),
         "flash"
     );
     assert!(!b.operator_port().is_overridden());
@@ -56,7 +45,7 @@ fn unit_digits_reach_an_operator_with_telephone_event_as_events() {
 fn unit_digits_reach_an_operator_without_telephone_event_in_band() {
     let mut b = bridge(false);
     assert_eq!(
-        b.device_digit(&unit_digit(Some('4'), 4, 100)),
+        b.device_digit(&digit_event(Some('4'), 4, 100)),
         Some(DigitRelay::InBand { digit: '4' })
     );
     let mut port = b.operator_port().clone();
