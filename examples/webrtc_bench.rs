@@ -252,6 +252,7 @@ fn main() {
     let mut buf = vec![0u8; 4096];
     let (mut steady, mut peak_legs) = (None::<(Instant, u64)>, 0usize);
     let mut steady_cpu = None;
+    let mut peak_legs_at = (0usize, Instant::now());
     while Instant::now() < deadline {
         let now = Instant::now();
         let active = units.iter().filter(|u| !u.done).count();
@@ -277,8 +278,14 @@ fn main() {
             })
             .count();
         peak_legs = peak_legs.max(legs);
+        // The steady state: every leg up, or all calls made and no new leg
+        // for 10 s (some never came up: the report says how many did).
+        if legs > peak_legs_at.0 {
+            peak_legs_at = (legs, Instant::now());
+        }
+        let settled = units.len() == a.calls && peak_legs_at.1.elapsed() >= Duration::from_secs(10);
         if let (Some(pid), None) = (a.daemon_pid, steady) {
-            if legs == a.concurrent.min(a.calls) {
+            if legs > 0 && (legs == a.concurrent.min(a.calls) || settled) {
                 steady = Some((Instant::now(), proc_cpu_ticks(pid)));
             }
         }
@@ -410,6 +417,9 @@ fn report(
             (rss.saturating_sub(rss0)) as f64 / legs
         );
     }
+    let mut refused: Vec<u16> = units.iter().filter_map(|u| u.refused).collect();
+    refused.sort_unstable();
+    println!("units_refused={} codes={refused:?}", refused.len());
     let packets: u64 = legs.iter().map(|l| l.packets_in).sum();
     println!("browser_packets_in_total={packets}");
 }

@@ -51,6 +51,8 @@ pub struct Unit {
     pub onset: Option<Instant>,
     /// Ended (the daemon's BYE, or given up).
     pub done: bool,
+    /// The daemon's final refusal (503 under overload, …), if any.
+    pub refused: Option<u16>,
 }
 
 fn policy() -> MediaPolicy {
@@ -95,6 +97,7 @@ impl Unit {
             heard: None,
             onset: None,
             done: false,
+            refused: None,
         }
     }
 
@@ -199,6 +202,7 @@ pub fn receive_sip(sip: &UdpSocket, units: &mut [Unit], buf: &mut [u8]) {
             unit.on_answer(sip, &msg);
         } else if start.starts_with("SIP/2.0 ") && sip_ua::status(&msg) >= 300 {
             unit.done = true;
+            unit.refused = Some(sip_ua::status(&msg));
         }
     }
 }
