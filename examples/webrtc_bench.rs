@@ -316,6 +316,7 @@ fn step_browser(p: &mut Phone, buf: &mut [u8], hold: Duration) {
             call.hung_up = true;
             RESULTS.with(|r| {
                 r.borrow_mut().push(LegResult {
+                    caller: call.invite.header("From").unwrap_or_default().to_owned(),
                     answered: call.answered,
                     connected: call.browser.connected_at,
                     heard: call.browser.heard_at,
@@ -338,6 +339,8 @@ fn step_browser(p: &mut Phone, buf: &mut [u8], hold: Duration) {
 }
 
 struct LegResult {
+    /// The INVITE's From: the unit's number.
+    caller: String,
     answered: Instant,
     connected: Option<Instant>,
     heard: Option<Instant>,
@@ -367,16 +370,17 @@ fn report(
         .filter_map(|l| Some(ms(l.heard? - l.answered)))
         .collect();
     // The bridge's delay: the unit's onset to the browser's first toned
-    // packet, paired by order of onset (one leg per unit call).
-    let mut onsets: Vec<Instant> = units.iter().filter_map(|u| u.onset).collect();
-    let mut heards: Vec<Instant> = legs.iter().filter_map(|l| l.heard).collect();
-    onsets.sort();
-    heards.sort();
-    let mut delay: Vec<f64> = onsets
+    // packet, the leg matched to its unit by the caller number.
+    let mut delay: Vec<f64> = legs
         .iter()
-        .zip(&heards)
-        .map(|(o, h)| ms(h.saturating_duration_since(*o)))
+        .filter_map(|l| {
+            let unit = units
+                .iter()
+                .find(|u| l.caller.contains(&format!("sip:{}@", u.caller)))?;
+            Some(ms(l.heard?.saturating_duration_since(unit.onset?)))
+        })
         .collect();
+    let heards = legs.iter().filter(|l| l.heard.is_some()).count();
     for v in [&mut connect, &mut two_way, &mut delay] {
         v.sort_by(f64::total_cmp);
     }
@@ -384,7 +388,7 @@ fn report(
         .iter()
         .filter(|u| u.heard.is_some())
         .count()
-        .min(heards.len());
+        .min(heards);
     let still = phones.iter().filter(|p| p.call.is_some()).count();
     println!(
         "calls={} concurrent={} operators={} legs_two_way={} peak_concurrent_two_way={} unanswered_units={} open_at_end={}",

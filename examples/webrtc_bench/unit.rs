@@ -38,6 +38,9 @@ impl AudioSource for Switch {
 /// One unit's call.
 pub struct Unit {
     pub call_id: String,
+    /// Its number (the From user), which the daemon's INVITE to the
+    /// browser carries as the caller.
+    pub caller: String,
     rtp: UdpSocket,
     session: Option<RtpSession>,
     on: Arc<AtomicBool>,
@@ -88,6 +91,7 @@ impl Unit {
         let _ = sip.send_to(invite.as_bytes(), daemon);
         Self {
             call_id,
+            caller: format!("4500{i:06}"),
             rtp,
             session: None,
             on: Arc::new(AtomicBool::new(false)),
