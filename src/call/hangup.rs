@@ -7,7 +7,7 @@ use super::state::{CallEvent, CallHandle, CallState, EndReason};
 use super::timers::CallTimer;
 use super::Lent;
 use crate::sip::dialog::ViaSpec;
-use crate::sip::message::{Method, Response};
+use crate::sip::message::{self, Method, Response};
 use crate::sip::transaction::TxKey;
 use crate::sip::types::Branch;
 use crate::telemetry::metrics as m;
@@ -60,11 +60,23 @@ impl Lent<'_> {
             CallState::Ending { bye_tx, reason } => {
                 call.state = CallState::Ending { bye_tx, reason };
             }
-            CallState::Answered | CallState::Confirmed => self.send_bye(now, handle, reason),
+            CallState::Answered | CallState::Confirmed => self.send_bye(now, handle, reason, None),
         }
     }
 
-    fn send_bye(&mut self, now: Instant, handle: CallHandle, reason: EndReason) {
+    /// Hangs up a leg whose 2xx carried an SDP answer we cannot use (ACKed
+    /// already): its BYE says why in a `Reason: SIP;cause=488` header
+    /// (RFC 3326), since a 2xx cannot be answered with a 488.
+    pub(crate) fn hang_up_refused_answer(&mut self, now: Instant, handle: CallHandle, why: &str) {
+        let text = why.replace(['"', '\\'], "'");
+        let reason = format!("SIP;cause=488;text=\"{text}\"");
+        if let Some(call) = self.calls.get_mut(&handle) {
+            call.state = CallState::Answered;
+        }
+        self.send_bye(now, handle, EndReason::LegFailed, Some(&reason));
+    }
+
+    fn send_bye(&mut self, now: Instant, handle: CallHandle, reason: EndReason, why: Option<&str>) {
         let branch = Branch::new(format!("z9hG4bK{}", self.token()));
         let core = &mut *self.core;
         let Some(call) = core.calls.get_mut(&handle) else {
@@ -75,7 +87,10 @@ impl Lent<'_> {
             transport: peer.transport.via_token(),
             sent_by: core.config.sent_by(&peer),
         };
-        let bye = call.dialog.request(Method::Bye, &via, &branch);
+        let mut bye = call.dialog.request(Method::Bye, &via, &branch);
+        if let Some(why) = why {
+            message::add_header(&mut bye, "Reason", why);
+        }
         call.span
             .in_scope(|| tracing::info!(reason = reason.as_str(), "hanging up"));
         let group = call.group();

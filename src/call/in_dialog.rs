@@ -11,7 +11,7 @@
 //! - A request for an unknown dialog gets 481; a CSeq lower than one already
 //!   seen gets 500 (RFC 3261 §12.2.2).
 
-use super::invite::SdpAnswer;
+use super::offer_answer::SdpAnswer;
 use super::reply::{header_has_token, ALLOW, SUPPORTED};
 use super::state::{CallEvent, CallHandle, CallState, EndReason};
 use super::Lent;
@@ -129,6 +129,7 @@ impl Lent<'_> {
             (call.dialog.peer.addr, call.local_port),
             call.sdp_session.1 + 1,
         );
+        let current = call.media.clone();
         call.sdp_session.1 = version;
         if let Some(value) = message::header_value(req, "Session-Expires") {
             call.session_expires = value.split(';').next().and_then(|v| v.trim().parse().ok());
@@ -136,7 +137,7 @@ impl Lent<'_> {
         let answer = if req.body.is_empty() && req.method == Method::Update {
             None
         } else {
-            match self.answer_sdp(req, &policy, local, version) {
+            match self.answer_sdp(req, &policy, local, version, current.as_ref()) {
                 Ok(a) => Some(a),
                 Err(refusal) => return self.refuse_offer(now, key, req, &refusal),
             }

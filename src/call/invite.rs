@@ -6,6 +6,7 @@
 //! offer (488), a media port (503). Only then is a call created and
 //! answered, at once or after 180 Ringing and `answer_delay`.
 
+use super::offer_answer::SdpAnswer;
 use super::reply::{calling_number, header_has_token, ALLOW, SUPPORTED};
 use super::state::{Call, CallEvent, CallHandle, CallState};
 use super::timers::CallTimer;
@@ -15,46 +16,11 @@ use crate::labels::TenantId;
 use crate::sip::dialog::Dialog;
 use crate::sip::digest::{Algorithm, AuthOutcome};
 use crate::sip::message::{self, Request};
-use crate::sip::sdp::{self, AnswerOutcome, LocalMedia, MediaPolicy};
+use crate::sip::sdp::{self, MediaPolicy};
 use crate::sip::transaction::TxKey;
 use crate::sip::types::{Peer, Tag};
 use crate::telemetry::metrics as m;
-use std::net::SocketAddr;
 use std::time::Instant;
-
-/// Why an offer gets no answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SdpRefusal {
-    /// Not UTF-8 or not SDP: 400.
-    Unreadable,
-    /// No common codec or no audio stream: 488.
-    Codec,
-    /// A `c=` address we do not send media to: 488 with a Warning.
-    Address(sdp::AddressRejection),
-    /// A WebRTC offer we cannot secure (no fingerprint, no ICE
-    /// credentials, …), or one in a dialog: 488 with a Warning.
-    WebRtc(sdp::WebRtcSdpError),
-}
-
-impl SdpRefusal {
-    /// The status code.
-    pub(crate) fn code(&self) -> u16 {
-        match self {
-            SdpRefusal::Unreadable => 400,
-            SdpRefusal::Codec | SdpRefusal::Address(_) | SdpRefusal::WebRtc(_) => 488,
-        }
-    }
-
-    /// The refusal metric's reason.
-    pub(crate) fn label(&self) -> &'static str {
-        match self {
-            SdpRefusal::Unreadable => "bad_sdp",
-            SdpRefusal::Codec => "codec",
-            SdpRefusal::Address(_) => "media_address",
-            SdpRefusal::WebRtc(_) => "webrtc_sdp",
-        }
-    }
-}
 
 /// What the answer to an INVITE carries, worked out before the call exists.
 struct Accepted {
@@ -73,7 +39,7 @@ impl Lent<'_> {
             self.refuse(now, &key, &req, 503, "no_port");
             return;
         };
-        match self.answer_sdp(&req, &accepted.policy, (peer.addr, port), 1) {
+        match self.answer_sdp(&req, &accepted.policy, (peer.addr, port), 1, None) {
             Ok(answer) => self.create_call(now, key, peer, req, accepted, port, answer),
             Err(refusal) => {
                 self.ports.release(port);
@@ -229,97 +195,6 @@ impl Lent<'_> {
         self.reply(now, key, req, code, None);
     }
 
-    /// Answers an offer we refused: 400, or 488 with a Warning when the
-    /// `c=` address was the problem (strict media).
-    pub(crate) fn refuse_offer(
-        &mut self,
-        now: Instant,
-        key: &TxKey,
-        req: &Request,
-        refusal: &SdpRefusal,
-    ) {
-        let mut resp = self.response(req, refusal.code(), None, None);
-        if let SdpRefusal::Address(rejection) = refusal {
-            tracing::info!(%rejection, "offer refused: media address");
-            let agent = self.config.advertise.to_string();
-            message::add_header(&mut resp, "Warning", &rejection.warning(&agent));
-        }
-        if let SdpRefusal::WebRtc(err) = refusal {
-            tracing::info!(%err, "WebRTC offer refused");
-            let agent = self.config.advertise.to_string();
-            let text = err.to_string().replace('"', "'");
-            message::add_header(&mut resp, "Warning", &format!("399 {agent} \"{text}\""));
-        }
-        self.send_response(now, key, resp);
-    }
-
-    /// Our SDP: the answer to the INVITE's offer, or our offer when it had
-    /// none. A re-INVITE or UPDATE (a request with a To tag) may hold with
-    /// `c=0.0.0.0`; see [`sdp::check_addresses`] for the `c=` rules.
-    pub(crate) fn answer_sdp(
-        &mut self,
-        req: &Request,
-        policy: &MediaPolicy,
-        (peer, port): (SocketAddr, u16),
-        version: u64,
-    ) -> Result<SdpAnswer, SdpRefusal> {
-        let local = LocalMedia {
-            addr: self.config.advertise_for(peer),
-            port,
-            session_id: u64::from(port) << 16 | (version & 0xffff),
-            session_version: version,
-            username: "alarmgate".into(),
-        };
-        if req.body.is_empty() {
-            let text = sdp::offer(policy, &local, sdp::Direction::SendRecv);
-            return Ok(SdpAnswer { media: None, text });
-        }
-        let text = std::str::from_utf8(&req.body).map_err(|_| SdpRefusal::Unreadable)?;
-        let offer = sdp::parse(text).map_err(|_| SdpRefusal::Unreadable)?;
-        let in_dialog = message::to_tag(req).is_some();
-        if sdp::offers_webrtc(&offer) {
-            return self.answer_webrtc(&offer, policy, local, in_dialog);
-        }
-        sdp::check_addresses(&offer, &self.config.sdp_allow, in_dialog)
-            .map_err(SdpRefusal::Address)?;
-        match sdp::answer(&offer, policy, local) {
-            AnswerOutcome::Accepted(media, text) => Ok(SdpAnswer {
-                media: Some(media),
-                text,
-            }),
-            AnswerOutcome::NotAcceptable { .. } => Err(SdpRefusal::Codec),
-        }
-    }
-
-    /// A browser's WebRTC offer: answered as ICE-lite with fresh
-    /// credentials and our fingerprint. Its `c=` is not checked (ICE checks,
-    /// signed with the credentials of this answer, find the address). A
-    /// re-offer in a dialog is refused: new credentials would restart ICE
-    /// under a transport that keeps the old ones; the call goes on.
-    fn answer_webrtc(
-        &mut self,
-        offer: &sdp::SessionDescription,
-        policy: &MediaPolicy,
-        local: LocalMedia,
-        in_dialog: bool,
-    ) -> Result<SdpAnswer, SdpRefusal> {
-        let fingerprint = match (&self.config.dtls_fingerprint, in_dialog) {
-            (Some(fingerprint), false) => fingerprint.clone(),
-            (_, true) => return Err(SdpRefusal::WebRtc(sdp::WebRtcSdpError::Renegotiation)),
-            (None, false) => return Err(SdpRefusal::Codec),
-        };
-        let ice = super::browser::ice_credentials(|| self.token());
-        let ours = sdp::WebRtcLocal { ice, fingerprint };
-        match sdp::answer_webrtc(offer, policy, local, &ours) {
-            Ok((media, text)) => Ok(SdpAnswer {
-                media: Some(media),
-                text,
-            }),
-            Err(sdp::WebRtcRefusal::Transport(err)) => Err(SdpRefusal::WebRtc(err)),
-            Err(sdp::WebRtcRefusal::Media(_)) => Err(SdpRefusal::Codec),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn create_call(
         &mut self,
@@ -400,7 +275,7 @@ impl Lent<'_> {
             return;
         };
         let supports = header_has_token(&invite, "Supported", "timer");
-        match self.answer_sdp(&invite, &policy, local, 1) {
+        match self.answer_sdp(&invite, &policy, local, 1, None) {
             Ok(answer) => self.send_answer(now, handle, &invite_tx, &invite, &answer, supports),
             Err(refusal) => self.refuse_offer(now, &invite_tx, &invite, &refusal),
         }
@@ -484,11 +359,4 @@ impl Lent<'_> {
             hold,
         });
     }
-}
-
-/// Our SDP for an answer, and the media it fixes (none yet for a late offer).
-#[derive(Debug, Clone)]
-pub(crate) struct SdpAnswer {
-    pub(crate) media: Option<sdp::NegotiatedMedia>,
-    pub(crate) text: String,
 }

@@ -20,7 +20,8 @@
 //! here: the switchboard routes them between the endpoint and the registrar.
 //!
 //! Files: [`policy`] (configuration values), [`state`] (per-call state and
-//! events), [`invite`] (new INVITEs), [`in_dialog`] (ACK, BYE, re-INVITE,
+//! events), [`invite`] (new INVITEs), [`offer_answer`] (our SDP answers
+//! and 488s), [`in_dialog`] (ACK, BYE, re-INVITE,
 //! UPDATE, INFO, CANCEL), [`hangup`] (our BYE, timers, drain),
 //! [`reply`] (responses with our headers), [`ports`], [`timers`];
 //! outgoing: [`leg`] (types, request building), [`originate`] (INVITE,
@@ -33,6 +34,7 @@ pub mod in_dialog;
 pub mod invite;
 pub mod leg;
 pub mod lookup;
+pub mod offer_answer;
 pub mod originate;
 pub mod policy;
 pub mod ports;
@@ -316,3 +318,5 @@ mod tests_shed;
 pub(crate) mod tests_uac;
 #[cfg(test)]
 mod tests_webrtc;
+#[cfg(test)]
+mod tests_webrtc_leg;

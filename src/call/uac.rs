@@ -198,7 +198,7 @@ impl Lent<'_> {
         resp: &Response,
     ) {
         match negotiate_answer(policy, webrtc, resp) {
-            Some(media) => {
+            Ok(media) => {
                 self.events
                     .push_back(CallEvent::LegAnswered { leg: handle });
                 if let Some(call) = self.calls.get(&handle) {
@@ -208,13 +208,13 @@ impl Lent<'_> {
                 self.start_media(handle, media);
                 self.arm_call_timers(now, handle);
             }
-            None => {
+            Err(why) => {
                 self.events.push_back(CallEvent::LegFailed {
                     leg: handle,
                     outcome: LegFailure::Rejected(488),
                     status: Some(resp.status_code.code()),
                 });
-                self.hang_up(now, handle, EndReason::LegFailed);
+                self.hang_up_refused_answer(now, handle, &why);
             }
         }
     }
@@ -230,22 +230,23 @@ impl Lent<'_> {
     }
 }
 
-/// The media the 2xx's SDP answer fixes, if it is usable; a leg we made a
-/// WebRTC offer on (`webrtc`: our ICE credentials) needs a WebRTC answer.
+/// The media the 2xx's SDP answer fixes, or why it is unusable; a leg we
+/// made a WebRTC offer on (`webrtc`: our ICE credentials) needs a WebRTC
+/// answer.
 fn negotiate_answer(
     policy: &MediaPolicy,
     webrtc: Option<&IceCredentials>,
     resp: &Response,
-) -> Option<NegotiatedMedia> {
-    let text = std::str::from_utf8(&resp.body).ok()?;
-    let answer = sdp::parse(text).ok()?;
+) -> Result<NegotiatedMedia, String> {
+    let text = std::str::from_utf8(&resp.body).map_err(|_| "SDP answer not UTF-8".to_owned())?;
+    let answer = sdp::parse(text).map_err(|e| format!("unreadable SDP answer: {e}"))?;
     let negotiated = match webrtc {
         Some(ours) => sdp::negotiated_from_webrtc_answer(policy, &answer, ours),
         None => sdp::negotiated_from_answer(policy, &answer),
     };
     negotiated
         .inspect_err(|err| tracing::warn!(%err, "answer refused"))
-        .ok()
+        .map_err(|err| err.to_string())
 }
 
 #[cfg(test)]

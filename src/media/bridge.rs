@@ -18,7 +18,10 @@
 //! RFC 4733 digits from the operator leg go to the device as RFC 4733 when
 //! the device negotiated telephone-event ([`DigitRelay::Events`]: the
 //! runtime calls `RtpSession::send_digits`), else they are played in-band
-//! on the device port ([`DigitRelay::InBand`]).
+//! on the device port ([`DigitRelay::InBand`]). The other way likewise
+//! ([`Bridge::device_digit`]): a unit's RFC 4733 digit reaches the operator
+//! (a browser that answered telephone-event) as RFC 4733, else in-band. A
+//! unit's in-band digits are in its audio already.
 //!
 //! A recorded call ([`Bridge::record`]) also feeds a
 //! [`RecordingTap`](super::recording::RecordingTap) with what each leg sent:
@@ -96,6 +99,7 @@ pub struct Bridge {
     device: BridgePort,
     operator: BridgePort,
     device_events: bool,
+    operator_events: bool,
     dtmf: DtmfParams,
     digits_events: u64,
     digits_in_band: u64,
@@ -119,12 +123,20 @@ impl Bridge {
             device,
             operator,
             device_events,
+            operator_events: false,
             dtmf: config.dtmf,
             digits_events: 0,
             digits_in_band: 0,
             events_ignored: 0,
             tap: None,
         }
+    }
+
+    /// The operator leg negotiated telephone-event: the device's RFC 4733
+    /// digits reach it as events, not in-band.
+    pub fn with_operator_events(mut self, operator_events: bool) -> Self {
+        self.operator_events = operator_events;
+        self
     }
 
     /// Records the call from now on: each leg's audio goes to `tap` too.
@@ -191,12 +203,44 @@ impl Bridge {
 
     /// Plays `digit` in-band toward the device; `None` if not a DTMF key.
     pub fn relay_in_band(&mut self, digit: char, duration_ms: u32) -> Option<DigitRelay> {
+        let port = self.device.clone();
+        self.in_band(&port, digit, duration_ms)
+    }
+
+    /// A finished RFC 4733 event from the device leg, toward the operator:
+    /// [`DigitRelay::Events`] to send on the operator leg when it
+    /// negotiated telephone-event (on error, call
+    /// [`Self::relay_in_band_to_operator`]), else queued in-band.
+    pub fn device_digit(&mut self, event: &DigitEvent) -> Option<DigitRelay> {
+        let Some(digit) = event.digit else {
+            self.events_ignored += 1;
+            return None;
+        };
+        let duration_ms = (u32::from(event.duration) / 8).clamp(MIN_DIGIT_MS, MAX_DIGIT_MS);
+        if self.operator_events {
+            self.digits_events += 1;
+            return Some(DigitRelay::Events { digit, duration_ms });
+        }
+        self.relay_in_band_to_operator(digit, duration_ms)
+    }
+
+    /// Plays `digit` in-band toward the operator; `None` if not a DTMF key.
+    pub fn relay_in_band_to_operator(
+        &mut self,
+        digit: char,
+        duration_ms: u32,
+    ) -> Option<DigitRelay> {
+        let port = self.operator.clone();
+        self.in_band(&port, digit, duration_ms)
+    }
+
+    fn in_band(&mut self, port: &BridgePort, digit: char, duration_ms: u32) -> Option<DigitRelay> {
         let params = DtmfParams {
             on_ms: duration_ms.clamp(MIN_DIGIT_MS, MAX_DIGIT_MS),
             ..self.dtmf
         };
         let spec = ToneSpec::dtmf(&digit.to_string(), params)?;
-        self.device.queue_digit(spec);
+        port.queue_digit(spec);
         self.digits_in_band += 1;
         Some(DigitRelay::InBand { digit })
     }
@@ -224,3 +268,7 @@ impl Drop for Bridge {
 #[cfg(test)]
 #[path = "bridge_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "bridge_unit_digits_tests.rs"]
+mod unit_digits_tests;

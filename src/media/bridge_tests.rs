@@ -230,7 +230,7 @@ fn an_override_tone_wins_then_the_voice_resumes_in_real_time() {
     assert_eq!(port.stats().overridden, 43 * 160);
 }
 
-fn digit_event(digit: Option<char>, event: u8, ms: u16) -> DigitEvent {
+pub(super) fn digit_event(digit: Option<char>, event: u8, ms: u16) -> DigitEvent {
     DigitEvent {
         event,
         digit,

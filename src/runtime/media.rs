@@ -17,7 +17,7 @@
 //! spawned) live on one worker, chosen by the group's handle, so a bridge
 //! moves audio between two legs of one worker without locks or channels.
 //! Each tick: every leg reads its socket; every bridge moves the decoded
-//! audio both ways and relays the operator's digits; the device leg's
+//! audio both ways and relays RFC 4733 digits both ways; the device leg's
 //! alarm pipeline hears the same audio; every leg sends what is due.
 
 use super::alarm_leg::{
@@ -301,11 +301,13 @@ impl Worker {
             return self.wait_for_media(device, operator);
         };
         let te = d.telephone_event;
-        let bridge = Bridge::new(BridgeConfig::default(), d.port.clone(), o.port.clone(), te);
+        let bridge = Bridge::new(BridgeConfig::default(), d.port.clone(), o.port.clone(), te)
+            .with_operator_events(o.telephone_event);
         tracing::info!(
             device = device.0,
             operator = operator.0,
             rfc4733_to_device = te,
+            rfc4733_to_operator = o.telephone_event,
             "bridged"
         );
         let mut link = Link::new(device, operator, bridge);

@@ -345,19 +345,25 @@ impl Link {
         }
     }
 
-    /// This tick's audio both ways, the operator's digits to the device,
-    /// and the tick's recording frame.
+    /// This tick's audio both ways, each side's RFC 4733 digits to the
+    /// other, and the tick's recording frame.
     pub(super) fn carry(&mut self, legs: &mut HashMap<CallHandle, Leg>) {
         self.carry_audio(legs);
         self.record_tick();
     }
 
     fn carry_audio(&mut self, legs: &mut HashMap<CallHandle, Leg>) {
+        let mut to_operator = Vec::new();
         if let Some(device) = legs.get(&self.device) {
             device
                 .frames
                 .iter()
                 .for_each(|f| self.bridge.from_device(f));
+            // Copies: the alarm pipeline hears the device's digits after us.
+            to_operator.extend(device.events.iter().map(|e| self.bridge.device_digit(e)));
+        }
+        for relay in to_operator {
+            self.deliver_to_operator(legs, relay);
         }
         let Some(operator) = legs.get_mut(&self.operator) else {
             return;
@@ -394,6 +400,24 @@ impl Link {
             .is_some_and(|d| d.send_digit(digit, duration_ms));
         if !sent {
             self.bridge.relay_in_band(digit, duration_ms);
+        }
+    }
+
+    /// Sends a device digit's events relay on the operator leg (in-band if
+    /// it cannot).
+    fn deliver_to_operator(
+        &mut self,
+        legs: &mut HashMap<CallHandle, Leg>,
+        relay: Option<DigitRelay>,
+    ) {
+        let Some(DigitRelay::Events { digit, duration_ms }) = relay else {
+            return;
+        };
+        let sent = legs
+            .get_mut(&self.operator)
+            .is_some_and(|o| o.send_digit(digit, duration_ms));
+        if !sent {
+            self.bridge.relay_in_band_to_operator(digit, duration_ms);
         }
     }
 

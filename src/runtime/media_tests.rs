@@ -314,5 +314,25 @@ fn unbridge_and_a_bridge_that_waits_for_its_leg() {
     );
 }
 
+#[test]
+fn a_units_rfc4733_digit_reaches_the_operator_as_rfc4733() {
+    let mut rig = Rig::new();
+    let bridge = WorkerInput::Bridge {
+        group: DEVICE,
+        a: DEVICE,
+        b: OPERATOR,
+    };
+    rig.worker.input(epoch(), bridge);
+    rig.run(0, 3);
+    rig.unit
+        .session()
+        .send_digits("8", 120)
+        .expect("negotiated");
+    rig.run(3, 25);
+    let digit = rig.phone.session().poll_event().map(|e| e.digit);
+    assert_eq!(digit, Some(Some('8')), "the unit's digit, as RFC 4733");
+    assert!(rig.phone.session().poll_event().is_none(), "once");
+}
+
 #[path = "media_alarm_tests.rs"]
 mod alarm;

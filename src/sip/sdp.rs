@@ -19,7 +19,9 @@
 //!   [`negotiated_from_answer`] reads the answer to it.
 //! - [`webrtc_offer`] and [`negotiated_from_webrtc_answer`] do the same for
 //!   a browser operator: the same codecs on the WebRTC profile (ICE-lite,
-//!   DTLS-SRTP, rtcp-mux).
+//!   DTLS-SRTP, rtcp-mux); [`answer_webrtc`] answers a browser's offer,
+//!   and its re-offers (hold, unhold) keeping the call's transport
+//!   ([`reoffer_role`]).
 
 mod address;
 mod answer;
@@ -27,6 +29,7 @@ mod negotiate;
 mod offer;
 mod parse;
 mod webrtc;
+mod webrtc_reoffer;
 mod write;
 
 use std::net::IpAddr;
@@ -41,6 +44,7 @@ pub use webrtc::{
     remote_transport, webrtc_offer, DtlsRole, Fingerprint, IceCredentials, IcePwd, IceUfrag,
     WebRtcLocal, WebRtcMedia, WebRtcRefusal, WebRtcSdpError,
 };
+pub use webrtc_reoffer::{prefer_codec, reoffer_role, webrtc_reoffer};
 
 /// The RTP clock rate of G.711 and of the telephone-events we negotiate.
 pub const CLOCK_RATE: u32 = 8000;

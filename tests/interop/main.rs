@@ -70,4 +70,6 @@ mod supervision;
 mod torture;
 mod unconfirmed;
 mod webrtc;
+mod webrtc_bad_sdp;
+mod webrtc_hold;
 mod ws;

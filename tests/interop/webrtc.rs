@@ -13,9 +13,9 @@
 //! 700 Hz; "heard" is a 500 ms Goertzel window at or above -30 dBm0.
 
 #[path = "webrtc/browser.rs"]
-mod browser;
+pub(crate) mod browser;
 #[path = "webrtc/sip_ua.rs"]
-mod sip_ua;
+pub(crate) mod sip_ua;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use crate::operators::{
 use browser::Browser;
 use sip_ua::SipUa;
 
-fn daemon_addr(port: u16) -> SocketAddr {
+pub(crate) fn daemon_addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 

@@ -109,9 +109,24 @@ pub enum WebRtcSdpError {
     /// `holdconn`.
     #[error("unusable a=setup:{0}")]
     Setup(String),
-    /// A WebRTC re-offer within a dialog (we do not restart ICE).
+    /// A WebRTC re-offer on a plain RTP call (a change of transport).
     #[error("WebRTC re-offer in a dialog not supported: the call keeps its media")]
     Renegotiation,
+    /// A plain RTP re-offer on a WebRTC call (a change of transport).
+    #[error("plain RTP re-offer on a WebRTC call: the call keeps its WebRTC media")]
+    NotWebRtc,
+    /// A re-offer with other ICE credentials (an ICE restart, RFC 8839 §4.4.1.1.1).
+    #[error("ICE restart not supported: re-offer with the call's ICE credentials")]
+    IceRestart,
+    /// A re-offer with another certificate fingerprint (a new DTLS association).
+    #[error("DTLS fingerprint changed: re-offer with the call's certificate")]
+    FingerprintChanged,
+    /// A WebRTC offer to a node without a DTLS certificate.
+    #[error("WebRTC not enabled on this node (no DTLS certificate)")]
+    NoCertificate,
+    /// A re-offer whose `a=setup` would swap the running DTLS roles.
+    #[error("a=setup:{0} would swap the running DTLS roles (RFC 8842 §5.5)")]
+    RoleSwap(String),
 }
 
 /// True for the profiles a WebRTC endpoint offers (RFC 5764 §8, RFC 8829).
@@ -265,11 +280,17 @@ pub fn offers_webrtc(offer: &SessionDescription) -> bool {
 /// [`super::answer()`]), ICE-lite on our port, `ours` credentials and
 /// fingerprint, `a=setup:passive` (or `active` when the offer is passive).
 /// Its `c=` is not a hold: the addresses come from ICE.
+///
+/// A re-offer in the dialog of a WebRTC call (`current`, its transport:
+/// JsSIP's hold and unhold) must keep that transport, see
+/// [`super::webrtc_reoffer::reoffer_role`]; `ours` then holds the call's
+/// own credentials.
 pub fn answer_webrtc(
     offer: &SessionDescription,
     policy: &MediaPolicy,
     local: LocalMedia,
     ours: &WebRtcLocal,
+    current: Option<&WebRtcMedia>,
 ) -> Result<(NegotiatedMedia, String), WebRtcRefusal> {
     let no_audio = WebRtcRefusal::Media(super::RejectReason::NoAudioStream);
     let index = offer
@@ -285,15 +306,13 @@ pub fn answer_webrtc(
         .ok_or(WebRtcRefusal::Media(super::RejectReason::NoAudioStream))?;
     let (remote, remote_fingerprint, setup) =
         remote_transport(offer, media).map_err(WebRtcRefusal::Transport)?;
-    let (role, our_setup) = match setup.as_str() {
-        "actpass" | "active" => (DtlsRole::Server, "passive"),
-        "passive" => (DtlsRole::Client, "active"),
-        other => {
-            return Err(WebRtcRefusal::Transport(WebRtcSdpError::Setup(
-                other.into(),
-            )))
+    let (role, our_setup) = match current {
+        Some(current) => {
+            super::webrtc_reoffer::reoffer_role(&remote, &remote_fingerprint, &setup, current)
         }
-    };
+        None => initial_role(&setup),
+    }
+    .map_err(WebRtcRefusal::Transport)?;
     let mid = attribute(offer, media, "mid").map(str::to_owned);
     let mut plain = offer.clone();
     plain.connection = Some(super::ConnectionAddr::Ip(local.addr));
@@ -315,6 +334,15 @@ pub fn answer_webrtc(
         negotiated,
         webrtc_text(&text, &local, ours, our_setup, mid.as_deref()),
     ))
+}
+
+/// Our DTLS role and `a=setup` answering a first offer's `a=setup`.
+fn initial_role(setup: &str) -> Result<(DtlsRole, &'static str), WebRtcSdpError> {
+    match setup {
+        "actpass" | "active" => Ok((DtlsRole::Server, "passive")),
+        "passive" => Ok((DtlsRole::Client, "active")),
+        other => Err(WebRtcSdpError::Setup(other.into())),
+    }
 }
 
 /// A plain description made WebRTC: the profile, ICE-lite, our transport

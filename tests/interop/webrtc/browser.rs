@@ -71,7 +71,14 @@ pub(crate) struct Browser {
     window: usize,
     /// RTP packets received.
     pub packets_in: u64,
+    /// When the first 20 ms packet with `measure_hz` at or above
+    /// [`ONSET_DBM0`] arrived (tone onset, for delay measurements).
+    pub heard_at: Option<Instant>,
+    onset: Goertzel,
 }
+
+/// A packet whose tone is at least this loud marks the onset, dBm0.
+pub(crate) const ONSET_DBM0: f32 = -30.0;
 
 impl Browser {
     /// Answers `offer` (the daemon's SDP) with `a=setup:active` as Chromium
@@ -175,6 +182,8 @@ impl Browser {
             measure: Goertzel::new(measure_hz, 8000.0),
             window: 0,
             packets_in: 0,
+            heard_at: None,
+            onset: Goertzel::new(measure_hz, 8000.0),
         };
         (browser, sdp)
     }
@@ -191,7 +200,23 @@ impl Browser {
             if done(self) {
                 return true;
             }
-            if let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            self.step(&mut buf);
+        }
+        done(self)
+    }
+
+    /// Makes the socket non-blocking, for [`Self::step`] over many browsers
+    /// in one thread (a bench).
+    #[allow(dead_code)]
+    pub(crate) fn set_nonblocking(&self) {
+        self.socket.set_nonblocking(true).expect("nonblocking");
+    }
+
+    /// One turn: what arrived (one datagram, or all with a non-blocking
+    /// socket), timers, events, what was heard, what is due to send.
+    pub(crate) fn step(&mut self, buf: &mut [u8]) {
+        {
+            while let Ok((n, from)) = self.socket.recv_from(buf) {
                 let msg = TaggedBytesMut {
                     now: Instant::now(),
                     transport: TransportContext {
@@ -200,7 +225,7 @@ impl Browser {
                         ecn: None,
                         transport_protocol: TransportProtocol::UDP,
                     },
-                    message: BytesMut::from(&buf[..n]),
+                    message: BytesMut::from(buf.get(..n).unwrap_or_default()),
                 };
                 let _ = self.pc.handle_read(msg);
             }
@@ -215,7 +240,6 @@ impl Browser {
                 let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
             }
         }
-        done(self)
     }
 
     fn events(&mut self) {
@@ -247,6 +271,7 @@ impl Browser {
             self.packets_in += 1;
             let mut pcm = vec![0i16; packet.payload.len()];
             law.decode_into(&packet.payload, &mut pcm);
+            self.mark_onset(&pcm);
             self.measure.push_pcm(&pcm);
             self.window += pcm.len();
             if self.window >= WINDOW {
@@ -255,6 +280,19 @@ impl Browser {
                 self.measure.reset();
                 self.window = 0;
             }
+        }
+    }
+
+    /// Notes the arrival of the first packet carrying the measured tone.
+    fn mark_onset(&mut self, pcm: &[i16]) {
+        if self.heard_at.is_some() || pcm.is_empty() {
+            return;
+        }
+        self.onset.reset();
+        self.onset.push_pcm(pcm);
+        let ms = power_to_mean_square(self.onset.power(), pcm.len());
+        if mean_square_to_dbm0(ms) >= ONSET_DBM0 {
+            self.heard_at = Some(Instant::now());
         }
     }
 

@@ -152,22 +152,62 @@ impl SipUa {
 
     /// BYE in the dialog `invite` set up (we are its UAS).
     pub(crate) fn bye(&mut self, invite: &Msg) {
-        self.cseq += 1;
+        let text = self.in_dialog(invite, "BYE", None);
+        self.send(&text, invite.from);
+    }
+
+    /// A re-INVITE carrying `sdp` in the dialog `invite` set up (JsSIP's
+    /// hold and unhold): its final response, a 2xx ACKed.
+    pub(crate) fn reinvite(&mut self, invite: &Msg, sdp: &str) -> Option<Msg> {
+        let text = self.in_dialog(invite, "INVITE", Some(sdp));
+        let cseq = self.cseq;
+        self.send(&text, invite.from);
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            let msg = self.recv(left)?;
+            let ours = msg.header("CSeq") == Some(format!("{cseq} INVITE").as_str());
+            if !ours || status(&msg) < 200 {
+                continue;
+            }
+            if status(&msg) < 300 {
+                let ack = self.in_dialog(invite, "ACK", None);
+                self.send(&ack, invite.from);
+            }
+            return Some(msg);
+        }
+        None
+    }
+
+    /// A request in the dialog `invite` set up (we are its UAS); an ACK
+    /// reuses the current CSeq number.
+    fn in_dialog(&mut self, invite: &Msg, method: &str, sdp: Option<&str>) -> String {
+        if method != "ACK" {
+            self.cseq += 1;
+        }
         let target = invite
             .header("Contact")
             .map(|c| c.trim_matches(|ch| ch == '<' || ch == '>').to_owned())
             .unwrap_or_default();
-        let text = format!(
-            "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKbye{c};rport\r\n\
+        let body = sdp.unwrap_or_default();
+        let content_type = match sdp {
+            Some(_) => "Content-Type: application/sdp\r\n",
+            None => "",
+        };
+        format!(
+            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{m}{c}{n};rport\r\n\
              Max-Forwards: 70\r\nFrom: {to};tag=op\r\nTo: {from}\r\nCall-ID: {id}\r\n\
-             CSeq: {c} BYE\r\nContent-Length: 0\r\n\r\n",
+             CSeq: {c} {method}\r\nContact: <sip:{u}@{l};transport=ws>\r\n{content_type}\
+             Content-Length: {len}\r\n\r\n{body}",
             l = self.local,
+            m = method.to_ascii_lowercase(),
+            n = if method == "ACK" { "a" } else { "" },
             c = self.cseq,
+            u = self.user,
             to = invite.header("To").unwrap_or_default(),
             from = invite.header("From").unwrap_or_default(),
             id = invite.header("Call-ID").unwrap_or_default(),
-        );
-        self.send(&text, invite.from);
+            len = body.len(),
+        )
     }
 }
 
@@ -181,7 +221,7 @@ pub(crate) fn status(msg: &Msg) -> u16 {
 }
 
 /// A response to `request`: its Vias, From, To (with our tag), Call-ID, CSeq.
-fn reply(request: &Msg, code: u16, contact: &str, sdp: Option<&str>) -> String {
+pub(crate) fn reply(request: &Msg, code: u16, contact: &str, sdp: Option<&str>) -> String {
     let mut out = format!("SIP/2.0 {code} {}\r\n", reason(code));
     for via in request.headers("Via") {
         out.push_str(&format!("Via: {via}\r\n"));
