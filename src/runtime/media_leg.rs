@@ -396,8 +396,4 @@ impl Link {
             self.bridge.relay_in_band(digit, duration_ms);
         }
     }
-
-    pub(super) fn has(&self, leg: CallHandle) -> bool {
-        self.device == leg || self.operator == leg
-    }
 }
