@@ -77,6 +77,11 @@ impl<K> TimerQueue<K> {
         }
     }
 
+    /// Removes and returns the earliest entry, due or not.
+    pub fn pop(&mut self) -> Option<(Instant, K)> {
+        self.heap.pop().map(|Reverse(e)| (e.at, e.key))
+    }
+
     /// Drops stale entries at the head, as judged by `live`.
     pub fn prune(&mut self, live: impl Fn(Instant, &K) -> bool) {
         while let Some(Reverse(e)) = self.heap.peek() {

@@ -47,7 +47,7 @@ use super::classify::Classifier;
 use super::heard::Heard;
 pub use super::pipeline_types::*;
 use super::receiver::{ContactIdReceiver, ReceiverState};
-use super::receiver_types::DigitSource;
+use super::receiver_types::{DigitSource, RtpStamp};
 use crate::dsp::{AudioTimeline, DigitMetrics, DtmfDetector, DtmfEvent};
 use crate::media::receiver::AudioFrame;
 use crate::media::telephone_event::DigitEvent;
@@ -266,7 +266,12 @@ impl AlarmPipeline {
             .rtp_time(event.timestamp, now)
             .unwrap_or_else(|| now.checked_sub(duration).unwrap_or(now));
         let level = -f32::from(event.volume);
-        self.rfc4733_digit(now, digit, started_at, duration, level);
+        let rtp = RtpStamp {
+            ssrc: event.ssrc,
+            timestamp: event.timestamp,
+            duration: u32::from(event.duration),
+        };
+        self.rfc4733_digit(now, digit, (started_at, duration), level, Some(rtp));
     }
 
     /// An RFC 4733 digit that started at `started_at` and lasted `duration`,
@@ -278,7 +283,7 @@ impl AlarmPipeline {
         started_at: Instant,
         duration: Duration,
     ) {
-        self.rfc4733_digit(now, digit, started_at, duration, f32::NAN);
+        self.rfc4733_digit(now, digit, (started_at, duration), f32::NAN, None);
     }
 
     /// The journal holds message `seq`: the kissoff may start.
@@ -327,9 +332,9 @@ impl AlarmPipeline {
         &mut self,
         now: Instant,
         digit: char,
-        started_at: Instant,
-        duration: Duration,
+        (started_at, duration): (Instant, Duration),
         level_dbm0: f32,
+        rtp: Option<RtpStamp>,
     ) {
         self.handle_timeout(now);
         if self.finished {
@@ -344,7 +349,7 @@ impl AlarmPipeline {
         };
         self.stats.rfc4733_digits += 1;
         self.receiver
-            .handle_digit(now, digit, DigitSource::Rfc4733, Some(metrics));
+            .handle_stamped_digit(now, digit, DigitSource::Rfc4733, Some(metrics), rtp);
         self.drain_receiver(now);
     }
 
@@ -374,6 +379,9 @@ mod sim;
 #[path = "pipeline_tests.rs"]
 mod tests;
 
+#[cfg(test)]
+#[path = "pipeline_rtp_tests.rs"]
+mod rtp_tests;
 #[cfg(test)]
 #[path = "pipeline_silence_tests.rs"]
 mod silence_tests;

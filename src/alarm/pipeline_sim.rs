@@ -223,6 +223,7 @@ impl Sim {
             duration: 55 * 8,
             volume: 10,
             ended_by: EventEnd::EndBit,
+            ssrc: 7,
         };
         self.p.handle_telephone_event(at(when), &event);
     }

@@ -21,11 +21,17 @@
 //!   heard is an echo or the other path's copy, and must not cancel a kissoff.
 //! - **Duplicates (P5).** A repeat of a stored message is acknowledged again,
 //!   not re-stored; a repeat of one still being stored waits for that storage.
+//! - **Gaps on the sender's clock.** Between RFC 4733 digits of one stream
+//!   the inter-digit gap is judged on their RTP timestamps, so a sender or
+//!   network that stalls and then delivers the rest at once keeps one
+//!   message; the clock waits `rtp_stall_limit` for such a digit and still
+//!   ends the message of a sender that really went quiet. Without
+//!   timestamps (in-band, another SSRC) the gap is judged by arrival.
 //! - **Voice (P7).** `SwitchToVoice` comes after our kissoff ends; digits are
 //!   still decoded for `listen_after_voice`.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::contact_id::{parse, ContactIdMessage, MESSAGE_LEN};
 pub use super::receiver_types::*;
@@ -144,6 +150,20 @@ impl ContactIdReceiver {
         source: DigitSource,
         metrics: Option<DigitMetrics>,
     ) {
+        self.handle_stamped_digit(now, digit, source, metrics, None);
+    }
+
+    /// [`Self::handle_digit`] for a digit with its place on the RTP clock
+    /// (an RFC 4733 event): the gap from the previous digit is judged on the
+    /// timestamps when both share a stream, by arrival otherwise.
+    pub fn handle_stamped_digit(
+        &mut self,
+        now: Instant,
+        digit: char,
+        source: DigitSource,
+        metrics: Option<DigitMetrics>,
+        rtp: Option<RtpStamp>,
+    ) {
         use ReceiverState::*;
         let started_at = metrics.map_or(now, |m| m.started_at.min(now));
         let record = DigitRecord {
@@ -152,6 +172,7 @@ impl ContactIdReceiver {
             started_at,
             reported_at: now,
             metrics,
+            rtp,
         };
         if !"0123456789*#ABCD".contains(digit)
             || matches!(
@@ -174,9 +195,12 @@ impl ContactIdReceiver {
             self.events.push_back(ReceiverEvent::StopTone);
             self.handshake_end = Some(now);
         }
+        if self.state == CollectingDigits && !self.continues(&record) {
+            self.discard_partial();
+        }
         self.state = CollectingDigits;
         self.digits.push(record);
-        self.deadline = Some(now + self.config.inter_digit_timeout);
+        self.deadline = Some(now + self.digit_wait(&record));
         if self.digits.len() == MESSAGE_LEN {
             self.complete_message(now);
         }
@@ -232,10 +256,7 @@ impl ContactIdReceiver {
                 self.finish();
             }
             CollectingDigits => {
-                let raw = self.digits.drain(..).map(|d| d.digit).collect();
-                self.stats.partials += 1;
-                self.events
-                    .push_back(ReceiverEvent::PartialDiscarded { raw });
+                self.discard_partial();
                 self.await_next(at);
             }
             AwaitingStorage => {
@@ -290,6 +311,40 @@ impl ContactIdReceiver {
         self.state = ReceiverState::Done;
         self.deadline = None;
         self.pending = None;
+    }
+
+    /// The digits so far did not make a message: drop them, say what they were.
+    fn discard_partial(&mut self) {
+        let raw = self.digits.drain(..).map(|d| d.digit).collect();
+        self.stats.partials += 1;
+        self.events
+            .push_back(ReceiverEvent::PartialDiscarded { raw });
+    }
+
+    /// How long the clock waits after `d` for the next digit: the
+    /// inter-digit timeout, or for a digit on the RTP clock the stall
+    /// limit (the next digit's timestamps then judge the gap).
+    fn digit_wait(&self, d: &DigitRecord) -> Duration {
+        match d.rtp {
+            Some(_) => self.config.rtp_stall_limit,
+            None => self.config.inter_digit_timeout,
+        }
+        .max(self.config.inter_digit_timeout)
+    }
+
+    /// True when `next` belongs to the message being collected. After a
+    /// digit without timestamps the clock has judged already (its timer,
+    /// which the pipeline holds while a digit may still sound); after one
+    /// on the RTP clock the gap is the timestamps' when `next` is on the
+    /// same stream, else the arrival's.
+    fn continues(&self, next: &DigitRecord) -> bool {
+        let Some(last) = self.digits.last().filter(|d| d.rtp.is_some()) else {
+            return true;
+        };
+        let on_rtp = last.rtp.zip(next.rtp).and_then(|(a, b)| b.since(&a));
+        let gap =
+            on_rtp.unwrap_or_else(|| next.reported_at.saturating_duration_since(last.reported_at));
+        gap <= self.config.inter_digit_timeout
     }
 
     /// True when `d` repeats a digit the other path delivered within the window.
@@ -476,3 +531,7 @@ pub fn no_voice(_: &ContactIdMessage) -> bool {
 #[cfg(test)]
 #[path = "receiver_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "receiver_rtp_tests.rs"]
+mod rtp_tests;

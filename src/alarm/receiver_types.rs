@@ -38,6 +38,15 @@ pub struct ReceiverConfig {
     pub listen_after_voice: Duration,
     /// Same digit from the other source starting this close is one digit (30 ms).
     pub dedupe_window: Duration,
+    /// After an RFC 4733 digit, how long the clock waits for the next one
+    /// before dropping the partial (1000 ms). The gap itself is judged on
+    /// the RTP timestamps when the next digit comes (`inter_digit_timeout`
+    /// on the sender's clock), so a sender or network that stalls and then
+    /// delivers the rest at once does not split a message; this only ends
+    /// a message whose sender really went quiet. Below the unit's repeat
+    /// interval (≥ 1.25 s), so a repeat after a real silence never joins a
+    /// partial on arrival alone.
+    pub rtp_stall_limit: Duration,
 }
 
 impl Default for ReceiverConfig {
@@ -56,6 +65,7 @@ impl Default for ReceiverConfig {
             quiet_line_timeout: ms(5000),
             listen_after_voice: ms(5000),
             dedupe_window: ms(45),
+            rtp_stall_limit: ms(1000),
         }
     }
 }
@@ -123,7 +133,14 @@ impl ReceiverConfig {
                 ms(4000),
             ),
         ];
-        match ranges.into_iter().find(|(_, v, lo, hi)| v < lo || v > hi) {
+        let stall = (
+            "rtp_stall_limit",
+            self.rtp_stall_limit,
+            self.inter_digit_timeout,
+            ms(1200),
+        );
+        let mut ranges = ranges.into_iter().chain([stall]);
+        match ranges.find(|(_, v, lo, hi)| v < lo || v > hi) {
             Some((name, value, min, max)) => Err(ReceiverConfigError::OutOfRange {
                 name,
                 value,
@@ -161,6 +178,37 @@ pub enum ToneCommand {
     },
 }
 
+/// Where an RFC 4733 digit sits on its stream's RTP clock (8 kHz).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpStamp {
+    /// The stream: timestamps of different SSRCs are not comparable.
+    pub ssrc: u32,
+    /// The event's start (its RTP timestamp).
+    pub timestamp: u32,
+    /// Its duration in timestamp units.
+    pub duration: u32,
+}
+
+impl RtpStamp {
+    /// RTP timestamp units per millisecond (8 kHz).
+    const PER_MS: u64 = 8;
+
+    /// On the sender's clock, from the end of `earlier` to the end of this
+    /// digit (the span the arrival clock measures between two reports);
+    /// `None` for another stream or an end not after `earlier`'s (serial
+    /// arithmetic, so the 32-bit wrap is no gap).
+    pub fn since(&self, earlier: &RtpStamp) -> Option<Duration> {
+        if self.ssrc != earlier.ssrc {
+            return None;
+        }
+        let end = self.timestamp.wrapping_add(self.duration);
+        let before = earlier.timestamp.wrapping_add(earlier.duration);
+        let units = end.wrapping_sub(before);
+        (units != 0 && units < 1 << 31)
+            .then(|| Duration::from_micros(u64::from(units) * 1000 / Self::PER_MS))
+    }
+}
+
 /// One accepted digit, for forensics.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DigitRecord {
@@ -174,6 +222,8 @@ pub struct DigitRecord {
     pub reported_at: Instant,
     /// Detector measurements, when available.
     pub metrics: Option<DigitMetrics>,
+    /// Its place on the RTP clock (RFC 4733 digits from an RTP stream).
+    pub rtp: Option<RtpStamp>,
 }
 
 /// How one message arrived.

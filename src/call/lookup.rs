@@ -97,7 +97,7 @@ impl CallCore {
     /// whether REGISTER goes to the registrar. Calls in progress keep what
     /// they were set up with.
     pub fn set_routing(&mut self, tenants: Vec<super::TenantPolicy>, registrar: bool) {
-        self.config.tenants = tenants;
+        self.config.tenants = tenants.into();
         self.config.registrar = registrar;
     }
 }

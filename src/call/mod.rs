@@ -43,6 +43,7 @@ pub mod scaip_message;
 pub mod shed;
 pub mod shed_raw;
 pub mod state;
+pub mod tenants;
 pub mod timers;
 pub mod uac;
 

@@ -53,8 +53,8 @@ pub struct CoreConfig {
     pub listeners: Vec<(Transport, SocketAddr)>,
     /// RFC 3261 timer base values.
     pub timers: TimerConfig,
-    /// Tenants by DID.
-    pub tenants: Vec<TenantPolicy>,
+    /// Tenants, indexed by DID.
+    pub tenants: super::tenants::Tenants,
     /// Delay between 180 Ringing and 200 OK (zero: answer at once).
     pub answer_delay: Duration,
     /// Hang up calls older than this; `None` never cuts a call.
@@ -83,9 +83,7 @@ pub struct CoreConfig {
 impl CoreConfig {
     /// The tenant whose DIDs contain `did`, exactly.
     pub fn tenant_for(&self, did: &str) -> Option<&TenantPolicy> {
-        self.tenants
-            .iter()
-            .find(|t| t.dids.iter().any(|d| d == did))
+        self.tenants.for_did(did)
     }
 
     /// The listener to name in Contact/Via for a transport (falls back to the first).
@@ -131,7 +129,8 @@ impl CoreConfig {
                 id: "demo".into(),
                 dids: vec!["112".into(), "+4570000112".into()],
                 codecs: vec![Codec::Pcma, Codec::Pcmu],
-            }],
+            }]
+            .into(),
             answer_delay: Duration::ZERO,
             max_duration: None,
             session_expires: Duration::from_secs(1800),

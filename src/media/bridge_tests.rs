@@ -238,6 +238,7 @@ pub(super) fn digit_event(digit: Option<char>, event: u8, ms: u16) -> DigitEvent
         duration: ms * 8,
         volume: 10,
         ended_by: EndReason::EndBit,
+        ssrc: 0,
     }
 }
 

@@ -214,6 +214,7 @@ impl RtpReceiver {
                 self.events.reset();
             }
             self.events_ssrc = Some(item.ssrc);
+            self.events.set_ssrc(item.ssrc);
         }
         let result = self
             .events
@@ -382,13 +383,15 @@ mod tests {
         rx.handle_packet(epoch() + 20 * MS, src, &event(6, 7, 50, 2, true))
             .expect("ok");
         let got: Vec<_> = std::iter::from_fn(|| rx.poll_event())
-            .map(|e| (e.digit, e.ended_by))
+            .map(|e| (e.digit, e.ended_by, e.ssrc))
             .collect();
+        // Each event names its own stream: the old one's flushed digit keeps
+        // SSRC 5, so its timestamp is never compared with stream 6's.
         assert_eq!(
             got,
             [
-                (Some('1'), EndReason::Superseded),
-                (Some('2'), EndReason::EndBit)
+                (Some('1'), EndReason::Superseded, 5),
+                (Some('2'), EndReason::EndBit, 6)
             ]
         );
     }

@@ -146,6 +146,9 @@ pub struct DigitEvent {
     pub volume: u8,
     /// How the event ended.
     pub ended_by: EndReason,
+    /// The SSRC of the stream that carried it (timestamps of one SSRC share
+    /// one clock; another SSRC's are not comparable).
+    pub ssrc: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +172,7 @@ pub struct TelephoneEventReceiver {
     last_finished: Option<u32>,
     out: VecDeque<DigitEvent>,
     ignored: u64,
+    ssrc: u32,
 }
 
 /// True if timestamp `a` is after `b` (RFC 1982 serial arithmetic).
@@ -187,6 +191,7 @@ impl TelephoneEventReceiver {
             last_finished,
             out,
             ignored: 0,
+            ssrc: 0,
         }
     }
 
@@ -262,6 +267,7 @@ impl TelephoneEventReceiver {
             duration,
             volume,
             ended_by,
+            ssrc: self.ssrc,
         });
     }
 
@@ -292,6 +298,12 @@ impl TelephoneEventReceiver {
     pub fn reset(&mut self) {
         self.finish(EndReason::Superseded);
         self.last_finished = None;
+    }
+
+    /// Names the stream the next packets come from: events finished from
+    /// now on carry `ssrc`. Call [`Self::reset`] first when it changed.
+    pub fn set_ssrc(&mut self, ssrc: u32) {
+        self.ssrc = ssrc;
     }
 }
 

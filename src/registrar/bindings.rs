@@ -33,6 +33,9 @@ pub(crate) struct Entry {
     pub call_id: CallId,
     pub cseq: u32,
     pub live: Liveness,
+    /// The deadline this binding holds in the registrar's timer queue
+    /// (entries of the queue at another instant are stale).
+    pub armed: Option<Instant>,
 }
 
 /// One contact of a REGISTER with its granted expiry (0 = remove).
@@ -96,11 +99,6 @@ impl Table {
     /// Every operator with bindings, and them.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&OperatorId, &Vec<Entry>)> {
         self.by_operator.iter()
-    }
-
-    /// Mutable access for the keep-alive logic.
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&OperatorId, &mut Vec<Entry>)> {
-        self.by_operator.iter_mut()
     }
 
     /// Bindings in the whole table.
@@ -255,5 +253,6 @@ fn new_entry(now: Instant, origin: Origin<'_>, update: &Update) -> Entry {
         call_id: origin.call_id.clone(),
         cseq: origin.cseq,
         live: Liveness::default(),
+        armed: None,
     }
 }

@@ -7,11 +7,15 @@
 //! not clear the count. At most `max_tracked` sources are tracked: when the
 //! table is full, finished entries go first, then the unblocked source whose
 //! window is oldest, then (only if every entry is blocked) the block that
-//! ends soonest.
+//! ends soonest. Two deadline queues (windows of unblocked sources, ends of
+//! blocks) find what is over and the next victim in O(log n), so neither
+//! the timer nor a REGISTER from a new source walks every tracked source.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
+
+use crate::timer_queue::TimerQueue;
 
 /// The failure counter of one source.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +33,10 @@ pub(crate) struct Blocker {
     block_for: Duration,
     max_tracked: usize,
     sources: HashMap<IpAddr, Record>,
+    /// Unblocked sources at the end of their window (stale: see `live`).
+    windows: TimerQueue<IpAddr>,
+    /// Blocked sources at the end of their block.
+    blocks: TimerQueue<IpAddr>,
 }
 
 impl Blocker {
@@ -44,6 +52,8 @@ impl Blocker {
             block_for,
             max_tracked,
             sources: HashMap::new(),
+            windows: TimerQueue::default(),
+            blocks: TimerQueue::default(),
         }
     }
 
@@ -59,20 +69,21 @@ impl Blocker {
         if !self.sources.contains_key(&key) {
             self.make_room(now);
         }
-        let record = self.sources.entry(key).or_insert(Record {
+        let fresh = Record {
             failures: 0,
             window_start: now,
             blocked_until: None,
-        });
+        };
+        let record = self.sources.entry(key).or_insert(fresh);
         if record.blocked_until.is_some_and(|until| now < until) {
             return None;
         }
-        if record.blocked_until.is_some() || now >= record.window_start + self.window {
-            *record = Record {
-                failures: 0,
-                window_start: now,
-                blocked_until: None,
-            };
+        if record.failures == 0
+            || record.blocked_until.is_some()
+            || now >= record.window_start + self.window
+        {
+            *record = fresh;
+            self.windows.arm(now + self.window, key);
         }
         record.failures += 1;
         if record.failures < self.limit {
@@ -80,16 +91,50 @@ impl Blocker {
         }
         let until = now + self.block_for;
         record.blocked_until = Some(until);
+        self.blocks.arm(until, key);
         Some(until)
     }
 
-    /// Drops entries whose window and block are over.
+    /// Drops entries whose window and block are over: only those, through
+    /// the queues.
     pub(crate) fn purge(&mut self, now: Instant) {
         let window = self.window;
-        self.sources.retain(|_, r| match r.blocked_until {
-            Some(until) => now < until,
-            None => now < r.window_start + window,
-        });
+        for blocked in [false, true] {
+            loop {
+                let (queue, sources) = self.split(blocked);
+                let Some((at, ip)) = queue.pop_due(now) else {
+                    break;
+                };
+                if sources
+                    .get(&ip)
+                    .is_some_and(|r| live(r, blocked, at, window))
+                {
+                    sources.remove(&ip);
+                }
+            }
+        }
+        self.prune();
+    }
+
+    fn split(&mut self, blocked: bool) -> (&mut TimerQueue<IpAddr>, &mut HashMap<IpAddr, Record>) {
+        match blocked {
+            true => (&mut self.blocks, &mut self.sources),
+            false => (&mut self.windows, &mut self.sources),
+        }
+    }
+
+    /// Drops stale entries at the heads of both queues.
+    fn prune(&mut self) {
+        let (sources, window) = (&self.sources, self.window);
+        let is_live = |blocked| {
+            move |at: Instant, ip: &IpAddr| {
+                sources
+                    .get(ip)
+                    .is_some_and(|r| live(r, blocked, at, window))
+            }
+        };
+        self.windows.prune(is_live(false));
+        self.blocks.prune(is_live(true));
     }
 
     /// Sources blocked at `now`, with the end of their block, sorted.
@@ -117,14 +162,29 @@ impl Blocker {
         if self.sources.len() < self.max_tracked {
             return;
         }
-        let victim = self
-            .sources
-            .iter()
-            .min_by_key(|(_, r)| (r.blocked_until.is_some(), r.blocked_until, r.window_start))
-            .map(|(ip, _)| *ip);
-        if let Some(ip) = victim {
+        // After the prune both heads are live: the oldest unblocked window,
+        // else the block that ends soonest.
+        let victim = self.windows.pop().or_else(|| self.blocks.pop());
+        if let Some((_, ip)) = victim {
             self.sources.remove(&ip);
         }
+        self.prune();
+    }
+
+    /// Queue entries held, stale ones included (for tests of the bound).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.windows.len() + self.blocks.len()
+    }
+}
+
+/// True when a queue entry at `at` is `r`'s current deadline: the end of
+/// its window while unblocked, or of its block.
+fn live(r: &Record, blocked: bool, at: Instant, window: Duration) -> bool {
+    match (blocked, r.blocked_until) {
+        (true, until) => until == Some(at),
+        (false, None) => r.window_start + window == at,
+        (false, Some(_)) => false,
     }
 }
 

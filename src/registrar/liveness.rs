@@ -42,9 +42,6 @@ impl Liveness {
     }
 }
 
-/// A binding the timer removed.
-pub(crate) type Removal = (OperatorId, Binding, RemoveReason);
-
 /// When the next probe of `entry` is due, if keep-alives are on and none is
 /// in flight.
 fn probe_due(entry: &Entry, k: Option<Duration>) -> Option<Instant> {
@@ -60,7 +57,7 @@ fn silence_deadline(entry: &Entry, k: Option<Duration>) -> Option<Instant> {
     k.map(|k| entry.binding.last_heard + 2 * k)
 }
 
-/// The earliest instant at which [`tick`] has work for `entry`.
+/// The earliest instant at which [`step`] has work for `entry`.
 pub(crate) fn next_deadline(entry: &Entry, k: Option<Duration>) -> Instant {
     [probe_due(entry, k), silence_deadline(entry, k)]
         .into_iter()
@@ -78,37 +75,36 @@ fn due_removal(entry: &Entry, now: Instant, k: Option<Duration>) -> Option<Remov
         .map(|_| RemoveReason::Unresponsive)
 }
 
-/// Removes what is due and issues due probes (ids from `next_id`), each
-/// with its binding's key.
-pub(crate) fn tick(
-    table: &mut Table,
+/// What the timer does for one binding at `now`.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// The binding must go.
+    Remove(RemoveReason),
+    /// A keep-alive is due (now outstanding on the binding).
+    Probe(Probe),
+    /// Nothing yet.
+    Wait,
+}
+
+/// The timer's work for `entry` of `op` at `now` (probe ids from `next_id`).
+pub(crate) fn step(
+    op: &OperatorId,
+    entry: &mut Entry,
     now: Instant,
     k: Option<Duration>,
     next_id: &mut u64,
-) -> (Vec<(Probe, String)>, Vec<Removal>) {
-    let mut probes = Vec::new();
-    let mut doomed = Vec::new();
-    for (op, entries) in table.iter_mut() {
-        for entry in entries.iter_mut() {
-            if let Some(reason) = due_removal(entry, now, k) {
-                doomed.push((op.clone(), entry.key.clone(), reason));
-            } else if probe_due(entry, k).is_some_and(|due| now >= due) {
-                let id = ProbeId(*next_id);
-                *next_id += 1;
-                entry.live.outstanding = Some(id);
-                entry.live.retry_at = None;
-                probes.push((probe(id, op, &entry.binding), entry.key.clone()));
-            }
-        }
+) -> Step {
+    if let Some(reason) = due_removal(entry, now, k) {
+        return Step::Remove(reason);
     }
-    let removed = doomed
-        .into_iter()
-        .filter_map(|(op, key, reason)| {
-            let entry = table.remove(&op, &key)?;
-            Some((op, entry.binding, reason))
-        })
-        .collect();
-    (probes, removed)
+    if probe_due(entry, k).is_none_or(|due| now < due) {
+        return Step::Wait;
+    }
+    let id = ProbeId(*next_id);
+    *next_id += 1;
+    entry.live.outstanding = Some(id);
+    entry.live.retry_at = None;
+    Step::Probe(probe(id, op, &entry.binding))
 }
 
 fn probe(id: ProbeId, op: &OperatorId, binding: &Binding) -> Probe {

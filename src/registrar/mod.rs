@@ -45,15 +45,20 @@ mod register;
 mod reply;
 mod request;
 mod snapshot;
+mod timers;
 
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_blocker_queue;
+#[cfg(test)]
 mod tests_blocking;
 #[cfg(test)]
 mod tests_liveness;
+#[cfg(test)]
+mod tests_timers;
 
 pub use bindings::{Binding, UpdateError};
 pub use config::{Credentials, OperatorCredentials, RegistrarConfig, RegistrarConfigError};
@@ -70,6 +75,7 @@ use std::time::Instant;
 use crate::routing::OperatorId;
 use crate::sip::digest::DigestServer;
 use crate::sip::types::Peer;
+use crate::timer_queue::TimerQueue;
 use bindings::Table;
 use blocker::Blocker;
 
@@ -87,6 +93,8 @@ pub struct Registrar {
     events: VecDeque<RegistrarEvent>,
     next_probe: u64,
     salt: u64,
+    /// Each binding at its next deadline (`Entry::armed`); see `timers.rs`.
+    timers: TimerQueue<(OperatorId, String)>,
 }
 
 impl Registrar {
@@ -119,6 +127,7 @@ impl Registrar {
             events: VecDeque::new(),
             next_probe: 1,
             salt: seed,
+            timers: TimerQueue::default(),
         })
     }
 
@@ -127,45 +136,11 @@ impl Registrar {
         &self.config
     }
 
-    /// Expires bindings, removes silent ones and queues due keep-alives.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let k = self.config.keepalive_interval;
-        let (probes, removed) = liveness::tick(&mut self.table, now, k, &mut self.next_probe);
-        for (probe, key) in probes {
-            self.in_flight
-                .insert(probe.id, (probe.operator.clone(), key));
-            self.probes.push_back(probe);
-        }
-        let mut touched = BTreeSet::new();
-        for (op, binding, reason) in removed {
-            self.note_removed(&op, &binding, reason);
-            touched.insert(op);
-        }
-        for op in &touched {
-            self.note_reachability(op, true);
-        }
-        if !touched.is_empty() {
-            self.forget_stale_probes();
-        }
-        self.blocker.purge(now);
-        self.update_gauges();
-    }
-
     /// Drops in-flight probes whose binding is gone.
     fn forget_stale_probes(&mut self) {
         let table = &self.table;
         self.in_flight
             .retain(|_, (op, key)| table.entries(op).iter().any(|e| e.key == *key));
-    }
-
-    /// The next instant [`Registrar::handle_timeout`] has work, if any.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let k = self.config.keepalive_interval;
-        self.table
-            .iter()
-            .flat_map(|(_, entries)| entries.iter())
-            .map(|e| liveness::next_deadline(e, k))
-            .min()
     }
 
     /// The next keep-alive to send.
@@ -191,6 +166,8 @@ impl Registrar {
             self.note_reachability(&op, true);
             self.update_gauges();
         }
+        self.arm_binding(&op, &key);
+        self.prune_timers();
     }
 
     /// A flow closed: for a WebSocket flow (a browser, reachable only over
@@ -214,6 +191,7 @@ impl Registrar {
         if !touched.is_empty() {
             self.forget_stale_probes();
             self.update_gauges();
+            self.prune_timers();
         }
     }
 
@@ -258,6 +236,7 @@ impl Registrar {
         }
         self.forget_stale_probes();
         self.update_gauges();
+        self.prune_timers();
     }
 
     /// Every operator's bindings and the blocked sources, at `now`.

@@ -38,6 +38,7 @@ impl Registrar {
     /// request gets a response (200, 400, 401, 403, 423 or 500).
     pub fn handle_register(&mut self, now: Instant, peer: Peer, req: &Request) -> RegisterReply {
         let (response, outcome) = self.decide(now, peer, req);
+        self.prune_timers();
         ::metrics::counter!(m::REGISTERS, "outcome" => outcome_label(&outcome)).increment(1);
         tracing::debug!(source = %peer.addr, ?outcome, "REGISTER answered");
         RegisterReply { response, outcome }
@@ -189,6 +190,9 @@ impl Registrar {
     ) -> Result<(), UpdateError> {
         let limit = self.config.max_contacts;
         let changes = self.table.apply(now, op, origin, updates, limit)?;
+        for update in updates {
+            self.arm_binding(op, &update.key);
+        }
         for binding in changes.removed {
             self.note_removed(op, &binding, RemoveReason::Unregistered);
         }

@@ -42,6 +42,8 @@ use tokio::sync::mpsc;
 #[path = "media_leg.rs"]
 mod leg;
 use leg::{hold_spec, Leg, Link};
+#[path = "media_pairs.rs"]
+mod pairs;
 #[path = "media_ports.rs"]
 pub mod ports;
 pub use ports::RtpSockets;
@@ -174,9 +176,10 @@ struct LegSpec {
 /// A worker: a share of the media groups, one tick per packet time for all.
 struct Worker {
     legs: HashMap<CallHandle, Leg>,
-    links: Vec<Link>,
+    /// Bridges: (device, operator, link), found by either leg.
+    links: pairs::Pairs<Link>,
     /// Bridges asked for before both legs' `MediaStart` came: (device, operator).
-    pending: Vec<(CallHandle, CallHandle)>,
+    pending: pairs::Pairs<()>,
     /// Each open leg's call labels (the device leg's tenant decides recording).
     labels: HashMap<CallHandle, CallLabels>,
     settings: MediaSettings,
@@ -195,8 +198,8 @@ impl Worker {
     ) -> Self {
         Self {
             legs: HashMap::new(),
-            links: Vec::new(),
-            pending: Vec::new(),
+            links: pairs::Pairs::default(),
+            pending: pairs::Pairs::default(),
             labels: HashMap::new(),
             settings,
             control,
@@ -247,7 +250,7 @@ impl Worker {
         for leg in self.legs.values_mut() {
             leg.receive(now, buf);
         }
-        for link in &mut self.links {
+        for link in self.links.values_mut() {
             link.carry(&mut self.legs);
         }
         for (call, leg) in self.legs.iter_mut() {
@@ -280,8 +283,8 @@ impl Worker {
     /// A DTMF key from a SIP INFO of `call`: relayed to the device when
     /// `call` is the operator side of a bridge, as its RFC 4733 digits are.
     fn info_digit(&mut self, call: CallHandle, key: char, duration_ms: u32) {
-        match self.links.iter_mut().find(|l| l.operator == call) {
-            Some(link) => link.relay_key(&mut self.legs, key, duration_ms),
+        match self.links.get_mut(call).filter(|(_, op, _)| *op == call) {
+            Some((_, _, link)) => link.relay_key(&mut self.legs, key, duration_ms),
             None => tracing::debug!(
                 call = call.0,
                 "INFO digit outside an operator's bridge: not relayed"
@@ -312,7 +315,7 @@ impl Worker {
         );
         let mut link = Link::new(device, operator, bridge);
         self.start_recording(&mut link);
-        self.links.push(link);
+        self.links.insert(device, operator, link);
     }
 
     /// Starts recording a new bridge when the device call's tenant records.
@@ -343,29 +346,28 @@ impl Worker {
         );
         if self.pending.len() >= MAX_PENDING {
             tracing::warn!("too many bridges waiting for media: the oldest is dropped");
-            self.pending.remove(0);
+            self.pending.pop_oldest();
         }
-        self.pending.push((device, operator));
+        self.pending.insert(device, operator, ());
     }
 
-    /// A pending bridge whose legs both have media now.
-    fn connect_pending(&mut self) {
+    /// The bridge waiting for `leg`'s media, now that both legs have it.
+    fn connect_pending(&mut self, leg: CallHandle) {
         let ready = |&(a, b): &(CallHandle, CallHandle)| {
             self.legs.contains_key(&a) && self.legs.contains_key(&b)
         };
-        if let Some(index) = self.pending.iter().position(ready) {
-            let (device, operator) = self.pending.swap_remove(index);
+        if let Some((device, operator)) = self.pending.pair_of(leg).filter(ready) {
+            self.pending.remove(leg);
             self.connect(device, operator);
         }
     }
 
     /// Ends the bridge `leg` is in; both legs go back to hold.
     fn disconnect(&mut self, leg: CallHandle) {
-        self.pending.retain(|&(a, b)| a != leg && b != leg);
-        let Some(index) = self.links.iter().position(|l| l.has(leg)) else {
+        self.pending.remove(leg);
+        let Some((_, _, mut link)) = self.links.remove(leg) else {
             return;
         };
-        let mut link = self.links.swap_remove(index);
         link.finish_recording();
         let stats = link.bridge.stats();
         tracing::info!(
@@ -447,7 +449,7 @@ impl Worker {
             (_, true) => port.set_hold(hold),
         }
         self.legs.insert(call, leg);
-        self.connect_pending();
+        self.connect_pending(call);
     }
 
     fn stop(&mut self, now: Instant, call: CallHandle) {

@@ -420,8 +420,4 @@ impl Link {
             self.bridge.relay_in_band_to_operator(digit, duration_ms);
         }
     }
-
-    pub(super) fn has(&self, leg: CallHandle) -> bool {
-        self.device == leg || self.operator == leg
-    }
 }
