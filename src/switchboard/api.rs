@@ -12,6 +12,7 @@ use crate::routing::{
     self, CallPhase, CallRef, OperatorCommand, OperatorId, OperatorState, RoutingError,
 };
 use serde_json::json;
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// The CloudEvents type of a disposition.
@@ -180,6 +181,7 @@ impl Switchboard {
 
     fn queue_views(&self, now: Instant) -> Result<Vec<QueueView>, ApiError> {
         let view = self.router_view(now)?;
+        let index = CallIndex::new(&view);
         let plan = self.router.as_ref().map(|r| r.plan());
         let total = |q: &routing::QueueView| {
             plan.map_or(0, |p| {
@@ -193,7 +195,7 @@ impl Switchboard {
             .queues
             .iter()
             .map(|q| {
-                let calls = self.queued_calls(now, &view, q);
+                let calls = self.queued_calls(now, &index, q);
                 QueueView {
                     id: q.id.clone(),
                     tenant: q.tenant.clone(),
@@ -215,17 +217,14 @@ impl Switchboard {
     fn queued_calls(
         &self,
         now: Instant,
-        view: &routing::RouterView,
+        index: &CallIndex<'_>,
         q: &routing::QueueView,
     ) -> Vec<QueuedCall> {
-        let ringing = view
-            .calls
-            .iter()
-            .filter(|c| c.queue.as_ref() == Some(&q.id) && c.state == CallPhase::Ringing);
+        let ringing = index.ringing.get(&q.id).into_iter().flatten().copied();
         let waiting = q
             .waiting
             .iter()
-            .filter_map(|w| view.calls.iter().find(|c| c.call == w.call));
+            .filter_map(|w| index.by_call.get(&w.call).copied());
         let calls = ringing.chain(waiting).map(|c| QueuedCall {
             position: 0,
             id: self.public_id(c.call),
@@ -294,10 +293,9 @@ impl Switchboard {
         note: Option<String>,
         by: &str,
     ) -> Result<(), ApiError> {
-        let tenant = self
-            .devices
-            .values()
-            .find(|d| d.labels.call_id.as_str() == call)
+        let device = self.device_by_call_id(call);
+        let tenant = device
+            .and_then(|h| self.devices.get(&h))
             .map(|d| d.labels.tenant.clone())
             .or_else(|| self.live_recall_tenant(call))
             .or_else(|| self.callback(call).map(|c| c.labels.tenant.clone()))
@@ -315,16 +313,19 @@ impl Switchboard {
             data,
         }));
         // A verdict on a live unconfirmed alarm: no callback when it ends.
-        if let Some(d) = self
-            .devices
-            .values_mut()
-            .find(|d| d.labels.call_id.as_str() == call)
-        {
+        if let Some(d) = device.and_then(|h| self.devices.get_mut(&h)) {
             d.served = true;
         }
         let disposition = disposition.as_str();
         self.resolve_callback(call, Resolution::Disposition { disposition }, by);
         Ok(())
+    }
+
+    /// The device call whose SIP Call-ID is `call_id` (an index lookup).
+    pub(crate) fn device_by_call_id(&self, call_id: &str) -> Option<crate::call::CallHandle> {
+        let handle = self.device_ids.get(call_id)?;
+        let device = self.devices.get(handle)?;
+        (device.labels.call_id.as_str() == call_id).then_some(*handle)
     }
 
     /// The tenant of the recall in progress whose public id is `call`.
@@ -413,3 +414,27 @@ fn api_error(err: RoutingError) -> ApiError {
         other => ApiError::conflict(other.to_string()),
     }
 }
+
+/// The router view's calls indexed once per request: by call, and the
+/// ringing ones by queue (each queue's list was a scan of every call).
+struct CallIndex<'a> {
+    by_call: HashMap<CallRef, &'a routing::CallView>,
+    ringing: HashMap<&'a routing::QueueId, Vec<&'a routing::CallView>>,
+}
+
+impl<'a> CallIndex<'a> {
+    fn new(view: &'a routing::RouterView) -> Self {
+        let by_call = view.calls.iter().map(|c| (c.call, c)).collect();
+        let mut ringing: HashMap<_, Vec<_>> = HashMap::new();
+        for c in view.calls.iter().filter(|c| c.state == CallPhase::Ringing) {
+            if let Some(q) = c.queue.as_ref() {
+                ringing.entry(q).or_default().push(c);
+            }
+        }
+        Self { by_call, ringing }
+    }
+}
+
+#[cfg(test)]
+#[path = "api_index_tests.rs"]
+mod index_tests;

@@ -238,6 +238,8 @@ impl Switchboard {
                 alarm: None,
                 codec: Some(media.codec),
             };
+            let id = device.labels.call_id.as_str().to_owned();
+            self.device_ids.insert(id, *call);
             self.devices.insert(*call, device);
             return self.link_scaip(now, *call);
         };
@@ -328,6 +330,10 @@ impl Switchboard {
 
     fn on_ended(&mut self, now: Instant, call: CallHandle, call_id: &str, reason: EndReason) {
         if let Some(device) = self.devices.remove(&call) {
+            let id = device.labels.call_id.as_str();
+            if self.device_ids.get(id) == Some(&call) {
+                self.device_ids.remove(id);
+            }
             return self.device_ended(now, call, device);
         }
         let Some(leg) = self.legs.remove(&call) else {

@@ -155,6 +155,8 @@ pub struct Switchboard {
     pub(crate) router: Option<Router>,
     pub(crate) config: SwitchboardConfig,
     pub(crate) devices: HashMap<CallHandle, Device>,
+    /// Device calls by SIP Call-ID (the API's and SCAIP's public id).
+    pub(crate) device_ids: HashMap<String, CallHandle>,
     pub(crate) legs: HashMap<CallHandle, legs::Leg>,
     pub(crate) probes: HashMap<ProbeHandle, ProbeId>,
     pub(crate) recalls: HashMap<RecallId, legs::Recall>,
@@ -183,6 +185,7 @@ impl Switchboard {
             router,
             config,
             devices: HashMap::new(),
+            device_ids: HashMap::new(),
             legs: HashMap::new(),
             probes: HashMap::new(),
             recalls: HashMap::new(),

@@ -328,11 +328,7 @@ impl Switchboard {
         call_id: &str,
         command: crate::scaip::control::InCallCommand,
     ) -> bool {
-        let found = self
-            .devices
-            .iter()
-            .find(|(_, d)| d.labels.call_id.as_str() == call_id)
-            .map(|(h, _)| *h);
+        let found = self.device_by_call_id(call_id);
         let Some(call) = found else {
             return false;
         };
