@@ -18,6 +18,7 @@ use bytes::Bytes;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
+use tokio::sync::watch;
 
 pub use super::cluster_kv_watch::{KvChange, KvWatch};
 use crate::telemetry::metrics as m;
@@ -163,6 +164,7 @@ pub struct KvStore {
     client: async_nats::Client,
     js: jetstream::Context,
     op_timeout: Duration,
+    disconnects: watch::Receiver<u64>,
 }
 
 impl KvStore {
@@ -183,8 +185,18 @@ impl KvStore {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let (tx, disconnects) = watch::channel(0u64);
+        let tx = std::sync::Arc::new(tx);
         let client = async_nats::ConnectOptions::new()
             .name(client_name)
+            .event_callback(move |event| {
+                let tx = tx.clone();
+                async move {
+                    if matches!(event, async_nats::Event::Disconnected) {
+                        tx.send_modify(|n| *n += 1);
+                    }
+                }
+            })
             .connection_timeout(op_timeout)
             .ping_interval(PING_INTERVAL)
             .retry_on_initial_connect()
@@ -203,7 +215,26 @@ impl KvStore {
             client,
             js,
             op_timeout,
+            disconnects,
         })
+    }
+
+    /// The name of the server the client is connected to (empty before the
+    /// first connection).
+    pub fn server_name(&self) -> String {
+        self.client.server_info().server_name
+    }
+
+    /// Drops the connection and connects again (to any server of the list):
+    /// for an operator moving clients off a server, and for tests.
+    pub async fn reconnect(&self) -> Result<(), KvError> {
+        self.client
+            .force_reconnect()
+            .await
+            .map_err(|e| KvError::Connect {
+                url: self.client.server_info().server_name,
+                reason: e.to_string(),
+            })
     }
 
     /// The operation timeout.
@@ -230,6 +261,7 @@ impl KvStore {
                 store,
                 name: bucket,
                 op_timeout: self.op_timeout,
+                disconnects: self.disconnects.clone(),
             }),
         })
     }
@@ -293,6 +325,8 @@ pub(super) struct BucketInner {
     pub(super) store: kv::Store,
     pub(super) name: String,
     pub(super) op_timeout: Duration,
+    /// Counts the client's disconnections: a watch re-watches after one.
+    pub(super) disconnects: watch::Receiver<u64>,
 }
 
 /// Runs `work` within `after`, counts its outcome, maps a failure or a

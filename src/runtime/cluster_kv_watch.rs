@@ -18,8 +18,7 @@ use async_nats::jetstream::Message;
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::cluster_kv::{count, BucketInner, KvBucket, KvEntry, KvOp};
 use super::cluster_kv_backoff::Backoff;
@@ -27,8 +26,6 @@ use super::cluster_kv_ops::KV_OPERATION;
 
 /// Changes buffered between the task and a slow caller.
 const CHANNEL: usize = 256;
-/// How often the task checks the client's connection.
-const CONNECTION_CHECK: Duration = Duration::from_millis(500);
 
 /// One change seen by a watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +121,11 @@ impl Follower {
     /// breaks or the caller leaves.
     async fn session_once(&mut self) -> End {
         self.session += 1;
+        let mut disconnects = self.inner.disconnects.clone();
+        disconnects.borrow_and_update();
+        if self.inner.client.connection_state() != State::Connected {
+            return self.report_lost("not connected to NATS").await;
+        }
         let name = format!("{}_{}", self.base, self.session);
         let policy = match self.last {
             0 => DeliverPolicy::LastPerSubject,
@@ -145,7 +147,7 @@ impl Follower {
         }
         self.lost = false;
         let started = tokio::time::Instant::now();
-        let end = self.follow(&mut ordered).await;
+        let end = self.follow(&mut ordered, &mut disconnects).await;
         drop(ordered);
         if started.elapsed() >= Backoff::CAP {
             self.backoff.reset();
@@ -170,15 +172,19 @@ impl Follower {
         End::Broken(why.to_owned())
     }
 
-    async fn follow(&mut self, ordered: &mut Ordered) -> End {
-        let mut check = tokio::time::interval(CONNECTION_CHECK);
+    /// Passes the consumer's changes on until it breaks, the client
+    /// disconnects (`disconnects` counted since the session began) or the
+    /// caller leaves.
+    async fn follow(
+        &mut self,
+        ordered: &mut Ordered,
+        disconnects: &mut watch::Receiver<u64>,
+    ) -> End {
         loop {
             tokio::select! {
                 _ = self.tx.closed() => return End::Closed,
-                _ = check.tick() => {
-                    if self.inner.client.connection_state() != State::Connected {
-                        return End::Broken("disconnected from NATS".to_owned());
-                    }
+                _ = disconnects.changed() => {
+                    return End::Broken("disconnected from NATS".to_owned());
                 }
                 item = ordered.next() => match item {
                     None => return End::Broken("consumer ended".to_owned()),
