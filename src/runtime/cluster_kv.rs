@@ -399,3 +399,34 @@ pub fn valid_key(key: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked_as_jetstream_does() {
+        for good in ["op.a", "q.alarms", "reg.op-1.node_a", "t.01HX=/9"] {
+            assert!(valid_key(good), "{good}");
+        }
+        for bad in ["", ".op", "op.", "op a", "op.*", "op.>", "é"] {
+            assert!(!valid_key(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bucket_config_keeps_expiry_markers_only_with_a_max_age() {
+        let mut spec = KvBucketSpec {
+            name: "ag-leases".into(),
+            replicas: 3,
+            history: 1,
+            max_age: Some(Duration::from_millis(500)),
+        };
+        let c = bucket_config(&spec);
+        assert_eq!((c.num_replicas, c.history), (3, 1));
+        assert_eq!(c.limit_markers, Some(Duration::from_secs(1)));
+        spec.max_age = None;
+        assert_eq!(bucket_config(&spec).limit_markers, None);
+        assert_eq!(bucket_config(&spec).max_age, Duration::ZERO);
+    }
+}

@@ -16,13 +16,13 @@ use async_nats::jetstream::consumer::push::{Ordered, OrderedConfig};
 use async_nats::jetstream::consumer::{DeliverPolicy, ReplayPolicy};
 use async_nats::jetstream::Message;
 use futures_util::StreamExt;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::cluster_kv::{count, BucketInner, KvBucket, KvEntry, KvOp};
-use super::cluster_kv_backoff::Backoff;
 use super::cluster_kv_ops::KV_OPERATION;
+use super::cluster_kv_resume::{Backoff, Seen};
 
 /// Changes buffered between the task and a slow caller.
 const CHANNEL: usize = 256;
@@ -67,8 +67,7 @@ impl KvBucket {
             tx,
             base,
             session: 0,
-            last: 0,
-            per_key: HashMap::new(),
+            seen: Seen::default(),
             lost: false,
             backoff: Backoff::new(),
         };
@@ -96,8 +95,7 @@ struct Follower {
     tx: mpsc::Sender<KvChange>,
     base: String,
     session: u64,
-    last: u64,
-    per_key: HashMap<String, u64>,
+    seen: Seen,
     lost: bool,
     backoff: Backoff,
 }
@@ -127,11 +125,9 @@ impl Follower {
             return self.report_lost("not connected to NATS").await;
         }
         let name = format!("{}_{}", self.base, self.session);
-        let policy = match self.last {
-            0 => DeliverPolicy::LastPerSubject,
-            last => DeliverPolicy::ByStartSequence {
-                start_sequence: last + 1,
-            },
+        let policy = match self.seen.resume_from() {
+            None => DeliverPolicy::LastPerSubject,
+            Some(start_sequence) => DeliverPolicy::ByStartSequence { start_sequence },
         };
         let opened = tokio::select! {
             _ = self.tx.closed() => return End::Closed,
@@ -139,6 +135,8 @@ impl Follower {
         };
         let Ok(Ok((mut ordered, _))) = opened else {
             count(KvOp::Watch, "error");
+            // A create that timed out may still land on the server.
+            delete_consumers(&self.inner, &self.base).await;
             return self.report_lost("cannot create the watch consumer").await;
         };
         count(KvOp::Watch, "ok");
@@ -208,11 +206,9 @@ impl Follower {
             KvChange::Deleted { key, revision } => (key, *revision),
             KvChange::Lost | KvChange::Resumed => return self.send(change).await,
         };
-        if self.per_key.get(key).is_some_and(|&seen| seen >= revision) {
+        if !self.seen.admit(key, revision) {
             return Ok(());
         }
-        self.per_key.insert(key.clone(), revision);
-        self.last = self.last.max(revision);
         self.send(change).await
     }
 

@@ -13,8 +13,8 @@
 
 pub mod alarm_leg;
 pub mod cluster_kv;
-mod cluster_kv_backoff;
 mod cluster_kv_ops;
+mod cluster_kv_resume;
 pub mod cluster_kv_watch;
 pub mod daemon;
 pub mod dc09;

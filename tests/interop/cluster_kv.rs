@@ -10,6 +10,8 @@
 //! - quorum lost (two servers SIGSTOPped): writes fail with a `KvError` within
 //!   the operation timeout (never a hang), and succeed once quorum returns,
 //!   and the watch follows again;
+//! - a key of a bucket with a max age expires as a `Deleted` change (the
+//!   bucket's limit markers), which a dead node's presence relies on;
 //! - 20 reconnects leave one watch consumer on the server, none once the
 //!   watch is dropped.
 //!
@@ -114,6 +116,7 @@ fn cluster_kv_compare_and_set_conflicts_are_values() {
     };
     runtime().block_on(async {
         let (_store, b) = bucket(&cluster, "cas", "cas").await;
+        assert_eq!(b.entries().await.unwrap(), [], "a new bucket is empty");
         let Ok(Cas::Written { revision: r1 }) = b.create("op.a", val("available")).await else {
             panic!("first create not written");
         };
@@ -394,4 +397,36 @@ where
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[test]
+fn cluster_kv_an_expired_key_reaches_the_watch_as_deleted() {
+    let Some(cluster) = NatsCluster::start("cluster_kv_expiry") else {
+        return;
+    };
+    runtime().block_on(async {
+        let store = KvStore::connect(&cluster.urls(), "expiry", OP_TIMEOUT)
+            .await
+            .expect("connect");
+        let spec = KvBucketSpec {
+            name: "presence".into(),
+            replicas: 3,
+            history: 1,
+            max_age: Some(Duration::from_secs(2)),
+        };
+        let b = store.open(&spec).await.expect("open");
+        let mut watch = b.watch();
+        let Cas::Written { revision } = b.create("node.a", val("up")).await.unwrap() else {
+            panic!("create not written");
+        };
+        let mut seen = Vec::new();
+        let expired = collect_until(&mut watch, Duration::from_secs(30), &mut seen, |s| {
+            s.iter().any(|c| {
+                matches!(c, KvChange::Deleted { key, revision: r } if key == "node.a" && *r > revision)
+            })
+        })
+        .await;
+        assert!(expired, "no Deleted for an expired key: {seen:?}");
+        assert_eq!(b.get("node.a").await.unwrap(), None);
+    });
 }
