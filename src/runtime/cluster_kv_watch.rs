@@ -4,7 +4,8 @@
 //! A watch is a task holding **one** consumer at a time, named after the
 //! watch so its leftovers can be found. When the consumer breaks (the server
 //! it sat on died, missed heartbeats, the client disconnected) the task says
-//! [`KvChange::Lost`], deletes the consumer (and any replacement the client
+//! [`KvChange::Lost`] (also when the bucket's stream stops answering while
+//! the watch is idle: quorum lost), deletes the consumer (and any replacement the client
 //! made for it), waits ([`Backoff`]: 100 ms doubling to 5 s) and re-watches
 //! from the last revision seen; on success it says [`KvChange::Resumed`].
 //! Changes at or below a key's last revision are dropped, so a replay after
@@ -18,6 +19,7 @@ use async_nats::jetstream::Message;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::cluster_kv::{count, BucketInner, KvBucket, KvEntry, KvOp};
@@ -26,6 +28,9 @@ use super::cluster_kv_resume::{Backoff, Seen};
 
 /// Changes buffered between the task and a slow caller.
 const CHANNEL: usize = 256;
+/// A watch that received nothing for this long asks whether its stream
+/// still answers (a consumer may outlive its stream's quorum, silently).
+const PROBE: Duration = Duration::from_secs(3);
 
 /// One change seen by a watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,16 +183,25 @@ impl Follower {
         ordered: &mut Ordered,
         disconnects: &mut watch::Receiver<u64>,
     ) -> End {
+        let mut probe = tokio::time::interval(PROBE);
+        probe.tick().await;
+        let mut quiet = true;
         loop {
             tokio::select! {
                 _ = self.tx.closed() => return End::Closed,
                 _ = disconnects.changed() => {
                     return End::Broken("disconnected from NATS".to_owned());
                 }
+                _ = probe.tick() => {
+                    if std::mem::replace(&mut quiet, true) && !self.stream_answers().await {
+                        return End::Broken("the bucket's stream does not answer (no quorum?)".to_owned());
+                    }
+                }
                 item = ordered.next() => match item {
                     None => return End::Broken("consumer ended".to_owned()),
                     Some(Err(e)) => return End::Broken(e.to_string()),
                     Some(Ok(message)) => {
+                        quiet = false;
                         if let Some(change) = change_of(&self.inner.store.prefix, &message) {
                             if self.deliver(change).await.is_err() {
                                 return End::Closed;
@@ -197,6 +211,18 @@ impl Follower {
                 },
             }
         }
+    }
+
+    /// True when the bucket's stream answers an info request within the
+    /// operation timeout: it has a leader, so the watch is not silently
+    /// cut off by a quorum loss its consumer does not notice.
+    async fn stream_answers(&self) -> bool {
+        let js = &self.inner.js;
+        let name = self.inner.store.stream_name.as_str();
+        matches!(
+            tokio::time::timeout(self.inner.op_timeout, js.get_stream(name)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Passes `change` on unless its key already had this revision or a later one.

@@ -302,11 +302,21 @@ fn cluster_kv_quorum_loss_fails_in_bounded_time_and_heals() {
             );
         }
     });
+    let mut seen = Vec::new();
+    let noticed = rt.block_on(collect_until(
+        &mut watch,
+        Duration::from_secs(30),
+        &mut seen,
+        |s| s.contains(&KvChange::Lost),
+    ));
+    assert!(
+        noticed,
+        "the watch did not say Lost without quorum: {seen:?}"
+    );
     for &i in &frozen {
         cluster.cont(i);
     }
     let thawed = Instant::now();
-    let mut seen = Vec::new();
     rt.block_on(async {
         let rev = create_surely(&b, "after", Duration::from_secs(60)).await;
         eprintln!(
@@ -320,6 +330,12 @@ fn cluster_kv_quorum_loss_fails_in_bounded_time_and_heals() {
         assert!(
             followed,
             "the watch did not follow after quorum returned: {seen:?}"
+        );
+        let lost = seen.iter().position(|c| *c == KvChange::Lost);
+        let resumed = seen.iter().position(|c| *c == KvChange::Resumed);
+        assert!(
+            matches!((lost, resumed), (Some(l), Some(r)) if l < r),
+            "the watch did not say Lost then Resumed over the quorum loss: {seen:?}"
         );
         let revs = put_revisions(&seen);
         assert!(revs.windows(2).all(|w| w[0] < w[1]), "{revs:?}");
