@@ -112,8 +112,6 @@ $(ALARMGATE_PASSWORD=pw-op1 "$BIN" hash-password --username op1 --realm "$REALM"
 node = "$1"
 nats = ["nats://127.0.0.1:$BASE", "nats://127.0.0.1:$((BASE + 3))", "nats://127.0.0.1:$((BASE + 6))"]
 replicas = 3
-presence_ttl_s = 6
-lease_ttl_s = 5
 EOF
 }
 
