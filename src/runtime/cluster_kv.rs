@@ -16,12 +16,12 @@
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use std::fmt;
-use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
 
+use super::cluster_kv_ops::bounded;
+pub use super::cluster_kv_ops::valid_key;
 pub use super::cluster_kv_watch::{KvChange, KvWatch};
-use crate::telemetry::metrics as m;
 
 /// How long the client waits between pings: a server that stops answering
 /// (SIGSTOP, a dead link) is noticed after two missed pings.
@@ -327,77 +327,6 @@ pub(super) struct BucketInner {
     pub(super) op_timeout: Duration,
     /// Counts the client's disconnections: a watch re-watches after one.
     pub(super) disconnects: watch::Receiver<u64>,
-}
-
-/// Runs `work` within `after`, counts its outcome, maps a failure or a
-/// timeout to [`KvError`].
-pub(super) async fn bounded<T, F>(
-    op: KvOp,
-    bucket: &str,
-    after: Duration,
-    work: F,
-) -> Result<T, KvError>
-where
-    F: Future<Output = Result<T, String>>,
-{
-    let result = within(op, bucket, after, work).await;
-    count(op, result.as_ref().map_or_else(KvError::outcome, |_| "ok"));
-    result
-}
-
-/// [`bounded`] for a compare-and-set: a lost one counts as `conflict`.
-pub(super) async fn bounded_cas<F>(
-    op: KvOp,
-    bucket: &str,
-    after: Duration,
-    work: F,
-) -> Result<Cas, KvError>
-where
-    F: Future<Output = Result<Cas, String>>,
-{
-    let result = within(op, bucket, after, work).await;
-    let outcome = match &result {
-        Ok(Cas::Written { .. }) => "ok",
-        Ok(Cas::Conflict) => "conflict",
-        Err(e) => e.outcome(),
-    };
-    count(op, outcome);
-    result
-}
-
-async fn within<T, F>(op: KvOp, bucket: &str, after: Duration, work: F) -> Result<T, KvError>
-where
-    F: Future<Output = Result<T, String>>,
-{
-    match tokio::time::timeout(after, work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(reason)) => Err(KvError::Failed {
-            op,
-            bucket: bucket.to_owned(),
-            reason,
-        }),
-        Err(_) => Err(KvError::Timeout {
-            op,
-            bucket: bucket.to_owned(),
-            after,
-        }),
-    }
-}
-
-/// Counts one operation's outcome.
-pub(super) fn count(op: KvOp, outcome: &'static str) {
-    metrics::counter!(m::CLUSTER_KV_OPS, "op" => op.label(), "outcome" => outcome).increment(1);
-}
-
-/// True for a key JetStream KV accepts (`[-/_=.A-Za-z0-9]+`, no leading or
-/// trailing dot).
-pub fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && !key.starts_with('.')
-        && !key.ends_with('.')
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Reads and compare-and-set writes on one bucket ([`KvBucket`]), each
 //! bounded by the store's operation timeout and counted by outcome.
 //!
+//! Also the bounding and counting every operation goes through.
+//!
 //! `delete` publishes the KV delete marker itself (async-nats's
 //! `delete_expect_revision` does not return the marker's revision, which a
 //! caller needs to keep fencing by revision).
@@ -10,10 +12,11 @@ use async_nats::jetstream::kv::{CreateErrorKind, Operation, UpdateErrorKind};
 use async_nats::HeaderMap;
 use bytes::Bytes;
 
-use super::cluster_kv::{
-    bounded, bounded_cas, count, valid_key, Cas, KvBucket, KvEntry, KvError, KvOp,
-};
+use super::cluster_kv::{Cas, KvBucket, KvEntry, KvError, KvOp};
 use super::cluster_kv_watch::snapshot;
+use crate::telemetry::metrics as m;
+use std::future::Future;
+use std::time::Duration;
 
 /// The header naming a KV operation (`DEL`, `PURGE`).
 pub(super) const KV_OPERATION: &str = "KV-Operation";
@@ -131,4 +134,75 @@ impl KvBucket {
             key: key.to_owned(),
         })
     }
+}
+
+/// Runs `work` within `after`, counts its outcome, maps a failure or a
+/// timeout to [`KvError`].
+pub(super) async fn bounded<T, F>(
+    op: KvOp,
+    bucket: &str,
+    after: Duration,
+    work: F,
+) -> Result<T, KvError>
+where
+    F: Future<Output = Result<T, String>>,
+{
+    let result = within(op, bucket, after, work).await;
+    count(op, result.as_ref().map_or_else(KvError::outcome, |_| "ok"));
+    result
+}
+
+/// [`bounded`] for a compare-and-set: a lost one counts as `conflict`.
+pub(super) async fn bounded_cas<F>(
+    op: KvOp,
+    bucket: &str,
+    after: Duration,
+    work: F,
+) -> Result<Cas, KvError>
+where
+    F: Future<Output = Result<Cas, String>>,
+{
+    let result = within(op, bucket, after, work).await;
+    let outcome = match &result {
+        Ok(Cas::Written { .. }) => "ok",
+        Ok(Cas::Conflict) => "conflict",
+        Err(e) => e.outcome(),
+    };
+    count(op, outcome);
+    result
+}
+
+async fn within<T, F>(op: KvOp, bucket: &str, after: Duration, work: F) -> Result<T, KvError>
+where
+    F: Future<Output = Result<T, String>>,
+{
+    match tokio::time::timeout(after, work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(reason)) => Err(KvError::Failed {
+            op,
+            bucket: bucket.to_owned(),
+            reason,
+        }),
+        Err(_) => Err(KvError::Timeout {
+            op,
+            bucket: bucket.to_owned(),
+            after,
+        }),
+    }
+}
+
+/// Counts one operation's outcome.
+pub(super) fn count(op: KvOp, outcome: &'static str) {
+    metrics::counter!(m::CLUSTER_KV_OPS, "op" => op.label(), "outcome" => outcome).increment(1);
+}
+
+/// True for a key JetStream KV accepts (`[-/_=.A-Za-z0-9]+`, no leading or
+/// trailing dot).
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('.')
+        && !key.ends_with('.')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b))
 }

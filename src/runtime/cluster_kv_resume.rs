@@ -4,7 +4,9 @@
 //!   100 ms once a watch has lived past the cap (the caller sleeps);
 //! - [`Seen`]: the last revision per key, so a change replayed by a re-watch
 //!   (at or below what the caller already has) is dropped, and the revision
-//!   to resume from.
+//!   to resume from;
+//! - [`quorum_visible`]: whether a stream's leader still hears a majority
+//!   of its replicas (the watch's idle probe).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -71,9 +73,55 @@ impl Seen {
     }
 }
 
+/// A replica the leader has not heard from for this long is gone.
+pub const PEER_SILENT: Duration = Duration::from_secs(5);
+
+/// One replica as the stream's leader reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// Reported offline.
+    pub offline: bool,
+    /// Since the leader last heard from it.
+    pub silent_for: Duration,
+}
+
+/// True when a leader plus the peers it heard from within
+/// [`PEER_SILENT`] are a majority of the group. A leader of a stream whose
+/// other replicas are frozen still answers reads for a while, though no
+/// write can commit: only this tells the watch it is cut off.
+pub fn quorum_visible(peers: &[Peer]) -> bool {
+    let voters = peers.len() + 1;
+    let alive = 1 + peers
+        .iter()
+        .filter(|f| !f.offline && f.silent_for < PEER_SILENT)
+        .count();
+    alive * 2 > voters
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quorum_needs_a_majority_heard_from_recently() {
+        let ok = Peer {
+            offline: false,
+            silent_for: Duration::from_millis(300),
+        };
+        let silent = Peer {
+            offline: false,
+            silent_for: Duration::from_secs(6),
+        };
+        let offline = Peer {
+            offline: true,
+            silent_for: Duration::ZERO,
+        };
+        assert!(quorum_visible(&[]), "R1: the leader alone");
+        assert!(quorum_visible(&[ok, silent]), "2 of 3");
+        assert!(!quorum_visible(&[silent, offline]), "1 of 3");
+        assert!(!quorum_visible(&[ok, silent, silent, offline]), "2 of 5");
+        assert!(quorum_visible(&[ok, ok, silent, offline]), "3 of 5");
+    }
 
     #[test]
     fn doubles_from_100_ms_to_a_5_s_cap_and_resets() {

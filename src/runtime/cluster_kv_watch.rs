@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-use super::cluster_kv::{count, BucketInner, KvBucket, KvEntry, KvOp};
-use super::cluster_kv_ops::KV_OPERATION;
-use super::cluster_kv_resume::{Backoff, Seen};
+use super::cluster_kv::{BucketInner, KvBucket, KvEntry, KvOp};
+use super::cluster_kv_ops::{count, KV_OPERATION};
+use super::cluster_kv_resume::{quorum_visible, Backoff, Peer, Seen};
 
 /// Changes buffered between the task and a slow caller.
 const CHANNEL: usize = 256;
@@ -126,7 +126,7 @@ impl Follower {
         self.session += 1;
         let mut disconnects = self.inner.disconnects.clone();
         disconnects.borrow_and_update();
-        if self.inner.client.connection_state() != State::Connected {
+        if !self.connected_within(self.inner.op_timeout).await {
             return self.report_lost("not connected to NATS").await;
         }
         let name = format!("{}_{}", self.base, self.session);
@@ -162,6 +162,20 @@ impl Follower {
                 self.report_lost(&why).await
             }
         }
+    }
+
+    /// Waits (polling, bounded) for the client to be connected: a watch
+    /// started with its node, while the client's first connection is under
+    /// way, is not reported lost for that.
+    async fn connected_within(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.inner.client.connection_state() != State::Connected {
+            if tokio::time::Instant::now() >= deadline || self.tx.is_closed() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
     }
 
     async fn report_lost(&mut self, why: &str) -> End {
@@ -214,15 +228,28 @@ impl Follower {
     }
 
     /// True when the bucket's stream answers an info request within the
-    /// operation timeout: it has a leader, so the watch is not silently
-    /// cut off by a quorum loss its consumer does not notice.
+    /// operation timeout and its leader hears a majority of its replicas:
+    /// the watch is not silently cut off by a quorum loss its consumer does
+    /// not notice (a consumer keeps heartbeating from a live server).
     async fn stream_answers(&self) -> bool {
         let js = &self.inner.js;
         let name = self.inner.store.stream_name.as_str();
-        matches!(
-            tokio::time::timeout(self.inner.op_timeout, js.get_stream(name)).await,
-            Ok(Ok(_))
-        )
+        let Ok(Ok(stream)) = tokio::time::timeout(self.inner.op_timeout, js.get_stream(name)).await
+        else {
+            return false;
+        };
+        let Some(cluster) = &stream.cached_info().cluster else {
+            return true;
+        };
+        let followers: Vec<Peer> = cluster
+            .replicas
+            .iter()
+            .map(|p| Peer {
+                offline: p.offline,
+                silent_for: p.active,
+            })
+            .collect();
+        cluster.leader.as_deref().is_some_and(|l| !l.is_empty()) && quorum_visible(&followers)
     }
 
     /// Passes `change` on unless its key already had this revision or a later one.
