@@ -204,9 +204,11 @@ impl ClusterNode {
                 self.request(Pending::ClaimRead(op), read);
             }
         }
-        if now >= self.refresh_at && !self.refresh_in_flight {
+        if now >= self.refresh_at {
             self.refresh_at = next_refresh(&self.timing, now);
-            self.refresh(now);
+            if !self.refresh_in_flight {
+                self.refresh(now);
+            }
         }
         self.linker.handle_tick(now);
         self.adopt(now);

@@ -66,6 +66,11 @@ impl Tickets {
         }
     }
 
+    /// Whether this node holds `ticket`.
+    pub fn owns(&self, ticket: &TicketId) -> bool {
+        self.own.contains_key(ticket)
+    }
+
     /// This node's tickets.
     pub fn own(&self) -> impl Iterator<Item = &TicketRecord> {
         self.own.values().map(|o| &o.record)

@@ -56,6 +56,11 @@ impl ClusterNode {
         }
     }
 
+    /// Whether this node holds `ticket` (its own or adopted).
+    pub fn owns(&self, ticket: &TicketId) -> bool {
+        self.tickets.owns(ticket)
+    }
+
     /// An alarm or call was queued here: its ticket is written.
     pub fn open_ticket(&mut self, record: TicketRecord) {
         let id = record.ticket.clone();
