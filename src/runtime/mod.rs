@@ -12,10 +12,12 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod alarm_leg;
+pub mod cluster;
 pub mod cluster_kv;
 mod cluster_kv_ops;
 mod cluster_kv_resume;
 pub mod cluster_kv_watch;
+mod cluster_tap;
 pub mod daemon;
 pub mod dc09;
 pub mod load;
