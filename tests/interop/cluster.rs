@@ -13,8 +13,9 @@
 //!   converge when it returns;
 //! - a node frozen 30 s (SIGSTOP, SIGCONT) does not act on stale leases.
 //!
-//! The node tests are ignored until the cluster driver and the `[cluster]`
-//! config land (branch h-cluster); the checker's own tests run now.
+//! h-cluster's driver was merged at 22:05 UTC, too late to adapt and run
+//! these before the stop; each test is ignored with the exact gap it waits
+//! for (docs/cluster.md section 11); the checker's own tests run now.
 
 #[path = "cluster/invariants.rs"]
 mod invariants;
@@ -128,7 +129,7 @@ fn alarms_waiting_on(a: &Daemon, other: &Daemon, n: usize) -> Vec<crate::harness
 }
 
 #[test]
-#[ignore = "needs the cluster runtime driver and the [cluster] config of branch h-cluster (not landed at 21:25 UTC: alarmgate refuses the [cluster] table as an unknown field)"]
+#[ignore = "operator claims are not wired into the router yet (docs/cluster.md section 11): an operator registered on both nodes can be rung by both at once, so the invariant checker fails on a known gap"]
 fn cluster_alarms_on_either_node_reach_operators_on_either() {
     let Some((_nats, a, b)) = two_nodes("cluster_spread") else {
         return;
@@ -156,7 +157,7 @@ fn cluster_alarms_on_either_node_reach_operators_on_either() {
 }
 
 #[test]
-#[ignore = "needs the cluster runtime driver and the [cluster] config of branch h-cluster (not landed at 21:25 UTC: alarmgate refuses the [cluster] table as an unknown field)"]
+#[ignore = "not yet adapted to the driver merged at 22:05: a dead node's tickets reach the survivor as data alarms (Control::DataAlarm), not as calls ringing in GET /api/v1/calls as this test polls"]
 fn cluster_node_killed_its_waiting_alarms_offered_on_the_survivor_within_5_s() {
     let Some((_nats, a, b)) = two_nodes("cluster_node_kill") else {
         return;
@@ -179,7 +180,7 @@ fn cluster_node_killed_its_waiting_alarms_offered_on_the_survivor_within_5_s() {
 }
 
 #[test]
-#[ignore = "needs the cluster runtime driver and the [cluster] config of branch h-cluster (not landed at 21:25 UTC: alarmgate refuses the [cluster] table as an unknown field)"]
+#[ignore = "not yet run against the driver merged at 22:05 (no time left before the stop)"]
 fn cluster_one_nats_server_killed_nothing_visible() {
     let Some((mut nats, a, b)) = two_nodes("cluster_nats_kill") else {
         return;
@@ -198,7 +199,7 @@ fn cluster_one_nats_server_killed_nothing_visible() {
 }
 
 #[test]
-#[ignore = "needs the cluster runtime driver and the [cluster] config of branch h-cluster (not landed at 21:25 UTC: alarmgate refuses the [cluster] table as an unknown field)"]
+#[ignore = "convergence of an operator's state across nodes needs the claims wired into the router and GET /api/v1/operators showing other nodes' operators (not built, docs/cluster.md section 11)"]
 fn cluster_quorum_lost_each_node_routes_its_own_then_converges() {
     let Some((nats, a, b)) = two_nodes("cluster_quorum") else {
         return;
@@ -229,7 +230,7 @@ fn cluster_quorum_lost_each_node_routes_its_own_then_converges() {
 }
 
 #[test]
-#[ignore = "needs the cluster runtime driver and the [cluster] config of branch h-cluster (not landed at 21:25 UTC: alarmgate refuses the [cluster] table as an unknown field)"]
+#[ignore = "a frozen node's alarms adopted elsewhere (TakenOver) are only logged: the woken node does not withdraw its copy yet (docs/cluster.md section 11)"]
 fn cluster_frozen_node_does_not_act_on_stale_leases() {
     let Some((_nats, a, b)) = two_nodes("cluster_freeze") else {
         return;
