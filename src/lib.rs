@@ -46,6 +46,7 @@ pub mod bus;
 pub mod call;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod dc09;

@@ -18,6 +18,7 @@
 //! | `calls.rs` | `[calls]` |
 //! | `auth.rs` | `[auth]`, `[[auth.devices]]`, HA1 hashing |
 //! | `bus.rs` | `[bus]` (NATS JetStream forwarding) |
+//! | `cluster.rs` | `[cluster]` (nodes sharing operators and alarms over NATS KV) |
 //! | `routing.rs` | `[[tenants]]` |
 //! | `trunks.rs` | `[[trunks]]`, `[[targets]]` |
 //! | `operators.rs` | `[[operators]]` |
@@ -39,6 +40,7 @@ mod api;
 mod auth;
 mod bus;
 mod calls;
+mod cluster;
 mod dc09;
 mod error;
 mod general;
@@ -68,6 +70,7 @@ pub use api::{TokenEntry, TokenScope};
 pub use auth::{device_ha1_lines, AuthConfig, ChallengeAlgorithm, Device, DEFAULT_REALM};
 pub use bus::{BusConfig, BusStorage, DEFAULT_BUS_STREAM, DEFAULT_BUS_URL};
 pub use calls::{CallsConfig, MAX_ANSWER_DELAY_MS, RFC4028_MIN_SE_S};
+pub use cluster::ClusterConfig;
 pub use dc09::{Dc09Account, Dc09Config, Dc09Listen, Dc09Transport, UnknownPolicy};
 pub use error::{ConfigError, ConfigErrors, Problem};
 pub use general::{
@@ -134,6 +137,9 @@ pub struct Config {
     pub alarm: AlarmConfig,
     /// `[bus]`: forwarding events to NATS JetStream; no bus when absent.
     pub bus: Option<BusConfig>,
+    /// `[cluster]`: nodes sharing operators and waiting alarms; a single
+    /// node when absent.
+    pub cluster: Option<ClusterConfig>,
     /// `[[trunks]]`: sources trusted without authentication, first match wins.
     pub trunks: Vec<Trunk>,
     /// `[[tenants]]`: the municipalities we answer for, selected by DID.

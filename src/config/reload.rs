@@ -26,7 +26,7 @@ pub fn reload(path: &Path) -> Result<Config, ConfigErrors> {
 impl Config {
     /// The sections and keys that differ between `self` (running) and
     /// `new` but only take effect at the next start: `node`, `log`, `http`,
-    /// `sip`, `media`, `calls`, `alarm`, `bus`, `auth`, `registrar`, `dc09`,
+    /// `sip`, `media`, `calls`, `alarm`, `bus`, `cluster`, `auth`, `registrar`, `dc09`,
     /// `api.console_ws_url`, `records`, `trunks.allow`, `tenants.classify`,
     /// `supervision` (`[tenants.supervision]`, `[[units]]`), `recording`,
     /// `tenants.recording`. Empty when a reload applies in full.
@@ -40,6 +40,7 @@ impl Config {
             ("calls", self.calls != new.calls),
             ("alarm", self.alarm != new.alarm),
             ("bus", self.bus != new.bus),
+            ("cluster", self.cluster != new.cluster),
             ("records", self.records != new.records),
             ("auth", self.auth != new.auth),
             ("registrar", self.registrar != new.registrar),

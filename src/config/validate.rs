@@ -57,6 +57,9 @@ pub(crate) fn validate(config: &Config) -> (Findings, HashMap<String, usize>) {
     if let Some(bus) = &config.bus {
         bus.check(&mut out);
     }
+    if let Some(cluster) = &config.cluster {
+        cluster.check(&mut out);
+    }
     config.registrar.check(&mut out);
     config.api.check(&mut out);
     config.records.check(&mut out);

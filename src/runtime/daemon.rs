@@ -150,6 +150,10 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
     let mut switchboard =
         switchboard_setup::build_resolved(&config, core, crate::clock::now(), routes)?;
     switchboard.restore_callbacks(crate::clock::now(), crate::clock::wall(), callbacks);
+    let cluster = config
+        .cluster
+        .clone()
+        .map(|c| super::cluster::spawn(c, control_tx.clone(), health.clone()));
     let driver = tokio::spawn(sip_driver::run(
         switchboard,
         sip_driver::Inputs {
@@ -166,6 +170,7 @@ pub async fn run(config: Config, source: Option<PathBuf>) -> Result<(), RunError
             journal: Some(journal.clone()),
             node: Arc::from(config.node.name.as_str()),
             stored: stored_tx,
+            cluster,
         },
     ));
     let dc09 = start_dc09(&config, &journal, &control_tx).await?;

@@ -80,6 +80,9 @@ pub struct Outputs {
     pub node: Arc<str>,
     /// Where SCAIP store outcomes go (the other end is [`Inputs::stored`]).
     pub stored: mpsc::UnboundedSender<super::scaip_store::Stored>,
+    /// `[cluster]`: where the events the cluster shares are copied; `None`
+    /// for a single node (nothing copied).
+    pub cluster: Option<super::cluster::ClusterTap>,
 }
 
 /// Runs the switchboard until the transports close or the drain completes.
@@ -207,6 +210,13 @@ fn flush(sb: &mut Switchboard, out: &mut Outputs) {
                 } = &event
                 {
                     tracing::debug!(%call_id, reason = reason.as_str(), duration_s = duration.as_secs_f64(), "call ended");
+                    if let Some(tap) = &out.cluster {
+                        tap.send(
+                            crate::events::CALL_ENDED,
+                            call_id.as_str(),
+                            &serde_json::Value::Null,
+                        );
+                    }
                 }
                 out.call_events.observe(&event);
                 out.media.apply(event);
@@ -233,6 +243,9 @@ fn flush(sb: &mut Switchboard, out: &mut Outputs) {
 
 /// A routing or disposition event into the journal (not awaited).
 fn write_event(out: &Outputs, record: EventRecord) {
+    if let Some(tap) = &out.cluster {
+        tap.send(record.kind, &record.subject, &record.data);
+    }
     let Some(journal) = out.journal.as_ref() else {
         return;
     };

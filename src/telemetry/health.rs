@@ -21,6 +21,8 @@ struct Flags {
     draining: AtomicBool,
     /// The journal's own health flag, once one is attached.
     journal: std::sync::OnceLock<Arc<AtomicBool>>,
+    /// `[cluster]`: 0 none (a single node), 1 sharing, 2 degraded.
+    cluster: std::sync::atomic::AtomicU8,
 }
 
 impl Health {
@@ -50,6 +52,27 @@ impl Health {
             .journal
             .get()
             .is_none_or(|f| f.load(Ordering::Acquire))
+    }
+
+    /// The cluster's state: `None` for a single node, `Some(degraded)`.
+    /// Degraded never makes the node unready: alarms must keep coming.
+    pub fn set_cluster(&self, degraded: Option<bool>) {
+        let v = match degraded {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        self.inner.cluster.store(v, Ordering::Release);
+    }
+
+    /// The `/readyz` body of a ready node: `ready`, plus the cluster's
+    /// state when there is one.
+    pub fn ready_detail(&self) -> &'static str {
+        match self.inner.cluster.load(Ordering::Acquire) {
+            1 => "ready\ncluster: ok\n",
+            2 => "ready\ncluster: degraded\n",
+            _ => "ready\n",
+        }
     }
 
     /// True when the node should receive new calls.

@@ -122,7 +122,7 @@ async fn metrics_handler(State(state): State<AppState>) -> String {
 
 async fn ready_handler(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if state.health.is_ready() {
-        (StatusCode::OK, "ready\n")
+        (StatusCode::OK, state.health.ready_detail())
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, state.health.reason())
     }

@@ -140,8 +140,16 @@ pub const UNITS_SUPERVISED: &str = "alarmgate_units_supervised";
 /// duh, silent, store_failed).
 pub const DC09_FRAMES: &str = "alarmgate_dc09_frames_total";
 
+/// Cluster KV operations (issue 13), by `op` (open, get, entries, create,
+/// update, delete, watch) and `outcome` (ok, conflict, timeout, invalid_key, error).
+pub const CLUSTER_KV_OPS: &str = "alarmgate_cluster_kv_ops_total";
+
 /// Registers descriptions for every metric, so `/metrics` documents itself.
 pub fn describe() {
+    describe_counter!(
+        CLUSTER_KV_OPS,
+        "Cluster KV operations, by op and outcome (conflict: a lost compare-and-set)"
+    );
     describe_counter!(SIP_REQUESTS_IN, "SIP requests received, by method");
     describe_gauge!(
         UNITS_OVERDUE,

@@ -30,6 +30,8 @@
 //! | [`scaip`] | a pjsua2 SCAIP unit sends the real device samples as MESSAGE: 200 and `<mrs>` for each, its voice call reaches a pjsua2 operator linked to its alarm; an alarm with no voice call becomes a data alarm |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //! | [`recording`] | call recording: a spandsp unit bridged to a pjsua2 operator leaves a stereo WAV (unit's tone left, operator's right, Goertzel per channel) with its SHA-256 journalled; an unwritable recordings directory keeps the call up |
+//! | [`cluster`] | two alarmgate nodes over three nats-servers: alarms on either node reach operators on either, a node's SIGKILL fails its waiting alarms over within 5 s, a NATS server's SIGKILL is invisible, quorum loss and a 30 s freeze keep the invariants (no operator with two calls, no call offered twice, no alarm forgotten; checked over both journals). Ignored until the cluster driver lands; the checker's own tests run |
+//! | [`cluster_kv`] | the cluster's KV adapter against three nats-servers (`harness::NatsCluster`): compare-and-set conflicts as values; a watch once and in order across a SIGKILL of its server; writes heal after the stream leader's SIGKILL; quorum loss fails writes within the op timeout and heals; no consumer leak across 20 reconnects |
 //!
 //! Environment:
 //! - `ALARMGATE_REQUIRE_PEERS=1` (set by `tests/run.sh`): a missing `sipp` or
@@ -46,6 +48,8 @@
 mod alarm_peers;
 mod bus;
 mod calls;
+mod cluster;
+mod cluster_kv;
 mod conn_limits;
 mod console;
 mod dc09;

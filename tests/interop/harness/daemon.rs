@@ -178,6 +178,11 @@ impl Daemon {
         })
     }
 
+    /// The daemon's process id (for SIGKILL/SIGSTOP/SIGCONT in the cluster tests).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM (through `kill`, std has no signals).
     pub fn sigterm(&self) {
         let st = Command::new("kill")
