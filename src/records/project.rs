@@ -51,6 +51,8 @@ pub enum Op {
     },
     /// A recall's operator phone was offered the recall.
     RecallOffered { tenant: String, caller: String },
+    /// A recall's unit answered: the talk time starts.
+    RecallConnected { tenant: String, caller: String },
     /// The call overflowed.
     Overflowed {
         from: String,
@@ -81,8 +83,16 @@ pub enum Op {
         tenant: String,
         caller: String,
     },
-    /// A recording of the call exists at `reference`.
-    Recording { reference: String },
+    /// A recording of the call was stored.
+    Recording {
+        path: String,
+        sha256: Option<String>,
+        duration_ms: Option<i64>,
+    },
+    /// The row named `alias` (a SCAIP alarm) belongs to this call (its voice
+    /// call): the store merges it into this one with [`absorb`] and sends
+    /// the alias's later events here.
+    Absorb { alias: String },
 }
 
 /// The row changes one event means; empty for events that are not about a call.
@@ -116,7 +126,8 @@ pub fn changes(e: &JournalEvent) -> Vec<Change> {
             recall: e.is_recall(),
         }),
         "alarmgate.call.overflowed" => one(overflowed(e)),
-        "alarmgate.call.ended" => one(Op::Ended {
+        "alarmgate.recall.connected" => one(Op::RecallConnected { tenant, caller }),
+        "alarmgate.call.ended" | "alarmgate.recall.ended" => one(Op::Ended {
             tenant,
             caller,
             reason: e.string("reason"),
@@ -129,11 +140,26 @@ pub fn changes(e: &JournalEvent) -> Vec<Change> {
         }),
         "alarmgate.call.callback" => one(Op::Callback { tenant, caller }),
         "alarmgate.call.callback_resolved" => resolved(e, &change, tenant, caller),
-        "alarmgate.call.recording" => match e.str("path") {
+        "alarmgate.recording.stored" => match e.str("path") {
             Some(path) => one(Op::Recording {
-                reference: path.to_string(),
+                path: path.to_string(),
+                sha256: e.str("sha256").map(str::to_string),
+                duration_ms: e
+                    .data
+                    .get("duration_s")
+                    .and_then(Value::as_f64)
+                    .map(|s| (s * 1000.0).round() as i64),
             }),
             None => Vec::new(),
+        },
+        "alarmgate.alarm.linked" => match e.str("call_id") {
+            Some(call) if call != e.subject => vec![change(
+                call,
+                Op::Absorb {
+                    alias: e.subject.clone(),
+                },
+            )],
+            _ => Vec::new(),
         },
         _ => Vec::new(),
     }
@@ -145,7 +171,12 @@ fn alarm(e: &JournalEvent, tenant: String, caller: String) -> Op {
         e.str("event_code").unwrap_or(""),
     ]
     .concat();
-    let event = match e.str("event_name") {
+    // A DC-09 SIA-DCS event without a Contact ID twin: its SIA code.
+    let code = match (code.is_empty(), e.str("sia_code")) {
+        (true, Some(sia)) => format!("SIA {sia}"),
+        _ => code,
+    };
+    let event = match e.str("event_name").or_else(|| e.str("text")) {
         Some(name) => format!("{code} {name}").trim().to_string(),
         None => code,
     };
@@ -270,6 +301,10 @@ pub fn apply(row: &mut CallRecord, change: &Change) {
             recall,
         } => answered(row, at, tenant, caller, operator, *recall),
         Op::RecallOffered { tenant, caller } => recall_row(row, tenant, caller),
+        Op::RecallConnected { tenant, caller } => {
+            recall_row(row, tenant, caller);
+            answered_at(row, at);
+        }
         Op::Overflowed {
             from,
             to,
@@ -311,7 +346,17 @@ pub fn apply(row: &mut CallRecord, change: &Change) {
             recall_row(row, tenant, caller);
             row.recall_of = Some(call_id.clone());
         }
-        Op::Recording { reference } => row.recording = Some(reference.clone()),
+        Op::Recording {
+            path,
+            sha256,
+            duration_ms,
+        } => {
+            row.recording = Some(path.clone());
+            row.recording_sha256.clone_from(sha256);
+            row.recording_duration_ms = *duration_ms;
+        }
+        // The store merges the alias's row (it needs both rows).
+        Op::Absorb { .. } => {}
     }
 }
 
@@ -325,14 +370,21 @@ fn answered(
 ) {
     names(row, tenant, caller);
     if recall {
+        // The operator took their own call: the recall is answered when its unit is.
         recall_row(row, tenant, caller);
-    }
-    if row.answered_ms.is_none() {
-        row.answered_ms = Some(at);
-        row.wait_ms = row.received_ms.map(|r| (at - r).max(0));
+    } else {
+        answered_at(row, at);
     }
     if !operator.is_empty() && !row.operators.iter().any(|o| o == operator) {
         row.operators.push(operator.to_string());
+    }
+}
+
+/// The call was answered at `at` (the first answer counts).
+fn answered_at(row: &mut CallRecord, at: i64) {
+    if row.answered_ms.is_none() {
+        row.answered_ms = Some(at);
+        row.wait_ms = row.received_ms.map(|r| (at - r).max(0));
     }
 }
 
