@@ -73,8 +73,13 @@ pub enum Op {
         note: Option<String>,
         by: String,
     },
-    /// The call was kept as a callback.
-    Callback { tenant: String, caller: String },
+    /// The call was kept as a callback, or a data alarm listed for the
+    /// operators (its `class`: `unconfirmed`, or the data alarm's).
+    Callback {
+        tenant: String,
+        caller: String,
+        class: String,
+    },
     /// This callback was resolved by the recall `recall_id`.
     RecalledBy { recall_id: String },
     /// This recall resolved the callback `call_id`.
@@ -138,7 +143,11 @@ pub fn changes(e: &JournalEvent) -> Vec<Change> {
             note: e.str("note").map(str::to_string),
             by: e.string("by"),
         }),
-        "alarmgate.call.callback" => one(Op::Callback { tenant, caller }),
+        "alarmgate.call.callback" => one(Op::Callback {
+            tenant,
+            caller,
+            class: e.str("class").unwrap_or("unconfirmed").to_string(),
+        }),
         "alarmgate.call.callback_resolved" => resolved(e, &change, tenant, caller),
         "alarmgate.recording.stored" => match e.str("path") {
             Some(path) => one(Op::Recording {
@@ -277,10 +286,18 @@ pub fn apply(row: &mut CallRecord, change: &Change) {
             row.events.push(event.clone());
             row.class.get_or_insert_with(|| class.to_string());
         }
-        Op::Unconfirmed { tenant, caller } | Op::Callback { tenant, caller } => {
+        Op::Unconfirmed { tenant, caller } => {
             names(row, tenant, caller);
             row.class = Some("unconfirmed".into());
-            row.callback |= matches!(change.op, Op::Callback { .. });
+        }
+        Op::Callback {
+            tenant,
+            caller,
+            class,
+        } => {
+            names(row, tenant, caller);
+            row.class = Some(class.clone());
+            row.callback = true;
         }
         Op::Queued {
             tenant,

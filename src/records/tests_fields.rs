@@ -204,7 +204,7 @@ async fn a_scaip_alarm_and_its_voice_call_count_once_as_a_frequent_caller() {
     };
     let mut detector = Detector::new(HashMap::from([("aarhus".to_string(), limits)]));
     let mut store = Store::open(&tmp.join("r.sqlite")).expect("store");
-    let reader = JournalReader::open(&tmp.join("journal")).expect("reader");
+    let reader = JournalReader::open(tmp.join("journal")).expect("reader");
     let progress = catch_up(&mut store, &reader, last, &mut detector, 0).expect("catch up");
     assert!(
         progress.crossings.is_empty(),
@@ -290,4 +290,29 @@ fn every_column_has_a_heading_and_the_recording_fields_are_in_the_csv() {
         lines[0]
     );
     assert!(lines[1].contains("/rec/a.wav;00ff;61,24;"), "{}", lines[1]);
+}
+
+#[test]
+fn a_data_alarm_listed_for_operators_keeps_its_class_and_waits_for_a_person() {
+    let rows = project(&[
+        ev(
+            1,
+            "alarm.received",
+            "dc09-1001-4-ab",
+            0,
+            json!({"tenant": "aarhus", "protocol": "dc09", "account": "1001", "qualifier": "1", "event_code": "101", "event_name": "Personal emergency", "classification": "voice"}),
+        ),
+        ev(
+            2,
+            "call.callback",
+            "dc09-1001-4-ab",
+            0,
+            json!({"tenant": "aarhus", "calling_number": "", "class": "emergency", "protocol": "dc09", "account": "1001", "queue": "q1"}),
+        ),
+    ]);
+    let r = &rows["dc09-1001-4-ab"];
+    assert_eq!((r.class.as_deref(), r.callback), (Some("emergency"), true));
+    assert_eq!(r.events, ["1101 Personal emergency"]);
+    assert!(r.needs_person());
+    assert_eq!(Category::of(r), Category::Open);
 }
