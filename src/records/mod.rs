@@ -38,6 +38,8 @@ pub mod synth;
 #[cfg(test)]
 mod tests_fields;
 #[cfg(test)]
+mod tests_nodes;
+#[cfg(test)]
 mod tests_project;
 #[cfg(test)]
 mod tests_store;
