@@ -79,7 +79,11 @@ pub enum Op {
         tenant: String,
         caller: String,
         class: String,
+        /// A data alarm's protocol, account and event name (`supervision`: a unit's fail to report).
+        data: Option<(String, Option<String>, Option<String>)>,
     },
+    /// The unit withdrew its alarm (SCAIP `mty=RE`).
+    Withdrawn,
     /// This callback was resolved by the recall `recall_id`.
     RecalledBy { recall_id: String },
     /// This recall resolved the callback `call_id`.
@@ -147,7 +151,9 @@ pub fn changes(e: &JournalEvent) -> Vec<Change> {
             tenant,
             caller,
             class: e.str("class").unwrap_or("unconfirmed").to_string(),
+            data: listed_data_alarm(e),
         }),
+        "alarmgate.alarm.withdrawn" => one(Op::Withdrawn),
         "alarmgate.call.callback_resolved" => resolved(e, &change, tenant, caller),
         "alarmgate.recording.stored" => match e.str("path") {
             Some(path) => one(Op::Recording {
@@ -172,6 +178,22 @@ pub fn changes(e: &JournalEvent) -> Vec<Change> {
         },
         _ => Vec::new(),
     }
+}
+
+/// A listed data alarm's protocol, account and event name (`None` for an
+/// unconfirmed call's callback, which has no protocol).
+fn listed_data_alarm(e: &JournalEvent) -> Option<(String, Option<String>, Option<String>)> {
+    let protocol = e.str("protocol")?.to_string();
+    let event = e
+        .data
+        .get("alarm")
+        .and_then(|a| a.get("event_name"))
+        .and_then(Value::as_str);
+    Some((
+        protocol,
+        e.str("account").map(str::to_string),
+        event.map(str::to_string),
+    ))
 }
 
 fn alarm(e: &JournalEvent, tenant: String, caller: String) -> Op {
@@ -294,10 +316,22 @@ pub fn apply(row: &mut CallRecord, change: &Change) {
             tenant,
             caller,
             class,
+            data,
         } => {
             names(row, tenant, caller);
             row.class = Some(class.clone());
             row.callback = true;
+            if let Some((protocol, account, event)) = data {
+                set_if_empty(&mut row.protocol, protocol);
+                row.account = row.account.take().or_else(|| account.clone());
+                if row.events.is_empty() {
+                    row.events.extend(event.clone());
+                }
+            }
+        }
+        Op::Withdrawn => {
+            row.ended_ms.get_or_insert(at);
+            row.end_reason = Some("withdrawn".into());
         }
         Op::Queued {
             tenant,

@@ -316,3 +316,44 @@ fn a_data_alarm_listed_for_operators_keeps_its_class_and_waits_for_a_person() {
     assert!(r.needs_person());
     assert_eq!(Category::of(r), Category::Open);
 }
+
+#[test]
+fn a_units_fail_to_report_and_a_withdrawn_scaip_alarm_are_rows_with_what_happened() {
+    let rows = project(&[
+        ev(
+            1,
+            "call.callback",
+            "ftr-aarhus-dc09-4711-99",
+            0,
+            json!({"tenant": "aarhus", "calling_number": "4711", "class": "technical", "protocol": "supervision", "account": "4711", "alarm": {"event_name": "Fail to report"}, "queue": "q1"}),
+        ),
+        ev(
+            2,
+            "alarm.received",
+            "scaip-7-ab",
+            10,
+            json!({"tenant": "aarhus", "calling_number": "4511", "protocol": "scaip", "account": "26317", "event_code": "101", "event_name": "Personal emergency", "classification": "voice"}),
+        ),
+        ev(
+            3,
+            "alarm.withdrawn",
+            "scaip-7-ab",
+            20,
+            json!({"tenant": "aarhus", "protocol": "scaip", "account": "26317", "withdrawn_by": "unit"}),
+        ),
+    ]);
+    let ftr = &rows["ftr-aarhus-dc09-4711-99"];
+    assert_eq!(
+        (ftr.protocol.as_str(), ftr.account.as_deref()),
+        ("supervision", Some("4711"))
+    );
+    assert_eq!(
+        (ftr.events.as_slice(), ftr.class.as_deref()),
+        (["Fail to report".to_string()].as_slice(), Some("technical"))
+    );
+    let re = &rows["scaip-7-ab"];
+    assert_eq!(
+        (re.end_reason.as_deref(), re.ended_ms),
+        (Some("withdrawn"), Some(T0 + 20_000))
+    );
+}
