@@ -122,15 +122,25 @@ pub fn update(path: &Path, journal_dir: &Path) -> Result<u64, RecordsError> {
     Ok(progress.events)
 }
 
-/// The monthly extract of `tenant`.
-pub fn monthly(settings: &Settings, tenant: &str, month: &str) -> Result<Extract, QueryError> {
+/// The tenant's settings, the month and its bounds in the tenant's zone.
+fn month_of<'a>(
+    settings: &'a Settings,
+    tenant: &str,
+    month: &str,
+) -> Result<(&'a TenantSettings, Month, (i64, i64)), QueryError> {
     let t = settings
         .tenants
         .get(tenant)
         .ok_or_else(|| QueryError::UnknownTenant(tenant.to_string()))?;
     let m = Month::parse(month).ok_or_else(|| QueryError::BadMonth(month.to_string()))?;
-    let (from, to) =
+    let bounds =
         report::month_bounds(m, &t.tz).ok_or_else(|| QueryError::BadMonth(month.to_string()))?;
+    Ok((t, m, bounds))
+}
+
+/// The monthly extract of `tenant`.
+pub fn monthly(settings: &Settings, tenant: &str, month: &str) -> Result<Extract, QueryError> {
+    let (t, m, (from, to)) = month_of(settings, tenant, month)?;
     let rows = Store::open_read(&settings.path)?.calls_between(tenant, from, to)?;
     Ok(report::extract(
         tenant, m, &t.tz, &t.tz_name, t.language, rows,
@@ -152,13 +162,7 @@ pub fn monthly_merged(
     month: &str,
     others: &[PathBuf],
 ) -> Result<Extract, QueryError> {
-    let t = settings
-        .tenants
-        .get(tenant)
-        .ok_or_else(|| QueryError::UnknownTenant(tenant.to_string()))?;
-    let m = Month::parse(month).ok_or_else(|| QueryError::BadMonth(month.to_string()))?;
-    let (from, to) =
-        report::month_bounds(m, &t.tz).ok_or_else(|| QueryError::BadMonth(month.to_string()))?;
+    let (t, m, (from, to)) = month_of(settings, tenant, month)?;
     let (wide_from, wide_to) = (from - MERGE_MARGIN_MS, to + MERGE_MARGIN_MS);
     let mut rows = Vec::new();
     for path in std::iter::once(&settings.path).chain(others) {

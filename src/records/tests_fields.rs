@@ -222,16 +222,7 @@ fn answer_times_are_the_centres_not_a_recalls_wait_for_its_unit() {
     let mut recall = super::CallRecord::new("r1");
     (recall.protocol, recall.received_ms) = ("recall".into(), Some(T0));
     (recall.answered_ms, recall.wait_ms) = (Some(T0 + 40_000), Some(40_000));
-    let tz = jiff::tz::TimeZone::get("Europe/Copenhagen").expect("tz");
-    let month = Month::parse("2026-11").expect("month");
-    let x = report::extract(
-        "aarhus",
-        month,
-        &tz,
-        "Europe/Copenhagen",
-        Language::Da,
-        vec![answered, recall],
-    );
+    let x = november(vec![answered, recall]);
     assert_eq!(
         (x.answer_time.answered, x.answer_time.max_s),
         (1, Some(5.0))
@@ -270,16 +261,7 @@ fn every_column_has_a_heading_and_the_recording_fields_are_in_the_csv() {
     (r.tenant, r.received_ms) = ("aarhus".into(), Some(T0));
     (r.recording, r.recording_sha256) = (Some("/rec/a.wav".into()), Some("00ff".into()));
     r.recording_duration_ms = Some(61_240);
-    let tz = jiff::tz::TimeZone::get("Europe/Copenhagen").expect("tz");
-    let month = Month::parse("2026-11").expect("month");
-    let x = report::extract(
-        "aarhus",
-        month,
-        &tz,
-        "Europe/Copenhagen",
-        Language::Da,
-        vec![r],
-    );
+    let x = november(vec![r]);
     let cells = report::csv::cells(&x.calls[0]);
     assert_eq!(cells.len(), report::lang::headings(Language::Nb).len());
     let csv = String::from_utf8(report::csv::write(&x)).expect("utf-8");
@@ -356,4 +338,18 @@ fn a_units_fail_to_report_and_a_withdrawn_scaip_alarm_are_rows_with_what_happene
         (re.end_reason.as_deref(), re.ended_ms),
         (Some("withdrawn"), Some(T0 + 20_000))
     );
+}
+
+/// The November 2026 extract of `rows` (Copenhagen, Danish).
+fn november(rows: Vec<super::CallRecord>) -> report::Extract {
+    let tz = jiff::tz::TimeZone::get("Europe/Copenhagen").expect("tz");
+    let month = Month::parse("2026-11").expect("month");
+    report::extract(
+        "aarhus",
+        month,
+        &tz,
+        "Europe/Copenhagen",
+        Language::Da,
+        rows,
+    )
 }
