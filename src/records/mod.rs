@@ -23,6 +23,7 @@
 
 pub mod absorb;
 pub mod api;
+mod apply;
 mod batch;
 pub mod cli;
 pub mod event;
