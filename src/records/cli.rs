@@ -34,6 +34,10 @@ pub struct CallsArgs {
     /// Write to this file instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Another node's call-records database (a copy; read only), for one
+    /// extract of a centre with several nodes. Repeatable.
+    #[arg(long = "also")]
+    pub also: Vec<PathBuf>,
 }
 
 /// Why the report command failed.
@@ -61,7 +65,10 @@ pub fn run(config: &crate::config::Config, args: &CallsArgs) -> Result<(), Repor
             query::update(&settings.path, &config.alarm.journal_dir).map_err(QueryError::from)?;
         tracing::info!(applied, "call records brought up to date");
     }
-    let extract = query::monthly(&settings, &args.tenant, &args.month)?;
+    let extract = match args.also.as_slice() {
+        [] => query::monthly(&settings, &args.tenant, &args.month)?,
+        others => query::monthly_merged(&settings, &args.tenant, &args.month, others)?,
+    };
     let bytes = report::render(&extract, args.format).map_err(QueryError::from)?;
     match &args.out {
         Some(path) => std::fs::write(path, &bytes).map_err(|source| ReportCliError::Write {

@@ -92,10 +92,15 @@ fn flush(
     live_from: u64,
     progress: &mut Progress,
 ) -> Result<(), RecordsError> {
-    let rows = store.apply_batch(batch, after, last)?;
-    let rows: HashMap<&str, &CallRecord> = rows.iter().map(|r| (r.call_id.as_str(), r)).collect();
+    let applied = store.apply_batch(batch, after, last)?;
+    let rows: HashMap<&str, &CallRecord> = applied
+        .rows
+        .iter()
+        .map(|r| (r.call_id.as_str(), r))
+        .collect();
     for e in batch.iter().filter(|e| finishes_call(e)) {
-        let Some(row) = rows.get(e.subject.as_str()) else {
+        let key = applied.aliases.get(&e.subject).unwrap_or(&e.subject);
+        let Some(row) = rows.get(key.as_str()).filter(|r| counts_at(e, r)) else {
             continue;
         };
         let class = row.class.as_deref().unwrap_or("voice");
@@ -120,9 +125,16 @@ fn flush(
 pub fn finishes_call(e: &JournalEvent) -> bool {
     match e.kind.as_str() {
         "alarmgate.call.ended" => e.str("tenant").is_some(),
+        "alarmgate.recall.ended" => true,
         "alarmgate.alarm.received" => !matches!(e.str("protocol"), None | Some("contact_id")),
         _ => false,
     }
+}
+
+/// False for the end of a voice call that carried a data alarm (a SCAIP
+/// alarm linked to it): the call counted once, at its alarm.
+fn counts_at(e: &JournalEvent, row: &CallRecord) -> bool {
+    e.kind != "alarmgate.call.ended" || matches!(row.protocol.as_str(), "voice" | "contact_id" | "")
 }
 
 /// The JSON bytes of an `alarmgate.caller.frequent` event.

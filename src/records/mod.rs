@@ -21,7 +21,10 @@
 //! (a recall: its operator leg's Call-ID; a data alarm from an IP
 //! protocol: the subject its receiver writes).
 
+pub mod absorb;
 pub mod api;
+mod apply;
+mod batch;
 pub mod cli;
 pub mod event;
 pub mod follow;
@@ -34,10 +37,15 @@ pub mod store;
 pub mod synth;
 
 #[cfg(test)]
+mod tests_fields;
+#[cfg(test)]
+mod tests_nodes;
+#[cfg(test)]
 mod tests_project;
 #[cfg(test)]
 mod tests_store;
 
+pub use batch::Applied;
 pub use event::JournalEvent;
 pub use project::{apply, changes, CallRecord, Change, Op};
 pub use store::{RecordsError, Store};

@@ -122,19 +122,81 @@ pub fn update(path: &Path, journal_dir: &Path) -> Result<u64, RecordsError> {
     Ok(progress.events)
 }
 
-/// The monthly extract of `tenant`.
-pub fn monthly(settings: &Settings, tenant: &str, month: &str) -> Result<Extract, QueryError> {
+/// The tenant's settings, the month and its bounds in the tenant's zone.
+fn month_of<'a>(
+    settings: &'a Settings,
+    tenant: &str,
+    month: &str,
+) -> Result<(&'a TenantSettings, Month, (i64, i64)), QueryError> {
     let t = settings
         .tenants
         .get(tenant)
         .ok_or_else(|| QueryError::UnknownTenant(tenant.to_string()))?;
     let m = Month::parse(month).ok_or_else(|| QueryError::BadMonth(month.to_string()))?;
-    let (from, to) =
+    let bounds =
         report::month_bounds(m, &t.tz).ok_or_else(|| QueryError::BadMonth(month.to_string()))?;
+    Ok((t, m, bounds))
+}
+
+/// The monthly extract of `tenant`.
+pub fn monthly(settings: &Settings, tenant: &str, month: &str) -> Result<Extract, QueryError> {
+    let (t, m, (from, to)) = month_of(settings, tenant, month)?;
     let rows = Store::open_read(&settings.path)?.calls_between(tenant, from, to)?;
     Ok(report::extract(
         tenant, m, &t.tz, &t.tz_name, t.language, rows,
     ))
+}
+
+/// A month's margin on each side when reading other nodes' rows: a call's
+/// events may sit in another node's journal (a disposition given there)
+/// up to this long after it was received.
+const MERGE_MARGIN_MS: i64 = 31 * 24 * 3_600_000;
+
+/// The monthly extract of `tenant` over this node's records and `others`
+/// (other nodes' records databases, e.g. copies): rows of one call id are
+/// merged (the earliest received leads, see [`super::absorb`]), then the
+/// month is cut from the merged rows.
+pub fn monthly_merged(
+    settings: &Settings,
+    tenant: &str,
+    month: &str,
+    others: &[PathBuf],
+) -> Result<Extract, QueryError> {
+    let (t, m, (from, to)) = month_of(settings, tenant, month)?;
+    let (wide_from, wide_to) = (from - MERGE_MARGIN_MS, to + MERGE_MARGIN_MS);
+    let mut rows = Vec::new();
+    for path in std::iter::once(&settings.path).chain(others) {
+        rows.push(Store::open_read(path)?.calls_between(tenant, wide_from, wide_to)?);
+    }
+    let rows = merge_nodes(rows)
+        .into_iter()
+        .filter(|r| r.received_ms.is_some_and(|at| (from..to).contains(&at)))
+        .collect();
+    Ok(report::extract(
+        tenant, m, &t.tz, &t.tz_name, t.language, rows,
+    ))
+}
+
+/// Rows of several nodes as one list: the rows of one call id merged,
+/// the one received first leading.
+pub fn merge_nodes(nodes: Vec<Vec<super::CallRecord>>) -> Vec<super::CallRecord> {
+    let mut all: Vec<super::CallRecord> = nodes.into_iter().flatten().collect();
+    all.sort_by_key(|r| (r.received_ms, r.call_id.clone()));
+    let mut by_id: HashMap<String, super::CallRecord> = HashMap::new();
+    let mut order = Vec::new();
+    for row in all {
+        match by_id.get_mut(&row.call_id) {
+            Some(first) => super::absorb::absorb(first, row),
+            None => {
+                order.push(row.call_id.clone());
+                by_id.insert(row.call_id.clone(), row);
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect()
 }
 
 /// The callers of `tenant` over a threshold at `now_ms` (none without thresholds).

@@ -19,13 +19,14 @@ pub struct CallRecord {
     pub protocol: String,
     /// When the call reached the centre (its first event).
     pub received_ms: Option<i64>,
-    /// When an operator answered.
+    /// When an operator answered (a recall: when the citizen's unit answered).
     pub answered_ms: Option<i64>,
     /// When the call ended.
     pub ended_ms: Option<i64>,
-    /// Received to answered by an operator.
+    /// Received to answered by an operator (a recall: the operator's
+    /// recall request to the unit's answer).
     pub wait_ms: Option<i64>,
-    /// Answered by an operator to ended.
+    /// Answered to ended (a recall: the unit's answer to the end).
     pub talk_ms: Option<i64>,
     /// The routing class (`emergency`, `voice`, `recall`, `technical`,
     /// `unconfirmed`); for an alarm no person needed, from its classification.
@@ -55,12 +56,17 @@ pub struct CallRecord {
     pub recall_of: Option<String>,
     /// This call (a callback) was resolved by that recall's id.
     pub recalled_by: Option<String>,
-    /// The recording's reference (path), for the call-recording work.
+    /// The recording's path (`alarmgate.recording.stored`; a call bridged
+    /// twice, e.g. requeued to a second operator: the last one).
     pub recording: Option<String>,
     /// The journal seq of the first and the last event applied to the row.
     pub first_seq: u64,
     /// See `first_seq`.
     pub last_seq: u64,
+    /// The recording's SHA-256 (hex) as stored.
+    pub recording_sha256: Option<String>,
+    /// The recording's duration, milliseconds.
+    pub recording_duration_ms: Option<i64>,
 }
 
 impl CallRecord {

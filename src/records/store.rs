@@ -6,14 +6,15 @@
 //! the process; after a power loss the last commits may be gone, together
 //! with their seq, and are applied again from the journal.
 
+use super::batch::{Applied, Batch};
 use super::event::JournalEvent;
-use super::project::{apply, changes, CallRecord};
+use super::project::{apply, changes, CallRecord, Op};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The schema, one entry per version: entry `i` takes `user_version` `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
+pub(super) const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE calls (
         call_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, caller TEXT NOT NULL,
         account TEXT, protocol TEXT NOT NULL, received_ms INTEGER,
         answered_ms INTEGER, ended_ms INTEGER, wait_ms INTEGER, talk_ms INTEGER,
@@ -25,15 +26,21 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE calls (
      CREATE INDEX calls_by_month ON calls(tenant, received_ms);
      CREATE INDEX calls_by_caller ON calls(tenant, caller, received_ms);
      CREATE TABLE applied (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
-     INSERT INTO applied VALUES (1, 0);"];
+     INSERT INTO applied VALUES (1, 0);",
+    // 2: the recording's hash and duration; SCAIP alarms merged into their voice call.
+    "ALTER TABLE calls ADD COLUMN recording_sha256 TEXT;
+     ALTER TABLE calls ADD COLUMN recording_duration_ms INTEGER;
+     CREATE TABLE aliases (alias TEXT PRIMARY KEY, call_id TEXT NOT NULL);",
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-const COLUMNS: &str = "call_id, tenant, caller, account, protocol, received_ms, answered_ms,
+pub(super) const COLUMNS: &str =
+    "call_id, tenant, caller, account, protocol, received_ms, answered_ms,
     ended_ms, wait_ms, talk_ms, class, events, queue, operators, overflows, forwarded_to,
     end_reason, disposition, note, disposition_by, callback, recall_of, recalled_by,
-    recording, first_seq, last_seq";
+    recording, first_seq, last_seq, recording_sha256, recording_duration_ms";
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +155,8 @@ impl Store {
 
     /// Applies `events` and records `through` (>= their last seq) as
     /// applied, all in one transaction, which continues from `after` (the
-    /// applied seq the caller read). Returns the rows the batch touched;
+    /// applied seq the caller read). Returns the rows the batch touched
+    /// and the aliases it resolved;
     /// [`RecordsError::Moved`] when another writer (the CLI beside the
     /// daemon) applied records meanwhile: nothing is written twice.
     pub fn apply_batch(
@@ -156,7 +164,7 @@ impl Store {
         events: &[JournalEvent],
         after: u64,
         through: u64,
-    ) -> Result<Vec<CallRecord>, RecordsError> {
+    ) -> Result<Applied, RecordsError> {
         let path = self.path.clone();
         let err = |e| sqlite(&path, e);
         let behaviour = rusqlite::TransactionBehavior::Immediate;
@@ -173,38 +181,34 @@ impl Store {
                 found,
             });
         }
-        let mut rows: HashMap<String, CallRecord> = HashMap::new();
-        for change in events.iter().flat_map(changes) {
-            if !rows.contains_key(&change.call_id) {
-                let row = load(&tx, &change.call_id).map_err(err)?;
-                let row = row.unwrap_or_else(|| CallRecord::new(&change.call_id));
-                rows.insert(change.call_id.clone(), row);
+        let mut batch = Batch::default();
+        for mut change in events.iter().flat_map(changes) {
+            change.call_id = batch.resolve(&tx, &change.call_id).map_err(err)?;
+            batch.row(&tx, &change.call_id).map_err(err)?;
+            if let Op::Absorb { alias } = &change.op {
+                batch.absorb(&tx, &change.call_id, alias).map_err(err)?;
             }
-            if let Some(row) = rows.get_mut(&change.call_id) {
+            if let Some(row) = batch.rows.get_mut(&change.call_id) {
                 apply(row, &change);
             }
         }
-        {
-            let sql = format!("INSERT OR REPLACE INTO calls ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)");
-            let mut insert = tx.prepare_cached(&sql).map_err(err)?;
-            for row in rows.values() {
-                insert
-                    .execute(rusqlite::params_from_iter(row_params(row)))
-                    .map_err(err)?;
-            }
-        }
+        batch.write(&tx).map_err(err)?;
         tx.execute(
             "UPDATE applied SET seq = ?1 WHERE id = 1",
             params![through as i64],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(rows.into_values().collect())
+        Ok(Applied {
+            rows: batch.rows.into_values().collect(),
+            aliases: batch.aliases,
+        })
     }
 
     /// Deletes every row and sets the applied seq to 0 (a rebuild follows).
     pub fn reset(&mut self) -> Result<(), RecordsError> {
-        let sql = "DELETE FROM calls; UPDATE applied SET seq = 0 WHERE id = 1;";
+        let sql =
+            "DELETE FROM calls; DELETE FROM aliases; UPDATE applied SET seq = 0 WHERE id = 1;";
         self.conn
             .execute_batch(sql)
             .map_err(|e| sqlite(&self.path, e))
@@ -270,7 +274,7 @@ fn sqlite(path: &Path, source: rusqlite::Error) -> RecordsError {
     }
 }
 
-fn load(conn: &Connection, call_id: &str) -> rusqlite::Result<Option<CallRecord>> {
+pub(super) fn load(conn: &Connection, call_id: &str) -> rusqlite::Result<Option<CallRecord>> {
     let sql = format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1");
     conn.prepare_cached(&sql)?
         .query_row([call_id], from_row)
@@ -285,7 +289,7 @@ fn unlist(s: String) -> Vec<String> {
     serde_json::from_str(&s).unwrap_or_default()
 }
 
-fn row_params(r: &CallRecord) -> Vec<Box<dyn rusqlite::ToSql + '_>> {
+pub(super) fn row_params(r: &CallRecord) -> Vec<Box<dyn rusqlite::ToSql + '_>> {
     vec![
         Box::new(&r.call_id),
         Box::new(&r.tenant),
@@ -313,6 +317,8 @@ fn row_params(r: &CallRecord) -> Vec<Box<dyn rusqlite::ToSql + '_>> {
         Box::new(&r.recording),
         Box::new(r.first_seq as i64),
         Box::new(r.last_seq as i64),
+        Box::new(&r.recording_sha256),
+        Box::new(r.recording_duration_ms),
     ]
 }
 
@@ -344,5 +350,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
         recording: row.get(23)?,
         first_seq: row.get::<_, i64>(24)?.max(0) as u64,
         last_seq: row.get::<_, i64>(25)?.max(0) as u64,
+        recording_sha256: row.get(26)?,
+        recording_duration_ms: row.get(27)?,
     })
 }

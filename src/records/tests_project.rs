@@ -239,6 +239,20 @@ fn a_callback_resolved_by_a_recall_links_both_rows() {
         ),
         ev(
             6,
+            "recall.connected",
+            "r1",
+            110,
+            json!({"call": "recall-1", "tenant": "aarhus", "calling_number": "88"}),
+        ),
+        ev(
+            7,
+            "recall.ended",
+            "r1",
+            170,
+            json!({"call": "recall-1", "tenant": "aarhus", "calling_number": "88", "reason": "operator_leg_ended", "connected": true}),
+        ),
+        ev(
+            8,
             "call.disposition",
             "r1",
             200,
@@ -254,7 +268,15 @@ fn a_callback_resolved_by_a_recall_links_both_rows() {
         ("recall", Some("recall"), "88")
     );
     assert_eq!(r.recall_of.as_deref(), Some("u1"));
-    assert_eq!(r.wait_ms, Some(4_000));
+    assert_eq!(r.operators, ["op-1"]);
+    assert_eq!(
+        r.wait_ms,
+        Some(10_000),
+        "the recall request to the unit's answer"
+    );
+    assert_eq!(r.talk_ms, Some(60_000), "the unit's answer to the end");
+    assert_eq!(r.end_reason.as_deref(), Some("operator_leg_ended"));
+    assert!(r.is_complete());
     assert_eq!(
         super::report::Category::of(r),
         super::report::Category::Recall

@@ -2,6 +2,7 @@
 //! and recalls (operator first, then the device through the trunk).
 
 use super::legs::{Leg, LegRole, Recall};
+use super::recall_events::RecallEnd;
 use super::{EventRecord, Output, Switchboard, SwitchboardConfig};
 use crate::call::{CallHandle, EndReason, Originate};
 use crate::labels::{Caller, TenantId};
@@ -193,6 +194,7 @@ impl Switchboard {
             tenant,
             operator_leg: None,
             device_leg: None,
+            connected: false,
         };
         self.recalls.insert(recall, entry);
         let result = match self.router.as_mut() {
@@ -272,12 +274,13 @@ impl Switchboard {
             return;
         };
         // A disposition names the recall by its operator leg's Call-ID.
-        let id = if r.operator_leg == Some(leg) {
-            call_id.to_string()
+        let (id, end) = if r.operator_leg == Some(leg) {
+            (call_id.to_string(), RecallEnd::OperatorLeg)
         } else {
-            public
+            (public, RecallEnd::UnitLeg)
         };
         self.recent.remember(&id, &r.tenant);
+        self.recall_ended(recall, id, &r, end);
         for other in [r.operator_leg, r.device_leg].into_iter().flatten() {
             if self.legs.contains_key(&other) {
                 self.cancel(now, other);
@@ -292,7 +295,9 @@ impl Switchboard {
         let CallRef::Recall(id) = call else {
             return;
         };
+        let public = self.public_id(call);
         if let Some(r) = self.recalls.remove(&id) {
+            self.recall_ended(id, public, &r, RecallEnd::Released);
             for leg in [r.operator_leg, r.device_leg].into_iter().flatten() {
                 self.cancel(now, leg);
             }

@@ -60,6 +60,8 @@ pub(crate) struct Recall {
     pub tenant: TenantId,
     pub operator_leg: Option<CallHandle>,
     pub device_leg: Option<CallHandle>,
+    /// The unit answered (its talk time started).
+    pub connected: bool,
 }
 
 /// Calls that ended recently, so a disposition set after the hang-up
@@ -248,7 +250,13 @@ impl Switchboard {
                 self.bridge(*group, device, *call)
             }
             LegRole::RecallOperator { recall, .. } => self.recall_device(now, recall, *call),
-            LegRole::RecallDevice { operator_leg, .. } => self.bridge(*group, *call, operator_leg),
+            LegRole::RecallDevice {
+                recall,
+                operator_leg,
+            } => {
+                self.recall_connected(recall);
+                self.bridge(*group, *call, operator_leg)
+            }
         }
     }
 

@@ -36,6 +36,7 @@ pub mod callbacks;
 pub mod config;
 pub mod inbound;
 pub mod legs;
+pub mod recall_events;
 pub mod restore;
 pub mod scaip;
 pub mod sign_in;
@@ -49,6 +50,8 @@ mod tests_data_alarms;
 mod tests_flows;
 #[cfg(test)]
 mod tests_recall;
+#[cfg(test)]
+mod tests_recall_events;
 #[cfg(test)]
 mod tests_scaip;
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::call::EndReason;
 use crate::routing::{OperatorId, QueueId, QueuePlan, TargetId, TenantPlan, CALL_OVERFLOWED};
 use serde_json::json;
 
-fn recall(s: &mut Sim, operator: &str) -> Result<String, ApiError> {
+pub(super) fn recall(s: &mut Sim, operator: &str) -> Result<String, ApiError> {
     s.api::<crate::api::RecallAccepted>(ApiRequest::Recall {
         operator: OperatorId::new(operator),
         number: "4512345678".into(),
@@ -21,7 +21,7 @@ fn recall(s: &mut Sim, operator: &str) -> Result<String, ApiError> {
 }
 
 /// A recall answered by op1 and by the device: (op1's INVITE, the trunk INVITE).
-fn recall_connected(s: &mut Sim) -> (String, String) {
+pub(super) fn recall_connected(s: &mut Sim) -> (String, String) {
     s.available("op1", OP1);
     let id = recall(s, "op1").expect("accepted");
     let op_invite = invite_to(&s.sent(), OP1);

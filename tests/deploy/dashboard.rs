@@ -66,6 +66,8 @@ fn the_dashboard_has_the_panels_a_centre_watches() {
         ("kissoff latency", "alarmgate_kissoff_delay_seconds_bucket"),
         ("bus backlog", "alarmgate_bus_backlog_events"),
         ("journal size", "alarmgate_journal_bytes"),
+        ("units supervised", "alarmgate_units_supervised"),
+        ("supervision overdue", "alarmgate_units_overdue"),
     ] {
         assert!(
             metric_names_in(&all).contains(metric),
@@ -73,6 +75,12 @@ fn the_dashboard_has_the_panels_a_centre_watches() {
         );
     }
     assert!(all.contains("by (tenant)"), "calls are shown per tenant");
+    for per_tenant in ["alarmgate_units_supervised", "alarmgate_units_overdue"] {
+        let shown = exprs
+            .iter()
+            .any(|e| e.contains(per_tenant) && e.contains("by (tenant)"));
+        assert!(shown, "{per_tenant} is shown per tenant");
+    }
     let ids: Vec<i64> = dashboard()["panels"]
         .as_array()
         .map(|p| p.iter().filter_map(|x| x["id"].as_i64()).collect())

@@ -14,7 +14,7 @@
 //! | [`calls`] | SIP behaviour against SIPp: calls over UDP/TCP, retransmissions, CANCEL, BYE from server, OPTIONS, 404, 503, SIGTERM drain, a bounded load smoke |
 //! | [`impairments`] | Contact ID through noise, level, twist, frequency offset, loss and jitter (the simulator against one daemon): what must pass first time, what may need the unit's retries |
 //! | [`operators`] | operators and routing end to end (`operators/`: `peers`, `routing`, `overflow`, `e2e`; helpers in `mod.rs`, `centre`): pjsua2 softphones register, a spandsp unit's 101 rings them, tones both ways, ring-no-answer, decline, overflow, failover, priority, wrap-up, reload; and the peers proven alone |
-//! | [`operators_api`] | the operator API against real peers (`operators_api/`: `recall`, `queues`): a recall rings a softphone operator, then calls a softphone unit over the recall trunk, tones both ways; dispositions journalled; queues and operators shown during a wait; refusals (401, 404, 409, 400) |
+//! | [`operators_api`] | the operator API against real peers (`operators_api/`: `recall`, `recall_record`, `queues`): a recall rings a softphone operator, then calls a softphone unit over the recall trunk, tones both ways; its call record has its talk time and the category genkald; dispositions journalled; queues and operators shown during a wait; refusals (401, 404, 409, 400) |
 //! | [`overload`] | a storm of plain calls at four times the measured saturation rate from a normal-priority trunk: a spandsp unit's alarm on the alarm trunk is acknowledged first time, and goodput stays at 80 % of saturation or more (ignored for now: goodput does not hold on a loaded machine) |
 //! | [`softphone`] | the operator softphone (`tests/peers/pj_operator.py`) driven over JSON lines |
 //! | [`silence`] | missing RTP is time and a lost packet no lost digit: the simulator against spandsp's receiver with VAD, spandsp's sender with VAD and on a 3 % lossy line against the daemon |
@@ -26,7 +26,8 @@
 //! | [`ws`] | SIP over WebSocket: a browser-like client (Python `websockets`, JsSIP's messages) registers with digest over ws, is rung over its own socket and closes it while ringing: a pjsua2 operator rings within 2 s; its SIP INFO `application/dtmf-relay` digits reach the spandsp unit; bad input (no `sip` subprotocol, broken SIP, binary garbage, a 1 MB frame, an unfinished upgrade) |
 //! | [`console`] | the operator console in headless Chromium (Selenium, `tests/peers/console_driver.py`): sign-in, wrong password, a guessing browser blocked (nobody else), state buttons reaching the API, session expiry, a waiting alarm shown live from the event stream, the node restarting under an open page; the full browser-phone call and a plain JsSIP page (ignored until ws + webrtc land) |
 //! | [`supervision`] | supervision with a 10 s interval: spandsp's 602 test lists the unit, silence raises `fail_to_report` once (API, metric, operators' list), the next test `restored` |
-//! | [`records`] | call records (issue 12): real calls with dispositions plus a month injected into the journal give an extract (CLI: CSV, JSON, XLSX; API) equal to an independent count over the journal, read by Python's csv and openpyxl; a tenant-scoped token gets 403 for another tenant; a frequent caller crosses once; SIGKILL mid-projection and a deleted database leave records equal to a rebuild, row for row |
+//! | [`records_month`] | a month through the daemon (issue 12): 300 real SIPp calls, Contact ID and DC-09 alarms from the simulators, dispositions through the API, volume injected for this month, a DST month and a leap-day month: each extract (CLI: CSV, JSON, XLSX; API) equals an independent count over the journal, read by Python's csv and openpyxl; every protocol has rows with decoded events; a tenant-scoped token gets 403 for another tenant; each frequent caller crosses once |
+//! | [`records`] | call records (issue 12): SIGKILL mid-projection and a deleted database leave records equal to a rebuild, row for row |
 //! | [`scaip`] | a pjsua2 SCAIP unit sends the real device samples as MESSAGE: 200 and `<mrs>` for each, its voice call reaches a pjsua2 operator linked to its alarm; an alarm with no voice call becomes a data alarm |
 //! | [`standin`] | the same scenarios and runners against SIPp/pjsua2 stand-ins, so the harness itself is proven without the daemon |
 //! | [`recording`] | call recording: a spandsp unit bridged to a pjsua2 operator leaves a stereo WAV (unit's tone left, operator's right, Goertzel per channel) with its SHA-256 journalled; an unwritable recordings directory keeps the call up |
@@ -65,6 +66,7 @@ mod overload;
 mod pj;
 mod recording;
 mod records;
+mod records_month;
 mod scaip;
 mod silence;
 mod softphone;

@@ -3,7 +3,8 @@
 //! the call the journal has `alarmgate.recording.stored` whose file is a
 //! stereo WAV with the unit's 1000 Hz tone on the left channel and the
 //! operator's 700 Hz on the right (Goertzel on each channel), and whose
-//! SHA-256 is the file's. With an unwritable recordings directory the call
+//! SHA-256 is the file's; the call's record names its path, hash and
+//! duration. With an unwritable recordings directory the call
 //! still connects and carries voice both ways, and the failure is journalled.
 
 use crate::harness::{journal_records, poll_until, Config, Daemon};
@@ -98,6 +99,29 @@ fn recording_a_bridged_call_leaves_the_unit_left_and_the_operator_right() {
         r_op > 10.0 * r_unit,
         "right should carry the operator's tone"
     );
+    assert_call_record_names(&d, data);
+}
+
+/// The call's record (the month's extract) carries the recording's path,
+/// SHA-256 and duration, as journalled.
+fn assert_call_record_names(d: &Daemon, stored: &Value) {
+    let month = crate::records::this_month();
+    let path = format!("/api/v1/reports/calls?tenant=demo&month={month}&format=json");
+    let mut row = Value::Null;
+    let found = poll_until(Duration::from_secs(20), || {
+        let x = crate::operators::api(d, "GET", &path, None).1;
+        let calls = x["calls"].as_array().cloned().unwrap_or_default();
+        row = calls
+            .into_iter()
+            .find(|c| c["recording"] == stored["path"])
+            .unwrap_or(Value::Null);
+        !row.is_null()
+    });
+    assert!(found, "no call record names the recording {stored}");
+    assert_eq!(row["recording_sha256"], stored["sha256"], "{row}");
+    let ms = (stored["duration_s"].as_f64().unwrap_or_default() * 1000.0).round();
+    assert_eq!(row["recording_duration_ms"].as_f64(), Some(ms), "{row}");
+    assert_eq!(row["protocol"], "contact_id", "{row}");
 }
 
 #[test]

@@ -1,32 +1,21 @@
-//! Call records against the real daemon (issue 12).
+//! Call records against the real daemon (issue 12); the month's extract
+//! is `records_month`, which uses these helpers.
 //!
-//! - Real calls (SIPp, the same unit number) with dispositions through the
-//!   API, then, with the daemon stopped, a month of synthetic calls written
-//!   into its journal with the journal writer: `alarmgate report calls`
-//!   (CSV, JSON, XLSX) catches the records up and its counts equal an
-//!   independent count over the journal's events; Python's csv module (`;`)
-//!   and openpyxl read the files. While it ran, the API served the extract
-//!   (a tenant-scoped token: 403 for another tenant), the unit crossed its
-//!   tenant's 3-calls-a-day threshold once (`alarmgate.caller.frequent`)
-//!   and `GET /api/v1/callers/frequent` listed it.
 //! - SIGKILL while the projection writes, then a deleted database: after
 //!   each restart the records equal a rebuild from the journal, row for row.
 
-use crate::harness::{
-    http_get, http_request, journal_records, metric_sum, need_sipp, poll_until, Daemon,
-};
+use crate::harness::{http_get, journal_records, metric_sum, need_sipp, poll_until, Daemon};
 use crate::operators::{api, Plan, NOWHERE};
 use alarmgate::journal::{Journal, JournalConfig, JournalReader, SyncMode};
 use alarmgate::records::{follow, frequent::Detector, report, synth, CallRecord, Store};
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use serde_json::json;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const UNIT: &str = "4512345678";
-const SCOPED: &str = "records-scoped-token";
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const UNIT: &str = "4512345678";
+pub(crate) const SCOPED: &str = "records-scoped-token";
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 const DISPOSITIONS: [Option<&str>; 6] = [
     Some("emergency"),
     Some("reassurance"),
@@ -36,11 +25,17 @@ const DISPOSITIONS: [Option<&str>; 6] = [
     None,
 ];
 
-fn daemon(test: &str) -> Option<Daemon> {
+pub(crate) fn daemon(test: &str) -> Option<Daemon> {
+    daemon_with(test, "")
+}
+
+/// [`daemon`] with `extra` whole tables appended to its config.
+pub(crate) fn daemon_with(test: &str, extra: &str) -> Option<Daemon> {
     if !need_sipp(test) {
         return None;
     }
     let mut cfg = Plan::new(&["op1"], NOWHERE).config();
+    cfg.extra.push_str(extra);
     cfg.tenant_keys.push_str("timezone = \"Europe/Copenhagen\"\nlanguage = \"da\"\n[tenants.frequent_callers]\nper_24h = 3\n");
     let scoped = alarmgate::config::token_sha256_line(SCOPED);
     cfg.extra.push_str(&format!(
@@ -50,7 +45,7 @@ fn daemon(test: &str) -> Option<Daemon> {
 }
 
 /// `n` plain calls from the unit, each held 300 ms; their Call-IDs.
-fn real_calls(d: &Daemon, n: u32) -> Vec<String> {
+pub(crate) fn real_calls(d: &Daemon, n: u32) -> Vec<String> {
     d.sipp("uac_basic.xml")
         .calls(n)
         .rate(5, n)
@@ -67,7 +62,7 @@ fn real_calls(d: &Daemon, n: u32) -> Vec<String> {
     ids
 }
 
-fn subjects(journal: &Path, kind: &str) -> Vec<String> {
+pub(crate) fn subjects(journal: &Path, kind: &str) -> Vec<String> {
     let records = journal_records(journal).into_iter();
     records
         .filter(|r| r["type"] == kind)
@@ -75,7 +70,7 @@ fn subjects(journal: &Path, kind: &str) -> Vec<String> {
         .collect()
 }
 
-fn dispose(d: &Daemon, ids: &[String]) {
+pub(crate) fn dispose(d: &Daemon, ids: &[String]) {
     for (i, id) in ids.iter().enumerate() {
         let Some(disposition) = DISPOSITIONS[i % DISPOSITIONS.len()] else {
             continue;
@@ -92,7 +87,7 @@ fn dispose(d: &Daemon, ids: &[String]) {
 }
 
 /// The current month in Copenhagen.
-fn this_month() -> String {
+pub(crate) fn this_month() -> String {
     let tz = jiff::tz::TimeZone::get("Europe/Copenhagen").expect("tz");
     jiff::Timestamp::now()
         .to_zoned_datetime(tz)
@@ -100,64 +95,19 @@ fn this_month() -> String {
         .to_string()
 }
 
-fn bounds(month: &str) -> (i64, i64) {
+pub(crate) fn bounds(month: &str) -> (i64, i64) {
     let tz = jiff::tz::TimeZone::get("Europe/Copenhagen").expect("tz");
     report::month_bounds(report::Month::parse(month).expect("month"), &tz).expect("bounds")
 }
 
-/// Category counts from the journal's events alone: a call is every subject
-/// with `call.started` or `alarm.received`, received at its first event;
-/// its category is its last disposition's, `technical` for a test alarm
-/// never queued, else open.
-fn independent_count(journal: &Path, month: &str) -> BTreeMap<String, u64> {
+/// Writes `n` synthetic calls of the month into the stopped daemon's journal.
+pub(crate) fn inject(journal: &Path, month: &str, n: u64) -> u64 {
     let (from, to) = bounds(month);
-    let mut first: HashMap<String, i64> = HashMap::new();
-    let mut disposition: HashMap<String, String> = HashMap::new();
-    let (mut queued, mut test_alarm) = (
-        std::collections::HashSet::new(),
-        std::collections::HashSet::new(),
-    );
-    for r in journal_records(journal) {
-        let (kind, subject) = (
-            r["type"].as_str().unwrap_or(""),
-            r["subject"].as_str().unwrap_or("").to_string(),
-        );
-        let at = r["time"]
-            .as_str()
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .map_or(0, |t| t.as_millisecond());
-        match kind {
-            "alarmgate.call.started" | "alarmgate.alarm.received" => {
-                first.entry(subject.clone()).or_insert(at);
-                if r["data"]["classification"] == "test" {
-                    test_alarm.insert(subject);
-                }
-            }
-            "alarmgate.call.queued" => drop(queued.insert(subject)),
-            "alarmgate.call.disposition" => drop(disposition.insert(
-                subject,
-                r["data"]["disposition"].as_str().unwrap_or("").to_string(),
-            )),
-            _ => {}
-        }
-    }
-    let mut counts = BTreeMap::new();
-    for (subject, at) in first.iter().filter(|(_, at)| **at >= from && **at < to) {
-        let _ = at;
-        let key = match disposition.get(subject) {
-            Some(d) => d.clone(),
-            None if test_alarm.contains(subject) && !queued.contains(subject) => "technical".into(),
-            None => "open".into(),
-        };
-        *counts.entry(key).or_insert(0) += 1;
-    }
-    counts
+    inject_calls(journal, &synth::plan("demo", n, from, to, 200, 11))
 }
 
-/// Writes `n` synthetic calls of the month into the stopped daemon's journal.
-fn inject(journal: &Path, month: &str, n: u64) -> u64 {
-    let (from, to) = bounds(month);
-    let calls = synth::plan("demo", n, from, to, 200, 11);
+/// Writes `calls` into the stopped daemon's journal; the last seq.
+pub(crate) fn inject_calls(journal: &Path, calls: &[synth::Planned]) -> u64 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -182,174 +132,6 @@ fn inject(journal: &Path, month: &str, n: u64) -> u64 {
         j.close();
         last
     })
-}
-
-fn report_cli(d: &Daemon, month: &str, format: &str) -> PathBuf {
-    let out = d.dir.path.join(format!("extract.{format}"));
-    let status = Command::new(env!("CARGO_BIN_EXE_alarmgate"))
-        .args([
-            "report", "calls", "--tenant", "demo", "--month", month, "--format", format, "--out",
-        ])
-        .arg(&out)
-        .arg("--config")
-        .arg(d.config_path())
-        .current_dir(&d.dir.path)
-        .status()
-        .expect("run alarmgate report");
-    assert!(
-        status.success(),
-        "alarmgate report calls --format {format}: {status}"
-    );
-    out
-}
-
-const LABELS: [(&str, &str); 6] = [
-    ("emergency", "nødkald"),
-    ("reassurance", "tryghedskald"),
-    ("false_alarm", "fejlkald"),
-    ("recall", "genkald"),
-    ("technical", "teknisk"),
-    ("open", "uden disposition"),
-];
-
-fn python() -> String {
-    std::env::var("ALARMGATE_PYTHON").unwrap_or_else(|_| ".venv/bin/python".into())
-}
-
-/// Python reads the CSV (`;`, BOM) and the XLSX (openpyxl): rows and categories.
-fn read_with_python(csv: &Path, xlsx: &Path) -> Value {
-    let script = r#"
-import csv, json, sys, collections, openpyxl
-rows = list(csv.reader(open(sys.argv[1], encoding="utf-8-sig", newline=""), delimiter=";"))
-head, body = rows[0], rows[1:]
-cats = collections.Counter(r[head.index("Kategori")] for r in body)
-wb = openpyxl.load_workbook(sys.argv[2], read_only=True)
-calls = list(wb["Opkald"].iter_rows(values_only=True))
-totals = {r[0]: r[1] for r in wb["Totaler"].iter_rows(values_only=True) if r[0] is not None}
-print(json.dumps({"csv_rows": len(body), "csv_cats": cats, "widths": sorted(set(len(r) for r in rows)),
-  "first_category": body[0][1] if body else None, "wait_sample": next((r[5] for r in body if r[5]), ""),
-  "xlsx_rows": len(calls) - 1, "sheets": wb.sheetnames, "xlsx_total": totals.get("I alt"), "p50": totals.get("p50")}))
-"#;
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(csv)
-        .arg(xlsx)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "python: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("python json")
-}
-
-#[test]
-fn real_and_injected_calls_give_an_extract_equal_to_an_independent_count() {
-    let test = "real_and_injected_calls_give_an_extract_equal_to_an_independent_count";
-    let Some(mut d) = daemon(test) else { return };
-    let ids = real_calls(&d, 24);
-    dispose(&d, &ids);
-    let month = this_month();
-    let path = format!("/api/v1/reports/calls?tenant=demo&month={month}&format=json");
-    let mut x = Value::Null;
-    poll_until(WAIT, || {
-        x = api(&d, "GET", &path, None).1;
-        x["calls"]
-            .as_array()
-            .is_some_and(|c| c.iter().filter(|c| c["disposition"].is_string()).count() == 20)
-    });
-    assert_eq!(x["totals"]["calls"], 24, "{x}");
-    assert_eq!(
-        x["calls"][0]["category"], "uden disposition",
-        "open calls first"
-    );
-    let scoped = |tenant: &str| {
-        http_request(
-            d.http_port,
-            "GET",
-            &format!("/api/v1/reports/calls?tenant={tenant}&month={month}"),
-            Some(SCOPED),
-            None,
-        )
-        .map(|r| r.0)
-    };
-    assert_eq!(scoped("demo"), Some(200));
-    assert_eq!(scoped("other"), Some(403));
-    let frequent = subjects(&d.journal_dir, "alarmgate.caller.frequent");
-    assert_eq!(frequent, [UNIT], "one crossing of 3 calls in 24 h");
-    let (status, list) = api(&d, "GET", "/api/v1/callers/frequent?tenant=demo", None);
-    assert_eq!(
-        (
-            status,
-            &list["callers"][0]["caller"],
-            &list["callers"][0]["calls_24h"]
-        ),
-        (200, &json!(UNIT), &json!(24)),
-        "{list}"
-    );
-    assert!(!d.metrics().contains(UNIT), "no caller number in /metrics");
-    assert_eq!(
-        metric_sum(&d.metrics(), follow::APPLIED_SEQ, &[]).map(|v| v > 0.0),
-        Some(true)
-    );
-
-    d.sigterm();
-    assert!(d.wait_exit(WAIT).is_some_and(|s| s.success()), "clean stop");
-    inject(&d.journal_dir, &month, 3000);
-    let (csv, xlsx, json_path) = (
-        report_cli(&d, &month, "csv"),
-        report_cli(&d, &month, "xlsx"),
-        report_cli(&d, &month, "json"),
-    );
-    let expected = independent_count(&d.journal_dir, &month);
-    let total: u64 = expected.values().sum();
-    assert_eq!(total, 3024);
-    let x: Value = serde_json::from_slice(&std::fs::read(json_path).expect("json")).expect("parse");
-    assert_eq!(x["totals"]["calls"], total);
-    for (key, n) in x["totals"]["by_category"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| {
-            (
-                c[0].as_str().unwrap_or("").to_string(),
-                c[2].as_u64().unwrap_or(0),
-            )
-        })
-    {
-        let key = if key == "false_alarm" {
-            "false_alarm".to_string()
-        } else {
-            key
-        };
-        assert_eq!(
-            n,
-            expected.get(&key).copied().unwrap_or(0),
-            "{key}: {expected:?}"
-        );
-    }
-    let py = read_with_python(&csv, &xlsx);
-    assert_eq!(py["csv_rows"], total);
-    assert_eq!(py["xlsx_rows"], total);
-    assert_eq!(py["xlsx_total"], total);
-    assert_eq!(py["widths"], json!([24]), "every row has every column");
-    assert_eq!(py["first_category"], "uden disposition");
-    assert!(
-        py["wait_sample"].as_str().is_some_and(|w| !w.contains('.')),
-        "decimal comma: {py}"
-    );
-    assert_eq!(py["sheets"], json!(["Opkald", "Totaler"]));
-    assert!(py["p50"].is_number(), "{py}");
-    for (key, label) in LABELS {
-        assert_eq!(
-            py["csv_cats"][label].as_u64().unwrap_or(0),
-            expected.get(key).copied().unwrap_or(0),
-            "{label}"
-        );
-    }
 }
 
 /// Starts the daemon again on its own config and directory.

@@ -45,6 +45,8 @@ pub fn cells(c: &ExtractRow) -> Vec<Cell> {
         text(r.recall_of.as_deref()),
         text(r.recalled_by.as_deref()),
         text(r.recording.as_deref()),
+        text(r.recording_sha256.as_deref()),
+        Cell::Seconds(r.recording_duration_ms.map(|ms| ms as f64 / 1000.0)),
         text(Some(if r.callback { "ja" } else { "" })),
     ]
 }

@@ -169,7 +169,10 @@ pub fn extract(
         if !record.caller.is_empty() {
             *callers.entry(record.caller.clone()).or_default() += 1;
         }
-        waits.extend(record.answered_ms.and(record.wait_ms));
+        // Answer times are the centre's: a recall's wait is the unit's.
+        if record.protocol != "recall" {
+            waits.extend(record.answered_ms.and(record.wait_ms));
+        }
         calls.push(ExtractRow {
             category_key,
             category: category_key.label(lang),

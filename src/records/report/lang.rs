@@ -81,8 +81,11 @@ impl Category {
     }
 }
 
+/// Columns of the call list.
+pub const COLUMNS: usize = 26;
+
 /// Column headings of the call list, in the order [`super::csv`] writes them.
-pub fn headings(lang: Language) -> [&'static str; 24] {
+pub fn headings(lang: Language) -> [&'static str; COLUMNS] {
     match lang {
         Language::Da => [
             "Opkalds-id",
@@ -108,6 +111,8 @@ pub fn headings(lang: Language) -> [&'static str; 24] {
             "Genkald af",
             "Genkaldt af",
             "Optagelse",
+            "Optagelse SHA-256",
+            "Optagelse varighed (s)",
             "Tilbagekald",
         ],
         Language::Nb => [
@@ -134,6 +139,8 @@ pub fn headings(lang: Language) -> [&'static str; 24] {
             "Tilbakeringing av",
             "Tilbakeringt av",
             "Opptak",
+            "Opptak SHA-256",
+            "Opptakets varighet (s)",
             "Tilbakeringingsliste",
         ],
     }

@@ -34,6 +34,7 @@
 
 mod queues;
 mod recall;
+mod recall_record;
 mod recall_tls;
 
 use crate::harness::{
