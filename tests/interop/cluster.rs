@@ -180,7 +180,6 @@ fn cluster_node_killed_its_waiting_alarms_offered_on_the_survivor_within_5_s() {
 }
 
 #[test]
-#[ignore = "not yet run against the driver merged at 22:05 (no time left before the stop)"]
 fn cluster_one_nats_server_killed_nothing_visible() {
     let Some((mut nats, a, b)) = two_nodes("cluster_nats_kill") else {
         return;
