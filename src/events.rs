@@ -74,21 +74,6 @@ pub fn alarm_received(
     envelope(ctx, ALARM_RECEIVED, data)
 }
 
-/// The JSON bytes of an `alarmgate.alarm.received` event of a protocol
-/// that carries its alarms as data (DC-09: `data` from
-/// `crate::dc09::record::data`; SCAIP: from `scaip::report::event_data`,
-/// the `cid` as `account`, every tag under `scaip`), with `protocol` and
-/// its raw fields; the subject is the alarm's public id.
-pub fn data_alarm_received(
-    node: &str,
-    subject: &str,
-    time: SystemTime,
-    random: u128,
-    data: Value,
-) -> Vec<u8> {
-    record(node, subject, ALARM_RECEIVED, time, random, data)
-}
-
 /// Forensics as JSON: durations in milliseconds, per-digit source and levels.
 fn forensics_json(f: &MessageForensics) -> Value {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

@@ -52,6 +52,8 @@ mod tests_recall;
 #[cfg(test)]
 mod tests_scaip;
 #[cfg(test)]
+mod tests_scaip_core;
+#[cfg(test)]
 mod tests_sessions;
 #[cfg(test)]
 mod tests_unconfirmed;

@@ -10,11 +10,11 @@ use crate::alarm::report::Protocol;
 use crate::api::{ApiRequest, CallState as Phase, CallView};
 use crate::scaip::Policy;
 
-const ESSENCE_ME: &str = "<mrq><ref>00001883</ref><cha>0</cha><mty>ME</mty><cid>26317</cid><dty>02</dty><did>00</did><crd>gsm:+37284463906</crd><stc>010</stc></mrq>";
+pub(super) const ESSENCE_ME: &str = "<mrq><ref>00001883</ref><cha>0</cha><mty>ME</mty><cid>26317</cid><dty>02</dty><did>00</did><crd>gsm:+37284463906</crd><stc>010</stc></mrq>";
 const ESSENCE_PI: &str = "<mrq><ref>00001A85</ref><cha>0</cha><mty>PI</mty><cid>26317</cid><dty>02</dty><did>00</did><crd>no-voice:</crd><stc>102</stc></mrq>";
 const ESSENCE_RE: &str = "<mrq><ref>00001884</ref><mty>RE</mty><cid>26317</cid><dty>02</dty></mrq>";
 
-fn scaip_sim() -> Sim {
+pub(super) fn scaip_sim() -> Sim {
     let mut s = Sim::new(plan(), None);
     s.sb.config.scaip.enabled = true;
     s.sb.config.scaip.link_window = secs(60);
@@ -26,7 +26,7 @@ fn scaip_sim() -> Sim {
 }
 
 /// A MESSAGE from the unit (From 4512345678, the number its calls show).
-fn message(n: u32, content_type: &str, body: &str) -> String {
+pub(super) fn message(n: u32, content_type: &str, body: &str) -> String {
     format!(
         "MESSAGE sip:112@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {UNIT};branch=z9hG4bKm{n};rport\r\n\
 Max-Forwards: 70\r\nFrom: <sip:4512345678@127.0.0.1>;tag=m{n}\r\nTo: <sip:112@127.0.0.1>\r\n\
@@ -36,12 +36,12 @@ Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
     )
 }
 
-fn scaip(n: u32, body: &str) -> String {
+pub(super) fn scaip(n: u32, body: &str) -> String {
     message(n, "application/scaip+xml", body)
 }
 
 /// The stores asked for since the last look.
-fn stores(s: &mut Sim) -> Vec<(StoreToken, EventRecord)> {
+pub(super) fn stores(s: &mut Sim) -> Vec<(StoreToken, EventRecord)> {
     s.outputs()
         .into_iter()
         .filter_map(|o| match o {
@@ -56,12 +56,12 @@ fn events(outputs: &[Output], kind: &str) -> usize {
     outputs.iter().filter(is).count()
 }
 
-fn calls(s: &mut Sim) -> Vec<CallView> {
+pub(super) fn calls(s: &mut Sim) -> Vec<CallView> {
     s.api(ApiRequest::ListCalls).expect("calls")
 }
 
 /// Sends `body`, checks the 200 and that nothing else went out; returns the store.
-fn stored(s: &mut Sim, n: u32, body: &str) -> (StoreToken, EventRecord) {
+pub(super) fn stored(s: &mut Sim, n: u32, body: &str) -> (StoreToken, EventRecord) {
     s.send(UNIT, &scaip(n, body));
     assert_eq!(
         lines(&s.sent()),
@@ -74,7 +74,7 @@ fn stored(s: &mut Sim, n: u32, body: &str) -> (StoreToken, EventRecord) {
 }
 
 /// Our `<mrs>` MESSAGE: checked, answered 200 by the unit; returns its body.
-fn mrs(s: &mut Sim) -> String {
+pub(super) fn mrs(s: &mut Sim) -> String {
     let out = s.sent();
     let (to, text) = find(&out, "MESSAGE sip:unit@127.0.0.1:5070 SIP/2.0");
     assert_eq!(to, UNIT);
@@ -200,17 +200,17 @@ fn a_reset_withdraws_the_waiting_alarm() {
 }
 
 #[test]
-fn a_heartbeat_is_answered_at_once_with_hbi_journalled_and_never_queued() {
+fn a_heartbeat_is_stored_then_answered_with_hbi_and_never_queued() {
     let mut s = scaip_sim();
-    s.send(UNIT, &scaip(1, ESSENCE_PI));
-    let out = s.sent();
-    assert_eq!(lines(&out)[0], "SIP/2.0 200 OK");
-    let (_, text) = find(&out, "MESSAGE ");
-    assert!(text.contains("<ref>00001A85</ref><snu>0</snu>"), "{text}");
-    assert!(text.contains("<hbi>3600</hbi>"), "{text}");
-    let outputs = s.outputs();
-    assert_eq!(events(&outputs, UNIT_HEARTBEAT), 1);
-    assert!(!outputs.iter().any(|o| matches!(o, Output::Store { .. })));
+    let (token, record) = stored(&mut s, 1, ESSENCE_PI);
+    assert_eq!(
+        (record.kind, record.subject.as_str()),
+        (UNIT_HEARTBEAT, "26317")
+    );
+    s.sb.scaip_stored(s.now, token, true);
+    let body = mrs(&mut s);
+    assert!(body.contains("<ref>00001A85</ref><snu>0</snu>"), "{body}");
+    assert!(body.contains("<hbi>3600</hbi>"), "{body}");
     s.advance(secs(120));
     assert!(calls(&mut s).is_empty());
 }
