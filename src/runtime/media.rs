@@ -272,7 +272,7 @@ impl Worker {
             return;
         };
         if let Some(alarm) = leg.alarm.as_mut() {
-            alarm.stored(now, stored.seq, stored.ok);
+            alarm.stored(now, stored.id, stored.ok);
             alarm.act(shared, &self.inbox, &self.control);
         }
     }
