@@ -376,6 +376,13 @@ impl AlarmLeg {
         );
     }
 
+    /// Stops listening for good: our tones stop, the unit hears the hold
+    /// audio (its call waits for a person, queued by the switchboard).
+    pub fn stand_down(self) {
+        self.port.stop_override();
+        self.port.set_hold(self.hold);
+    }
+
     /// Where the Contact ID exchange stands (for logs and tests).
     pub fn state(&self) -> crate::alarm::ReceiverState {
         self.pipeline.receiver_state()
@@ -406,6 +413,13 @@ pub enum WorkerInput {
         /// Either leg of the bridge.
         leg: CallHandle,
     },
+    /// Stop decoding alarms on a device leg: its call carries an alarm
+    /// that came as data (a linked SCAIP alarm); the unit talks, it sends
+    /// no DTMF ([`super::media::MediaHandle::stop_alarm`]).
+    StopAlarm {
+        /// The media group (the device call).
+        group: CallHandle,
+    },
     /// Send digits on a leg ([`super::media::MediaHandle::send_digits`]).
     Digits {
         /// The media group.
@@ -419,7 +433,6 @@ pub enum WorkerInput {
     },
 }
 
-/// Per-message signal quality as metrics, so a degrading line shows before it fails.
 /// Adds `rtp_dropped` (datagrams refused by reason, from call start) to
 /// a message's forensics.
 fn with_rtp_dropped(mut forensics: serde_json::Value, dropped: DropCounts) -> serde_json::Value {
@@ -433,6 +446,7 @@ fn with_rtp_dropped(mut forensics: serde_json::Value, dropped: DropCounts) -> se
     forensics
 }
 
+/// Per-message signal quality as metrics, so a degrading line shows before it fails.
 fn record_forensics(f: &MessageForensics) {
     if let Some(d) = f.handshake_to_first_digit {
         metrics::histogram!(m::HANDSHAKE_TO_FIRST_DIGIT).record(d.as_secs_f64());

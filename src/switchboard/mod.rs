@@ -101,6 +101,12 @@ pub enum Output {
         /// The record.
         record: EventRecord,
     },
+    /// Stop the Contact ID receiver on device call `group`: it carries a
+    /// linked SCAIP alarm (the unit talks; it sends no DTMF alarms).
+    StopAlarm {
+        /// The device call.
+        group: CallHandle,
+    },
     /// Send `digits` (RFC 4733, `duration_ms` each) on leg `leg` of media `group`.
     Digits {
         /// The media group.

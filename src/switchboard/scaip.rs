@@ -24,9 +24,12 @@ use super::{EventRecord, Output, Switchboard};
 use crate::alarm::classify::Classifier;
 use crate::alarm::core::{AlarmAction, AlarmCore, StoreRecord, Withheld};
 use crate::alarm::report::{DataAlarm, Protocol};
+use crate::api::{ApiError, UnitCommandSent};
 use crate::call::scaip_message::MessageAdmission;
 use crate::call::CallHandle;
 use crate::labels::TenantId;
+use crate::routing::OperatorId;
+use crate::scaip::control::InCallCommand;
 use crate::scaip::link::LinkTable;
 use crate::scaip::receiver::{self, Assessment, Decision, Policy};
 use crate::scaip::repeats::{Repeats, RequestKey, Seen};
@@ -63,6 +66,9 @@ pub struct ScaipSettings {
     pub enabled: bool,
     /// How long an alarm waits for its voice call.
     pub link_window: Duration,
+    /// Keep the Contact ID receiver on a linked voice call (else it stops:
+    /// the unit talks, it sends no DTMF alarms).
+    pub contact_id_on_voice: bool,
     /// The policy of tenants with none of their own.
     pub default_policy: Policy,
     /// Per-tenant policies.
@@ -374,33 +380,66 @@ impl Switchboard {
             subject,
             data,
         }));
+        if !self.config.scaip.contact_id_on_voice {
+            self.out.push_back(Output::StopAlarm { group: call });
+        }
         self.queue(now, call, class, code);
     }
 
-    /// An operator's in-call command to the unit of device call `call_id`
-    /// (its public id): the command's digit on the unit's leg. False when
-    /// no device call has that id.
-    pub fn unit_command(
+    /// `POST /api/v1/calls/{id}/unit-command`: an operator's session may
+    /// command only a call it took (as for a disposition); an admin token
+    /// any call.
+    pub(crate) fn api_unit_command(
         &mut self,
         call_id: &str,
-        command: crate::scaip::control::InCallCommand,
-    ) -> bool {
+        command: InCallCommand,
+        by: &str,
+        taken_by: Option<OperatorId>,
+    ) -> Result<UnitCommandSent, ApiError> {
+        if let Some(op) = taken_by.filter(|op| !self.recent.taken_by(call_id, op)) {
+            return Err(ApiError::forbidden(format!(
+                "operator {op} did not take call {call_id}: only the operator on the call commands its unit"
+            )));
+        }
+        self.unit_command(call_id, command)?;
+        tracing::info!(%call_id, ?command, %by, "in-call command sent to the unit");
+        Ok(UnitCommandSent {
+            call: call_id.to_owned(),
+            command,
+            digit: command.digit().to_string(),
+        })
+    }
+
+    /// An operator's in-call command to the SCAIP unit of device call
+    /// `call_id` (its public id): the command's digit on the unit's leg.
+    /// `NotFound` when no device call has that id; `Conflict` when it
+    /// carries no SCAIP alarm (another unit would take the digit for
+    /// something else).
+    pub fn unit_command(&mut self, call_id: &str, command: InCallCommand) -> Result<(), ApiError> {
         let found = self
             .devices
             .iter()
-            .find(|(_, d)| d.labels.call_id.as_str() == call_id)
-            .map(|(h, _)| *h);
-        let Some(call) = found else {
-            return false;
+            .find(|(_, d)| d.labels.call_id.as_str() == call_id);
+        let Some((call, device)) = found else {
+            return Err(ApiError::not_found(format!("device call {call_id}")));
         };
-        tracing::info!(%call_id, ?command, "in-call command to the unit");
+        let scaip = device
+            .alarm
+            .as_ref()
+            .is_some_and(|a| a.protocol == Protocol::Scaip);
+        if !scaip {
+            return Err(ApiError::conflict(format!(
+                "call {call_id} carries no SCAIP alarm: its unit takes no SCAIP in-call commands"
+            )));
+        }
+        let call = *call;
         self.out.push_back(Output::Digits {
             group: call,
             leg: call,
             digits: command.digit().to_string(),
             duration_ms: crate::scaip::control::DIGIT_MS,
         });
-        true
+        Ok(())
     }
 
     fn send_mrs(&mut self, now: Instant, (peer, uri): &(Peer, String), mrs: &Mrs) {

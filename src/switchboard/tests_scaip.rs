@@ -251,13 +251,32 @@ fn message_is_405_when_scaip_is_off() {
 }
 
 #[test]
-fn an_in_call_command_becomes_its_digit_on_the_units_leg() {
+fn an_in_call_command_becomes_its_digit_on_the_units_leg_of_a_scaip_call_only() {
+    use crate::api::ApiError;
     use crate::scaip::control::InCallCommand;
     let mut s = scaip_sim();
-    let (device, _) = s.device_call("voice-1");
-    s.outputs();
-    assert!(s.sb.unit_command("voice-1", InCallCommand::ListenIn));
-    assert!(s.sb.unit_command("voice-1", InCallCommand::ClearDown));
+    let (token, _) = stored(&mut s, 1, ESSENCE_ME);
+    s.sb.scaip_stored(s.now, token, true);
+    mrs(&mut s);
+    s.send(UNIT, &invite("voice-1"));
+    let ok = s.sent()[1].1.clone();
+    s.send(UNIT, &from_unit("ACK", "voice-1", &to_tag(&ok), 1));
+    let outputs = s.outputs();
+    let device = outputs
+        .iter()
+        .find_map(|o| match o {
+            Output::StopAlarm { group } => Some(*group),
+            _ => None,
+        })
+        .expect("the linked SCAIP call runs no Contact ID handshake");
+    assert_eq!(
+        s.sb.unit_command("voice-1", InCallCommand::ListenIn),
+        Ok(())
+    );
+    assert_eq!(
+        s.sb.unit_command("voice-1", InCallCommand::ClearDown),
+        Ok(())
+    );
     let digits: Vec<(CallHandle, String, u32)> = s
         .outputs()
         .into_iter()
@@ -276,5 +295,19 @@ fn an_in_call_command_becomes_its_digit_on_the_units_leg() {
         (device, "0".to_string(), 150),
     ];
     assert_eq!(digits, want);
-    assert!(!s.sb.unit_command("nobody", InCallCommand::ClearDown));
+    let nobody = s.sb.unit_command("nobody", InCallCommand::ClearDown);
+    assert!(
+        matches!(nobody, Err(ApiError::NotFound { .. })),
+        "{nobody:?}"
+    );
+    s.device_call("cid-1");
+    let plain = s.sb.unit_command("cid-1", InCallCommand::ClearDown);
+    assert!(
+        matches!(plain, Err(ApiError::Conflict { .. })),
+        "not a SCAIP unit: {plain:?}"
+    );
+    assert!(!s
+        .outputs()
+        .iter()
+        .any(|o| matches!(o, Output::Digits { .. })));
 }
