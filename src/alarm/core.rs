@@ -106,6 +106,14 @@ pub struct StoreRecord {
     pub data: Value,
 }
 
+impl StoreRecord {
+    /// The CloudEvent bytes to append: `node` is the source, `wall` and
+    /// `random` date and name it (the runtime reads the clock).
+    pub fn into_event(self, node: &str, wall: std::time::SystemTime, random: u128) -> Vec<u8> {
+        crate::events::record(node, &self.subject, self.kind, wall, random, self.data)
+    }
+}
+
 /// What the receiver does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlarmAction {

@@ -347,14 +347,7 @@ impl AlarmLeg {
         id: AlarmId,
         record: StoreRecord,
     ) {
-        let bytes = events::record(
-            &shared.node,
-            &record.subject,
-            record.kind,
-            clock::wall(),
-            rand::random(),
-            record.data,
-        );
+        let bytes = record.into_event(&shared.node, clock::wall(), rand::random());
         if let Some(meta) = crate::bus::EventMeta::parse(&bytes) {
             self.received.insert(seq, meta.id);
         }

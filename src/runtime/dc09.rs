@@ -32,7 +32,6 @@ use crate::config::{Dc09Config, Dc09Transport};
 use crate::dc09::receiver::{Message, Seen};
 use crate::dc09::stream::{self, Item, Reassembler};
 use crate::dc09::{record, Dc09Receiver, Decision, Now};
-use crate::events;
 use crate::journal::JournalHandle;
 use crate::telemetry::metrics as m;
 
@@ -325,14 +324,7 @@ fn lock_core(shared: &Dc09Shared) -> Option<std::sync::MutexGuard<'_, AlarmCore>
 /// journal does not answer within the core's store timeout (the core then
 /// withholds the message: a late answer acknowledges nothing).
 async fn append(shared: &Dc09Shared, record: StoreRecord) -> bool {
-    let bytes = events::record(
-        &shared.node,
-        &record.subject,
-        record.kind,
-        clock::wall(),
-        rand::random(),
-        record.data,
-    );
+    let bytes = record.into_event(&shared.node, clock::wall(), rand::random());
     match tokio::time::timeout(shared.store_timeout, shared.journal.append(bytes)).await {
         Ok(Ok(_)) => true,
         Ok(Err(err)) => {
