@@ -12,7 +12,10 @@
 
 use crate::alarm::classify::AlarmClass;
 use crate::alarm::contact_id::ContactIdMessage;
+use crate::alarm::core::{DecodedAlarm, Report};
 use crate::alarm::pipeline::MessageForensics;
+use crate::alarm::report::Protocol;
+use crate::labels::CallLabels;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,66 +34,39 @@ pub const SCHEMA_VERSION: &str = "1";
 /// The `dataschema` of every event: names `schema/event.v1.schema.json` (its `$id`).
 pub const DATASCHEMA: &str = "urn:alarmgate:schema:event:v1";
 
-/// What an alarm record says, besides the message itself.
-#[derive(Debug, Clone)]
-pub struct AlarmContext<'a> {
-    /// This node's name (`node.name`): the event `source`.
-    pub node: &'a str,
-    /// The call's Call-ID: the event `subject`.
-    pub call_id: &'a str,
-    /// The tenant (municipality) id.
-    pub tenant: &'a str,
-    /// The calling number (From user part), as received.
-    pub calling_number: &'a str,
-    /// The wall-clock time of decoding.
-    pub time: SystemTime,
-    /// 80 random bits for the id.
-    pub random: u128,
-}
-
-/// The JSON bytes of an `alarmgate.alarm.received` event.
-pub fn alarm_received(
-    ctx: &AlarmContext<'_>,
+/// A Contact ID message decoded in a call, for the alarm core: code,
+/// qualifier, group and zone with their names, the digits as heard (`raw`)
+/// and the call's forensics (kept in `alarmgate.alarm.received` only). The
+/// call carries it to a person: never listed as data.
+pub fn contact_id_alarm(
+    labels: &CallLabels,
     message: &ContactIdMessage,
     raw: &str,
     class: AlarmClass,
-    forensics: &MessageForensics,
-) -> Vec<u8> {
-    let data = json!({
-        "tenant": ctx.tenant,
-        "calling_number": ctx.calling_number,
-        "protocol": "contact_id",
-        "raw": raw,
-        "account": message.account.to_string(),
-        "qualifier": message.qualifier.to_string(),
-        "qualifier_name": message.qualifier.name(),
-        "event_code": message.event.to_string(),
-        "event_name": message.event.name(),
-        "group": message.group.to_string(),
-        "zone": message.zone.to_string(),
-        "classification": class_name(class),
-        "forensics": forensics_json(forensics),
-    });
-    envelope(ctx, ALARM_RECEIVED, data)
-}
-
-/// The JSON bytes of an `alarmgate.alarm.received` event of a protocol
-/// that carries its alarms as data (DC-09: `data` from
-/// `crate::dc09::record::data`; SCAIP: from `scaip::report::event_data`,
-/// the `cid` as `account`, every tag under `scaip`), with `protocol` and
-/// its raw fields; the subject is the alarm's public id.
-pub fn data_alarm_received(
-    node: &str,
-    subject: &str,
-    time: SystemTime,
-    random: u128,
-    data: Value,
-) -> Vec<u8> {
-    record(node, subject, ALARM_RECEIVED, time, random, data)
+    forensics: Value,
+) -> DecodedAlarm {
+    DecodedAlarm {
+        protocol: Protocol::ContactId,
+        report: Report::Alarm,
+        labels: labels.clone(),
+        account: message.account.to_string(),
+        event_code: Some(message.event.clone()),
+        class,
+        fields: json!({
+            "raw": raw,
+            "qualifier": message.qualifier.to_string(),
+            "qualifier_name": message.qualifier.name(),
+            "group": message.group.to_string(),
+            "zone": message.zone.to_string(),
+        }),
+        raw: json!({ "forensics": forensics }),
+        recall: None,
+        voice_follows: true,
+    }
 }
 
 /// Forensics as JSON: durations in milliseconds, per-digit source and levels.
-fn forensics_json(f: &MessageForensics) -> Value {
+pub fn forensics_json(f: &MessageForensics) -> Value {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let digits: Vec<Value> = f
         .digits
@@ -118,10 +94,6 @@ fn forensics_json(f: &MessageForensics) -> Value {
         "checksum_failures": f.checksum_failures,
         "digits": digits,
     })
-}
-
-fn envelope(ctx: &AlarmContext<'_>, kind: &str, data: Value) -> Vec<u8> {
-    record(ctx.node, ctx.call_id, kind, ctx.time, ctx.random, data)
 }
 
 /// The JSON bytes of any event: the shared CloudEvents envelope around `data`.
@@ -235,14 +207,11 @@ mod tests {
     #[test]
     fn alarm_record_is_a_cloudevent_with_decoded_fields() {
         let message = crate::alarm::contact_id::parse("1234181602000002").unwrap();
-        let ctx = AlarmContext {
-            node: "n1",
-            call_id: "c1@unit",
-            tenant: "demo",
-            calling_number: "4512345678",
-            time: UNIX_EPOCH + Duration::from_secs(1_795_339_246),
-            random: 42,
-        };
+        let labels = CallLabels::new(
+            crate::sip::types::CallId::new("c1@unit"),
+            "demo".into(),
+            "4512345678".into(),
+        );
         let forensics = MessageForensics {
             handshake_to_first_digit: Some(Duration::from_millis(270)),
             message_duration: Duration::from_millis(1700),
@@ -254,13 +223,16 @@ mod tests {
             retries: 0,
             checksum_failures: 0,
         };
-        let bytes = alarm_received(
-            &ctx,
+        let alarm = contact_id_alarm(
+            &labels,
             &message,
             "1234181602000002",
             AlarmClass::Test,
-            &forensics,
+            forensics_json(&forensics),
         );
+        let r = crate::alarm::core::store_record(&alarm);
+        let time = UNIX_EPOCH + Duration::from_secs(1_795_339_246);
+        let bytes = record("n1", &r.subject, r.kind, time, 42, r.data);
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["specversion"], "1.0");
         assert_eq!(v["type"], ALARM_RECEIVED);
@@ -271,6 +243,10 @@ mod tests {
         assert_eq!(v["data"]["account"], "1234");
         assert_eq!(v["data"]["classification"], "test");
         assert_eq!(v["data"]["tenant"], "demo");
+        assert_eq!(v["data"]["calling_number"], "4512345678");
+        assert_eq!(v["data"]["protocol"], "contact_id");
+        assert_eq!(v["data"]["raw"], "1234181602000002");
+        assert_eq!(v["data"]["zone"], "000");
         assert_eq!(v["data"]["forensics"]["packets_lost"], 1);
         assert_eq!(v["data"]["forensics"]["handshake_to_first_digit_ms"], 270.0);
     }

@@ -4,6 +4,7 @@
 use alarmgate::cli::{CertsAction, Cli, Command, SimulateWhat, EXIT_CONFIG, EXIT_SOFTWARE};
 use alarmgate::config::{self, Config};
 use alarmgate::runtime::{daemon, transport::devcert};
+use alarmgate::simulate::commands;
 use alarmgate::telemetry::logging;
 use clap::Parser;
 use std::path::{Path, PathBuf};
@@ -16,15 +17,11 @@ fn main() -> ExitCode {
         Command::Certs {
             action: CertsAction::Dev { dir, hosts },
         } => certs_dev(&dir, &hosts),
-        Command::Simulate {
-            what: SimulateWhat::Device(args),
-        } => simulate_device(args),
-        Command::Simulate {
-            what: SimulateWhat::Dc09(args),
-        } => simulate_dc09(&args),
-        Command::Simulate {
-            what: SimulateWhat::Scaip(args),
-        } => simulate_scaip(args),
+        Command::Simulate { what } => simulate(match what {
+            SimulateWhat::Device(args) => commands::device(args),
+            SimulateWhat::Dc09(args) => commands::dc09(&args),
+            SimulateWhat::Scaip(args) => commands::scaip(args),
+        }),
         Command::Events { action } => events(&action),
         Command::Report { what } => report(&what),
         Command::HashPassword {
@@ -109,96 +106,13 @@ fn certs_dev(dir: &Path, hosts: &[String]) -> ExitCode {
     }
 }
 
-/// `alarmgate simulate device`: an alarm unit for commissioning lines; exit 1
-/// when any call did not get every message acknowledged.
-fn simulate_device(args: alarmgate::simulate::DeviceArgs) -> ExitCode {
-    logging::init(logging::LogFormat::Human, "warn");
-    let json = args.json;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
-    };
-    match runtime.block_on(alarmgate::simulate::run_device(args)) {
-        Ok(report) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
-            } else {
-                println!("{report}");
-            }
-            if report.all_succeeded() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+/// `alarmgate simulate device|dc09|scaip` (`alarmgate::simulate::commands`):
+/// exit 1 unless every answer was what a healthy centre gives.
+fn simulate(verdict: Result<bool, alarmgate::simulate::commands::CommandError>) -> ExitCode {
+    match verdict {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => fail(&err.to_string()),
-    }
-}
-
-/// `alarmgate simulate dc09`: the report, exit 1 unless every answer was the expected one.
-fn simulate_dc09(args: &alarmgate::simulate::dc09::Dc09Args) -> ExitCode {
-    match alarmgate::simulate::dc09_driver::run_dc09(args) {
-        Ok(report) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
-            } else {
-                println!("{report}");
-            }
-            if report.all_as_expected {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(err) => fail(&err.to_string()),
-    }
-}
-
-/// `alarmgate simulate scaip`: one line per message; exit 0 only if each got
-/// what a healthy centre answers.
-fn simulate_scaip(args: alarmgate::simulate::scaip::ScaipArgs) -> ExitCode {
-    use alarmgate::simulate::scaip::ScaipMode;
-    let (json, bad) = (args.json, args.mode == ScaipMode::BadXml);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
-    };
-    let outcomes = match runtime.block_on(alarmgate::simulate::scaip_driver::run_scaip(args)) {
-        Ok(o) => o,
-        Err(err) => return fail(&err.to_string()),
-    };
-    for o in &outcomes {
-        match json {
-            true => println!("{}", serde_json::to_string(o).unwrap_or_default()),
-            false => println!(
-                "ref {} status {} snu {} mrs_ms {} {}",
-                o.reference,
-                o.status.map_or("-".into(), |s| s.to_string()),
-                o.snu.map_or("-".into(), |s| s.to_string()),
-                o.mrs_ms.map_or("-".into(), |s| s.to_string()),
-                o.mrs.as_deref().unwrap_or("(no <mrs>)")
-            ),
-        }
-    }
-    let good = |o: &alarmgate::simulate::scaip::Outcome| match bad {
-        true => o.status == Some(400),
-        false => o.snu == Some(0),
-    };
-    match !outcomes.is_empty() && outcomes.iter().all(good) {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::FAILURE,
     }
 }
 

@@ -51,8 +51,16 @@ impl QueueRequest {
 /// The routing class of a decoded message: the classifier's class, with
 /// voice alarms of the 1xx group (medical, fire, panic) as emergencies.
 pub fn call_class(class: AlarmClass, event: &EventCode) -> CallClass {
+    routing_class(class, Some(event))
+}
+
+/// The one classification every protocol routes by: [`call_class`], and
+/// an alarm for a person with no Contact ID equivalent (a SIA or SCAIP
+/// code the tables do not map) as an emergency: nobody can tell it is not one.
+pub fn routing_class(class: AlarmClass, event: Option<&EventCode>) -> CallClass {
+    let urgent = event.is_none_or(|e| e.as_str().starts_with('1'));
     match class {
-        AlarmClass::Voice if event.as_str().starts_with('1') => CallClass::Emergency,
+        AlarmClass::Voice if urgent => CallClass::Emergency,
         AlarmClass::Voice => CallClass::Voice,
         AlarmClass::Technical | AlarmClass::Test | AlarmClass::Cancel => CallClass::Technical,
     }
@@ -184,6 +192,12 @@ pub(crate) mod tests {
             call_class(AlarmClass::Technical, &code("1B0")),
             CallClass::Technical
         );
+        assert_eq!(
+            routing_class(AlarmClass::Voice, None),
+            CallClass::Emergency,
+            "an alarm nobody can classify is treated as urgent"
+        );
+        assert_eq!(routing_class(AlarmClass::Test, None), CallClass::Technical);
     }
 
     #[test]

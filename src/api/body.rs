@@ -61,6 +61,14 @@ pub struct DispositionBody {
     pub note: Option<String>,
 }
 
+/// `POST /api/v1/calls/{id}/unit-command`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitCommandBody {
+    /// The command (`clear_down`, `listen_in`, `duplex`, `volume_up`, ...).
+    pub command: super::command::InCallCommand,
+}
+
 /// Why a request was refused: an [`ApiError`], or a body too large or not JSON.
 #[derive(Debug)]
 pub(super) enum Refusal {

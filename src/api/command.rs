@@ -10,6 +10,7 @@ use super::scope::OperatorScope;
 use super::views::{CallView, OperatorView, QueueView, RecallAccepted};
 use crate::labels::{Caller, TenantId};
 use crate::routing::OperatorId;
+pub use crate::scaip::control::InCallCommand;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use tokio::sync::oneshot;
@@ -82,6 +83,22 @@ pub enum ApiCommand {
         /// The answer.
         reply: Reply<Vec<QueueView>>,
     },
+    /// An in-call command to the SCAIP unit of a device call (its digit,
+    /// RFC 4733, on the unit's leg).
+    UnitCommand {
+        /// The device call's public id (SIP Call-ID).
+        call: String,
+        /// The command.
+        command: InCallCommand,
+        /// The token's name.
+        by: String,
+        /// An operator's session: the call must be one it took
+        /// (`Forbidden` otherwise). `None`: an admin token, any call.
+        taken_by: Option<OperatorId>,
+        /// `NotFound` for no such device call; `Conflict` when the call
+        /// carries no SCAIP alarm (its unit speaks no SCAIP commands).
+        reply: Reply<UnitCommandSent>,
+    },
     /// The console's sign-in: the operator's softphone password, checked
     /// by the registrar (its blocking of guessing sources applies).
     SignIn {
@@ -149,6 +166,17 @@ pub enum ApiRequest {
     },
     /// See [`ApiCommand::ListQueues`].
     ListQueues,
+    /// See [`ApiCommand::UnitCommand`].
+    UnitCommand {
+        /// The device call's public id.
+        call: String,
+        /// The command.
+        command: InCallCommand,
+        /// The token's name.
+        by: String,
+        /// See [`ApiCommand::UnitCommand`].
+        taken_by: Option<OperatorId>,
+    },
     /// See [`ApiCommand::SignIn`].
     SignIn {
         /// The operator.
@@ -175,6 +203,8 @@ pub enum ApiReply {
     Disposition(Result<(), ApiError>),
     /// To `ListQueues`.
     Queues(Result<Vec<QueueView>, ApiError>),
+    /// To `UnitCommand`.
+    UnitCommand(Result<UnitCommandSent, ApiError>),
     /// To `SignIn`.
     SignIn(Result<OperatorScope, ApiError>),
 }
@@ -195,6 +225,8 @@ pub enum ReplyTo {
     Disposition(Reply<()>),
     /// For `ListQueues`.
     Queues(Reply<Vec<QueueView>>),
+    /// For `UnitCommand`.
+    UnitCommand(Reply<UnitCommandSent>),
     /// For `SignIn`.
     SignIn(Reply<OperatorScope>),
 }
@@ -216,6 +248,21 @@ impl ApiCommand {
             ),
             C::ListCalls { reply } => (ApiRequest::ListCalls, ReplyTo::Calls(reply)),
             C::ListQueues { reply } => (ApiRequest::ListQueues, ReplyTo::Queues(reply)),
+            C::UnitCommand {
+                call,
+                command,
+                by,
+                taken_by,
+                reply,
+            } => {
+                let request = ApiRequest::UnitCommand {
+                    call,
+                    command,
+                    by,
+                    taken_by,
+                };
+                (request, ReplyTo::UnitCommand(reply))
+            }
             C::Recall {
                 operator,
                 number,
@@ -277,6 +324,7 @@ impl ReplyTo {
             (ReplyTo::Recall(tx), ApiReply::Recall(r)) => tx.send(r).is_ok(),
             (ReplyTo::Disposition(tx), ApiReply::Disposition(r)) => tx.send(r).is_ok(),
             (ReplyTo::Queues(tx), ApiReply::Queues(r)) => tx.send(r).is_ok(),
+            (ReplyTo::UnitCommand(tx), ApiReply::UnitCommand(r)) => tx.send(r).is_ok(),
             (ReplyTo::SignIn(tx), ApiReply::SignIn(r)) => tx.send(r).is_ok(),
             (to, reply) => {
                 tracing::error!(?to, ?reply, "API reply of the wrong kind: dropped");
@@ -284,6 +332,18 @@ impl ReplyTo {
             }
         };
     }
+}
+
+/// `202` to `POST /api/v1/calls/{id}/unit-command`: the command went to
+/// the unit's leg as its digit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitCommandSent {
+    /// The device call.
+    pub call: String,
+    /// The command.
+    pub command: InCallCommand,
+    /// The DTMF digit sent (RFC 4733).
+    pub digit: String,
 }
 
 /// The longest disposition note accepted, in characters.

@@ -37,12 +37,14 @@ mod tests_routes;
 #[cfg(test)]
 mod tests_sessions;
 #[cfg(test)]
+mod tests_unit_command;
+#[cfg(test)]
 mod tests_units;
 
 pub use auth::{ApiTokens, Caller, Entropy, Grant, Principal};
 pub use command::{
-    ApiCommand, ApiError, ApiReply, ApiRequest, Disposition, Password, Reply, ReplyTo,
-    RequestedState, NOTE_MAX,
+    ApiCommand, ApiError, ApiReply, ApiRequest, Disposition, InCallCommand, Password, Reply,
+    ReplyTo, RequestedState, UnitCommandSent, NOTE_MAX,
 };
 pub use error::ErrorBody;
 pub use recordings::{recordings_router, RECORDING_ROUTES};

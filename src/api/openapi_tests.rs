@@ -205,6 +205,9 @@ fn response_examples_are_what_the_api_sends() {
         &response_example(&doc, "POST", "/api/v1/calls", "202"),
         "recall",
     );
+    let command = "/api/v1/calls/{id}/unit-command";
+    let sent: UnitCommandSent = decode(&response_example(&doc, "POST", command, "202"), "sent");
+    assert_eq!(sent.digit, sent.command.digit().to_string());
     let queues: QueueList = decode(
         &response_example(&doc, "GET", "/api/v1/queues", "200"),
         "queues",
@@ -249,5 +252,9 @@ fn request_examples_are_accepted() {
     for example in request_examples(&doc, "POST", disposition) {
         let request: DispositionBody = decode(&example, "disposition request");
         assert_eq!(body::check_disposition(&request), Ok(()));
+    }
+    let command = "/api/v1/calls/{id}/unit-command";
+    for example in request_examples(&doc, "POST", command) {
+        let _: body::UnitCommandBody = decode(&example, "unit command request");
     }
 }

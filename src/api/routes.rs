@@ -8,7 +8,7 @@
 //! does not serve, a disposition of a call it did not take.
 
 use super::auth::{require_bearer, ApiTokens, Caller, Principal};
-use super::body::{self, DispositionBody, RecallBody, Refusal, BODY_MAX};
+use super::body::{self, DispositionBody, RecallBody, Refusal, UnitCommandBody, BODY_MAX};
 use super::command::{ApiCommand, ApiError, Reply};
 use super::scope::OperatorScope;
 use super::views::{CallList, OperatorList, QueueList};
@@ -36,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/calls"),
     ("POST", "/api/v1/calls"),
     ("POST", "/api/v1/calls/{id}/disposition"),
+    ("POST", "/api/v1/calls/{id}/unit-command"),
     ("GET", "/api/v1/queues"),
     ("DELETE", "/api/v1/session"),
     ("POST", "/api/v1/session/renew"),
@@ -75,6 +76,7 @@ pub fn router_with(tx: mpsc::Sender<ApiCommand>, tokens: ApiTokens, timeout: Dur
         )
         .route("/api/v1/calls", get(list_calls).post(recall))
         .route("/api/v1/calls/{id}/disposition", post(disposition))
+        .route("/api/v1/calls/{id}/unit-command", post(unit_command))
         .route("/api/v1/queues", get(list_queues))
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .route_layer(middleware::from_fn_with_state(
@@ -254,6 +256,29 @@ async fn disposition(
     };
     ask(&api, command).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// An operator's in-call command to a SCAIP unit (clear down, listen in,
+/// talk, volume): scoped as a disposition (a session: only a call it took).
+async fn unit_command(
+    State(api): State<Api>,
+    Extension(Caller(by)): Extension<Caller>,
+    Extension(who): Extension<Principal>,
+    id: Id,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let call = path_id(id, body::check_call_id)?;
+    let UnitCommandBody { command } = body::parse_json(&headers, body)?;
+    tracing::info!(call = %call, ?command, by = %by, "api: unit command");
+    let request = |reply| ApiCommand::UnitCommand {
+        call,
+        command,
+        by,
+        taken_by: operator_scope(&who).map(|scope| scope.operator.clone()),
+        reply,
+    };
+    ok(StatusCode::ACCEPTED, ask(&api, request).await?)
 }
 
 async fn list_queues(State(api): State<Api>, Extension(who): Extension<Principal>) -> Answer {

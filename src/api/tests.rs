@@ -262,6 +262,27 @@ fn answer(command: ApiCommand, log: &Log) {
         ApiCommand::ListQueues { reply } => {
             let _ = reply.send(Ok(vec![queue()]));
         }
+        ApiCommand::UnitCommand {
+            call: id,
+            command,
+            by,
+            taken_by,
+            reply,
+        } => {
+            record(
+                log,
+                format!("unit-command {id} {command:?} by {by} {taken_by:?}"),
+            );
+            let result = match id == call().id {
+                true => Ok(UnitCommandSent {
+                    digit: command.digit().to_string(),
+                    call: id,
+                    command,
+                }),
+                false => Err(ApiError::not_found(format!("device call {id}"))),
+            };
+            let _ = reply.send(result);
+        }
         ApiCommand::SignIn {
             operator,
             password,

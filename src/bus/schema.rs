@@ -144,7 +144,7 @@ mod tests {
     use super::*;
     use crate::alarm::classify::AlarmClass;
     use crate::alarm::pipeline::MessageForensics;
-    use crate::events::{self, AlarmContext};
+    use crate::events;
     use serde_json::json;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -155,14 +155,11 @@ mod tests {
     #[test]
     fn every_event_the_daemon_writes_is_valid() {
         let message = crate::alarm::contact_id::parse("1234181602000002").unwrap();
-        let ctx = AlarmContext {
-            node: "n1",
-            call_id: "c1@unit",
-            tenant: "demo",
-            calling_number: "4512345678",
-            time: UNIX_EPOCH + Duration::from_secs(1_795_339_246),
-            random: 42,
-        };
+        let labels = crate::labels::CallLabels::new(
+            crate::sip::types::CallId::new("c1@unit"),
+            "demo".into(),
+            "4512345678".into(),
+        );
         let forensics = MessageForensics {
             handshake_to_first_digit: None,
             message_duration: Duration::from_millis(1700),
@@ -174,13 +171,16 @@ mod tests {
             retries: 0,
             checksum_failures: 0,
         };
-        let received = parse(&events::alarm_received(
-            &ctx,
+        let alarm = events::contact_id_alarm(
+            &labels,
             &message,
             "1234181602000002",
             AlarmClass::Test,
-            &forensics,
-        ));
+            events::forensics_json(&forensics),
+        );
+        let r = crate::alarm::core::store_record(&alarm);
+        let time = UNIX_EPOCH + Duration::from_secs(1_795_339_246);
+        let received = parse(&events::record("n1", &r.subject, r.kind, time, 42, r.data));
         let acked = parse(&super::super::emit::alarm_acknowledged(
             "n1",
             "c1@unit",

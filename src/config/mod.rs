@@ -296,3 +296,5 @@ mod tests_dc09;
 mod tests_operators;
 #[cfg(test)]
 mod tests_supervision;
+#[cfg(test)]
+mod tests_support;

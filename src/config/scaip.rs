@@ -31,6 +31,11 @@ pub struct ScaipConfig {
     pub cre: u8,
     /// `tnu`: the number the unit calls with `cre = 62` (required then).
     pub tnu: Option<String>,
+    /// Keep the Contact ID receiver (handshake, DTMF, kissoff) running on
+    /// a unit's voice call once it is linked to its SCAIP alarm. Off, it
+    /// stops at the link: the unit talks, it sends no DTMF alarms, and
+    /// in-call commands go to it undisturbed. Default `false`.
+    pub contact_id_on_voice: bool,
     /// Per-tenant overrides of `hbi_s`, `mre`, `cre`, `tnu`.
     pub tenants: Vec<ScaipTenant>,
     /// Units known by their `cid`.
@@ -46,6 +51,7 @@ impl Default for ScaipConfig {
             mre: 1,
             cre: 61,
             tnu: None,
+            contact_id_on_voice: false,
             tenants: Vec::new(),
             units: Vec::new(),
         }

@@ -22,15 +22,7 @@ fn errors(text: &str) -> Vec<(usize, String, String)> {
 }
 
 /// A valid minimal file to which tests append broken parts.
-const BASE: &str = r#"[[trunks]]
-name = "lo"
-allow = ["127.0.0.1"]
-
-[[tenants]]
-id = "demo"
-name = "Demo"
-dids = ["112"]
-"#;
+use super::tests_support::BASE;
 
 #[test]
 fn every_dialplan_validates() {

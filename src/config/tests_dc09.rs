@@ -3,20 +3,7 @@
 
 use super::*;
 
-const BASE: &str = r#"[[trunks]]
-name = "lo"
-allow = ["127.0.0.1"]
-
-[[tenants]]
-id = "demo"
-name = "Demo"
-dids = ["112"]
-"#;
-
-fn errors(text: &str) -> Vec<(usize, String)> {
-    let errs = load_str(text, "t.toml").expect_err("config should be rejected");
-    errs.iter().map(|e| (e.line, e.key.clone())).collect()
-}
+use super::tests_support::{errors, BASE};
 
 #[test]
 fn default_dialplan_receives_dc09_for_any_account_with_a_dev_key() {

@@ -6,20 +6,7 @@ use crate::alarm::report::Protocol;
 use crate::supervision::UnitKey;
 use std::time::Duration;
 
-const BASE: &str = r#"[[trunks]]
-name = "lo"
-allow = ["127.0.0.1"]
-
-[[tenants]]
-id = "demo"
-name = "Demo"
-dids = ["112"]
-"#;
-
-fn errors(text: &str) -> Vec<(usize, String)> {
-    let errs = load_str(text, "t.toml").expect_err("config should be rejected");
-    errs.iter().map(|e| (e.line, e.key.clone())).collect()
-}
+use super::tests_support::{errors, BASE};
 
 #[test]
 fn a_tenant_section_defaults_to_a_daily_test_with_an_hour_of_grace() {

@@ -1,14 +1,55 @@
-//! What a stored DC-09 message says in the journal: the `data` of
-//! `alarmgate.alarm.received` (protocol `dc09`, the decoded event, its
-//! class, and a `dc09` object with the raw frame fields) or of
-//! `alarmgate.unit.heartbeat` for a `NULL`, and the fields operators see
-//! when the alarm is listed as a data alarm.
+//! A stored DC-09 message as the alarm core takes it ([`decoded`]): the
+//! decoded event, its class, the fields operators see, and a `dc09` object
+//! with the raw frame fields, which the core writes into
+//! `alarmgate.alarm.received` (or `alarmgate.unit.heartbeat` for a `NULL`).
 
 use serde_json::{json, Value};
 
 use super::message::Event;
 use super::receiver::{Message, Payload};
 use crate::alarm::classify::{AlarmClass, Classifier};
+use crate::alarm::core::{DecodedAlarm, Report};
+use crate::alarm::report::Protocol;
+use crate::events::class_name;
+use crate::labels::{CallLabels, Caller, TenantId};
+use crate::sip::types::CallId;
+
+/// The message for the alarm core, classified by the tenant's `classifier`
+/// (none: a person sees it); `random` tells the public ids of repeats apart.
+pub fn decoded(message: &Message, classifier: Option<&Classifier>, random: u32) -> DecodedAlarm {
+    let (report, id, class, event_code, fields) = match &message.payload {
+        Payload::LinkTest => {
+            let id = format!("dc09-{}", message.account);
+            (Report::Heartbeat, id, AlarmClass::Test, None, json!({}))
+        }
+        Payload::Event(event) => {
+            let class = classifier.map_or(AlarmClass::Voice, |c| classify(event, c));
+            let code = event.contact_id.as_ref().map(|(_, c)| c.clone());
+            let id = public_id(message, random);
+            (Report::Alarm, id, class, code, fields(event, class))
+        }
+    };
+    let raw = match report {
+        Report::Alarm => json!({ "dc09": raw(message) }),
+        Report::Heartbeat => json!({}),
+    };
+    DecodedAlarm {
+        protocol: Protocol::Dc09,
+        report,
+        labels: CallLabels::new(
+            CallId::new(id),
+            TenantId::from(message.tenant.as_str()),
+            Caller::new(message.account.clone()),
+        ),
+        account: message.account.clone(),
+        event_code,
+        class,
+        fields,
+        raw,
+        recall: None,
+        voice_follows: false,
+    }
+}
 
 /// The class of an event: the tenant classifier on the Contact ID code (a
 /// SIA code's twin), else the classifier's fallback (a person sees it).
@@ -47,24 +88,6 @@ pub fn fields(event: &Event, class: AlarmClass) -> Value {
     }))
 }
 
-/// `data` of `alarmgate.alarm.received` (an event) or
-/// `alarmgate.unit.heartbeat` (a `NULL`; `class` is ignored).
-pub fn data(message: &Message, class: AlarmClass) -> Value {
-    let mut data = match &message.payload {
-        Payload::Event(event) => fields(event, class),
-        Payload::LinkTest => json!({}),
-    };
-    if let Some(map) = data.as_object_mut() {
-        map.insert("tenant".into(), json!(message.tenant.as_str()));
-        map.insert("protocol".into(), json!("dc09"));
-        map.insert("account".into(), json!(message.account));
-        if matches!(message.payload, Payload::Event(_)) {
-            map.insert("dc09".into(), raw(message));
-        }
-    }
-    data
-}
-
 /// The raw frame fields, as received.
 fn raw(message: &Message) -> Value {
     let h = &message.header;
@@ -90,18 +113,10 @@ fn without_nulls(mut v: Value) -> Value {
     v
 }
 
-fn class_name(class: AlarmClass) -> &'static str {
-    match class {
-        AlarmClass::Voice => "voice",
-        AlarmClass::Technical => "technical",
-        AlarmClass::Test => "test",
-        AlarmClass::Cancel => "cancel",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alarm::core::store_record;
     use crate::dc09::accounts::{Directory, UnknownAccount};
     use crate::dc09::receiver::{Dc09Receiver, Decision, Now, ReceiverConfig};
     use crate::dc09::timestamp::Window;
@@ -147,28 +162,28 @@ mod tests {
         let Payload::Event(e) = &m.payload else {
             panic!("no event")
         };
-        let class = classify(e, &Classifier::default());
-        assert_eq!(class, AlarmClass::Voice);
-        let data = data(&m, class);
-        assert_eq!(data["event_code"], "101");
-        assert_eq!(data["dc09"]["receiver"], "1");
-        assert_eq!(data["dc09"]["encrypted"], false);
-        assert!(data.get("sia_code").is_none());
-        let id = public_id(&m, 0xdead_beef);
-        assert_eq!(id, "dc09-1234-0001-deadbeef");
-        let v = event(crate::events::ALARM_RECEIVED, data, &id);
+        assert_eq!(classify(e, &Classifier::default()), AlarmClass::Voice);
+        let alarm = decoded(&m, Some(&Classifier::default()), 0xdead_beef);
+        let r = store_record(&alarm);
+        assert_eq!(r.data["event_code"], "101");
+        assert_eq!(r.data["classification"], "voice");
+        assert_eq!(r.data["dc09"]["receiver"], "1");
+        assert_eq!(r.data["dc09"]["encrypted"], false);
+        assert!(r.data.get("sia_code").is_none());
+        assert_eq!(r.subject, "dc09-1234-0001-deadbeef");
+        let v = event(r.kind, r.data, &r.subject);
+        assert_eq!(v["type"], crate::events::ALARM_RECEIVED);
         assert_eq!(crate::bus::schema::validate(&v), Vec::<String>::new());
         let null = stored(b"\n25A70015\"NULL\"0003R1L1#1234[]\r");
-        let v = event(crate::events::UNIT_HEARTBEAT, data_of(&null), "dc09-1234");
+        let r = store_record(&decoded(&null, None, 0));
+        let v = event(r.kind, r.data, &r.subject);
+        assert_eq!(v["type"], crate::events::UNIT_HEARTBEAT);
+        assert_eq!(v["subject"], "dc09-1234");
         assert_eq!(
             v["data"],
             json!({"tenant": "demo", "protocol": "dc09", "account": "1234"})
         );
         assert_eq!(crate::bus::schema::validate(&v), Vec::<String>::new());
-    }
-
-    fn data_of(m: &Message) -> Value {
-        data(m, AlarmClass::Test)
     }
 
     #[test]

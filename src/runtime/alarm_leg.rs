@@ -3,12 +3,14 @@
 //! driver on the other.
 //!
 //! The order that keeps the promise "acknowledged means stored": the
-//! pipeline asks to store a decoded message; the record goes to the journal,
-//! whose writer thread syncs it to disk and only then calls back into this
-//! worker; only `confirm_stored` lets the pipeline start the kissoff. A
-//! journal error calls `storage_failed` instead: no kissoff, the unit
-//! repeats, and the journal's health flag turns `/readyz` to 503. After the
-//! kissoff an `alarm.acknowledged` event follows (not awaited).
+//! pipeline decodes a message and hands it to the alarm core
+//! (`crate::alarm::core`, the one every protocol uses), whose `Store` goes
+//! to the journal; the journal's writer thread syncs it to disk and only
+//! then calls back into this worker; the core's `Acknowledge` is the
+//! pipeline's `confirm_stored`, which lets it start the kissoff. A journal
+//! error (or a core `Withhold`) calls `storage_failed` instead: no kissoff,
+//! the unit repeats, and the journal's health flag turns `/readyz` to 503.
+//! After the kissoff an `alarm.acknowledged` event follows (not awaited).
 //!
 //! The leg's tones go to its [`BridgePort`], over whatever else it plays
 //! (hold tone, or the operator's voice once bridged): the pipeline keeps
@@ -17,7 +19,8 @@
 //! driver (see [`QueueState`]).
 
 use super::sip_driver::Control;
-use crate::alarm::classify::{AlarmClass, Classifier};
+use crate::alarm::classify::Classifier;
+use crate::alarm::core::{AlarmAction, AlarmCore, AlarmId, CoreConfig, StoreRecord};
 use crate::alarm::core_queue::{settle, Settled};
 use crate::alarm::pipeline::{
     AlarmPipeline, GiveUpReason, MessageForensics, PipelineAction, PipelineConfig,
@@ -25,7 +28,7 @@ use crate::alarm::pipeline::{
 use crate::bus::emit;
 use crate::call::CallHandle;
 use crate::clock;
-use crate::events::{self, AlarmContext};
+use crate::events;
 use crate::journal::JournalHandle;
 use crate::labels::CallLabels;
 use crate::media::bridge_port::BridgePort;
@@ -60,8 +63,8 @@ pub struct AlarmContextShared {
 pub struct Stored {
     /// The call.
     pub call: CallHandle,
-    /// The pipeline's message sequence number.
-    pub seq: u64,
+    /// The alarm core's id of the message.
+    pub id: AlarmId,
     /// True when the record is durable.
     pub ok: bool,
 }
@@ -86,7 +89,19 @@ pub struct AlarmLeg {
     /// RTP the leg refused by its source rules (strict media), for the
     /// stored record's forensics.
     rtp_dropped: DropCounts,
+    /// Store, then acknowledge or withhold: the decisions.
+    core: AlarmCore,
+    /// The pipeline's sequence number of each message the core holds.
+    seqs: HashMap<AlarmId, u64>,
 }
+
+/// A call's alarm core: the receiver's own kissoff deadline withholds a
+/// slow store first, so the core's timeout only bounds its memory.
+const CONTACT_ID_CORE: CoreConfig = CoreConfig {
+    store_timeout: std::time::Duration::from_secs(60),
+    list_technical: false,
+    max_pending: 64,
+};
 
 impl AlarmLeg {
     /// A pipeline for a call answered at `answered_at`, playing its tones
@@ -114,6 +129,8 @@ impl AlarmLeg {
             port,
             queue: QueueState::default(),
             rtp_dropped: DropCounts::default(),
+            core: AlarmCore::new(CONTACT_ID_CORE),
+            seqs: HashMap::new(),
         }
     }
 
@@ -139,13 +156,32 @@ impl AlarmLeg {
         }
     }
 
-    /// A journal answer for one of this call's messages.
-    pub fn stored(&mut self, now: Instant, seq: u64, ok: bool) {
-        if ok {
-            self.pipeline.confirm_stored(now, seq);
-        } else {
-            metrics::counter!(m::ALARMS_STORE_FAILED).increment(1);
-            self.pipeline.storage_failed(now, seq);
+    /// A journal answer for one of this call's messages, for the core.
+    pub fn stored(&mut self, now: Instant, id: AlarmId, ok: bool) {
+        let actions = self.core.handle_stored(now, id, ok);
+        self.execute(now, actions);
+    }
+
+    /// The core's word to the pipeline: kissoff only for what is durable.
+    fn execute(&mut self, now: Instant, actions: Vec<AlarmAction>) {
+        for action in actions {
+            match action {
+                AlarmAction::Acknowledge { id } => {
+                    if let Some(seq) = self.seqs.remove(&id) {
+                        self.pipeline.confirm_stored(now, seq);
+                    }
+                }
+                AlarmAction::Withhold { id, reason } => {
+                    tracing::error!(call_id = %self.labels.call_id, ?reason, "alarm not stored: no kissoff");
+                    metrics::counter!(m::ALARMS_STORE_FAILED).increment(1);
+                    if let Some(seq) = self.seqs.remove(&id) {
+                        self.pipeline.storage_failed(now, seq);
+                    }
+                }
+                // The call carries the alarm: the core never lists it; a
+                // store is handed out by `handle_decoded` only.
+                AlarmAction::List(_) | AlarmAction::Store { .. } => {}
+            }
         }
     }
 
@@ -197,20 +233,14 @@ impl AlarmLeg {
                     digit_ms = ?forensics.durations_ms(),
                     "alarm decoded; storing"
                 );
-                metrics::counter!(m::ALARMS_DECODED, "class" => class_label(class)).increment(1);
+                metrics::counter!(m::ALARMS_DECODED, "class" => events::class_name(class))
+                    .increment(1);
                 self.queue.decoded(class, &message);
-                let record = events::alarm_received(
-                    &self.context(shared),
-                    &message,
-                    &raw,
-                    class,
-                    &forensics,
-                );
-                let record = with_rtp_dropped(record, self.rtp_dropped);
-                if let Some(meta) = crate::bus::EventMeta::parse(&record) {
-                    self.received.insert(seq, meta.id);
-                }
-                self.store(shared, worker, seq, record);
+                let forensics =
+                    with_rtp_dropped(events::forensics_json(&forensics), self.rtp_dropped);
+                let alarm =
+                    events::contact_id_alarm(&self.labels, &message, &raw, class, forensics);
+                self.decoded(shared, worker, seq, alarm);
             }
             PipelineAction::Acknowledged {
                 seq,
@@ -282,16 +312,48 @@ impl AlarmLeg {
         }
     }
 
-    fn store(
-        &self,
+    /// Message `seq` of the pipeline, for the core: stored first (or
+    /// withheld at once).
+    fn decoded(
+        &mut self,
         shared: &AlarmContextShared,
         worker: &mpsc::UnboundedSender<WorkerInput>,
         seq: u64,
-        record: Vec<u8>,
+        alarm: crate::alarm::core::DecodedAlarm,
     ) {
+        let now = clock::now();
+        for action in self.core.handle_decoded(now, alarm) {
+            let id = match &action {
+                AlarmAction::Store { id, .. }
+                | AlarmAction::Acknowledge { id }
+                | AlarmAction::Withhold { id, .. } => *id,
+                AlarmAction::List(_) => continue,
+            };
+            self.seqs.insert(id, seq);
+            match action {
+                AlarmAction::Store { id, record } => self.store(shared, worker, seq, id, record),
+                other => self.execute(now, vec![other]),
+            }
+        }
+    }
+
+    /// Appends the core's record; the journal's answer comes back to this
+    /// worker as [`WorkerInput::Stored`].
+    fn store(
+        &mut self,
+        shared: &AlarmContextShared,
+        worker: &mpsc::UnboundedSender<WorkerInput>,
+        seq: u64,
+        id: AlarmId,
+        record: StoreRecord,
+    ) {
+        let bytes = record.into_event(&shared.node, clock::wall(), rand::random());
+        if let Some(meta) = crate::bus::EventMeta::parse(&bytes) {
+            self.received.insert(seq, meta.id);
+        }
         let (call, worker) = (self.call, worker.clone());
         shared.journal.append_with(
-            record,
+            bytes,
             Box::new(move |result| {
                 match &result {
                     Ok(_) => metrics::counter!(m::EVENTS_WRITTEN, "type" => "alarm.received")
@@ -300,22 +362,18 @@ impl AlarmLeg {
                 }
                 let _ = worker.send(WorkerInput::Stored(Stored {
                     call,
-                    seq,
+                    id,
                     ok: result.is_ok(),
                 }));
             }),
         );
     }
 
-    fn context<'a>(&'a self, shared: &'a AlarmContextShared) -> AlarmContext<'a> {
-        AlarmContext {
-            node: &shared.node,
-            call_id: self.labels.call_id.as_str(),
-            tenant: self.labels.tenant.as_str(),
-            calling_number: self.labels.caller.as_str(),
-            time: clock::wall(),
-            random: rand::random(),
-        }
+    /// Stops listening for good: our tones stop, the unit hears the hold
+    /// audio (its call waits for a person, queued by the switchboard).
+    pub fn stand_down(self) {
+        self.port.stop_override();
+        self.port.set_hold(self.hold);
     }
 
     /// Where the Contact ID exchange stands (for logs and tests).
@@ -348,6 +406,13 @@ pub enum WorkerInput {
         /// Either leg of the bridge.
         leg: CallHandle,
     },
+    /// Stop decoding alarms on a device leg: its call carries an alarm
+    /// that came as data (a linked SCAIP alarm); the unit talks, it sends
+    /// no DTMF ([`super::media::MediaHandle::stop_alarm`]).
+    StopAlarm {
+        /// The media group (the device call).
+        group: CallHandle,
+    },
     /// Send digits on a leg ([`super::media::MediaHandle::send_digits`]).
     Digits {
         /// The media group.
@@ -361,27 +426,20 @@ pub enum WorkerInput {
     },
 }
 
-/// Per-message signal quality as metrics, so a degrading line shows before it fails.
-/// Adds `forensics.rtp_dropped` (datagrams refused by reason, from call
-/// start) to an `alarm.received` record; a record that does not parse is
-/// kept as it is.
-fn with_rtp_dropped(record: Vec<u8>, dropped: DropCounts) -> Vec<u8> {
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&record) else {
-        return record;
-    };
+/// Adds `rtp_dropped` (datagrams refused by reason, from call start) to
+/// a message's forensics.
+fn with_rtp_dropped(mut forensics: serde_json::Value, dropped: DropCounts) -> serde_json::Value {
     let counts: serde_json::Map<String, serde_json::Value> = DropReason::ALL
         .iter()
         .map(|r| (r.label().to_string(), dropped.get(*r).into()))
         .collect();
-    match value.pointer_mut("/data/forensics") {
-        Some(serde_json::Value::Object(f)) => {
-            f.insert("rtp_dropped".into(), counts.into());
-        }
-        _ => return record,
+    if let Some(f) = forensics.as_object_mut() {
+        f.insert("rtp_dropped".into(), counts.into());
     }
-    serde_json::to_vec(&value).unwrap_or(record)
+    forensics
 }
 
+/// Per-message signal quality as metrics, so a degrading line shows before it fails.
 fn record_forensics(f: &MessageForensics) {
     if let Some(d) = f.handshake_to_first_digit {
         metrics::histogram!(m::HANDSHAKE_TO_FIRST_DIGIT).record(d.as_secs_f64());
@@ -401,15 +459,6 @@ fn record_forensics(f: &MessageForensics) {
     metrics::counter!(m::PACKETS_LOST_IN_MESSAGE).increment(u64::from(f.packets_lost));
     metrics::counter!(m::MESSAGE_RETRIES).increment(u64::from(f.retries));
     metrics::counter!(m::CHECKSUM_FAILURES).increment(u64::from(f.checksum_failures));
-}
-
-fn class_label(class: AlarmClass) -> &'static str {
-    match class {
-        AlarmClass::Voice => "voice",
-        AlarmClass::Technical => "technical",
-        AlarmClass::Test => "test",
-        AlarmClass::Cancel => "cancel",
-    }
 }
 
 #[path = "alarm_clock.rs"]

@@ -512,6 +512,15 @@ fn open_journal(config: &Config, health: &Health) -> Result<JournalHandle, RunEr
     Ok(journal)
 }
 
+/// The DC-09 receiver's alarm core: units wait 20-30 s for an ACK, so a
+/// journal slower than 10 s gets none (the unit repeats); at most 4096
+/// messages in flight.
+const DC09_CORE: crate::alarm::core::CoreConfig = crate::alarm::core::CoreConfig {
+    store_timeout: std::time::Duration::from_secs(10),
+    list_technical: false,
+    max_pending: 4096,
+};
+
 /// The DC-09 sockets, when `[dc09]` is configured. They open after the SIP
 /// driver runs, so the first alarm finds somewhere to be listed.
 async fn start_dc09(
@@ -536,6 +545,8 @@ async fn start_dc09(
         control: control.clone(),
         classifiers,
         node: Arc::from(config.node.name.as_str()),
+        core: std::sync::Mutex::new(crate::alarm::core::AlarmCore::new(DC09_CORE)),
+        store_timeout: DC09_CORE.store_timeout,
     });
     let service = super::dc09::start(dc09, shared)
         .await

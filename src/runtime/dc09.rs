@@ -3,9 +3,9 @@
 //! in all and per source address, a first-frame and partial-frame deadline
 //! and an idle deadline) and UDP sockets (one frame per datagram, bounded
 //! concurrency). Each frame is decided by the receiver; a frame to store is
-//! journalled and acknowledged only once durable ([`store_then_ack`]); an
-//! alarm the tenant's classifier sends to a person is listed for the
-//! operators as a data alarm.
+//! handed to the alarm core (`crate::alarm::core`), whose actions
+//! [`store_then_ack`] executes: journalled, acknowledged only once
+//! durable, listed for the operators when the core says a person must see it.
 //!
 //! A journal failure sends nothing: not `NAK` (the standard's answer to a
 //! time or account problem, which a unit may take as final) and not `DUH`
@@ -24,19 +24,15 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::alarm_leg::call_class;
 use super::sip_driver::Control;
-use crate::alarm::classify::{AlarmClass, Classifier};
-use crate::alarm::report::{DataAlarm, Protocol};
+use crate::alarm::classify::Classifier;
+use crate::alarm::core::{AlarmAction, AlarmCore, StoreRecord};
 use crate::clock;
 use crate::config::{Dc09Config, Dc09Transport};
-use crate::dc09::receiver::{Message, Payload, Seen};
+use crate::dc09::receiver::{Message, Seen};
 use crate::dc09::stream::{self, Item, Reassembler};
 use crate::dc09::{record, Dc09Receiver, Decision, Now};
-use crate::events;
 use crate::journal::JournalHandle;
-use crate::labels::{CallLabels, Caller, TenantId};
-use crate::sip::types::CallId;
 use crate::telemetry::metrics as m;
 
 /// Everything a frame needs, shared by every socket task.
@@ -51,6 +47,10 @@ pub struct Dc09Shared {
     pub classifiers: HashMap<String, Classifier>,
     /// This node's name (the events' source).
     pub node: Arc<str>,
+    /// The alarm core: store, then acknowledge or withhold, list.
+    pub core: Mutex<AlarmCore>,
+    /// Its store timeout (a journal slower than this: no ACK).
+    pub store_timeout: Duration,
 }
 
 /// The running listeners.
@@ -265,10 +265,11 @@ async fn answer(shared: &Dc09Shared, frame: &[u8], transport: &'static str) -> O
     }
 }
 
-/// The store-then-ACK rule, in one place: journal the message; only once
-/// it is durable, remember it (repeats are acknowledged, not stored), list
-/// it for the operators when a person must see it, and return the ACK.
-/// A journal error returns `None`: nothing is sent.
+/// Executes the alarm core's decision for one message: journal it; only
+/// once it is durable (the core's `Acknowledge`), remember it (repeats are
+/// acknowledged, not stored), list it when the core says, and return the
+/// ACK. A withheld message (journal error, timeout, busy) returns `None`:
+/// nothing is sent.
 async fn store_then_ack(
     shared: &Dc09Shared,
     message: &Message,
@@ -276,64 +277,62 @@ async fn store_then_ack(
     seen: Seen,
     now_unix: i64,
 ) -> Option<Vec<u8>> {
-    let (record, alarm) = journal_record(shared, message);
-    if let Err(err) = shared.journal.append(record).await {
-        tracing::error!(%err, account = %message.account, "DC-09 journal append failed: no ACK");
-        return None;
+    let classifier = shared.classifiers.get(message.tenant.as_str());
+    let alarm = record::decoded(message, classifier, rand::random());
+    let mut actions = {
+        let mut core = lock_core(shared)?;
+        // Sweeps the timers of stores that already timed out (their tasks
+        // gave up; a late answer acknowledges nothing): keeps them bounded.
+        let late = core.handle_timeout(clock::now());
+        if !late.is_empty() {
+            tracing::warn!(
+                count = late.len(),
+                "DC-09 stores timed out: not acknowledged"
+            );
+        }
+        core.handle_decoded(clock::now(), alarm)
+    };
+    let mut acked = None;
+    while let Some(action) = actions.pop() {
+        match action {
+            AlarmAction::Store { id, record } => {
+                let ok = append(shared, record).await;
+                actions.extend(lock_core(shared)?.handle_stored(clock::now(), id, ok));
+            }
+            AlarmAction::Acknowledge { .. } => {
+                if let Ok(mut rx) = shared.receiver.lock() {
+                    rx.stored(seen.clone(), now_unix);
+                }
+                acked = Some(ack.clone());
+            }
+            AlarmAction::Withhold { reason, .. } => {
+                tracing::error!(?reason, account = %message.account, "DC-09 message not stored: no ACK");
+            }
+            AlarmAction::List(alarm) => {
+                let _ = shared.control.send(Control::DataAlarm(alarm)).await;
+            }
+        }
     }
-    if let Ok(mut rx) = shared.receiver.lock() {
-        rx.stored(seen, now_unix);
-    }
-    if let Some(alarm) = alarm {
-        let _ = shared
-            .control
-            .send(Control::DataAlarm(Box::new(alarm)))
-            .await;
-    }
-    Some(ack)
+    acked
 }
 
-/// The journal bytes, and the data alarm when the classifier sends it to a person.
-fn journal_record(shared: &Dc09Shared, message: &Message) -> (Vec<u8>, Option<DataAlarm>) {
-    let (time, random) = (clock::wall(), rand::random::<u128>());
-    let Payload::Event(event) = &message.payload else {
-        let subject = format!("dc09-{}", message.account);
-        let data = record::data(message, AlarmClass::Test);
-        let bytes = events::record(
-            &shared.node,
-            &subject,
-            events::UNIT_HEARTBEAT,
-            time,
-            random,
-            data,
-        );
-        return (bytes, None);
-    };
-    let classifier = shared.classifiers.get(message.tenant.as_str());
-    let class = classifier.map_or(AlarmClass::Voice, |c| record::classify(event, c));
-    let id = record::public_id(message, rand::random());
-    let data = record::data(message, class);
-    let bytes = events::data_alarm_received(&shared.node, &id, time, random, data);
-    let alarm = (class == AlarmClass::Voice).then(|| {
-        let code = event.contact_id.as_ref().map(|(_, c)| c.clone());
-        let routing = code
-            .as_ref()
-            .map_or(crate::routing::CallClass::Voice, |c| call_class(class, c));
-        DataAlarm {
-            labels: CallLabels::new(
-                CallId::new(id.clone()),
-                TenantId::from(message.tenant.as_str()),
-                Caller::new(message.account.clone()),
-            ),
-            protocol: Protocol::Dc09,
-            account: message.account.clone(),
-            class: routing,
-            event_code: code,
-            fields: record::fields(event, class),
-            recall: None,
+fn lock_core(shared: &Dc09Shared) -> Option<std::sync::MutexGuard<'_, AlarmCore>> {
+    shared.core.lock().ok()
+}
+
+/// Appends the core's record; false on a journal error or when the
+/// journal does not answer within the core's store timeout (the core then
+/// withholds the message: a late answer acknowledges nothing).
+async fn append(shared: &Dc09Shared, record: StoreRecord) -> bool {
+    let bytes = record.into_event(&shared.node, clock::wall(), rand::random());
+    match tokio::time::timeout(shared.store_timeout, shared.journal.append(bytes)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(err)) => {
+            tracing::error!(%err, "DC-09 journal append failed");
+            false
         }
-    });
-    (bytes, alarm)
+        Err(_) => false,
+    }
 }
 
 fn unix_now() -> i64 {

@@ -157,6 +157,12 @@ impl MediaHandle {
         );
     }
 
+    /// Stops the Contact ID receiver on device call `group` (a linked
+    /// SCAIP alarm: the unit talks): no handshake, no kissoff, hold audio.
+    pub fn stop_alarm(&self, group: CallHandle) {
+        self.send(group, WorkerInput::StopAlarm { group });
+    }
+
     fn send(&self, group: CallHandle, input: WorkerInput) {
         let index = (group.0 % self.workers.len() as u64) as usize;
         if let Some(worker) = self.workers.get(index) {
@@ -229,6 +235,15 @@ impl Worker {
             WorkerInput::Stored(stored) => self.stored(now, stored),
             WorkerInput::Bridge { a, b, .. } => self.connect(a, b),
             WorkerInput::Unbridge { leg, .. } => self.disconnect(leg),
+            WorkerInput::StopAlarm { group } => {
+                if let Some(alarm) = self.legs.get_mut(&group).and_then(|l| l.alarm.take()) {
+                    tracing::info!(
+                        call = group.0,
+                        "alarm decoding stopped: the call carries a linked SCAIP alarm"
+                    );
+                    alarm.stand_down();
+                }
+            }
             WorkerInput::Digits {
                 leg,
                 digits,
@@ -275,7 +290,7 @@ impl Worker {
             return;
         };
         if let Some(alarm) = leg.alarm.as_mut() {
-            alarm.stored(now, stored.seq, stored.ok);
+            alarm.stored(now, stored.id, stored.ok);
             alarm.act(shared, &self.inbox, &self.control);
         }
     }

@@ -1,7 +1,8 @@
 //! Store, then answer: the one place a SCAIP request meets the journal.
 //!
 //! The switchboard hands over [`Output::Store`](crate::switchboard::Output)
-//! with the `alarmgate.alarm.received` record; this appends it and, once
+//! with the alarm core's record (`alarmgate.alarm.received`, or
+//! `alarmgate.unit.heartbeat`); this appends it and, once
 //! the journal has synced it (or failed), sends the outcome back to the SIP
 //! driver, which tells the switchboard ([`Switchboard::scaip_stored`]): a
 //! `<mrs>` with `snu=0` only for what is durable. Without a journal nothing
@@ -33,9 +34,10 @@ pub fn store_then_answer(
         let _ = done.send((token, false));
         return;
     };
-    let payload = crate::events::data_alarm_received(
+    let payload = crate::events::record(
         node,
         &record.subject,
+        record.kind,
         clock::wall(),
         rand::random(),
         record.data,
@@ -46,7 +48,8 @@ pub fn store_then_answer(
         Box::new(move |result| {
             match &result {
                 Ok(_) => {
-                    metrics::counter!(m::EVENTS_WRITTEN, "type" => "alarm.received").increment(1)
+                    let kind = crate::bus::emit::short(record.kind);
+                    metrics::counter!(m::EVENTS_WRITTEN, "type" => kind).increment(1)
                 }
                 Err(err) => tracing::error!(%err, "journal append failed: no snu=0"),
             }

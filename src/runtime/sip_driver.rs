@@ -229,6 +229,7 @@ fn flush(sb: &mut Switchboard, out: &mut Outputs) {
                 digits,
                 duration_ms,
             } => out.media.send_digits(group, leg, digits, duration_ms),
+            Output::StopAlarm { group } => out.media.stop_alarm(group),
             Output::Store { token, record } => super::scaip_store::store_then_answer(
                 out.journal.as_ref(),
                 &out.node,

@@ -214,6 +214,7 @@ pub fn scaip_settings(config: &Config) -> crate::switchboard::scaip::ScaipSettin
     ScaipSettings {
         enabled: s.enabled,
         link_window: s.link_window(),
+        contact_id_on_voice: s.contact_id_on_voice,
         default_policy,
         policies,
         units,

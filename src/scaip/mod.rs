@@ -7,12 +7,14 @@
 //! [`request`] (the typed `<mrq>`), [`response`] (the `<mrs>` writer and
 //! reader), [`receiver`] (the decision per message), [`link`] (alarms
 //! waiting for their voice call), [`report`] (the event and the operators'
-//! fields), [`control`] (in-call commands as DTMF). The SIP side is `switchboard::scaip`.
+//! fields), [`control`] (in-call commands as DTMF), [`repeats`] (retransmitted
+//! requests answered once). The SIP side is `switchboard::scaip`.
 
 pub mod codes;
 pub mod control;
 pub mod link;
 pub mod receiver;
+pub mod repeats;
 pub mod report;
 pub mod request;
 pub mod response;

@@ -15,7 +15,6 @@ use super::xml::XmlError;
 use crate::alarm::classify::{AlarmClass, Classifier};
 use crate::alarm::contact_id::{ContactIdMessage, MessageType as CidType};
 use crate::alarm::{AccountNo, EventCode, GroupNo, Qualifier, ZoneNo};
-use crate::routing::CallClass;
 
 pub use super::link::{LinkTable, WaitingAlarm};
 
@@ -141,19 +140,6 @@ fn classify(classifier: &Classifier, code: &EventCode, restore: bool) -> AlarmCl
         group,
         zone,
     })
-}
-
-/// The routing class of an assessed alarm (1xx voice alarms are emergencies).
-pub fn call_class(a: &Assessment) -> CallClass {
-    let urgent = a
-        .event_code
-        .as_ref()
-        .is_none_or(|c| c.as_str().starts_with('1'));
-    match a.class {
-        AlarmClass::Voice if urgent => CallClass::Emergency,
-        AlarmClass::Voice => CallClass::Voice,
-        AlarmClass::Technical | AlarmClass::Test | AlarmClass::Cancel => CallClass::Technical,
-    }
 }
 
 /// The `<mrs>` for a stored (or not) request: `snu=0` only when `durable`,

@@ -18,7 +18,7 @@ fn stored(body: &str) -> Mrq {
 }
 
 #[test]
-fn heartbeats_are_answered_at_once_with_hbi_and_never_stored() {
+fn heartbeats_are_answered_with_hbi_and_never_want_voice() {
     for body in &SAMPLES[..3] {
         let Decision::Heartbeat(mrq) = decide(CT, body.as_bytes()) else {
             panic!("{body}")
@@ -56,7 +56,8 @@ fn alarms_want_voice_and_get_the_tenant_policy_only_once_durable() {
             "{body}"
         );
         assert!(a.for_person && a.wants_voice, "{body}");
-        assert_eq!(call_class(&a), CallClass::Emergency);
+        let class = crate::alarm::core_queue::routing_class(a.class, a.event_code.as_ref());
+        assert_eq!(class, crate::routing::CallClass::Emergency);
         let ok = answer(&mrq, &a, &policy, true);
         assert_eq!(
             (ok.status, ok.voice.as_ref()),
@@ -153,13 +154,7 @@ fn waiting_alarm(table: &mut LinkTable, now: Instant, body: &str, caller: &str) 
         tenant: &tenant,
         calling_number: caller,
     };
-    let alarm = report::data_alarm(
-        "scaip-1",
-        &origin,
-        &mrq,
-        &a,
-        report::recall_number(&mrq, caller),
-    );
+    let alarm = crate::alarm::core::data_alarm(report::decoded("scaip-1", &origin, &mrq, &a));
     let mut numbers = mrq.caller_numbers();
     numbers.extend([caller.to_owned(), mrq.cid.clone()]);
     table.insert(now, Duration::from_secs(60), &mrq.cid, numbers, alarm);
@@ -202,7 +197,7 @@ fn an_unlinked_alarm_becomes_a_data_alarm_when_the_window_passes() {
         alarm.recall.as_ref().map(|c| c.as_str()),
         Some("+37284463906")
     );
-    assert_eq!(alarm.class, CallClass::Emergency);
+    assert_eq!(alarm.class, crate::routing::CallClass::Emergency);
     assert_eq!(alarm.fields["scaip"]["stc"], "010");
     assert_eq!(alarm.fields["scaip"]["stc_name"], "manual alarm");
     assert_eq!(table.next_deadline(), None);

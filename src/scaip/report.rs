@@ -1,11 +1,12 @@
-//! A SCAIP request as the record keeps it and the operators see it: the
-//! `scaip` object of `alarmgate.alarm.received` (every tag as received,
-//! with the names of its codes), the event's data, and the [`DataAlarm`]
-//! the switchboard lists when no voice call carries the alarm.
+//! A SCAIP request as the alarm core takes it ([`decoded`]): the `scaip`
+//! object of `alarmgate.alarm.received` (every tag as received, with the
+//! names of its codes), its class and code, and the unit's recall number;
+//! the core writes the event and the data alarm operators see.
 
 use super::receiver::{self, Assessment};
-use super::request::Mrq;
-use crate::alarm::report::{DataAlarm, Protocol};
+use super::request::{MessageType, Mrq};
+use crate::alarm::core::{DecodedAlarm, Report};
+use crate::alarm::report::Protocol;
 use crate::labels::{CallLabels, Caller, TenantId};
 use crate::sip::types::CallId;
 use serde_json::{json, Map, Value};
@@ -40,60 +41,34 @@ pub struct Origin<'a> {
     pub calling_number: &'a str,
 }
 
-/// The `data` of `alarmgate.alarm.received` for a SCAIP request.
-pub fn event_data(origin: &Origin<'_>, mrq: &Mrq, a: &Assessment) -> Value {
-    json!({
-        "tenant": origin.tenant.as_str(),
-        "calling_number": origin.calling_number,
-        "protocol": Protocol::Scaip.as_str(),
-        "account": mrq.cid,
-        "event_code": a.event_code.as_ref().map(|c| c.as_str().to_owned()),
-        "event_name": a.event_code.as_ref().and_then(|c| c.name()),
-        "classification": class_name(a.class),
-        "scaip": scaip_fields(mrq),
-    })
-}
-
-/// The `data` of `alarmgate.unit.heartbeat`.
-pub fn heartbeat_data(tenant: &TenantId, mrq: &Mrq) -> Value {
-    json!({"tenant": tenant.as_str(), "protocol": "scaip", "account": mrq.cid})
-}
-
-fn class_name(class: crate::alarm::AlarmClass) -> &'static str {
-    use crate::alarm::AlarmClass as C;
-    match class {
-        C::Voice => "voice",
-        C::Technical => "technical",
-        C::Test => "test",
-        C::Cancel => "cancel",
-    }
-}
-
-/// The alarm as operators see it: public id `id`, recall `recall` (the
-/// unit's number: a `crd` number, else the MESSAGE's caller).
-pub fn data_alarm(
-    id: &str,
-    origin: &Origin<'_>,
-    mrq: &Mrq,
-    a: &Assessment,
-    recall: Option<String>,
-) -> DataAlarm {
+/// The request for the alarm core: public id `id` (a heartbeat: the
+/// unit's `cid`), the assessment's class and code, the `scaip` fields (in
+/// the event and shown to operators), recall on the unit's number.
+pub fn decoded(id: &str, origin: &Origin<'_>, mrq: &Mrq, a: &Assessment) -> DecodedAlarm {
+    let heartbeat = mrq.mty == MessageType::Heartbeat;
+    let recall = recall_number(mrq, origin.calling_number);
     let caller = recall.clone().unwrap_or_else(|| mrq.cid.clone());
-    let fields = json!({
-        "protocol": "scaip",
-        "account": mrq.cid,
-        "event_code": a.event_code.as_ref().map(|c| c.as_str().to_owned()),
-        "event_name": a.event_code.as_ref().and_then(|c| c.name()),
-        "scaip": scaip_fields(mrq),
-    });
-    DataAlarm {
-        labels: CallLabels::new(CallId::new(id), origin.tenant.clone(), Caller::new(caller)),
+    let (fields, raw) = if heartbeat {
+        (json!({}), json!({}))
+    } else {
+        let raw = json!({ "calling_number": origin.calling_number });
+        (json!({ "scaip": scaip_fields(mrq) }), raw)
+    };
+    DecodedAlarm {
         protocol: Protocol::Scaip,
+        report: if heartbeat {
+            Report::Heartbeat
+        } else {
+            Report::Alarm
+        },
+        labels: CallLabels::new(CallId::new(id), origin.tenant.clone(), Caller::new(caller)),
         account: mrq.cid.clone(),
-        class: receiver::call_class(a),
         event_code: a.event_code.clone(),
+        class: a.class,
         fields,
+        raw,
         recall: recall.map(Caller::new),
+        voice_follows: a.wants_voice,
     }
 }
 
@@ -118,6 +93,7 @@ pub fn recall_number(mrq: &Mrq, calling_number: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alarm::core::store_record;
     use crate::alarm::Classifier;
     use crate::scaip::receiver::assess;
     use std::time::{Duration, UNIX_EPOCH};
@@ -132,26 +108,31 @@ mod tests {
             tenant: &tenant,
             calling_number: "4511",
         };
-        let data = event_data(&origin, &mrq, &a);
-        assert_eq!(data["scaip"]["crd"], json!(["gsm:+4511", "sip:9"]));
-        assert_eq!(data["scaip"]["lco_name"], "home");
+        let alarm = decoded("scaip-00001883-ab", &origin, &mrq, &a);
+        assert_eq!(alarm.recall.as_ref().map(|c| c.as_str()), Some("+4511"));
+        let r = store_record(&alarm);
+        assert_eq!(r.data["scaip"]["crd"], json!(["gsm:+4511", "sip:9"]));
+        assert_eq!(r.data["scaip"]["lco_name"], "home");
         let time = UNIX_EPOCH + Duration::from_secs(1_795_339_246);
-        let record = crate::events::data_alarm_received("n1", "scaip-00001883-ab", time, 7, data);
+        let record = crate::events::record("n1", &r.subject, r.kind, time, 7, r.data);
         let event: Value = serde_json::from_slice(&record).unwrap();
+        assert_eq!(event["type"], crate::events::ALARM_RECEIVED);
         assert_eq!(
             crate::bus::schema::validate(&event),
             Vec::<String>::new(),
             "{event}"
         );
-        let hb = crate::events::record(
-            "n1",
-            "26317",
-            "alarmgate.unit.heartbeat",
-            time,
-            8,
-            heartbeat_data(&tenant, &mrq),
-        );
+        let pi = "<mrq><mty>PI</mty><ref>1998218577</ref><cid>10149471</cid><dty>2</dty></mrq>";
+        let pi = Mrq::parse(pi.as_bytes()).unwrap();
+        let a = assess(&pi, &Classifier::default());
+        let r = store_record(&decoded("10149471", &origin, &pi, &a));
+        let hb = crate::events::record("n1", &r.subject, r.kind, time, 8, r.data);
         let hb: Value = serde_json::from_slice(&hb).unwrap();
+        assert_eq!(hb["type"], crate::events::UNIT_HEARTBEAT);
+        assert_eq!(
+            hb["data"],
+            json!({"tenant": "demo", "protocol": "scaip", "account": "10149471"})
+        );
         assert_eq!(
             crate::bus::schema::validate(&hb),
             Vec::<String>::new(),

@@ -24,11 +24,13 @@
 //! | [`dc09`] | `simulate dc09`: a SIA DC-09 panel's frames per scenario and what answers mean (pure) |
 //! | [`dc09_driver`] | its blocking TCP/UDP sockets and report |
 //! | [`scaip`], [`scaip_driver`] | `simulate scaip`: a SCAIP unit sending `<mrq>` MESSAGEs and reading the `<mrs>` |
+//! | [`commands`] | each `simulate` mode as `main` runs it: driver, printed report, verdict |
 //!
 //! Everything but [`driver`] and [`load`] is pure and takes `now`; the tests
 //! run the core against the reference receiver in simulated time.
 
 pub mod args;
+pub mod commands;
 pub mod dc09;
 pub mod dc09_driver;
 pub mod device;

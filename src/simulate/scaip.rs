@@ -96,15 +96,20 @@ pub struct ScaipUnit {
     local: String,
     sent: HashMap<String, (Instant, Outcome)>,
     by_ref: HashMap<String, String>,
+    run: u32,
     n: u32,
 }
 
 impl ScaipUnit {
-    /// A unit whose Via/Contact say `local` (`127.0.0.1:5070`).
-    pub fn new(args: ScaipArgs, local: String) -> Self {
+    /// A unit whose Via/Contact say `local` (`127.0.0.1:5070`); `run`
+    /// (random) starts its `ref`s, so a second run is not taken for a
+    /// retransmission of the first (a centre answers a repeated `ref` from
+    /// the same unit once).
+    pub fn new(args: ScaipArgs, local: String, run: u32) -> Self {
         Self {
             args,
             local,
+            run,
             sent: HashMap::new(),
             by_ref: HashMap::new(),
             n: 0,
@@ -114,7 +119,7 @@ impl ScaipUnit {
     /// The next `<mrq>` body and its `ref`.
     pub fn next_body(&mut self) -> (String, String) {
         self.n += 1;
-        let reference = format!("sim{:08}", self.n);
+        let reference = format!("sim{:08x}{:05}", self.run, self.n);
         let cid = &self.args.cid;
         let body = match self.args.mode {
             ScaipMode::Alarm | ScaipMode::Burst => format!(
@@ -217,7 +222,7 @@ mod tests {
 
     fn unit(mode: &str) -> ScaipUnit {
         let cli = Cli::parse_from(["x", "sip:112@127.0.0.1:5060", "--mode", mode]);
-        ScaipUnit::new(cli.args, "127.0.0.1:5070".into())
+        ScaipUnit::new(cli.args, "127.0.0.1:5070".into(), 0xabc)
     }
 
     #[test]

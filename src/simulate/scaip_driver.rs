@@ -3,6 +3,9 @@
 //! its final status and its `<mrs>` (or `--timeout-s`) before the next;
 //! UDP MESSAGEs are sent again every 500 ms until a final status.
 
+// A driver: it draws the run's random `ref` prefix (clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use super::scaip::{Outcome, ScaipArgs, ScaipMode, ScaipTransport, ScaipUnit, UDP_RETRANSMIT};
 use super::SimError;
 use crate::clock;
@@ -92,7 +95,7 @@ pub async fn run_scaip(args: ScaipArgs) -> Result<Vec<Outcome>, SimError> {
     let (mut link, local) = connect(&args).await?;
     let timeout = Duration::from_secs(args.timeout_s.clamp(1, 600));
     let udp = matches!(args.transport, ScaipTransport::Udp);
-    let mut unit = ScaipUnit::new(args, local);
+    let mut unit = ScaipUnit::new(args, local, rand::random());
     let mut outcomes = Vec::new();
     for _ in 0..count {
         let (reference, body) = unit.next_body();

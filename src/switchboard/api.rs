@@ -60,6 +60,12 @@ impl Switchboard {
                 password,
                 source,
             } => ApiReply::SignIn(self.sign_in(now, &operator, &password, source)),
+            ApiRequest::UnitCommand {
+                call,
+                command,
+                by,
+                taken_by,
+            } => ApiReply::UnitCommand(self.api_unit_command(&call, command, &by, taken_by)),
         }
     }
 
@@ -393,6 +399,7 @@ fn label(request: &ApiRequest) -> &'static str {
         ApiRequest::Recall { .. } => "recall",
         ApiRequest::Disposition { .. } => "disposition",
         ApiRequest::SignIn { .. } => "sign_in",
+        ApiRequest::UnitCommand { .. } => "unit_command",
     }
 }
 

@@ -55,6 +55,8 @@ mod tests_recall_events;
 #[cfg(test)]
 mod tests_scaip;
 #[cfg(test)]
+mod tests_scaip_core;
+#[cfg(test)]
 mod tests_sessions;
 #[cfg(test)]
 mod tests_unconfirmed;
@@ -101,6 +103,12 @@ pub enum Output {
         token: scaip::StoreToken,
         /// The record.
         record: EventRecord,
+    },
+    /// Stop the Contact ID receiver on device call `group`: it carries a
+    /// linked SCAIP alarm (the unit talks; it sends no DTMF alarms).
+    StopAlarm {
+        /// The device call.
+        group: CallHandle,
     },
     /// Send `digits` (RFC 4733, `duration_ms` each) on leg `leg` of media `group`.
     Digits {

@@ -2,11 +2,16 @@
 //! 200, decided by [`crate::scaip::receiver`], and answered again with the
 //! `<mrs>` in a MESSAGE of our own to the unit.
 //!
-//! An alarm is journalled first: the switchboard hands the runtime an
-//! [`Output::Store`] and answers only when [`Switchboard::scaip_stored`]
-//! says whether it became durable (`snu=0` only then; `snu=5` otherwise,
-//! so the unit sends again or fails over). A heartbeat is journalled
-//! without waiting (`alarmgate.unit.heartbeat`) and answered at once.
+//! Every request (alarm or heartbeat) goes through the alarm core
+//! (`crate::alarm::core`), which decides; this file executes its actions:
+//! the core's `Store` becomes an [`Output::Store`] for the runtime, and
+//! [`Switchboard::scaip_stored`] hands the journal's answer back to it.
+//! `Acknowledge` is the `<mrs>` with `snu=0` (only for what is durable);
+//! `Withhold` is `snu=5` (not stored, or not in time: the unit sends again
+//! or fails over) or `snu=6` (busy: too many stores in flight); `List` is a
+//! data alarm for the operators. A retransmitted request (same `ref` from
+//! the same unit) is answered with the same `<mrs>` and stored once
+//! (`scaip::repeats`).
 //!
 //! A stored alarm for a person either waits in the link table for the
 //! unit's voice call (linked at the call's `MediaStart` and queued with the
@@ -17,15 +22,19 @@
 use super::callbacks::Detail;
 use super::{EventRecord, Output, Switchboard};
 use crate::alarm::classify::Classifier;
+use crate::alarm::core::{AlarmAction, AlarmCore, StoreRecord, Withheld};
 use crate::alarm::report::{DataAlarm, Protocol};
+use crate::api::{ApiError, UnitCommandSent};
 use crate::call::scaip_message::MessageAdmission;
 use crate::call::CallHandle;
-use crate::events::ALARM_RECEIVED;
 use crate::labels::TenantId;
+use crate::routing::OperatorId;
+use crate::scaip::control::InCallCommand;
 use crate::scaip::link::LinkTable;
 use crate::scaip::receiver::{self, Assessment, Decision, Policy};
+use crate::scaip::repeats::{Repeats, RequestKey, Seen};
 use crate::scaip::report::{self, Origin};
-use crate::scaip::{MessageType, Mrq, Mrs, CONTENT_TYPE};
+use crate::scaip::{MessageType, Mrq, Mrs, Status, CONTENT_TYPE};
 use crate::sip::endpoint::ProbeHandle;
 use crate::sip::message::{self, Request};
 use crate::sip::transaction::TxKey;
@@ -35,7 +44,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// The journal type of a heartbeat.
-pub const UNIT_HEARTBEAT: &str = "alarmgate.unit.heartbeat";
+pub const UNIT_HEARTBEAT: &str = crate::events::UNIT_HEARTBEAT;
 /// The journal type of a withdrawn alarm (`mty=RE`).
 pub const ALARM_WITHDRAWN: &str = "alarmgate.alarm.withdrawn";
 /// The journal type of an alarm linked to its voice call.
@@ -57,6 +66,9 @@ pub struct ScaipSettings {
     pub enabled: bool,
     /// How long an alarm waits for its voice call.
     pub link_window: Duration,
+    /// Keep the Contact ID receiver on a linked voice call (else it stops:
+    /// the unit talks, it sends no DTMF alarms).
+    pub contact_id_on_voice: bool,
     /// The policy of tenants with none of their own.
     pub default_policy: Policy,
     /// Per-tenant policies.
@@ -67,12 +79,12 @@ pub struct ScaipSettings {
     pub classifiers: HashMap<TenantId, Classifier>,
 }
 
-/// A store handed to the runtime, answered by [`Switchboard::scaip_stored`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StoreToken(pub u64);
+/// A store handed to the runtime, answered by [`Switchboard::scaip_stored`]:
+/// the alarm core's id.
+pub use crate::alarm::core::AlarmId as StoreToken;
 
 /// What waits for the journal.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct PendingStore {
     mrq: Box<Mrq>,
     assessment: Assessment,
@@ -86,16 +98,21 @@ struct PendingStore {
 #[derive(Debug, Default)]
 pub(crate) struct ScaipState {
     links: LinkTable,
+    /// Store, then acknowledge or withhold: the decisions.
+    pub(super) core: AlarmCore,
+    /// What each of the core's pending stores answers.
     stores: HashMap<StoreToken, PendingStore>,
-    next_store: u64,
+    /// Requests already answered (or in flight), by unit and `ref`.
+    repeats: Repeats,
     /// Our `<mrs>` MESSAGEs still in their transaction.
     sent: HashSet<ProbeHandle>,
 }
 
 impl ScaipState {
-    /// The earliest link deadline.
+    /// The earliest link or store deadline.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.links.next_deadline()
+        let links = self.links.next_deadline();
+        links.into_iter().chain(self.core.next_deadline()).min()
     }
 }
 
@@ -126,14 +143,10 @@ impl Switchboard {
                 self.send_mrs(now, &reply_to, &mrs);
             }
             (_, None) => self.answer_message(now, tx, request, 404),
-            (Decision::Heartbeat(mrq), Some(tenant)) => {
-                self.answer_message(now, tx, request, 200);
-                self.heartbeat(now, &tenant, &mrq, &reply_to);
-            }
-            (Decision::Store(mrq), Some(tenant)) => {
+            (Decision::Heartbeat(mrq) | Decision::Store(mrq), Some(tenant)) => {
                 self.answer_message(now, tx, request, 200);
                 let caller = crate::call::reply::calling_number(request);
-                self.store_scaip(mrq, tenant, caller.as_str(), reply_to);
+                self.store_scaip(now, mrq, tenant, caller.as_str(), reply_to);
             }
         }
     }
@@ -154,45 +167,39 @@ impl Switchboard {
         }
     }
 
-    fn heartbeat(&mut self, now: Instant, tenant: &TenantId, mrq: &Mrq, reply_to: &(Peer, String)) {
-        let data = report::heartbeat_data(tenant, mrq);
-        self.out.push_back(Output::Event(EventRecord {
-            kind: UNIT_HEARTBEAT,
-            subject: mrq.cid.clone(),
-            data,
-        }));
-        let mrs = receiver::heartbeat_answer(mrq, self.policy(tenant));
-        self.send_mrs(now, reply_to, &mrs);
-    }
-
-    /// Hands the alarm to the runtime to journal; answered in [`Self::scaip_stored`].
+    /// Hands the request to the alarm core (unless it is a repeat of one
+    /// already answered or in flight); answered in [`Self::scaip_stored`].
     fn store_scaip(
         &mut self,
+        now: Instant,
         mrq: Box<Mrq>,
         tenant: TenantId,
         caller: &str,
         reply_to: (Peer, String),
     ) {
+        let key = RequestKey::new(&tenant, &mrq.cid, &mrq.reference);
+        match self.scaip.repeats.check(now, &key) {
+            Seen::New => {}
+            Seen::InFlight => {
+                return tracing::info!(cid = %mrq.cid, r#ref = %mrq.reference, "SCAIP request repeated while storing: answered once stored");
+            }
+            Seen::Answered(mrs) => {
+                tracing::info!(cid = %mrq.cid, r#ref = %mrq.reference, "SCAIP request repeated: same answer, not stored again");
+                return self.send_mrs(now, &reply_to, &mrs);
+            }
+        }
         let classifier = self.config.scaip.classifiers.get(&tenant);
-        let assessment = match classifier {
-            Some(c) => receiver::assess(&mrq, c),
-            None => receiver::assess(&mrq, &Classifier::default()),
+        let assessment = receiver::assess(&mrq, classifier.unwrap_or(&Classifier::default()));
+        let id = match mrq.mty {
+            MessageType::Heartbeat => mrq.cid.clone(),
+            _ => self.alarm_id(&mrq.reference),
         };
-        let id = self.alarm_id(&mrq.reference);
         let origin = Origin {
             tenant: &tenant,
             calling_number: caller,
         };
-        let data = report::event_data(&origin, &mrq, &assessment);
-        self.scaip.next_store += 1;
-        let token = StoreToken(self.scaip.next_store);
+        let alarm = report::decoded(&id, &origin, &mrq, &assessment);
         tracing::info!(%id, cid = %mrq.cid, mty = mrq.mty.as_str(), stc = mrq.stc.0, "SCAIP request: storing");
-        let record = EventRecord {
-            kind: ALARM_RECEIVED,
-            subject: id.clone(),
-            data,
-        };
-        self.out.push_back(Output::Store { token, record });
         let pending = PendingStore {
             mrq,
             assessment,
@@ -201,7 +208,22 @@ impl Switchboard {
             id,
             reply_to,
         };
-        self.scaip.stores.insert(token, pending);
+        for action in self.scaip.core.handle_decoded(now, alarm) {
+            match action {
+                AlarmAction::Store { id, record } => {
+                    self.scaip.repeats.in_flight(now, key.clone());
+                    self.out.push_back(Output::Store {
+                        token: id,
+                        record: event_record(record),
+                    });
+                    self.scaip.stores.insert(id, pending.clone());
+                }
+                AlarmAction::Withhold { reason, .. } => {
+                    self.withheld(now, &pending, reason);
+                }
+                AlarmAction::Acknowledge { .. } | AlarmAction::List(_) => {}
+            }
+        }
     }
 
     /// `scaip-<ref>-<8 hex>`: the ref's letters and digits (at most 32), and
@@ -216,35 +238,73 @@ impl Switchboard {
         format!("scaip-{clean}-{}", token.get(..8).unwrap_or(&token))
     }
 
-    /// The journal's word on a store: answer the unit, then act on the alarm.
+    /// The journal's word on a store, for the alarm core to decide on.
     pub fn scaip_stored(&mut self, now: Instant, token: StoreToken, durable: bool) {
-        let Some(p) = self.scaip.stores.remove(&token) else {
-            return;
-        };
-        let mrs = receiver::answer(&p.mrq, &p.assessment, self.policy(&p.tenant), durable);
-        self.send_mrs(now, &p.reply_to, &mrs);
-        if !durable {
-            tracing::error!(id = %p.id, "SCAIP alarm not stored: answered snu=5, the unit sends again");
-            return self.pump(now);
-        }
-        if p.mrq.mty == MessageType::Reset {
-            self.withdraw(&p.tenant, &p.mrq.cid, &p.id);
-        } else if p.assessment.for_person {
-            self.for_person(now, p);
-        }
+        let actions = self.scaip.core.handle_stored(now, token, durable);
+        self.execute(now, actions);
         self.pump(now);
     }
 
-    fn for_person(&mut self, now: Instant, p: PendingStore) {
+    /// Executes the alarm core's actions on stored (or not) requests.
+    fn execute(&mut self, now: Instant, actions: Vec<AlarmAction>) {
+        for action in actions {
+            match action {
+                AlarmAction::Acknowledge { id } => {
+                    if let Some(p) = self.scaip.stores.remove(&id) {
+                        self.acknowledged(now, p);
+                    }
+                }
+                AlarmAction::Withhold { id, reason } => {
+                    if let Some(p) = self.scaip.stores.remove(&id) {
+                        self.withheld(now, &p, reason);
+                    }
+                }
+                AlarmAction::List(alarm) => self.queue_data_alarm(now, *alarm),
+                AlarmAction::Store { .. } => {}
+            }
+        }
+    }
+
+    /// Durable: `snu=0` (with the voice call asked for, or `hbi`), then a
+    /// reset withdraws, an alarm that wants voice waits for its call.
+    fn acknowledged(&mut self, now: Instant, p: PendingStore) {
+        let policy = self.policy(&p.tenant);
+        let mrs = match p.mrq.mty {
+            MessageType::Heartbeat => receiver::heartbeat_answer(&p.mrq, policy),
+            _ => receiver::answer(&p.mrq, &p.assessment, policy, true),
+        };
+        self.answer_unit(now, &p, &mrs);
+        if p.mrq.mty == MessageType::Reset {
+            self.withdraw(&p.tenant, &p.mrq.cid, &p.id);
+        } else if p.assessment.wants_voice {
+            self.wait_for_voice(now, p);
+        }
+    }
+
+    /// Not durable: `snu=5` (send again or elsewhere), or `snu=6` when busy.
+    fn withheld(&mut self, now: Instant, p: &PendingStore, reason: Withheld) {
+        let status = match reason {
+            Withheld::Busy => Status::Busy,
+            Withheld::StorageFailed | Withheld::StorageTimeout => Status::NotTreated,
+        };
+        tracing::error!(id = %p.id, ?reason, snu = status.number(), "SCAIP request not stored: the unit sends again");
+        self.answer_unit(now, p, &Mrs::new(&p.mrq.reference, status));
+    }
+
+    /// Sends `mrs` and remembers it for the request's repeats.
+    fn answer_unit(&mut self, now: Instant, p: &PendingStore, mrs: &Mrs) {
+        let key = RequestKey::new(&p.tenant, &p.mrq.cid, &p.mrq.reference);
+        self.scaip.repeats.answered(now, key, mrs);
+        self.send_mrs(now, &p.reply_to, mrs);
+    }
+
+    fn wait_for_voice(&mut self, now: Instant, p: PendingStore) {
         let origin = Origin {
             tenant: &p.tenant,
             calling_number: &p.calling_number,
         };
-        let recall = report::recall_number(&p.mrq, &p.calling_number);
-        let alarm = report::data_alarm(&p.id, &origin, &p.mrq, &p.assessment, recall);
-        if !p.assessment.wants_voice {
-            return self.queue_data_alarm(now, alarm);
-        }
+        let decoded = report::decoded(&p.id, &origin, &p.mrq, &p.assessment);
+        let alarm = crate::alarm::core::data_alarm(decoded);
         let mut numbers = p.mrq.caller_numbers();
         numbers.push(p.calling_number.clone());
         numbers.push(p.mrq.cid.clone());
@@ -284,8 +344,11 @@ impl Switchboard {
         }
     }
 
-    /// Alarms whose voice call did not come in time: listed as data alarms.
+    /// Stores the journal did not answer in time (`snu=5`), and alarms
+    /// whose voice call did not come in time: listed as data alarms.
     pub(crate) fn scaip_timeout(&mut self, now: Instant) {
+        let late = self.scaip.core.handle_timeout(now);
+        self.execute(now, late);
         for waiting in self.scaip.links.expire(now) {
             tracing::warn!(id = %waiting.alarm.labels.call_id, cid = %waiting.cid, "SCAIP alarm: no voice call within the window; listed as a data alarm");
             self.queue_data_alarm(now, waiting.alarm);
@@ -317,29 +380,64 @@ impl Switchboard {
             subject,
             data,
         }));
+        if !self.config.scaip.contact_id_on_voice {
+            self.out.push_back(Output::StopAlarm { group: call });
+        }
         self.queue(now, call, class, code);
     }
 
-    /// An operator's in-call command to the unit of device call `call_id`
-    /// (its public id): the command's digit on the unit's leg. False when
-    /// no device call has that id.
-    pub fn unit_command(
+    /// `POST /api/v1/calls/{id}/unit-command`: an operator's session may
+    /// command only a call it took (as for a disposition); an admin token
+    /// any call.
+    pub(crate) fn api_unit_command(
         &mut self,
         call_id: &str,
-        command: crate::scaip::control::InCallCommand,
-    ) -> bool {
-        let found = self.device_by_call_id(call_id);
-        let Some(call) = found else {
-            return false;
+        command: InCallCommand,
+        by: &str,
+        taken_by: Option<OperatorId>,
+    ) -> Result<UnitCommandSent, ApiError> {
+        if let Some(op) = taken_by.filter(|op| !self.recent.taken_by(call_id, op)) {
+            return Err(ApiError::forbidden(format!(
+                "operator {op} did not take call {call_id}: only the operator on the call commands its unit"
+            )));
+        }
+        self.unit_command(call_id, command)?;
+        tracing::info!(%call_id, ?command, %by, "in-call command sent to the unit");
+        Ok(UnitCommandSent {
+            call: call_id.to_owned(),
+            command,
+            digit: command.digit().to_string(),
+        })
+    }
+
+    /// An operator's in-call command to the SCAIP unit of device call
+    /// `call_id` (its public id): the command's digit on the unit's leg.
+    /// `NotFound` when no device call has that id; `Conflict` when it
+    /// carries no SCAIP alarm (another unit would take the digit for
+    /// something else).
+    pub fn unit_command(&mut self, call_id: &str, command: InCallCommand) -> Result<(), ApiError> {
+        let found = self
+            .device_by_call_id(call_id)
+            .and_then(|call| self.devices.get(&call).map(|device| (call, device)));
+        let Some((call, device)) = found else {
+            return Err(ApiError::not_found(format!("device call {call_id}")));
         };
-        tracing::info!(%call_id, ?command, "in-call command to the unit");
+        let scaip = device
+            .alarm
+            .as_ref()
+            .is_some_and(|a| a.protocol == Protocol::Scaip);
+        if !scaip {
+            return Err(ApiError::conflict(format!(
+                "call {call_id} carries no SCAIP alarm: its unit takes no SCAIP in-call commands"
+            )));
+        }
         self.out.push_back(Output::Digits {
             group: call,
             leg: call,
             digits: command.digit().to_string(),
             duration_ms: crate::scaip::control::DIGIT_MS,
         });
-        true
+        Ok(())
     }
 
     fn send_mrs(&mut self, now: Instant, (peer, uri): &(Peer, String), mrs: &Mrs) {
@@ -362,6 +460,15 @@ impl Switchboard {
             tracing::warn!("SCAIP answer not delivered (no final response)");
         }
         true
+    }
+}
+
+/// The core's record as the switchboard's output.
+fn event_record(record: StoreRecord) -> EventRecord {
+    EventRecord {
+        kind: record.kind,
+        subject: record.subject,
+        data: record.data,
     }
 }
 

@@ -10,11 +10,11 @@ use crate::alarm::report::Protocol;
 use crate::api::{ApiRequest, CallState as Phase, CallView};
 use crate::scaip::Policy;
 
-const ESSENCE_ME: &str = "<mrq><ref>00001883</ref><cha>0</cha><mty>ME</mty><cid>26317</cid><dty>02</dty><did>00</did><crd>gsm:+37284463906</crd><stc>010</stc></mrq>";
+pub(super) const ESSENCE_ME: &str = "<mrq><ref>00001883</ref><cha>0</cha><mty>ME</mty><cid>26317</cid><dty>02</dty><did>00</did><crd>gsm:+37284463906</crd><stc>010</stc></mrq>";
 const ESSENCE_PI: &str = "<mrq><ref>00001A85</ref><cha>0</cha><mty>PI</mty><cid>26317</cid><dty>02</dty><did>00</did><crd>no-voice:</crd><stc>102</stc></mrq>";
 const ESSENCE_RE: &str = "<mrq><ref>00001884</ref><mty>RE</mty><cid>26317</cid><dty>02</dty></mrq>";
 
-fn scaip_sim() -> Sim {
+pub(super) fn scaip_sim() -> Sim {
     let mut s = Sim::new(plan(), None);
     s.sb.config.scaip.enabled = true;
     s.sb.config.scaip.link_window = secs(60);
@@ -26,7 +26,7 @@ fn scaip_sim() -> Sim {
 }
 
 /// A MESSAGE from the unit (From 4512345678, the number its calls show).
-fn message(n: u32, content_type: &str, body: &str) -> String {
+pub(super) fn message(n: u32, content_type: &str, body: &str) -> String {
     format!(
         "MESSAGE sip:112@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {UNIT};branch=z9hG4bKm{n};rport\r\n\
 Max-Forwards: 70\r\nFrom: <sip:4512345678@127.0.0.1>;tag=m{n}\r\nTo: <sip:112@127.0.0.1>\r\n\
@@ -36,12 +36,12 @@ Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
     )
 }
 
-fn scaip(n: u32, body: &str) -> String {
+pub(super) fn scaip(n: u32, body: &str) -> String {
     message(n, "application/scaip+xml", body)
 }
 
 /// The stores asked for since the last look.
-fn stores(s: &mut Sim) -> Vec<(StoreToken, EventRecord)> {
+pub(super) fn stores(s: &mut Sim) -> Vec<(StoreToken, EventRecord)> {
     s.outputs()
         .into_iter()
         .filter_map(|o| match o {
@@ -56,12 +56,12 @@ fn events(outputs: &[Output], kind: &str) -> usize {
     outputs.iter().filter(is).count()
 }
 
-fn calls(s: &mut Sim) -> Vec<CallView> {
+pub(super) fn calls(s: &mut Sim) -> Vec<CallView> {
     s.api(ApiRequest::ListCalls).expect("calls")
 }
 
 /// Sends `body`, checks the 200 and that nothing else went out; returns the store.
-fn stored(s: &mut Sim, n: u32, body: &str) -> (StoreToken, EventRecord) {
+pub(super) fn stored(s: &mut Sim, n: u32, body: &str) -> (StoreToken, EventRecord) {
     s.send(UNIT, &scaip(n, body));
     assert_eq!(
         lines(&s.sent()),
@@ -74,7 +74,7 @@ fn stored(s: &mut Sim, n: u32, body: &str) -> (StoreToken, EventRecord) {
 }
 
 /// Our `<mrs>` MESSAGE: checked, answered 200 by the unit; returns its body.
-fn mrs(s: &mut Sim) -> String {
+pub(super) fn mrs(s: &mut Sim) -> String {
     let out = s.sent();
     let (to, text) = find(&out, "MESSAGE sip:unit@127.0.0.1:5070 SIP/2.0");
     assert_eq!(to, UNIT);
@@ -200,17 +200,17 @@ fn a_reset_withdraws_the_waiting_alarm() {
 }
 
 #[test]
-fn a_heartbeat_is_answered_at_once_with_hbi_journalled_and_never_queued() {
+fn a_heartbeat_is_stored_then_answered_with_hbi_and_never_queued() {
     let mut s = scaip_sim();
-    s.send(UNIT, &scaip(1, ESSENCE_PI));
-    let out = s.sent();
-    assert_eq!(lines(&out)[0], "SIP/2.0 200 OK");
-    let (_, text) = find(&out, "MESSAGE ");
-    assert!(text.contains("<ref>00001A85</ref><snu>0</snu>"), "{text}");
-    assert!(text.contains("<hbi>3600</hbi>"), "{text}");
-    let outputs = s.outputs();
-    assert_eq!(events(&outputs, UNIT_HEARTBEAT), 1);
-    assert!(!outputs.iter().any(|o| matches!(o, Output::Store { .. })));
+    let (token, record) = stored(&mut s, 1, ESSENCE_PI);
+    assert_eq!(
+        (record.kind, record.subject.as_str()),
+        (UNIT_HEARTBEAT, "26317")
+    );
+    s.sb.scaip_stored(s.now, token, true);
+    let body = mrs(&mut s);
+    assert!(body.contains("<ref>00001A85</ref><snu>0</snu>"), "{body}");
+    assert!(body.contains("<hbi>3600</hbi>"), "{body}");
     s.advance(secs(120));
     assert!(calls(&mut s).is_empty());
 }
@@ -251,13 +251,32 @@ fn message_is_405_when_scaip_is_off() {
 }
 
 #[test]
-fn an_in_call_command_becomes_its_digit_on_the_units_leg() {
+fn an_in_call_command_becomes_its_digit_on_the_units_leg_of_a_scaip_call_only() {
+    use crate::api::ApiError;
     use crate::scaip::control::InCallCommand;
     let mut s = scaip_sim();
-    let (device, _) = s.device_call("voice-1");
-    s.outputs();
-    assert!(s.sb.unit_command("voice-1", InCallCommand::ListenIn));
-    assert!(s.sb.unit_command("voice-1", InCallCommand::ClearDown));
+    let (token, _) = stored(&mut s, 1, ESSENCE_ME);
+    s.sb.scaip_stored(s.now, token, true);
+    mrs(&mut s);
+    s.send(UNIT, &invite("voice-1"));
+    let ok = s.sent()[1].1.clone();
+    s.send(UNIT, &from_unit("ACK", "voice-1", &to_tag(&ok), 1));
+    let outputs = s.outputs();
+    let device = outputs
+        .iter()
+        .find_map(|o| match o {
+            Output::StopAlarm { group } => Some(*group),
+            _ => None,
+        })
+        .expect("the linked SCAIP call runs no Contact ID handshake");
+    assert_eq!(
+        s.sb.unit_command("voice-1", InCallCommand::ListenIn),
+        Ok(())
+    );
+    assert_eq!(
+        s.sb.unit_command("voice-1", InCallCommand::ClearDown),
+        Ok(())
+    );
     let digits: Vec<(CallHandle, String, u32)> = s
         .outputs()
         .into_iter()
@@ -276,5 +295,19 @@ fn an_in_call_command_becomes_its_digit_on_the_units_leg() {
         (device, "0".to_string(), 150),
     ];
     assert_eq!(digits, want);
-    assert!(!s.sb.unit_command("nobody", InCallCommand::ClearDown));
+    let nobody = s.sb.unit_command("nobody", InCallCommand::ClearDown);
+    assert!(
+        matches!(nobody, Err(ApiError::NotFound { .. })),
+        "{nobody:?}"
+    );
+    s.device_call("cid-1");
+    let plain = s.sb.unit_command("cid-1", InCallCommand::ClearDown);
+    assert!(
+        matches!(plain, Err(ApiError::Conflict { .. })),
+        "not a SCAIP unit: {plain:?}"
+    );
+    assert!(!s
+        .outputs()
+        .iter()
+        .any(|o| matches!(o, Output::Digits { .. })));
 }
