@@ -27,6 +27,7 @@ const ALLOWED: &[&str] = &[
     "priority",
     "window",
     "state", // alarmgate_operators: the six routing state names
+    "op",    // alarmgate_cluster_kv_ops_total: the KV operation (get, create, ...)
 ];
 
 const MACROS: &[&str] = &["counter!(", "gauge!(", "histogram!("];
