@@ -2,6 +2,19 @@
 //!
 //! `cargo run --release --example supervision_cost [units] [days]`
 //!
+//! The restore at start (`runtime::supervision::rebuild`, the whole journal
+//! read back) on a real journal on disk, in two steps so the page cache can
+//! be emptied of the journal's files in between (a cold start):
+//!
+//! `cargo run --release --example supervision_cost -- write-journal DIR [units] [days] [others]`
+//! `cargo run --release --example supervision_cost -- replay DIR`
+//!
+//! `write-journal` appends `days` daily reports of every unit (DC-09
+//! `alarm.received`, the payload the receivers write) and `others` records
+//! of another type after each (call events: what a replay skips), unsynced;
+//! `replay` times the rebuild: wall, CPU, records and bytes per second,
+//! peak RSS.
+//!
 //! Simulated time: every unit reports once a day (a 602 test) at its own
 //! second of the day, 1 % of the units never report again after day 0;
 //! policy 24 h + 1 h grace. The supervisor is swept once per simulated
@@ -53,10 +66,13 @@ fn key(i: u64) -> UnitKey {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.first().map(String::as_str) {
+        Some("write-journal") => return restore::write(&argv[1..]),
+        Some("replay") => return restore::replay(&argv[1..]),
+        _ => {}
+    }
+    let args: Vec<u64> = argv.iter().filter_map(|a| a.parse().ok()).collect();
     let units = args.first().copied().unwrap_or(100_000);
     let days = args.get(1).copied().unwrap_or(3);
     let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
@@ -153,4 +169,132 @@ fn rebuild_cost(keys: &[UnitKey], t0: SystemTime) {
     let skipped = (0..n).filter(|_| observe(&other).is_some()).count();
     let per_other = started.elapsed().as_nanos() as f64 / n as f64;
     println!("rebuild: {per_report:.0} ns per report record, {per_other:.0} ns per other record ({skipped} misread); 9,000,000 reports (100,000 units x 90 days) = {:.1} s", per_report * 9e6 / 1e9);
+}
+
+/// The restore at start, on a journal on disk.
+mod restore {
+    use super::*;
+    use alarmgate::journal::{Journal, JournalConfig, SyncMode};
+    use std::path::PathBuf;
+
+    fn num(args: &[String], i: usize, default: u64) -> u64 {
+        args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    fn cpu_ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // utime and stime are the 12th and 13th fields after the command (state is not a number).
+        f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)
+    }
+
+    fn hwm_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"));
+        line.and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `write-journal DIR [units] [days] [others]`.
+    pub fn write(args: &[String]) {
+        let Some(dir) = args.first().map(PathBuf::from) else {
+            return eprintln!("write-journal DIR [units] [days] [others]");
+        };
+        let (units, days, others) = (num(args, 1, 100_000), num(args, 2, 5), num(args, 3, 1));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let journal = Journal::open(JournalConfig {
+            dir: dir.clone(),
+            segment_bytes: 64 << 20,
+            sync: SyncMode::Never,
+        })
+        .expect("journal");
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (mut pending, mut last, mut id) = (Vec::new(), 0u64, 0u128);
+        for i in 0..units * days {
+            let k = key(i % units);
+            let at = t0 + Duration::from_secs(i * DAY / units);
+            let data = json!({"tenant": k.tenant, "protocol": "dc09", "account": k.account,
+                "event_code": "602", "classification": "test", "raw": "#1234|NRP000", "calling_number": ""});
+            id += 1;
+            pending.push(journal.append(alarmgate::events::record(
+                "node",
+                "dc09-x",
+                records::ALARM_RECEIVED,
+                at,
+                id,
+                data,
+            )));
+            for _ in 0..others {
+                id += 1;
+                let call = json!({"tenant": k.tenant, "call_id": format!("c{id}"), "caller": "+4512345678", "did": "112"});
+                pending.push(journal.append(alarmgate::events::record(
+                    "node",
+                    "c",
+                    "alarmgate.call.started",
+                    at,
+                    id,
+                    call,
+                )));
+            }
+            if pending.len() >= 10_000 {
+                last = rt.block_on(async {
+                    let mut l = 0;
+                    for p in pending.drain(..) {
+                        l = p.await.expect("append");
+                    }
+                    l
+                });
+            }
+        }
+        last = rt.block_on(async {
+            let mut l = last;
+            for p in pending.drain(..) {
+                l = p.await.expect("append");
+            }
+            l
+        });
+        journal.close();
+        println!("{units} units x {days} days, {others} other record(s) per report: {last} records in {}", dir.display());
+    }
+
+    /// `replay DIR`: the rebuild, timed.
+    pub fn replay(args: &[String]) {
+        let Some(dir) = args.first().map(PathBuf::from) else {
+            return eprintln!("replay DIR");
+        };
+        let bytes: u64 = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let fresh = Supervisor::rebuilding(settings(), t0, Instant::now());
+        let (c0, started) = (cpu_ticks(), Instant::now());
+        let Ok((sup, next)) = alarmgate::runtime::supervision::rebuild(fresh, &dir, u64::MAX)
+        else {
+            return eprintln!("replay failed");
+        };
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = (cpu_ticks() - c0) as f64 / 100.0;
+        let records = next.saturating_sub(1);
+        let (held, timers) = sup.sizes();
+        println!(
+            "replayed {records} records ({:.0} MiB) in {wall:.2} s wall, {cpu:.2} s CPU: {:.0} records/s, {:.0} MiB/s, {:.2} us CPU per record; {held} units, {timers} timers; peak RSS {} MiB",
+            bytes as f64 / 1048576.0,
+            records as f64 / wall,
+            bytes as f64 / 1048576.0 / wall,
+            1e6 * cpu / records.max(1) as f64,
+            hwm_kib() / 1024
+        );
+    }
 }
