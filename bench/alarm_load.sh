@@ -37,9 +37,7 @@
 # Loopback only; every run is bounded (--calls, --call-timeout-s, and a
 # timeout around the simulators).
 set -euo pipefail
-
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+source "$(dirname "$0")/lib.sh"
 BUILD=1
 KEEP_GOING=0
 SLOTS=3
@@ -65,39 +63,22 @@ LOG_LEVEL=${LOG_LEVEL:-warn}
 HTTP_PORT=$((SIP_PORT + 1))
 OUT=${OUT:-$ROOT/target/bench/alarm_load}
 if [ -n "${BIN:-}" ]; then BUILD=0; else BIN=$ROOT/target/release/alarmgate; fi
-TCK=$(getconf CLK_TCK)
 CALL_S=8            # a call's length used to pick the rate (measured ~8.9 s)
 mkdir -p "$OUT"
-command -v python3 >/dev/null || { echo "python3 missing" >&2; exit 2; }
+bench_need python3 "apt-get install python3"
 # 2 fds per simulated call, 2-3 per daemon call: raise the soft limit.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-if [ "$BUILD" = 1 ]; then
-    cargo build --release --quiet
-fi
+bench_raise_nofile
+need_free_ports "$SIP_PORT" "$HTTP_PORT"
+[ "$BUILD" = 0 ] || bench_build
 
 # RTP ports 16000-32599: 8300 calls of 2 ports each, below the kernel's
 # ephemeral range (32768-60999 here; the simulator's sockets live there).
 write_config() {
-    cat >"$1" <<EOF
-# written by bench/alarm_load.sh
-[node]
-name = "bench"
-
-[log]
-format = "human"
-level = "$LOG_LEVEL"
-
-[http]
-listen = "127.0.0.1:$HTTP_PORT"
-
-[sip]
-user_agent = "alarmgate"
-advertise = "127.0.0.1"
-
-[[sip.listen]]
-transport = "udp"
-addr = "127.0.0.1:$SIP_PORT"
+    {
+        echo "# written by bench/alarm_load.sh"
+        cfg_head "$HTTP_PORT" "$LOG_LEVEL"
+        cfg_sip_udp "$SIP_PORT"
+        cat <<EOF
 
 [media]
 rtp_port_min = 16000
@@ -114,42 +95,19 @@ shutdown_grace_s = 1
 contact_id = true
 journal_dir = "$2"
 settle_technical = true
-
-[[trunks]]
-name = "loopback"
-allow = ["127.0.0.0/8"]
-
-[[tenants]]
-id = "bench"
-name = "Bench Kommune"
-dids = ["112"]
-codecs = ["PCMA", "PCMU"]
 EOF
+        cfg_loopback_trunk
+        cfg_bench_tenant
+    } >"$1"
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-sock_drops() { awk -v a="0100007F:$(printf '%04X' "$1")" '$2 == a {print $NF; f = 1} END {if (!f) print 0}' /proc/net/udp; }
-# Sum of a Prometheus metric (all label sets) in file $1.
-metric() { awk -v n="$2" '$1 == n || index($1, n "{") == 1 {s += $2} END {printf "%d", s}' "$1"; }
+metric() { metric_file "$@"; } # FILE NAME: summed over label sets
 
-wait_ready() {
-    for _ in $(seq 200); do
-        if curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1; then return 0; fi
-        sleep 0.05
-    done
-    echo "daemon not ready on $HTTP_PORT" >&2
-    return 1
-}
-
-DAEMON_PID=
 SIM_PIDS=()
 cleanup() {
     for p in "${SIM_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null || true
 }
-trap cleanup EXIT
+bench_at_exit cleanup
 
 # Runs one concurrency; prints the result line; returns 0 when it passed.
 run_conc() {
@@ -157,9 +115,8 @@ run_conc() {
     local dir=$OUT/c$c
     rm -rf "$dir" && mkdir -p "$dir"
     write_config "$dir/alarmgate.toml" "$dir/journal"
-    "$BIN" run --config "$dir/alarmgate.toml" >"$dir/daemon.log" 2>&1 &
-    DAEMON_PID=$!
-    wait_ready
+    daemon_start "$BIN" "$dir/alarmgate.toml" "$dir/daemon.log"
+    wait_ready "$HTTP_PORT"
     local procs=$(((c + PER_SIM - 1) / PER_SIM))
     local per=$((c / procs))
     local calls=$((per * SLOTS))
@@ -170,7 +127,7 @@ run_conc() {
     q0=$(busy_ticks)
     sleep 3
     busy_before=$(awk -v b=$(($(busy_ticks) - q0)) -v t="$TCK" 'BEGIN {printf "%.0f", 100 * b / t / 3}')
-    load=$(cut -d' ' -f1 /proc/loadavg)
+    load=$(load1)
     b0=$(busy_ticks)
     c0=$(cpu_ticks "$DAEMON_PID")
     t0=$(date +%s.%N)
@@ -186,7 +143,7 @@ run_conc() {
     done
     # Sample the daemon while the simulators run: peak active calls, and
     # its CPU when the warm-up ends (bounded by the simulators' budget).
-    local peak=0 active cw=$c0 tw=$t0 marked=0 i now
+    local peak=0 active cw=$c0 tw=$t0 marked=0 i now rss_w=0 rss_end
     for ((i = 0; i < budget + 30; i++)); do
         local running=0 pid
         for pid in "${SIM_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && running=1; done
@@ -196,7 +153,7 @@ run_conc() {
         sleep 1
         now=$(date +%s.%N)
         if [ $marked = 0 ] && awk -v a="$t0" -v b="$now" -v w="$WARMUP" 'BEGIN {exit !(b - a >= w)}'; then
-            cw=$(cpu_ticks "$DAEMON_PID") tw=$now marked=1
+            cw=$(cpu_ticks "$DAEMON_PID") tw=$now marked=1 rss_w=$(status_kb "$DAEMON_PID" VmRSS)
         fi
     done
     local sim_rc=0
@@ -208,12 +165,11 @@ run_conc() {
     b1=$(busy_ticks)
     local hwm
     hwm=$(status_kb "$DAEMON_PID" VmHWM)
+    rss_end=$(status_kb "$DAEMON_PID" VmRSS)
     curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$dir/metrics.txt" || true
     local sip_drops
     sip_drops=$(sock_drops "$SIP_PORT")
-    kill "$DAEMON_PID" 2>/dev/null || true
-    wait "$DAEMON_PID" 2>/dev/null || true
-    DAEMON_PID=
+    daemon_stop
 
     local elapsed cpu sim_cpu other
     elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
@@ -272,14 +228,14 @@ PY
     [ "$withheld" = 0 ] && [ "$failed" = 0 ] || pass=0
     [ "$sim_rc" = 0 ] || pass=0
     [ $((peak * 100)) -ge $((c * 95)) ] || pass=0
-    printf 'conc=%s sims=%s calls=%s ok=%s retried=%s settled_by_daemon=%s decoded=%s acked=%s withheld=%s store_failed=%s rejected=%s peak_active=%s kissoff_p50=%sms p99=%sms max=%sms answer_p99=%sms daemon_sip_drops=%s elapsed=%ss daemon_cpu=%s%% steady_cpu=%s%% over the last %ss daemon_hwm=%sMiB sim_cpu=%s%% other_cpu=%s%% busy_before=%s%% load1=%s failures=%s %s\n' \
+    printf 'conc=%s sims=%s calls=%s ok=%s retried=%s settled_by_daemon=%s decoded=%s acked=%s withheld=%s store_failed=%s rejected=%s peak_active=%s kissoff_p50=%sms p99=%sms max=%sms answer_p99=%sms daemon_sip_drops=%s elapsed=%ss daemon_cpu=%s%% steady_cpu=%s%% over the last %ss daemon_rss_after_warmup=%sMiB daemon_rss_end=%sMiB daemon_hwm=%sMiB sim_cpu=%s%% other_cpu=%s%% busy_before=%s%% load1=%s failures=%s %s\n' \
         "$c" "$procs" "$expected" "$ok" "$retried" "$remote" "$decoded" "$acked" "$withheld" "$failed" "$rejected" "$peak" \
-        "$p50" "$p99" "$pmax" "$ans99" "$sip_drops" "$elapsed" "$cpu" "$steady_cpu" "$steady_s" $((hwm / 1024)) "$sim_cpu" "$other" "$busy_before" "$load" "$why" \
+        "$p50" "$p99" "$pmax" "$ans99" "$sip_drops" "$elapsed" "$cpu" "$steady_cpu" "$steady_s" $((rss_w / 1024)) $((rss_end / 1024)) $((hwm / 1024)) "$sim_cpu" "$other" "$busy_before" "$load" "$why" \
         "$([ $pass = 1 ] && echo PASS || echo FAIL)" | tee -a "$OUT/results.txt"
     [ $pass = 1 ]
 }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), dtmf $DTMF, slots $SLOTS, per-sim $PER_SIM, load $(cut -d' ' -f1-3 /proc/loadavg), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)" | tee -a "$OUT/results.txt"
+echo "$(machine_line), dtmf $DTMF, slots $SLOTS, per-sim $PER_SIM" | tee -a "$OUT/results.txt"
 best=0
 for c in "${CONC[@]}"; do
     if run_conc "$c"; then

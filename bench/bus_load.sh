@@ -21,9 +21,7 @@
 #   env: OUT (default target/bench/bus_load), NATS_SERVER
 # Loopback only; every run is bounded (a fixed number of events, timeouts).
 set -euo pipefail
-
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+source "$(dirname "$0")/lib.sh"
 BUILD=1
 EVENTS=20000
 REPEAT=3
@@ -43,7 +41,7 @@ mkdir -p "$OUT"
 : >"$OUT/results.jsonl"
 
 if [ "$BUILD" = 1 ]; then
-    cargo build --release --example bus_load
+    bench_build --example bus_load
 fi
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bus_load
 
@@ -54,20 +52,17 @@ cleanup() {
         wait "$NATS_PID" 2>/dev/null || true
     fi
 }
-trap cleanup EXIT
+bench_at_exit cleanup
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port tcp)
 rm -rf "$OUT/nats-store"
 "$NATS_SERVER" -js -a 127.0.0.1 -p "$PORT" -sd "$OUT/nats-store" >"$OUT/nats.log" 2>&1 &
 NATS_PID=$!
-for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
+wait_tcp_port "$PORT"
 URL=nats://127.0.0.1:$PORT
 
 machine() {
-    echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)"
+    machine_line
     echo "# busiest other processes (%CPU):"
     ps -eo pcpu=,comm= --sort=-pcpu | head -5 | sed 's/^/#   /'
 }

@@ -42,9 +42,7 @@
 #
 # Loopback only; every process is bounded (timeouts) and killed on exit.
 set -euo pipefail
-
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+source "$(dirname "$0")/lib.sh"
 BUILD=1
 OPS=20
 CALLS=200
@@ -88,15 +86,12 @@ BIN=${BIN:-$ROOT/target/release/alarmgate}
 REV=${REV:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')}
 TOKEN=bench-operator-load
 REALM=alarmgate
-TCK=$(getconf CLK_TCK)
 RUN=$OUT/o${OPS}-c${CALLS}-r${RATE}$([ "$ONE_PHONE" = 1 ] && echo -one-phone || true)${TAG:+-$TAG}
-command -v sipp >/dev/null || { echo "sipp missing (apt-get install sip-tester)" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "python3 missing" >&2; exit 2; }
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-if [ "$BUILD" = 1 ]; then
-    cargo build --release --quiet
-fi
+bench_need sipp "apt-get install sip-tester"
+bench_need python3 "apt-get install python3"
+bench_raise_nofile
+need_free_ports "$SIP_PORT" "$HTTP_PORT"
+[ "$BUILD" = 0 ] || bench_build
 rm -rf "$RUN" && mkdir -p "$RUN"
 
 # Operator k: SIP port OP_PORT+k, SIPp media port 12000+4k (below the
@@ -105,25 +100,10 @@ op_port() { echo $((OP_PORT + $1)); }
 op_media() { echo $((12000 + 4 * $1)); }
 
 write_config() {
+    echo "# written by bench/operator_load.sh"
+    cfg_head "$HTTP_PORT" "$LOG_LEVEL"
+    cfg_sip_udp "$SIP_PORT"
     cat <<EOF
-# written by bench/operator_load.sh
-[node]
-name = "bench"
-
-[log]
-format = "human"
-level = "$LOG_LEVEL"
-
-[http]
-listen = "127.0.0.1:$HTTP_PORT"
-
-[sip]
-user_agent = "alarmgate"
-advertise = "127.0.0.1"
-
-[[sip.listen]]
-transport = "udp"
-addr = "127.0.0.1:$SIP_PORT"
 
 [media]
 rtp_port_min = $RTP_MIN
@@ -151,16 +131,10 @@ algorithms = ["MD5"]            # SIPp reads only the first challenge and knows 
 [[api.tokens]]
 name = "bench"
 sha256 = "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)"
-
-[[trunks]]
-name = "loopback"
-allow = ["127.0.0.0/8"]
-
-[[tenants]]
-id = "bench"
-name = "Bench Kommune"
-dids = ["112"]
-codecs = ["PCMA", "PCMU"]
+EOF
+    cfg_loopback_trunk
+    cfg_bench_tenant
+    cat <<EOF
 default_queue = "main"
 last_resort = "partner"
 
@@ -184,12 +158,8 @@ EOF
     done
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HTTP_PORT$1"; }
 
-DAEMON_PID=
 SIM_PID=
 OP_PIDS=()
 cleanup() {
@@ -197,20 +167,13 @@ cleanup() {
     local p
     for p in "${OP_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${OP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null || true
-    [ -n "$DAEMON_PID" ] && wait "$DAEMON_PID" 2>/dev/null || true
 }
-trap cleanup EXIT
+bench_at_exit cleanup
 
 write_config >"$RUN/alarmgate.toml"
 "$BIN" check "$RUN/alarmgate.toml" >"$RUN/check.txt" 2>&1 || { cat "$RUN/check.txt" >&2; exit 1; }
-"$BIN" run --config "$RUN/alarmgate.toml" >"$RUN/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1 && break
-    sleep 0.05
-done
-curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null || { echo "daemon not ready" >&2; tail "$RUN/daemon.log" >&2; exit 1; }
+daemon_start "$BIN" "$RUN/alarmgate.toml" "$RUN/daemon.log"
+wait_ready "$HTTP_PORT" || { tail "$RUN/daemon.log" >&2; exit 1; }
 
 # Operators: each registers with a short SIPp run from its port, then a UAS
 # on that port serves its calls: one SIPp per operator, or with --one-phone
@@ -298,9 +261,7 @@ api /api/v1/operators >"$RUN/operators_after.json" 2>/dev/null || true
 for p in "${OP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 for p in "${OP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 OP_PIDS=()
-kill "$DAEMON_PID" 2>/dev/null || true
-wait "$DAEMON_PID" 2>/dev/null || true
-DAEMON_PID=
+daemon_stop
 "$BIN" events replay --dir "$RUN/journal" >"$RUN/events.jsonl" 2>"$RUN/events.err" || true
 
 elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')

@@ -17,9 +17,7 @@
 #   env: SIP_PORT (default 15160), OUT (default target/bench/overload)
 # Loopback only; bounded by -m and a global -timeout.
 set -euo pipefail
-
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+source "$(dirname "$0")/lib.sh"
 RATE=6000
 WARMUP=40
 HOLD=180
@@ -39,26 +37,16 @@ HTTP_PORT=$((SIP_PORT + 1))
 SIPP_PORT=$((SIP_PORT + 2))
 SIPP_MEDIA=$((SIP_PORT + 10))
 OUT=${OUT:-$ROOT/target/bench/overload}
-TCK=$(getconf CLK_TCK)
 mkdir -p "$OUT"
-command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 2; }
+bench_need sipp "apt-get install sip-tester"
 [ -x "$BIN" ] || { echo "no release binary at $BIN: cargo build --release" >&2; exit 2; }
+need_free_ports "$SIP_PORT" "$HTTP_PORT" "$SIPP_PORT"
 
-cat >"$OUT/alarmgate.toml" <<CONF
-# written by bench/overload.sh
-[node]
-name = "bench"
-[log]
-format = "human"
-level = "warn"
-[http]
-listen = "127.0.0.1:$HTTP_PORT"
-[sip]
-user_agent = "alarmgate"
-advertise = "127.0.0.1"
-[[sip.listen]]
-transport = "udp"
-addr = "127.0.0.1:$SIP_PORT"
+{
+echo "# written by bench/overload.sh"
+cfg_head "$HTTP_PORT"
+cfg_sip_udp "$SIP_PORT"
+cat <<CONF
 [media]
 rtp_port_min = 16000
 rtp_port_max = 32599
@@ -75,24 +63,20 @@ priority = "normal"
 [[trunks]]
 name = "alarm-units"
 allow = ["127.0.0.0/8"]
-[[tenants]]
-id = "bench"
-name = "Bench Kommune"
-dids = ["112"]
-codecs = ["PCMA", "PCMU"]
 CONF
+cfg_bench_tenant
+} >"$OUT/alarmgate.toml"
 
-metric() { # name, label filter (grep -F), summed
-    curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -v '^#' | grep "^$1" | grep -F -- "${2:-}" |
-        awk '{s += $NF} END {printf "%.0f\n", s}'
-}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+metric() { metric_live "$HTTP_PORT" "$@"; } # name, label filter (substring), summed
+SIPP=
+stop_sipp() { [ -z "$SIPP" ] || kill "$SIPP" 2>/dev/null || true; }
+bench_at_exit stop_sipp
 
+echo "$(machine_line), offered $RATE/s, warmup ${WARMUP}s, hold ${HOLD}s, $BIN"
 echo "uptime before: $(uptime)"
-"$BIN" run --config "$OUT/alarmgate.toml" >"$OUT/daemon.log" 2>&1 &
-DAEMON=$!
-trap 'kill $DAEMON 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -s "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null && break; sleep 0.1; done
+daemon_start "$BIN" "$OUT/alarmgate.toml" "$OUT/daemon.log"
+DAEMON=$DAEMON_PID
+wait_ready "$HTTP_PORT"
 
 TOTAL=$((WARMUP + HOLD))
 (cd "$OUT" && sipp "127.0.0.1:$SIP_PORT" -sf "$ROOT/tests/sipp/uac_storm.xml" -s 112 \
@@ -101,12 +85,15 @@ TOTAL=$((WARMUP + HOLD))
     -nostdin -trace_stat -fd 10 >"$OUT/sipp.txt" 2>&1) &
 SIPP=$!
 sleep "$WARMUP"
-c0=$(metric alarmgate_calls_ended_total 'reason="remote_bye"'); t0=$(date +%s.%N); k0=$(cpu_ticks $DAEMON)
+echo "uptime at the end of the warm-up: $(uptime)"
+c0=$(metric alarmgate_calls_ended_total 'reason="remote_bye"'); t0=$(date +%s.%N); k0=$(cpu_ticks $DAEMON); r0=$(status_kb $DAEMON VmRSS)
 sleep "$HOLD"
-c1=$(metric alarmgate_calls_ended_total 'reason="remote_bye"'); t1=$(date +%s.%N); k1=$(cpu_ticks $DAEMON)
+c1=$(metric alarmgate_calls_ended_total 'reason="remote_bye"'); t1=$(date +%s.%N); k1=$(cpu_ticks $DAEMON); r1=$(status_kb $DAEMON VmRSS); hwm=$(status_kb $DAEMON VmHWM)
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -E '^alarmgate_(overload|admission_refusals|sip_driver_lag|media_tick_lag)' >"$OUT/metrics.txt" || true
 wait $SIPP || true
+SIPP=
 echo "uptime after:  $(uptime)"
+echo "daemon RSS at the end of the warm-up $((r0 / 1024)) MiB, at the end of the hold $((r1 / 1024)) MiB, peak $((hwm / 1024)) MiB"
 awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v k0="$k0" -v k1="$k1" -v tck="$TCK" -v rate="$RATE" 'BEGIN {
     secs = t1 - t0; calls = c1 - c0; cpu = (k1 - k0) / tck
     printf "offered %d calls/s; steady state over %.0f s: %d completed = %.0f calls/s; daemon CPU %.0f%% of a core, %.0f us per completed call\n",

@@ -46,9 +46,7 @@
 # Loopback only; every run is bounded by -m and by a global -timeout, and
 # every wait loop by a count.
 set -euo pipefail
-
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+source "$(dirname "$0")/lib.sh"
 DURATION=30
 WARMUP=0
 SIPPS=1
@@ -82,36 +80,19 @@ SIPP_MEDIA=$((SIP_PORT + 200))
 SIPP_TRANSPORT=${SIPP_TRANSPORT:-u1}
 OUT=${OUT:-$ROOT/target/bench/sip_load}
 if [ -n "${BIN:-}" ]; then BUILD=0; else BIN=$ROOT/target/release/alarmgate; fi
-TCK=$(getconf CLK_TCK)
 mkdir -p "$OUT"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 2; }
-command -v curl >/dev/null || { echo "curl missing" >&2; exit 2; }
-if [ "$BUILD" = 1 ]; then
-    cargo build --release --quiet
-fi
+bench_raise_nofile
+bench_need sipp "apt-get install sip-tester"
+bench_need curl "apt-get install curl"
+need_free_ports "$SIP_PORT" "$HTTP_PORT"
+[ "$BUILD" = 0 ] || bench_build
 
 write_config() {
-    cat >"$1" <<EOF
-# written by bench/sip_load.sh
-[node]
-name = "bench"
-
-[log]
-format = "human"
-level = "warn"
-
-[http]
-listen = "127.0.0.1:$HTTP_PORT"
-
-[sip]
-user_agent = "alarmgate"
-advertise = "127.0.0.1"
-
-[[sip.listen]]
-transport = "udp"
-addr = "127.0.0.1:$SIP_PORT"
+    {
+        echo "# written by bench/sip_load.sh"
+        cfg_head "$HTTP_PORT"
+        cfg_sip_udp "$SIP_PORT"
+        cat <<EOF
 
 [media]
 rtp_port_min = 61000
@@ -126,47 +107,10 @@ max_duration_s = 0
 max_concurrent = 0
 max_per_second = 0
 shutdown_grace_s = 1
-
-[[trunks]]
-name = "loopback"
-allow = ["127.0.0.0/8"]
-
-[[tenants]]
-id = "bench"
-name = "Bench Kommune"
-dids = ["112"]
-codecs = ["PCMA", "PCMU"]
 EOF
-}
-
-# utime+stime of a pid, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# UDP datagrams the kernel dropped for a full receive / send buffer (all sockets).
-udp_drops() { awk '$1 == "Udp:" && $2 ~ /^[0-9]/ {print $6 + $7}' /proc/net/snmp; }
-# Datagrams dropped on the socket bound at 127.0.0.1:$1 (last column of /proc/net/udp).
-sock_drops() { awk -v a="0100007F:$(printf '%04X' "$1")" '$2 == a {print $NF; f = 1} END {if (!f) print 0}' /proc/net/udp; }
-# Busy clock ticks of the whole machine (everything but idle and iowait).
-busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-
-wait_port() {
-    for _ in $(seq 2000); do
-        if grep -qi "0100007F:$(printf '%04X' "$SIP_PORT") " /proc/net/udp; then return 0; fi
-        kill -0 "$DAEMON_PID" 2>/dev/null || { echo "daemon exited" >&2; return 1; }
-        sleep 0.005
-    done
-    echo "daemon did not bind UDP $SIP_PORT in 10 s" >&2
-    return 1
-}
-
-wait_ready() {
-    for _ in $(seq 400); do
-        if curl -sf -o /dev/null "http://127.0.0.1:$HTTP_PORT/readyz"; then return 0; fi
-        kill -0 "$DAEMON_PID" 2>/dev/null || { echo "daemon exited" >&2; return 1; }
-        sleep 0.025
-    done
-    echo "daemon not ready on http://127.0.0.1:$HTTP_PORT/readyz after 10 s" >&2
-    return 1
+        cfg_loopback_trunk
+        cfg_bench_tenant
+    } >"$1"
 }
 
 # The last value of column $2 in SIPp's ;-separated stat file $1.
@@ -203,15 +147,13 @@ to_ms() {
     awk -F: '{ if (NF == 4) printf "%.3f", ($1 * 3600 + $2 * 60 + $3) * 1000 + $4 / 1000; else print "?" }' <<<"$1"
 }
 
-DAEMON_PID=
 PERF_PID=
 SIPP_PIDS=()
 cleanup() {
     [ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null || true
     for p in "${SIPP_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null || true
 }
-trap cleanup EXIT
+bench_at_exit cleanup
 
 # Starts SIPp number $2 of rate dir $1 in the background, at $3 calls/s for $4 calls.
 start_sipp() {
@@ -236,14 +178,13 @@ run_rate() {
     rm -rf "$dir" && mkdir -p "$dir"
     write_config "$dir/alarmgate.toml" "${JOURNAL:-$dir/journal}"
     local load_before
-    load_before=$(cut -d' ' -f1 /proc/loadavg)
-    nice -n "$NICE" "$BIN" run --config "$dir/alarmgate.toml" >"$dir/daemon.log" 2>&1 &
-    DAEMON_PID=$!
+    load_before=$(load1)
+    daemon_start "$BIN" "$dir/alarmgate.toml" "$dir/daemon.log" "$NICE"
     # Cold: the first call as soon as the SIP port is bound, as units do
     # (they do not ask /readyz). Settled: /readyz 200, then SETTLE seconds.
-    wait_port
+    wait_udp_port "$SIP_PORT"
     if [ "$SETTLE" != 0 ]; then
-        wait_ready
+        wait_ready "$HTTP_PORT"
         sleep "$SETTLE"
     fi
     if [ "$PERF" = 1 ]; then
@@ -296,9 +237,7 @@ run_rate() {
         wait "$PERF_PID" 2>/dev/null || true
         PERF_PID=
     fi
-    kill "$DAEMON_PID" 2>/dev/null || true
-    wait "$DAEMON_PID" 2>/dev/null || true
-    DAEMON_PID=
+    daemon_stop
 
     # The whole run.
     local ok failed unexp ooc retrans elapsed rt_ms
@@ -357,7 +296,7 @@ run_rate() {
     [ $pass = 1 ]
 }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), duration ${DURATION}s, warmup ${WARMUP}s, $SIPPS sipp -t $SIPP_TRANSPORT, settle ${SETTLE}s, $BIN $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), uptime:$(uptime | sed 's/.*load/ load/')" | tee -a "$OUT/results.txt"
+echo "$(machine_line), duration ${DURATION}s, warmup ${WARMUP}s, $SIPPS sipp -t $SIPP_TRANSPORT, settle ${SETTLE}s, $BIN" | tee -a "$OUT/results.txt"
 best=0
 for rate in "${RATES[@]}"; do
     if run_rate "$rate"; then

@@ -2,6 +2,19 @@
 //!
 //! `cargo run --release --example supervision_cost [units] [days]`
 //!
+//! The restore at start (`runtime::supervision::rebuild`, the whole journal
+//! read back) on a real journal on disk, in two steps so the page cache can
+//! be emptied of the journal's files in between (a cold start):
+//!
+//! `cargo run --release --example supervision_cost -- write-journal DIR [units] [days] [others]`
+//! `cargo run --release --example supervision_cost -- replay DIR`
+//!
+//! `write-journal` appends `days` daily reports of every unit (DC-09
+//! `alarm.received`, the payload the receivers write) and `others` records
+//! of another type after each (call events: what a replay skips), unsynced;
+//! `replay` times the rebuild: wall, CPU, records and bytes per second,
+//! peak RSS.
+//!
 //! Simulated time: every unit reports once a day (a 602 test) at its own
 //! second of the day, 1 % of the units never report again after day 0;
 //! policy 24 h + 1 h grace. The supervisor is swept once per simulated
@@ -9,6 +22,8 @@
 //! cost of a report, of a sweep (most pop nothing), the memory held (RSS
 //! growth, units and timer entries), and the cost of a rebuild per journal
 //! record (JSON parse of a real `alarm.received` payload, then observe).
+//! Wall-clock figures include time spent waiting for a CPU on a loaded
+//! machine; the process CPU (utime + stime) of each phase is printed too.
 
 // A benchmark measures real time (clippy.toml holds the cores to simulated time).
 #![allow(clippy::disallowed_methods)]
@@ -53,15 +68,19 @@ fn key(i: u64) -> UnitKey {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.first().map(String::as_str) {
+        Some("write-journal") => return restore::write(&argv[1..]),
+        Some("replay") => return restore::replay(&argv[1..]),
+        _ => {}
+    }
+    let args: Vec<u64> = argv.iter().filter_map(|a| a.parse().ok()).collect();
     let units = args.first().copied().unwrap_or(100_000);
     let days = args.get(1).copied().unwrap_or(3);
     let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let keys: Vec<UnitKey> = (0..units).map(key).collect();
     let rss0 = rss_kib();
+    let cpu0 = restore::cpu_ticks();
     let mut sup = Supervisor::new(settings(), t0, Instant::now());
     let (mut report_time, mut reports) = (Duration::ZERO, 0u64);
     let (mut sweep_time, mut sweeps, mut worst_sweep) = (Duration::ZERO, 0u64, Duration::ZERO);
@@ -101,6 +120,7 @@ fn main() {
         sweeps += 1;
     }
     let rss1 = rss_kib();
+    let sim_cpu = (restore::cpu_ticks() - cpu0) as f64 / 100.0;
     let (held, timers) = sup.sizes();
     println!("units {units}, {days} simulated days, {reports} reports, {sweeps} sweeps (1/s), {raised} fail_to_report");
     println!(
@@ -116,6 +136,10 @@ fn main() {
         "sweep: {:.0} ns mean, worst {} us",
         sweep_time.as_nanos() as f64 / sweeps as f64,
         worst_sweep.as_micros()
+    );
+    println!(
+        "process CPU over the simulation (reports + sweeps + the loop): {sim_cpu:.2} s = {:.0} ns per report or sweep",
+        1e9 * sim_cpu / (reports + sweeps) as f64
     );
     rebuild_cost(&keys, t0);
 }
@@ -141,7 +165,7 @@ fn rebuild_cost(keys: &[UnitKey], t0: SystemTime) {
         json!({"tenant": "tenant-1"}),
     );
     let mut sup = Supervisor::rebuilding(settings(), t0, Instant::now());
-    let started = Instant::now();
+    let (started, c0) = (Instant::now(), restore::cpu_ticks());
     for p in &payloads {
         if let Some(o) = observe(p) {
             sup.observe(o);
@@ -149,8 +173,138 @@ fn rebuild_cost(keys: &[UnitKey], t0: SystemTime) {
     }
     sup.finish_replay();
     let per_report = started.elapsed().as_nanos() as f64 / n as f64;
-    let started = Instant::now();
+    let cpu_report = (restore::cpu_ticks() - c0) as f64 * 1e7 / n as f64;
+    let (started, c0) = (Instant::now(), restore::cpu_ticks());
     let skipped = (0..n).filter(|_| observe(&other).is_some()).count();
     let per_other = started.elapsed().as_nanos() as f64 / n as f64;
+    let cpu_other = (restore::cpu_ticks() - c0) as f64 * 1e7 / n as f64;
+    println!("rebuild, process CPU: {cpu_report:.0} ns per report record, {cpu_other:.0} ns per other record (10 ms ticks)");
     println!("rebuild: {per_report:.0} ns per report record, {per_other:.0} ns per other record ({skipped} misread); 9,000,000 reports (100,000 units x 90 days) = {:.1} s", per_report * 9e6 / 1e9);
+}
+
+/// The restore at start, on a journal on disk.
+mod restore {
+    use super::*;
+    use alarmgate::journal::{Journal, JournalConfig, SyncMode};
+    use std::path::PathBuf;
+
+    fn num(args: &[String], i: usize, default: u64) -> u64 {
+        args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    /// This process's utime + stime in clock ticks (100 per second here).
+    pub fn cpu_ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // After the command: state, then numbers; utime and stime are the 12th and 13th.
+        let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        field(11) + field(12)
+    }
+
+    fn hwm_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"));
+        line.and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `write-journal DIR [units] [days] [others]`.
+    pub fn write(args: &[String]) {
+        let Some(dir) = args.first().map(PathBuf::from) else {
+            return eprintln!("write-journal DIR [units] [days] [others]");
+        };
+        let (units, days, others) = (num(args, 1, 100_000), num(args, 2, 5), num(args, 3, 1));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let journal = Journal::open(JournalConfig {
+            dir: dir.clone(),
+            segment_bytes: 64 << 20,
+            sync: SyncMode::Never,
+        })
+        .expect("journal");
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (mut pending, mut last, mut id) = (Vec::new(), 0u64, 0u128);
+        for i in 0..units * days {
+            let k = key(i % units);
+            let at = t0 + Duration::from_secs(i * DAY / units);
+            let data = json!({"tenant": k.tenant, "protocol": "dc09", "account": k.account,
+                "event_code": "602", "classification": "test", "raw": "#1234|NRP000", "calling_number": ""});
+            id += 1;
+            pending.push(journal.append(alarmgate::events::record(
+                "node",
+                "dc09-x",
+                records::ALARM_RECEIVED,
+                at,
+                id,
+                data,
+            )));
+            for _ in 0..others {
+                id += 1;
+                let call = json!({"tenant": k.tenant, "call_id": format!("c{id}"), "caller": "+4512345678", "did": "112"});
+                pending.push(journal.append(alarmgate::events::record(
+                    "node",
+                    "c",
+                    "alarmgate.call.started",
+                    at,
+                    id,
+                    call,
+                )));
+            }
+            if pending.len() >= 10_000 {
+                last = rt.block_on(async {
+                    let mut l = 0;
+                    for p in pending.drain(..) {
+                        l = p.await.expect("append");
+                    }
+                    l
+                });
+            }
+        }
+        last = rt.block_on(async {
+            let mut l = last;
+            for p in pending.drain(..) {
+                l = p.await.expect("append");
+            }
+            l
+        });
+        journal.close();
+        println!("{units} units x {days} days, {others} other record(s) per report: {last} records in {}", dir.display());
+    }
+
+    /// `replay DIR`: the rebuild, timed.
+    pub fn replay(args: &[String]) {
+        let Some(dir) = args.first().map(PathBuf::from) else {
+            return eprintln!("replay DIR");
+        };
+        let bytes: u64 = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let fresh = Supervisor::rebuilding(settings(), t0, Instant::now());
+        let (c0, started) = (cpu_ticks(), Instant::now());
+        let Ok((sup, next)) = alarmgate::runtime::supervision::rebuild(fresh, &dir, u64::MAX)
+        else {
+            return eprintln!("replay failed");
+        };
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = (cpu_ticks() - c0) as f64 / 100.0;
+        let records = next.saturating_sub(1);
+        let (held, timers) = sup.sizes();
+        println!(
+            "replayed {records} records ({:.0} MiB) in {wall:.2} s wall, {cpu:.2} s CPU: {:.0} records/s, {:.0} MiB/s, {:.2} us CPU per record; {held} units, {timers} timers; peak RSS {} MiB",
+            bytes as f64 / 1048576.0,
+            records as f64 / wall,
+            bytes as f64 / 1048576.0 / wall,
+            1e6 * cpu / records.max(1) as f64,
+            hwm_kib() / 1024
+        );
+    }
 }

@@ -259,27 +259,3 @@ async fn a_month_of_traffic_gives_an_extract_equal_to_an_independent_count() {
         Some(&("4500000000".to_string(), top))
     );
 }
-
-/// Not a test: writes the benchmark's journal (100,000 calls of tenant
-/// `bench` in November 2026) and a config into `ALARMGATE_BENCH_DIR`, for
-/// `alarmgate report calls` to project and extract (see BENCHMARKS.md).
-#[tokio::test]
-#[ignore = "benchmark setup, run by hand"]
-async fn write_benchmark_journal() {
-    let Some(dir) = std::env::var_os("ALARMGATE_BENCH_DIR").map(PathBuf::from) else {
-        return;
-    };
-    let n = std::env::var("ALARMGATE_BENCH_CALLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let calls = synth::plan("bench", n, NOV_2026.0, NOV_2026.1, 20_000, 9);
-    let last = write_journal(&dir.join("journal"), "bench", &calls).await;
-    let config = format!(
-        "[alarm]\njournal_dir = \"{}\"\n[records]\npath = \"{}\"\n[[trunks]]\nname = \"t\"\nallow = [\"127.0.0.0/8\"]\n[[tenants]]\nid = \"bench\"\nname = \"Bench\"\ndids = [\"100\"]\n",
-        dir.join("journal").display(),
-        dir.join("records.sqlite").display()
-    );
-    std::fs::write(dir.join("bench.toml"), config).expect("config");
-    println!("{n} calls, {last} events in {}", dir.display());
-}
