@@ -119,7 +119,7 @@ fn unit_loop(
     let mut n = 0u64;
     while Instant::now() < end && !stop.load(Ordering::Relaxed) && n < common.max_per_conn {
         // A fresh unit every 10,000 messages: it remembers every message it sent.
-        let mut unit = ScaipUnit::new(args.clone(), local.clone());
+        let mut unit = ScaipUnit::new(args.clone(), local.clone(), rand::random());
         for _ in 0..10_000 {
             if Instant::now() >= end || n >= common.max_per_conn {
                 break;
