@@ -3,30 +3,14 @@
 //! store dir so that it can be stopped and started again with its data.
 
 use super::STREAM;
-use crate::harness::{free_port, poll_until, port_bound, repo, skip};
+use crate::harness::{free_port, nats_server_binary, poll_until, port_bound, skip};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn nats_binary() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("ALARMGATE_NATS_SERVER").map(PathBuf::from),
-        Some(repo().join(".venv/bin/nats-server")),
-        Some(PathBuf::from("nats-server")),
-    ];
-    candidates.into_iter().flatten().find(|p| {
-        Command::new(p)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
-
 /// True when nats-server can run; otherwise a SKIP (a failure under `ALARMGATE_REQUIRE_PEERS=1`).
 pub(super) fn need_nats(test: &str) -> Option<PathBuf> {
-    if let Some(bin) = nats_binary() {
+    if let Some(bin) = nats_server_binary() {
         return Some(bin);
     }
     assert!(
